@@ -1,0 +1,29 @@
+"""The exceptions lfr-batch raises; the CLI maps each to one line and an exit code."""
+
+
+class LfrBatchError(Exception):
+    """Base of every error that ends a command with a one-line message."""
+
+    exit_code = 1
+
+
+class ConfigError(LfrBatchError):
+    """A bad option or combination of options."""
+
+    exit_code = 2
+
+
+class ModelError(LfrBatchError):
+    """The dlib model files cannot be found or loaded."""
+
+
+class WatchlistError(LfrBatchError):
+    """A watchlist (or its source folder) is missing, malformed or refused."""
+
+
+class VideoError(LfrBatchError):
+    """A video cannot be opened or decoded; in a batch it is recorded and skipped."""
+
+
+class ReportError(LfrBatchError):
+    """A report cannot be written, or would overwrite reports that exist."""

@@ -1,0 +1,71 @@
+"""Stage 5, encodings → matches: nearest watchlist subject by Euclidean distance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from lfr_batch.watchlist import Subject, Watchlist
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.6  # dlib's published operating point for its 128-d encodings
+NO_SUBJECT = -1
+
+
+@dataclass(frozen=True)
+class Matches:
+    """For each probe encoding: the nearest subject's index (or ``NO_SUBJECT``
+    beyond the threshold) and the distance to that subject's closest encoding."""
+
+    subject_index: np.ndarray  # N int64, index into Watchlist.subjects
+    distance: np.ndarray  # N float64
+
+    @property
+    def matched(self) -> np.ndarray:
+        return self.subject_index != NO_SUBJECT
+
+
+class WatchlistMatcher:
+    """Compares probe encodings with the subjects still in force at ``at``."""
+
+    def __init__(self, watchlist: Watchlist, threshold: float, at: datetime) -> None:
+        if not 0.0 < threshold < 2.0:
+            raise ValueError("threshold must lie between 0 and 2")
+        self.watchlist = watchlist
+        self.threshold = threshold
+        self.expired: list[Subject] = [s for s in watchlist.subjects if s.is_expired(at)]
+        if self.expired:
+            logger.warning(
+                "%d expired watchlist subject(s) will not be matched: %s",
+                len(self.expired),
+                ", ".join(s.subject_id for s in self.expired),
+            )
+        expired_index = {i for i, s in enumerate(watchlist.subjects) if s.is_expired(at)}
+        keep = np.array([i not in expired_index for i in watchlist.encoding_subject], dtype=bool)
+        self._references = watchlist.encodings[keep]
+        self._reference_subject = watchlist.encoding_subject[keep]
+        self._reference_sq_norms = np.einsum("ij,ij->i", self._references, self._references)
+
+    @property
+    def active_subjects(self) -> int:
+        return len(np.unique(self._reference_subject))
+
+    def match(self, encodings: np.ndarray) -> Matches:
+        count = len(encodings)
+        if count == 0 or len(self._references) == 0:
+            return Matches(np.full(count, NO_SUBJECT, dtype=np.int64), np.full(count, np.inf))
+        # ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b: one matrix product for all probes and references.
+        squared = (
+            np.einsum("ij,ij->i", encodings, encodings)[:, None]
+            + self._reference_sq_norms[None, :]
+            - 2.0 * encodings @ self._references.T
+        )
+        distances = np.sqrt(np.maximum(squared, 0.0))
+        nearest = np.argmin(distances, axis=1)
+        distance = distances[np.arange(count), nearest]
+        subject = np.where(distance <= self.threshold, self._reference_subject[nearest], NO_SUBJECT)
+        return Matches(subject_index=subject.astype(np.int64), distance=distance)

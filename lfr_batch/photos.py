@@ -1,0 +1,71 @@
+"""Loading still photos for the watchlist, whatever their kind.
+
+JPEG, PNG, BMP, TIFF, WebP and PGM/PPM load the same way: greyscale and RGBA
+become RGB, and EXIF orientation is applied so a phone photo taken sideways is
+upright before detection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lfr_batch.video import to_rgb
+
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+)
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be read; the message is the reason shown to the user."""
+
+
+def load_photo(path: Path) -> np.ndarray:
+    """Read ``path`` as an upright RGB uint8 array."""
+    if path.suffix.lower() not in PHOTO_SUFFIXES:
+        raise PhotoError(f"not a supported photo type ({path.suffix or 'no suffix'})")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise PhotoError(f"cannot read file: {error.strerror}") from error
+    if data.size == 0:
+        raise PhotoError("empty file")
+    # IMREAD_COLOR applies EXIF orientation and turns greyscale and RGBA into 3 channels;
+    # numpy + imdecode also copes with non-ASCII paths.
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise PhotoError("not a readable image (corrupt or unsupported)")
+    return to_rgb(image)
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """Encode an RGB image as JPEG bytes."""
+    ok, buffer = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buffer.tobytes()
+
+
+def crop_face(
+    image: np.ndarray, box: np.ndarray, margin: float = 0.4, max_side: int = 0
+) -> np.ndarray:
+    """The face at ``box`` with ``margin`` of its size around it, clipped to the image;
+    shrunk so its longer side is at most ``max_side`` pixels when that is set."""
+    top, right, bottom, left = (int(v) for v in box)
+    pad_y = int((bottom - top) * margin)
+    pad_x = int((right - left) * margin)
+    height, width = image.shape[:2]
+    crop = image[
+        max(top - pad_y, 0) : min(bottom + pad_y, height),
+        max(left - pad_x, 0) : min(right + pad_x, width),
+    ]
+    longest = max(crop.shape[:2])
+    if max_side and longest > max_side:
+        scale = max_side / longest
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop)

@@ -1,0 +1,203 @@
+"""Stage 7, alerts → reports: the per-deployment CSVs and alert snapshots.
+
+``OUT/NAME/`` receives ``alerts.csv`` (one row per alert, review columns left
+empty), ``deployment.csv`` (one row in the published deployment-record shape),
+``videos.csv`` (one row per input file, failures with their reason) and
+``snapshots/`` (a JPEG crop per alert). Every file is written atomically, and
+every text cell is made safe to open in a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from lfr_batch.alerts import Alert
+from lfr_batch.atomic import write_atomic
+from lfr_batch.photos import encode_jpeg
+
+ALERTS_CSV = "alerts.csv"
+DEPLOYMENT_CSV = "deployment.csv"
+VIDEOS_CSV = "videos.csv"
+SNAPSHOTS_DIR = "snapshots"
+
+REVIEW_COLUMNS = ("outcome", "engagement", "reviewer", "notes")
+ALERT_COLUMNS = (
+    "alert_id",
+    "deployment",
+    "video",
+    "track_id",
+    "first_seen_s",
+    "last_seen_s",
+    "first_seen",
+    "last_seen",
+    "best_frame",
+    "best_time_s",
+    "subject_id",
+    "subject_name",
+    "category",
+    "distance",
+    "threshold",
+    "top",
+    "right",
+    "bottom",
+    "left",
+    "snapshot",
+    *REVIEW_COLUMNS,
+)
+# The published deployment-record columns first, then the facts of the run.
+DEPLOYMENT_COLUMNS = (
+    "deployment",
+    "location",
+    "date",
+    "start",
+    "end",
+    "duration",
+    "purpose",
+    "watchlist_size",
+    "threshold",
+    "total_alerts",
+    "true_alerts_confirmed",
+    "true_alerts_unconfirmed",
+    "false_alerts_confirmed",
+    "false_alerts_unconfirmed",
+    "false_alert_rate",
+    "arrests",
+    "other_disposals",
+    "no_action",
+    "faces_seen",
+    "videos",
+    "videos_failed",
+    "frames_decoded",
+    "frames_analysed",
+    "processing_seconds",
+    "software",
+    "software_version",
+    "detector",
+    "encoder",
+    "footage_seconds",
+    "watchlist",
+    "watchlist_sha256",
+    "watchlist_created",
+    "expired_subjects_excluded",
+    "sample_fps",
+    "upsample",
+    "scanned_at",
+)
+VIDEO_COLUMNS = (
+    "video",
+    "status",
+    "reason",
+    "start",
+    "duration_s",
+    "fps",
+    "width",
+    "height",
+    "frames_decoded",
+    "frames_analysed",
+    "faces_seen",
+    "alerts",
+)
+
+# Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """CSV text with a fixed header; UTF-8 with a BOM so spreadsheets pick the encoding."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([spreadsheet_safe(_cell(row.get(column))) for column in columns])
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
+    if isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+def iso(moment: datetime | None) -> str:
+    return (
+        ""
+        if moment is None
+        else moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    )
+
+
+def hms(seconds: float) -> str:
+    """A duration as H:MM:SS, which spreadsheets read as a time."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def at_offset(start: datetime | None, seconds: float) -> datetime | None:
+    return None if start is None else start + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert as reported: its id, its video's wall-clock start and its snapshot path."""
+
+    alert_id: str
+    alert: Alert
+    video_start: datetime | None
+    snapshot: str
+
+
+def alert_row(deployment: str, threshold: float, item: AlertRow) -> dict[str, Any]:
+    alert, best = item.alert, item.alert.best
+    top, right, bottom, left = best.box
+    return {
+        "alert_id": item.alert_id,
+        "deployment": deployment,
+        "video": alert.video,
+        "track_id": alert.track_id,
+        "first_seen_s": round(alert.first_seen_s, 3),
+        "last_seen_s": round(alert.last_seen_s, 3),
+        "first_seen": at_offset(item.video_start, alert.first_seen_s),
+        "last_seen": at_offset(item.video_start, alert.last_seen_s),
+        "best_frame": best.frame_index,
+        "best_time_s": round(best.time_s, 3),
+        "subject_id": alert.subject.subject_id,
+        "subject_name": alert.subject.name,
+        "category": alert.subject.category,
+        "distance": round(best.distance, 4),
+        "threshold": threshold,
+        "top": top,
+        "right": right,
+        "bottom": bottom,
+        "left": left,
+        "snapshot": item.snapshot,
+    }
+
+
+def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
+    """False alerts ÷ faces seen × 100, as forces publish it (0 when no face was seen)."""
+    return round(100.0 * false_alerts / faces_seen, 4) if faces_seen else 0.0
+
+
+def write_snapshot(deployment_dir: Path, item: AlertRow) -> None:
+    write_atomic(deployment_dir / item.snapshot, encode_jpeg(item.alert.best.crop, quality=92))
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    write_atomic(path, csv_bytes(columns, rows))

@@ -1,0 +1,98 @@
+"""Synthetic footage with exact ground truth, for tests and benchmarks.
+
+Face crops are composited onto a real background and moved along straight
+lines, so the number of people, when each is in view, and who they are is
+known exactly. Nothing here is used by a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Walker:
+    """One person crossing the view: ``face`` (RGB) moves from ``start_xy`` to
+    ``end_xy`` (face centre, pixels) between ``enter_s`` and ``leave_s``."""
+
+    label: str
+    face: np.ndarray
+    enter_s: float
+    leave_s: float
+    start_xy: tuple[float, float]
+    end_xy: tuple[float, float]
+    face_height: int
+
+    def position(self, time_s: float) -> tuple[float, float] | None:
+        if not self.enter_s <= time_s <= self.leave_s:
+            return None
+        progress = (time_s - self.enter_s) / max(self.leave_s - self.enter_s, 1e-9)
+        return (
+            self.start_xy[0] + progress * (self.end_xy[0] - self.start_xy[0]),
+            self.start_xy[1] + progress * (self.end_xy[1] - self.start_xy[1]),
+        )
+
+
+def paste(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float], height: int) -> None:
+    """Draw ``face`` scaled to ``height`` pixels, centred at ``centre``, clipped to the frame."""
+    scale = height / face.shape[0]
+    patch = cv2.resize(
+        face, (max(int(face.shape[1] * scale), 1), height), interpolation=cv2.INTER_AREA
+    )
+    top = round(centre[1] - patch.shape[0] / 2)
+    left = round(centre[0] - patch.shape[1] / 2)
+    frame_h, frame_w = frame.shape[:2]
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + patch.shape[0], frame_h), min(left + patch.shape[1], frame_w)
+    if y1 > y0 and x1 > x0:
+        frame[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+def render_frame(background: np.ndarray, walkers: Sequence[Walker], time_s: float) -> np.ndarray:
+    frame = background.copy()
+    for walker in walkers:
+        centre = walker.position(time_s)
+        if centre is not None:
+            paste(frame, walker.face, centre, walker.face_height)
+    return frame
+
+
+def write_video(
+    path: Path,
+    background: np.ndarray,
+    walkers: Sequence[Walker],
+    duration_s: float,
+    fps: float = 25.0,
+) -> Path:
+    """Write the walkers over ``background`` (RGB) as an MJPEG AVI, which every OpenCV writes."""
+    height, width = background.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path}")
+    try:
+        for index in range(round(duration_s * fps)):
+            frame = render_frame(background, walkers, index / fps)
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return path
+
+
+def background_from_video(path: Path, width: int, height: int) -> np.ndarray:
+    """The first frame of a real clip, resized and softened: a real scene to composite
+    onto (RGB), blurred so that no face of its own can be detected in it."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, bgr = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise RuntimeError(f"cannot read a frame from {path}")
+    scene = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+    scene = cv2.GaussianBlur(scene, (0, 0), sigmaX=max(width, height) / 160)
+    return cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)

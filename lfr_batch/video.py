@@ -1,0 +1,179 @@
+"""Stage 1, video → frames: open a recording and yield the frames to analyse.
+
+Every frame is grabbed (cheap) so stream timestamps stay exact, but only the
+frames picked by the sampling rate are decoded to pixels (``retrieve``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from lfr_batch.errors import VideoError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".wmv",
+        ".flv",
+        ".3gp",
+        ".h264",
+        ".h265",
+        ".hevc",
+        ".dav",
+        ".asf",
+        ".ogv",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    fps: float
+    frame_count: int  # as the container declares it; decoding may find fewer
+    width: int
+    height: int
+
+    @property
+    def declared_duration_s(self) -> float:
+        return self.frame_count / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its index in the stream, its time and its RGB pixels."""
+
+    index: int
+    time_s: float
+    image: np.ndarray  # H×W×3 uint8, RGB (dlib's order)
+
+
+def find_videos(inputs: Iterable[Path]) -> list[Path]:
+    """Expand files and folders (recursively, sorted) into video paths.
+
+    A folder contributes the files whose suffix is a known video suffix; a file
+    named explicitly is always taken, so an odd extension still gets tried.
+    """
+    found: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found.extend(
+                sorted(
+                    p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                )
+            )
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise VideoError(f"input not found: {item}")
+    unique: dict[Path, None] = dict.fromkeys(found)
+    return list(unique)
+
+
+class VideoReader:
+    """A recording opened with OpenCV; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.is_file():
+            raise VideoError(f"{path}: no such file")
+        self._capture = cv2.VideoCapture(str(path))
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise VideoError(f"{path.name}: not a video OpenCV can open")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.info = VideoInfo(
+            path=path,
+            fps=fps if np.isfinite(fps) and fps > 0 else 0.0,
+            frame_count=max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+            width=int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        self.frames_decoded = 0
+        self.last_time_s = 0.0
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def _frame_time_s(self, index: int) -> float:
+        stamp_ms = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+        # Some containers report no timestamps; fall back to the nominal rate.
+        if index > 0 and (not np.isfinite(stamp_ms) or stamp_ms <= 0.0) and self.info.fps > 0:
+            return index / self.info.fps
+        return max(float(stamp_ms), 0.0) / 1000.0
+
+    def frames(self, sample_fps: float) -> Iterator[Frame]:
+        """Yield about ``sample_fps`` frames per second of video, with stream times.
+
+        Raises :class:`VideoError` when the stream holds no decodable frame.
+        """
+        if sample_fps <= 0:
+            raise ValueError("sample_fps must be positive")
+        interval_s = 1.0 / sample_fps
+        next_sample_s = 0.0
+        index = -1
+        while self._capture.grab():
+            index += 1
+            self.frames_decoded += 1
+            time_s = self._frame_time_s(index)
+            self.last_time_s = time_s
+            # Half a frame of slack so 5 fps sampling of 25 fps footage takes every 5th frame.
+            if time_s + 0.5 / max(self.info.fps, sample_fps) < next_sample_s:
+                continue
+            ok, bgr = self._capture.retrieve()
+            if not ok or bgr is None:
+                logger.warning("%s: frame %d could not be decoded; skipped", self.path.name, index)
+                continue
+            next_sample_s = max(next_sample_s, time_s) + interval_s
+            yield Frame(index=index, time_s=time_s, image=to_rgb(bgr))
+        if self.frames_decoded == 0:
+            raise VideoError(f"{self.path.name}: no decodable frames (corrupt or empty video)")
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of footage decoded so far (the whole file once read)."""
+        if self.frames_decoded == 0:
+            return 0.0
+        frame_s = 1.0 / self.info.fps if self.info.fps > 0 else 0.0
+        return self.last_time_s + frame_s
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Convert an OpenCV image (grey, BGR or BGRA) to contiguous RGB uint8."""
+    if image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,496 @@
+"""The watchlist: subjects, their reference encodings, and its file format.
+
+A watchlist file is a pickle of plain data and numpy arrays only::
+
+    {"format": "lfr-batch-watchlist", "format_version": 1, "created": ISO 8601,
+     "models": {"detector": ..., "landmarks": ..., "encoder": ...},
+     "subjects": [{"subject_id", "name", "category", "reason", "expires", "photo_jpeg"}],
+     "encodings": float64 N×128, "encoding_subject": int64 N (row → subject index),
+     "encoding_source": [photo path of each row]}
+
+Loading never runs code: :class:`SafeUnpickler` admits only the numpy
+reconstructors that arrays need and refuses every other global. Pickles in the
+common face_recognition layout (``{"encodings": [...], "names": [...]}``) load too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lfr_batch.atomic import write_atomic
+from lfr_batch.encodings import ENCODING_SIZE, FaceEncoder
+from lfr_batch.errors import WatchlistError
+from lfr_batch.faces import FaceDetector
+from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
+from lfr_batch.photos import PhotoError, crop_face, encode_jpeg, load_photo
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "lfr-batch-watchlist"
+FORMAT_VERSION = 1
+SUBJECTS_CSV = "subjects.csv"
+SUBJECT_COLUMNS = ("subject_id", "name", "category", "reason", "expires")
+
+# The categories police forces publish, with the short keys a subjects.csv may use.
+CATEGORIES: dict[str, str] = {
+    "wanted": "Wanted by the courts",
+    "suspect": "Suspected of an offence",
+    "risk_of_harm": "Risk of harm to self or others",
+    "bail_breach": "Breach of bail or a court order",
+}
+_CATEGORY_LOOKUP = {
+    **CATEGORIES,
+    **{label.lower(): label for label in CATEGORIES.values()},
+    "wanted by the courts": CATEGORIES["wanted"],
+    "suspected of an offence": CATEGORIES["suspect"],
+    "missing": CATEGORIES["risk_of_harm"],
+    "vulnerable": CATEGORIES["risk_of_harm"],
+    "missing or vulnerable": CATEGORIES["risk_of_harm"],
+    "breach of bail": CATEGORIES["bail_breach"],
+    "breach of a court order": CATEGORIES["bail_breach"],
+}
+
+# Reference photos are shrunk for detection only; the encoding uses the full photo,
+# so it equals face_recognition's for the same image and box.
+DETECTION_MAX_SIDE = 1024
+REFERENCE_PHOTO_MAX_SIDE = 160
+
+
+def normalise_category(value: str) -> str:
+    """Map a category as written in subjects.csv to its published wording."""
+    text = " ".join(value.strip().split())
+    if not text:
+        return ""
+    label = _CATEGORY_LOOKUP.get(text.lower()) or _CATEGORY_LOOKUP.get(
+        text.lower().replace(" ", "_")
+    )
+    if label is None:
+        choices = "; ".join(f"{key} ({label})" for key, label in CATEGORIES.items())
+        raise WatchlistError(f"unknown category {value!r}; use one of: {choices}")
+    return label
+
+
+def parse_expiry(value: str) -> str:
+    """Validate an expiry date or date-time and return it as ISO 8601 text."""
+    text = value.strip()
+    if not text:
+        return ""
+    try:
+        return (
+            date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        ).isoformat()
+    except ValueError:
+        raise WatchlistError(f"expiry {value!r} is not an ISO 8601 date or date-time") from None
+
+
+@dataclass(frozen=True)
+class Subject:
+    subject_id: str
+    name: str = ""
+    category: str = ""
+    reason: str = ""
+    expires: str = ""  # ISO 8601 date or date-time; empty: never
+    photo_jpeg: bytes = b""  # a small reference crop, shown beside alerts at review
+
+    def expires_at(self) -> datetime | None:
+        """The moment the entry lapses; a bare date lasts until the end of that day (UTC)."""
+        if not self.expires:
+            return None
+        if len(self.expires) == 10:
+            return datetime.combine(
+                date.fromisoformat(self.expires) + timedelta(days=1), time(), UTC
+            )
+        moment = datetime.fromisoformat(self.expires)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def is_expired(self, at: datetime) -> bool:
+        lapses = self.expires_at()
+        return lapses is not None and at >= lapses
+
+
+@dataclass
+class Watchlist:
+    subjects: list[Subject]
+    encodings: np.ndarray  # N×128 float64
+    encoding_subject: np.ndarray  # N int64, index into subjects
+    encoding_source: list[str] = field(default_factory=list)
+    created: str = ""
+    models: dict[str, str] = field(default_factory=dict)
+    legacy_format: bool = False
+
+    def __post_init__(self) -> None:
+        self.encodings = np.asarray(self.encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
+        self.encoding_subject = np.asarray(self.encoding_subject, dtype=np.int64).reshape(-1)
+        if len(self.encodings) != len(self.encoding_subject):
+            raise WatchlistError(
+                "watchlist is malformed: encodings and their subjects differ in number"
+            )
+        if len(self.encoding_subject) and (
+            self.encoding_subject.min() < 0 or self.encoding_subject.max() >= len(self.subjects)
+        ):
+            raise WatchlistError(
+                "watchlist is malformed: an encoding names a subject that is not listed"
+            )
+        if not np.isfinite(self.encodings).all():
+            raise WatchlistError("watchlist is malformed: encodings contain NaN or infinity")
+        ids = [s.subject_id for s in self.subjects]
+        if len(set(ids)) != len(ids):
+            raise WatchlistError("watchlist is malformed: subject ids repeat")
+
+    @property
+    def size(self) -> int:
+        """Subjects on the list, the figure forces publish as watchlist size."""
+        return len(self.subjects)
+
+    def encodings_per_subject(self) -> np.ndarray:
+        return np.bincount(self.encoding_subject, minlength=len(self.subjects))
+
+    def created_at(self) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(self.created)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "created": self.created,
+            "models": dict(self.models),
+            "subjects": [
+                {
+                    "subject_id": s.subject_id,
+                    "name": s.name,
+                    "category": s.category,
+                    "reason": s.reason,
+                    "expires": s.expires,
+                    "photo_jpeg": s.photo_jpeg,
+                }
+                for s in self.subjects
+            ],
+            "encodings": self.encodings,
+            "encoding_subject": self.encoding_subject,
+            "encoding_source": list(self.encoding_source),
+        }
+
+
+# --- loading --------------------------------------------------------------------------------
+
+# The only globals a watchlist pickle may name: what numpy needs to rebuild arrays.
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # protocol 2 stores bytes this way
+    }
+)
+
+
+class RefusedGlobalError(pickle.UnpicklingError):
+    """The pickle names a global outside the allow-list."""
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler that builds plain data and numpy arrays and nothing else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise RefusedGlobalError(
+            f"it asks to load '{module}.{name}', which a watchlist never needs"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_watchlist(path: Path) -> Watchlist:
+    """Load and validate a watchlist file; refuse anything that is not plain data."""
+    if not path.is_file():
+        raise WatchlistError(f"watchlist not found: {path}")
+    try:
+        with path.open("rb") as handle:
+            payload = SafeUnpickler(handle).load()
+    except RefusedGlobalError as error:
+        raise WatchlistError(f"refusing watchlist {path}: {error}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as error:
+        raise WatchlistError(
+            f"watchlist {path} is not a readable pickle ({error or type(error).__name__})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise WatchlistError(f"watchlist {path} holds a {type(payload).__name__}, not a watchlist")
+    try:
+        if payload.get("format") == FORMAT_NAME:
+            return _from_payload(payload)
+        if "encodings" in payload and "names" in payload:
+            return _from_face_recognition_layout(payload)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise WatchlistError(f"watchlist {path} is malformed: {error}") from None
+    raise WatchlistError(
+        f"watchlist {path} is neither an lfr-batch watchlist nor a face_recognition "
+        "pickle ({'encodings': [...], 'names': [...]})"
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _from_payload(payload: dict[str, Any]) -> Watchlist:
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise WatchlistError(
+            f"watchlist format version {version!r} is not supported (expected {FORMAT_VERSION})"
+        )
+    subjects = []
+    for entry in payload["subjects"]:
+        photo = entry.get("photo_jpeg", b"")
+        if not isinstance(photo, bytes):
+            raise TypeError("photo_jpeg must be bytes")
+        subjects.append(
+            Subject(
+                subject_id=_text(entry["subject_id"]),
+                name=_text(entry.get("name")),
+                category=_text(entry.get("category")),
+                reason=_text(entry.get("reason")),
+                expires=_text(entry.get("expires")),
+                photo_jpeg=photo,
+            )
+        )
+    encodings = payload["encodings"]
+    if not isinstance(encodings, np.ndarray) or encodings.dtype.kind != "f":
+        raise TypeError("encodings must be a float array")
+    return Watchlist(
+        subjects=subjects,
+        encodings=encodings,
+        encoding_subject=payload["encoding_subject"],
+        encoding_source=[_text(s) for s in payload.get("encoding_source", [])],
+        created=_text(payload.get("created")),
+        models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
+    )
+
+
+def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
+    names = [_text(str(n) if isinstance(n, np.str_) else n) for n in payload["names"]]
+    rows = [np.asarray(e, dtype=np.float64).reshape(-1) for e in payload["encodings"]]
+    if len(rows) != len(names):
+        raise WatchlistError(
+            "face_recognition pickle has a different number of encodings and names"
+        )
+    if any(row.shape != (ENCODING_SIZE,) for row in rows):
+        raise WatchlistError(
+            f"face_recognition pickle holds encodings that are not {ENCODING_SIZE}-d"
+        )
+    order = list(dict.fromkeys(names))
+    index = {name: i for i, name in enumerate(order)}
+    return Watchlist(
+        subjects=[Subject(subject_id=name, name=name) for name in order],
+        encodings=np.stack(rows) if rows else np.zeros((0, ENCODING_SIZE)),
+        encoding_subject=np.array([index[n] for n in names], dtype=np.int64),
+        models={"encoder": ENCODER_MODEL, "landmarks": LANDMARK_MODEL},
+        legacy_format=True,
+    )
+
+
+def save_watchlist(watchlist: Watchlist, path: Path) -> None:
+    """Write the watchlist atomically (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    pickle.dump(watchlist.to_payload(), buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    write_atomic(path, buffer.getvalue())
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RejectedPhoto:
+    path: Path
+    reason: str
+
+
+@dataclass
+class BuildResult:
+    watchlist: Watchlist
+    accepted_photos: int
+    rejected: list[RejectedPhoto]
+    subjects_without_photos: list[str]
+
+
+def read_subjects_csv(path: Path) -> dict[str, Subject]:
+    """Read the optional subjects.csv (``subject_id,name,category,reason,expires``)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if "subject_id" not in header:
+            raise WatchlistError(
+                f"{path}: the header must name subject_id (columns: {', '.join(SUBJECT_COLUMNS)})"
+            )
+        unknown = set(header) - set(SUBJECT_COLUMNS)
+        if unknown:
+            raise WatchlistError(f"{path}: unknown column(s) {', '.join(sorted(unknown))}")
+        subjects: dict[str, Subject] = {}
+        for line, raw in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+            subject_id = row.get("subject_id", "")
+            if not subject_id:
+                raise WatchlistError(f"{path}, line {line}: subject_id is empty")
+            if subject_id in subjects:
+                raise WatchlistError(
+                    f"{path}, line {line}: subject_id {subject_id!r} appears twice"
+                )
+            try:
+                subjects[subject_id] = Subject(
+                    subject_id=subject_id,
+                    name=row.get("name", ""),
+                    category=normalise_category(row.get("category", "")),
+                    reason=row.get("reason", ""),
+                    expires=parse_expiry(row.get("expires", "")),
+                )
+            except WatchlistError as error:
+                raise WatchlistError(f"{path}, line {line}: {error}") from None
+    return subjects
+
+
+def _detection_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    longest = max(image.shape[:2])
+    if longest <= DETECTION_MAX_SIDE:
+        return image, 1.0
+    scale = DETECTION_MAX_SIDE / longest
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+def build_watchlist(
+    source: Path,
+    upsample: int = 1,
+    now: datetime | None = None,
+    on_photo: Callable[[Path, int], None] | None = None,
+) -> BuildResult:
+    """Build a watchlist from ``source/<subject_id>/<photos>`` (+ optional subjects.csv).
+
+    Every photo that cannot be read, or shows no face or more than one, is
+    rejected with its reason; nothing is skipped silently. ``on_photo(path, total)``
+    is called as each photo is started.
+    """
+    if not source.is_dir():
+        raise WatchlistError(f"watchlist source folder not found: {source}")
+    listed = read_subjects_csv(source / SUBJECTS_CSV) if (source / SUBJECTS_CSV).is_file() else {}
+    detector = FaceDetector("hog", upsample=upsample)
+    encoder = FaceEncoder()
+    subjects: list[Subject] = []
+    rows: list[np.ndarray] = []
+    row_subject: list[int] = []
+    row_source: list[str] = []
+    rejected: list[RejectedPhoto] = []
+    without_photos: list[str] = []
+
+    for entry in sorted(source.iterdir()):
+        if entry.is_file() and entry.name != SUBJECTS_CSV:
+            rejected.append(RejectedPhoto(entry, "not inside a subject folder"))
+    folders = sorted(p for p in source.iterdir() if p.is_dir())
+    photos = {folder: sorted(p for p in folder.rglob("*") if p.is_file()) for folder in folders}
+    total_photos = sum(len(found) for found in photos.values())
+    for folder in folders:
+        subject = listed.get(folder.name, Subject(subject_id=folder.name, name=folder.name))
+        subject_rows: list[np.ndarray] = []
+        photo_jpeg = b""
+        for photo in photos[folder]:
+            if on_photo is not None:
+                on_photo(photo, total_photos)
+            try:
+                image = load_photo(photo)
+            except PhotoError as error:
+                rejected.append(RejectedPhoto(photo, str(error)))
+                continue
+            small, scale = _detection_copy(image)
+            boxes = detector(small)
+            if len(boxes) != 1:
+                reason = (
+                    "no face found"
+                    if len(boxes) == 0
+                    else f"{len(boxes)} faces found; a reference photo must show one"
+                )
+                rejected.append(RejectedPhoto(photo, reason))
+                continue
+            box = np.round(boxes[0] / scale).astype(np.int32)
+            subject_rows.append(encoder(image, box[None, :])[0])
+            row_source.append(photo.relative_to(source).as_posix())
+            if not photo_jpeg:
+                photo_jpeg = encode_jpeg(
+                    crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85
+                )
+        if not subject_rows:
+            without_photos.append(folder.name)
+            continue
+        subject_index = len(subjects)
+        subjects.append(
+            Subject(
+                subject_id=subject.subject_id,
+                name=subject.name or subject.subject_id,
+                category=subject.category,
+                reason=subject.reason,
+                expires=subject.expires,
+                photo_jpeg=photo_jpeg,
+            )
+        )
+        rows.extend(subject_rows)
+        row_subject.extend([subject_index] * len(subject_rows))
+
+    for subject_id in sorted(set(listed) - {f.name for f in folders}):
+        logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
+    if not subjects:
+        raise WatchlistError(f"no usable reference photo in {source}: the watchlist would be empty")
+    watchlist = Watchlist(
+        subjects=subjects,
+        encodings=np.stack(rows),
+        encoding_subject=np.array(row_subject, dtype=np.int64),
+        encoding_source=row_source,
+        created=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        models={
+            "detector": HOG_DETECTOR_MODEL,
+            "landmarks": LANDMARK_MODEL,
+            "encoder": ENCODER_MODEL,
+        },
+    )
+    return BuildResult(
+        watchlist=watchlist,
+        accepted_photos=len(rows),
+        rejected=rejected,
+        subjects_without_photos=without_photos,
+    )

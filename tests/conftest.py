@@ -1,0 +1,113 @@
+"""Shared fixtures: the bundled sample, bundled test photos, and synthetic footage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lfr_batch.faces import FaceDetector
+from lfr_batch.photos import crop_face, load_photo
+from lfr_batch.synthetic import Walker, background_from_video, write_video
+from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
+PHOTOS = TEST_DATA / "photos"
+SAMPLE_VIDEOS = REPO / "sample_videos"
+SAMPLE_WATCHLIST = REPO / "watchlists" / "sample.pkl"
+SAMPLE_PHOTOS = REPO / "watchlists" / "sample_photos"
+FEMALE_AND_MALE = SAMPLE_VIDEOS / "intel_head-pose-face-detection-female-and-male_preview.mp4"
+MALE_ONLY = SAMPLE_VIDEOS / "intel_head-pose-face-detection-male_preview.mp4"
+STRANGERS_WALKING = SAMPLE_VIDEOS / "intel_face-demographics-walking_preview.mp4"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "SOURCES.md").is_file():
+        pytest.skip("../shared/data is not present on this machine")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_watchlist() -> Watchlist:
+    return load_watchlist(SAMPLE_WATCHLIST)
+
+
+@pytest.fixture(scope="session")
+def two_subject_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A watchlist source folder: the sample subject (F1) and M1, with a subjects.csv."""
+    source = tmp_path_factory.mktemp("source")
+    for subject, folder in (
+        ("f1", SAMPLE_PHOTOS / "intel_actor_f1"),
+        ("m1", PHOTOS / "intel_actor_m1"),
+    ):
+        (source / subject).mkdir()
+        for photo in sorted(folder.glob("*.png")):
+            (source / subject / photo.name).write_bytes(photo.read_bytes())
+    (source / "subjects.csv").write_text(
+        "subject_id,name,category,reason,expires\n"
+        'f1,=HYPERLINK("http://x"),wanted,warrant 123,2099-01-01\n'
+        "m1,Subject M1,risk_of_harm,missing person,\n",
+        encoding="utf-8",
+    )
+    return source
+
+
+@pytest.fixture(scope="session")
+def two_subject_watchlist(two_subject_source: Path) -> Watchlist:
+    return build_watchlist(two_subject_source).watchlist
+
+
+def face_crop(photo: Path) -> np.ndarray:
+    """The single face of a bundled photo with some head around it (RGB)."""
+    image = load_photo(photo)
+    boxes = FaceDetector("hog", 1)(image)
+    assert len(boxes) == 1
+    return crop_face(image, boxes[0], margin=0.35)
+
+
+@pytest.fixture(scope="session")
+def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 s of 25 fps footage: F1 walks left to right (0.5-3.5 s), M1 right to left
+    (1.0-3.0 s); each is one face seen, and only F1 is on the sample watchlist."""
+    folder = tmp_path_factory.mktemp("walk")
+    background = background_from_video(STRANGERS_WALKING, 640, 360)
+    walkers = [
+        Walker(
+            "f1",
+            face_crop(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"),
+            0.5,
+            3.5,
+            (80, 150),
+            (560, 170),
+            110,
+        ),
+        Walker(
+            "m1",
+            face_crop(PHOTOS / "intel_actor_m1" / "1.png"),
+            1.0,
+            3.0,
+            (560, 250),
+            (120, 240),
+            100,
+        ),
+    ]
+    return write_video(folder / "cam1_20261126T140000.avi", background, walkers, duration_s=4.0)
+
+
+def write_corrupt_video(path: Path) -> Path:
+    """A file that looks like an MP4 by name and starts like one, but holds garbage."""
+    rng = np.random.default_rng(7)
+    path.write_bytes(
+        b"\x00\x00\x00\x18ftypmp42" + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    )
+    return path
+
+
+def blank_image(path: Path, size: tuple[int, int] = (200, 200)) -> Path:
+    cv2.imwrite(str(path), np.full((*size, 3), 127, dtype=np.uint8))
+    return path

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import SAMPLE_PHOTOS, SAMPLE_WATCHLIST, blank_image
+
+from lfr_batch.cli import main
+from lfr_batch.watchlist import load_watchlist
+
+
+def test_watchlist_build_lists_rejections_and_writes_the_file(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "src"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
+    blank_image(source / "f1" / "wall.png")
+    out = tmp_path / "lists" / "w.pkl"
+    assert main(["watchlist", "build", str(source), "-o", str(out), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert f"rejected {source / 'f1' / 'wall.png'}: no face found" in captured.err
+    assert captured.out.strip() == f"{out}: 1 subjects, 1 encodings, 1 photos rejected"
+    assert load_watchlist(out).size == 1
+
+
+def test_watchlist_build_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["watchlist", "build", str(tmp_path / "nope"), "-o", str(tmp_path / "w.pkl")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"lfr-batch: error: watchlist source folder not found: {tmp_path / 'nope'}\n"
+    assert not (tmp_path / "w.pkl").exists()
+
+
+def test_watchlist_info_shows_subjects_categories_and_expiry(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "src"
+    for subject in ("a", "b"):
+        (source / subject).mkdir(parents=True)
+        photo = SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"
+        (source / subject / "1.png").write_bytes(photo.read_bytes())
+    (source / "subjects.csv").write_text(
+        "subject_id,name,category,expires\na,Ann,wanted,2001-01-01\nb,Bob,bail_breach,\n"
+    )
+    out = tmp_path / "w.pkl"
+    assert main(["watchlist", "build", str(source), "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["watchlist", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "subjects: 2   encodings: 2" in text
+    assert "expired: 1" in text
+    assert "2001-01-01 EXPIRED" in text
+    assert "Breach of bail or a court order" in text
+    assert "Wanted by the courts" in text
+
+
+def test_info_on_the_bundled_watchlist() -> None:
+    assert main(["watchlist", "info", str(SAMPLE_WATCHLIST)]) == 0
+
+
+def test_help_lists_every_command_and_version(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "scan" in out
+    assert "watchlist" in out
+    assert main(["--version"]) == 0
+    assert "lfr-batch, version" in capsys.readouterr().out

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FEMALE_AND_MALE, SAMPLE_VIDEOS, write_corrupt_video
+
+from lfr_batch.errors import VideoError
+from lfr_batch.synthetic import write_video
+from lfr_batch.video import VideoReader, find_videos, to_rgb
+
+
+def test_find_videos_recurses_sorted_and_skips_other_files(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    for name in ("b/2.mp4", "a/deep/1.MKV", "a/notes.txt", "a/0.avi"):
+        (tmp_path / name).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_videos([tmp_path])]
+    assert found == ["a/0.avi", "a/deep/1.MKV", "b/2.mp4"]
+
+
+def test_find_videos_takes_an_explicit_file_once_and_rejects_missing(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.dav"
+    clip.write_bytes(b"x")
+    assert find_videos([clip, clip]) == [clip]
+    with pytest.raises(VideoError, match="not found"):
+        find_videos([tmp_path / "missing.mp4"])
+
+
+def test_all_bundled_clips_open() -> None:
+    for path in find_videos([SAMPLE_VIDEOS]):
+        with VideoReader(path) as reader:
+            assert reader.info.fps > 0
+            assert reader.info.width == 480
+
+
+def test_sampling_picks_frames_at_the_requested_rate(tmp_path: Path) -> None:
+    video = write_video(
+        tmp_path / "plain.avi", np.zeros((64, 96, 3), np.uint8), [], duration_s=2.0, fps=25
+    )
+    with VideoReader(video) as reader:
+        frames = list(reader.frames(sample_fps=5))
+        assert reader.frames_decoded == 50
+        assert reader.duration_s == pytest.approx(2.0)
+    assert [f.index for f in frames] == list(range(0, 50, 5))
+    assert [f.time_s for f in frames] == pytest.approx([i * 0.2 for i in range(10)])
+
+
+def test_sampling_above_the_video_rate_takes_every_frame() -> None:
+    with VideoReader(FEMALE_AND_MALE) as reader:
+        frames = list(reader.frames(sample_fps=100))
+    assert [f.index for f in frames] == list(range(58))
+    assert frames[1].time_s == pytest.approx(0.08)  # 12.5 fps, from the stream's timestamps
+    assert frames[0].image.shape == (270, 480, 3)
+
+
+def test_corrupt_and_non_video_files_raise_video_error(tmp_path: Path) -> None:
+    with pytest.raises(VideoError):
+        VideoReader(write_corrupt_video(tmp_path / "bad.mp4"))
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(VideoError, match=r"notes\.mp4"):
+        VideoReader(text)
+    with pytest.raises(VideoError, match="no such file"):
+        VideoReader(tmp_path / "absent.mp4")
+
+
+def test_to_rgb_handles_grey_bgra_and_16_bit() -> None:
+    assert to_rgb(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    bgra = np.zeros((4, 5, 4), np.uint8)
+    bgra[..., 0] = 255  # blue in OpenCV's order
+    assert to_rgb(bgra)[0, 0].tolist() == [0, 0, 255]
+    assert to_rgb(np.full((4, 5), 1000, np.uint16)).dtype == np.uint8
