@@ -1,14 +1,23 @@
-"""Real-time factor of `lfr-batch scan` beside a naive loop, measured in the same run.
+"""Speed and recall of `lfr-batch scan`, beside an exhaustive scan and a naive loop, in one run.
 
 Real-time factor = seconds of video ÷ wall seconds (above 1 is faster than real
-time). The naive loop is what a first script does: decode every frame, run
-HOG on the full frame (upsample 1, the detection reach of the scan's default),
-and encode and match every face it finds.
+time). Methods, all on the same clips in the same run:
 
-    .venv/bin/python benchmarks/realtime.py [--seconds 8]
+- scan (default): `lfr-batch scan` at default settings (local workers, one per core);
+- scan, 1 worker: the same in one process;
+- exhaustive scan: every frame, whole frame, every face encoded (`--exhaustive`);
+- naive loop: decode every frame, full-frame HOG (upsample 1, the scan's reach),
+  encode and match every face found.
 
-Clips: the bundled sample (sample_videos/, 480x270 at 12.5 fps) and a synthetic
-1280x720 25 fps clip of three people walking past, written to a temp folder.
+Recall: the exhaustive scan's alerts are the watchlisted appearances to find; an
+appearance is found when the method alerts on the same subject in the same video
+at an overlapping time. Extra alerts are alerts that overlap none of them.
+
+    .venv/bin/python benchmarks/realtime.py [--seconds 20] [--skip-slow]
+
+Clips: the bundled sample (sample_videos/, 480x270, 12.5 fps) and a synthetic
+1280x720 25 fps MPEG-4 clip of people walking past one after another (the
+watchlisted sample subject among four others), written to a temp folder.
 """
 
 from __future__ import annotations
@@ -18,45 +27,50 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
-import numpy as np
+import dlib
+import pandas as pd
 
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.faces import FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.photos import crop_face, load_photo
-from lfr_batch.scan import ScanConfig, scan
-from lfr_batch.synthetic import Walker, background_from_video, write_video
+from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.video import find_videos, to_rgb
 from lfr_batch.watchlist import load_watchlist
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHLIST = REPO / "watchlists" / "sample.pkl"
 SAMPLE = REPO / "sample_videos"
+PHOTOS = REPO / "tests" / "data" / "photos"
 
 
-def face(photo: Path) -> np.ndarray:
+def face(photo: Path):
     image = load_photo(photo)
-    return crop_face(image, FaceDetector()(image)[0], margin=0.35)
+    return crop_face(image, FaceDetector()(image).boxes[0], margin=0.35)
 
 
 def synthetic_720p(folder: Path, seconds: float) -> Path:
     background = background_from_video(
         SAMPLE / "intel_face-demographics-walking_preview.mp4", 1280, 720
     )
-    f1 = face(REPO / "watchlists" / "sample_photos" / "intel_actor_f1" / "1.png")
-    m1 = face(REPO / "tests" / "data" / "photos" / "intel_actor_m1" / "1.png")
-    orl = face(REPO / "tests" / "data" / "photos" / "orl_s01" / "1.png")
-    span = seconds
-    walkers = [
-        Walker("f1", f1, 0.1 * span, 0.7 * span, (100, 260), (1180, 300), 120),
-        Walker("m1", m1, 0.3 * span, 0.9 * span, (1180, 420), (120, 400), 100),
-        Walker("orl", orl, 0.5 * span, 0.95 * span, (300, 560), (900, 540), 90),
+    faces = [
+        (
+            "intel_actor_f1",
+            face(REPO / "watchlists" / "sample_photos" / "intel_actor_f1" / "1.png"),
+        ),
+        ("intel_actor_m1", face(PHOTOS / "intel_actor_m1" / "1.png")),
+        ("orl_s01", face(PHOTOS / "orl_s01" / "1.png")),
+        ("barack_obama", face(PHOTOS / "barack_obama" / "5.jpg")),
+        ("orl_s02", face(PHOTOS / "orl_s02" / "1.png")),
     ]
-    return write_video(folder / "synthetic_720p.avi", background, walkers, seconds, fps=25.0)
+    walkers = passers_by(faces, seconds, 1280, 720)
+    return write_video(folder / "synthetic_720p.mp4", background, walkers, seconds, fps=25.0)
 
 
 def footage_seconds(paths: list[Path]) -> float:
@@ -68,25 +82,28 @@ def footage_seconds(paths: list[Path]) -> float:
     return total
 
 
-def run_scan(paths: list[Path], out: Path) -> tuple[float, int]:
-    began = time.perf_counter()
-    result = scan(
-        ScanConfig(
+def scanner(**options) -> Callable[[list[Path], Path], tuple[float, pd.DataFrame | None]]:
+    def run(paths: list[Path], out: Path) -> tuple[float, pd.DataFrame | None]:
+        config = ScanConfig(
             inputs=tuple(paths),
             watchlist=WATCHLIST,
             deployment="bench",
             out_dir=out,
             overwrite=True,
+            **options,
         )
-    )
-    return time.perf_counter() - began, len(result.alert_rows)
+        began = time.perf_counter()
+        scan(config)
+        wall = time.perf_counter() - began
+        return wall, pd.read_csv(out / "bench" / "alerts.csv", keep_default_na=False)
+
+    return run
 
 
-def run_naive(paths: list[Path]) -> tuple[float, int]:
-    """Every frame, full-resolution HOG, an encoding per face; counts matched faces."""
+def naive(paths: list[Path], _out: Path) -> tuple[float, pd.DataFrame | None]:
+    """Every frame, full-resolution HOG, an encoding per face; no tracking, so no alerts."""
     detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
     matcher = WatchlistMatcher(load_watchlist(WATCHLIST), 0.6, at=datetime.now(UTC))
-    matched = 0
     began = time.perf_counter()
     for path in paths:
         capture = cv2.VideoCapture(str(path))
@@ -95,42 +112,74 @@ def run_naive(paths: list[Path]) -> tuple[float, int]:
             if not ok:
                 break
             image = to_rgb(bgr)
-            boxes = detector(image)
-            matched += int(matcher.match(encoder(image, boxes)).matched.sum())
+            matcher.match(encoder(image, detector(image).boxes))
         capture.release()
-    return time.perf_counter() - began, matched
+    return time.perf_counter() - began, None
+
+
+def recall(found: pd.DataFrame, truth: pd.DataFrame) -> tuple[int, int, int]:
+    """(appearances found, appearances to find, extra alerts)."""
+
+    def overlaps(a, b) -> bool:
+        return (
+            a.video == b.video
+            and a.subject_id == b.subject_id
+            and a.first_seen_s <= b.last_seen_s
+            and b.first_seen_s <= a.last_seen_s
+        )
+
+    hits = sum(any(overlaps(t, f) for f in found.itertuples()) for t in truth.itertuples())
+    extra = sum(not any(overlaps(f, t) for t in truth.itertuples()) for f in found.itertuples())
+    return hits, len(truth), extra
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--seconds", type=float, default=8.0, help="length of the 720p clip (default 8)"
+        "--seconds", type=float, default=20.0, help="length of the 720p clip (default 20)"
+    )
+    parser.add_argument(
+        "--skip-slow", action="store_true", help="leave out the exhaustive scan and naive loop"
     )
     args = parser.parse_args()
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, OpenCV {cv2.__version__}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}, "
+        f"OpenCV {cv2.__version__}, dlib {dlib.__version__}; default workers {default_workers()}"
     )
+    methods = {
+        "scan (default)": scanner(workers=default_workers()),
+        "scan, 1 worker": scanner(workers=1),
+    }
+    if not args.skip_slow:
+        methods["exhaustive scan"] = scanner(workers=default_workers(), exhaustive=True)
+        methods["naive loop"] = naive
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         clips = {
-            "sample (480x270)": find_videos([SAMPLE]),
+            "sample 480x270": find_videos([SAMPLE]),
             "synthetic 720p 25 fps": [synthetic_720p(folder, args.seconds)],
         }
         print(
-            f"{'clip':<24} {'video s':>8} {'method':<22} {'wall s':>8} "
-            f"{'x real time':>12} {'alerts/matches':>15}"
+            f"{'clip':<22} {'video s':>7}  {'method':<16} {'wall s':>7} {'x real time':>11} "
+            f"{'alerts':>6} {'found/truth':>11} {'extra':>5}"
         )
         for label, paths in clips.items():
             seconds = footage_seconds(paths)
-            for method, runner in (
-                ("lfr-batch scan", lambda p: run_scan(p, folder / "out")),
-                ("naive every-frame loop", run_naive),
-            ):
-                wall, found = runner(paths)
+            outcomes = {method: run(paths, folder / "out") for method, run in methods.items()}
+            truth = outcomes.get("exhaustive scan", (0, None))[1]
+            for method, (wall, alerts) in outcomes.items():
+                found = "-"
+                if alerts is not None and truth is not None:
+                    hits, total, extra = recall(alerts, truth)
+                    found = f"{hits}/{total}"
+                else:
+                    extra = "-"
+                count = len(alerts) if alerts is not None else "-"
                 print(
-                    f"{label:<24} {seconds:>8.1f} {method:<22} {wall:>8.2f} "
-                    f"{seconds / wall:>12.2f} {found:>15}"
+                    f"{label:<22} {seconds:>7.1f}  {method:<16} {wall:>7.2f} "
+                    f"{seconds / wall:>11.2f} "
+                    f"{count!s:>6} {found:>11} {extra!s:>5}"
                 )
 
 

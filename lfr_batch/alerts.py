@@ -11,41 +11,39 @@ from dataclasses import dataclass
 import numpy as np
 
 from lfr_batch.matches import Matches
-from lfr_batch.photos import crop_face
+from lfr_batch.photos import crop_face, encode_jpeg
 from lfr_batch.tracks import Track
 from lfr_batch.video import Frame
-from lfr_batch.watchlist import Subject
 
 SNAPSHOT_MARGIN = 0.4  # of the face size around the box, so the reviewer sees the head
+SNAPSHOT_QUALITY = 92
+
+SightingKey = tuple[int, int]  # (track_id, subject index)
 
 
 @dataclass(frozen=True)
 class Sighting:
-    """A matched face in one frame: the candidate evidence for an alert."""
+    """A matched face in one frame: the evidence for an alert."""
 
     frame_index: int
     time_s: float
     distance: float
     box: tuple[int, int, int, int]  # (top, right, bottom, left) in the full frame
-    crop: np.ndarray  # RGB pixels around the face
+    snapshot_jpeg: bytes  # the face with some head around it
 
 
 @dataclass(frozen=True)
 class Alert:
-    video: str
-    track_id: int
-    subject: Subject
-    first_seen_s: float  # the track's first and last sighting, matched or not
-    last_seen_s: float
+    track: Track  # when the face was first and last seen, matched or not
+    subject_index: int
     best: Sighting  # the lowest-distance matched frame
 
 
 class AlertCollector:
     """Keeps, per (track, subject), the matched sighting with the lowest distance."""
 
-    def __init__(self, subjects: list[Subject]) -> None:
-        self.subjects = subjects
-        self._best: dict[tuple[int, int], Sighting] = {}
+    def __init__(self) -> None:
+        self._best: dict[SightingKey, tuple[float, int, float, np.ndarray, np.ndarray]] = {}
 
     def reset(self) -> None:
         self._best = {}
@@ -57,29 +55,30 @@ class AlertCollector:
             key = (int(track_ids[row]), int(matches.subject_index[row]))
             distance = float(matches.distance[row])
             current = self._best.get(key)
-            if current is not None and current.distance <= distance:
+            if current is not None and current[0] <= distance:
                 continue
-            box = boxes[row]
-            self._best[key] = Sighting(
-                frame_index=frame.index,
-                time_s=frame.time_s,
+            crop = crop_face(frame.image, boxes[row], margin=SNAPSHOT_MARGIN)
+            self._best[key] = (distance, frame.index, frame.time_s, boxes[row].copy(), crop)
+
+    def sightings(self) -> dict[SightingKey, Sighting]:
+        """The best sighting per (track, subject), with its snapshot encoded."""
+        return {
+            key: Sighting(
+                frame_index=frame_index,
+                time_s=time_s,
                 distance=distance,
                 box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
-                crop=crop_face(frame.image, box, margin=SNAPSHOT_MARGIN),
+                snapshot_jpeg=encode_jpeg(crop, quality=SNAPSHOT_QUALITY),
             )
+            for key, (distance, frame_index, time_s, box, crop) in self._best.items()
+        }
 
-    def alerts(self, video: str, tracks: list[Track]) -> list[Alert]:
-        """The alerts of the finished video, in order of first sighting."""
-        by_id = {track.track_id: track for track in tracks}
-        found = [
-            Alert(
-                video=video,
-                track_id=track_id,
-                subject=self.subjects[subject_index],
-                first_seen_s=by_id[track_id].first_seen_s,
-                last_seen_s=by_id[track_id].last_seen_s,
-                best=sighting,
-            )
-            for (track_id, subject_index), sighting in self._best.items()
-        ]
-        return sorted(found, key=lambda a: (a.first_seen_s, a.track_id, a.subject.subject_id))
+
+def build_alerts(tracks: list[Track], sightings: dict[SightingKey, Sighting]) -> list[Alert]:
+    """The alerts of one video, in order of first sighting."""
+    by_id = {track.track_id: track for track in tracks}
+    found = [
+        Alert(track=by_id[track_id], subject_index=subject_index, best=sighting)
+        for (track_id, subject_index), sighting in sightings.items()
+    ]
+    return sorted(found, key=lambda a: (a.track.first_seen_s, a.track.track_id, a.subject_index))

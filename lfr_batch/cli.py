@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tomllib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +20,19 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.errors import LfrBatchError
+from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
 from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV
-from lfr_batch.scan import DEFAULT_SAMPLE_FPS, DEFAULT_UPSAMPLE, Progress, ScanConfig, scan
+from lfr_batch.scan import (
+    DEFAULT_SAMPLE_FPS,
+    DEFAULT_SEGMENT_SECONDS,
+    DEFAULT_UPSAMPLE,
+    Progress,
+    ScanConfig,
+    default_workers,
+    scan,
+)
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -49,43 +59,33 @@ class IsoDateTime(click.ParamType):
 
 
 class ScanProgress:
-    """tqdm bars on stderr: files (outer) and frames within the current file (inner)."""
+    """tqdm bars on stderr: videos done, and frames decoded over all of them."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.files: tqdm | None = None
-        self.frames: tqdm | None = None
+        self.bars: dict[str, tqdm] = {}
 
     def __call__(self, event: Progress) -> None:
         if event.event == "scan_start":
-            self.files = tqdm(
-                total=event.total, unit="file", desc="videos", position=0, disable=not self.enabled
+            self.bars["videos"] = tqdm(
+                total=event.total, unit="video", desc="videos", position=0, disable=not self.enabled
             )
-        elif event.event == "video_start":
-            self._close_frames()
-            self.frames = tqdm(
-                total=event.total or None,
+            self.bars["frames"] = tqdm(
+                total=event.frames or None,
                 unit="frame",
-                desc=event.video.name[:40],
+                unit_scale=True,
+                desc="frames",
                 position=1,
-                leave=False,
                 disable=not self.enabled,
             )
-        elif event.event == "frames" and self.frames is not None:
-            self.frames.update(event.advance)
-        elif event.event == "video_end" and self.files is not None:
-            self._close_frames()
-            self.files.update(1)
-
-    def _close_frames(self) -> None:
-        if self.frames is not None:
-            self.frames.close()
-            self.frames = None
+        elif event.event == "frames" and "frames" in self.bars:
+            self.bars["frames"].update(event.advance)
+        elif event.event == "video_end" and "videos" in self.bars:
+            self.bars["videos"].update(1)
 
     def close(self) -> None:
-        self._close_frames()
-        if self.files is not None:
-            self.files.close()
+        for bar in self.bars.values():
+            bar.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -103,16 +103,57 @@ def cli(verbose: bool) -> None:
     )
 
 
+def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
+    """Read a TOML file's [scan] table into the command's defaults, so that options
+    given on the command line still win."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle).get("scan")
+    except OSError as error:
+        raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise click.BadParameter(f"{path} is not valid TOML: {error}") from None
+    if not isinstance(table, dict):
+        raise click.BadParameter(f"{path} has no [scan] table")
+    names = {
+        option.lstrip("-"): param.name
+        for param in ctx.command.params
+        for option in getattr(param, "opts", [])
+        if option.startswith("--") and param.name not in ("config",)
+    }
+    names["inputs"] = "inputs"
+    defaults: dict[str, Any] = {}
+    for key, value in table.items():
+        name = names.get(key) or names.get(key.replace("_", "-"))
+        if name is None:
+            known = ", ".join(sorted(names))
+            raise click.BadParameter(f"{path}: unknown key {key!r} in [scan]; use one of: {known}")
+        defaults[name] = tuple(value) if name == "inputs" else value
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return path
+
+
 @cli.command("scan")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=load_config_file,
+    help="TOML file whose [scan] table sets any option below (and inputs); "
+    "options on the command line override it.  [default: none]",
+)
 @click.option(
     "--watchlist",
     "watchlist_path",
-    required=True,
     type=click.Path(path_type=Path),
-    help="Watchlist file made by 'lfr-batch watchlist build' (or a face_recognition pickle).",
+    help="Watchlist file made by 'lfr-batch watchlist build' (or a face_recognition "
+    "pickle).  [required]",
 )
-@click.option("--deployment", required=True, help="Name of the operation; reports go to OUT/NAME/.")
+@click.option("--deployment", help="Name of the operation; reports go to OUT/NAME/.  [required]")
 @click.option(
     "--out",
     "out_dir",
@@ -169,7 +210,37 @@ def cli(verbose: bool) -> None:
     help="dlib face detector: HOG (fast, frontal) or CNN (slower, finds turned faces).",
 )
 @click.option(
-    "--overwrite", is_flag=True, help="Replace the reports of a deployment that was scanned before."
+    "--exhaustive",
+    is_flag=True,
+    help="Analyse every frame in full and encode every face: many times slower; "
+    "for checking what the fast default finds.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=default_workers,
+    show_default="one per CPU core",
+    help="Local worker processes; long files are split into segments so one file uses them all.",
+)
+@click.option(
+    "--scheduler",
+    envvar=SCHEDULER_ENV,
+    default=None,
+    help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
+    f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
+)
+@click.option(
+    "--segment-seconds",
+    default=DEFAULT_SEGMENT_SECONDS,
+    show_default=True,
+    type=float,
+    help="Length of the segments long videos are split into for workers.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Forget what this deployment scanned before (reports and review entries "
+    "included) and scan everything again. Without it, files already scanned are skipped.",
 )
 @click.option(
     "-q",
@@ -179,8 +250,8 @@ def cli(verbose: bool) -> None:
 )
 def scan_command(
     inputs: tuple[Path, ...],
-    watchlist_path: Path,
-    deployment: str,
+    watchlist_path: Path | None,
+    deployment: str | None,
     out_dir: Path,
     location: str,
     purpose: str,
@@ -189,20 +260,37 @@ def scan_command(
     sample_fps: float,
     upsample: int,
     detector: str,
+    exhaustive: bool,
+    workers: int,
+    scheduler: str | None,
+    segment_seconds: float,
     overwrite: bool,
     quiet: bool,
 ) -> None:
     """Scan video files or folders (searched recursively) against a watchlist.
 
-    Writes OUT/NAME/alerts.csv, deployment.csv, videos.csv and snapshots/. Exits 0
-    when every video was scanned, 3 when some could not be (they are listed in
-    videos.csv and on stderr), 1 or 2 on an error that stopped the run.
+    Writes OUT/NAME/alerts.csv, deployment.csv, videos.csv and snapshots/. Running
+    it again into the same deployment scans only files not scanned before (by
+    content) and updates the reports for all of them. Exits 0 when every video
+    was scanned, 3 when some could not be (they are listed in videos.csv and on
+    stderr), 1 or 2 on an error that stopped the run.
     """
+    missing = [
+        name
+        for name, value in (
+            ("INPUTS", inputs),
+            ("--watchlist", watchlist_path),
+            ("--deployment", deployment),
+        )
+        if not value
+    ]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (on the command line or in --config)")
     config = ScanConfig(
-        inputs=inputs,
-        watchlist=watchlist_path,
-        deployment=deployment,
-        out_dir=out_dir,
+        inputs=tuple(Path(p) for p in inputs),
+        watchlist=Path(str(watchlist_path)),
+        deployment=str(deployment),
+        out_dir=Path(out_dir),
         location=location,
         purpose=purpose,
         start=start,
@@ -210,6 +298,10 @@ def scan_command(
         sample_fps=sample_fps,
         upsample=upsample,
         detector=detector,  # type: ignore[arg-type]
+        exhaustive=exhaustive,
+        workers=workers,
+        scheduler=scheduler or None,
+        segment_seconds=segment_seconds,
         overwrite=overwrite,
     )
     progress = ScanProgress(enabled=not quiet)
@@ -218,13 +310,14 @@ def scan_command(
             result = scan(config, progress)
     finally:
         progress.close()
-    folder = config.deployment_dir
     click.echo(
-        f"deployment {deployment}: {len(result.videos)} videos, {result.faces_seen} faces seen, "
-        f"{len(result.alert_rows)} alerts, {len(result.failed)} videos failed"
+        f"deployment {deployment}: {len(result.scanned)} videos scanned, "
+        f"{len(result.skipped)} already scanned, {len(result.failed)} failed; "
+        f"in all {len(result.records)} videos, {result.faces_seen} faces seen, "
+        f"{result.total_alerts} alerts"
     )
     for name in (ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV):
-        click.echo(f"  {folder / name}")
+        click.echo(f"  {result.deployment_dir / name}")
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
 

@@ -1,31 +1,47 @@
 """Stage 2, frames → faces: dlib face detection.
 
 Boxes are ``(top, right, bottom, left)`` pixel rows, as face_recognition gives
-them, clipped to the image so a crop never runs off its edge.
+them, clipped to the image so a crop never runs off its edge. The detector can
+search the whole frame or only given regions (see :mod:`lfr_batch.motion`);
+boxes always come back in whole-frame coordinates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import dlib
 import numpy as np
 
 from lfr_batch.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
+from lfr_batch.motion import Region
 
 DetectorName = Literal["hog", "cnn"]
 DETECTORS: tuple[DetectorName, ...] = ("hog", "cnn")
 
-EMPTY_BOXES = np.zeros((0, 4), dtype=np.int32)
+
+@dataclass(frozen=True)
+class Detections:
+    """The faces found in one frame."""
+
+    boxes: np.ndarray  # N×4 int32 (top, right, bottom, left)
+    scores: np.ndarray  # N float64; higher is a clearer, more frontal face
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Each face's size in pixels: the geometric mean of its width and height."""
+        heights = (self.boxes[:, 2] - self.boxes[:, 0]).astype(np.float64)
+        widths = (self.boxes[:, 1] - self.boxes[:, 3]).astype(np.float64)
+        return np.sqrt(np.maximum(heights, 1.0) * np.maximum(widths, 1.0))
 
 
-def rect_to_box(rect: dlib.rectangle, height: int, width: int) -> tuple[int, int, int, int]:
-    return (
-        max(rect.top(), 0),
-        min(rect.right(), width),
-        min(rect.bottom(), height),
-        max(rect.left(), 0),
-    )
+NO_DETECTIONS = Detections(np.zeros((0, 4), dtype=np.int32), np.zeros(0))
 
 
 def box_to_rect(box: np.ndarray | tuple[int, int, int, int]) -> dlib.rectangle:
@@ -50,16 +66,89 @@ class FaceDetector:
     def model_name(self) -> str:
         return HOG_DETECTOR_MODEL if self.model == "hog" else CNN_DETECTOR_MODEL
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Return an N×4 int32 array of boxes, in the order dlib found them."""
+    def __call__(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
+        """Faces in the whole image, or only inside ``regions``."""
+        if regions is None:
+            return self._detect(image, self.upsample)
+        found = [self._detect_region(image, region) for region in regions]
+        found = [d for d in found if len(d)]
+        if not found:
+            return NO_DETECTIONS
+        return suppress_duplicates(
+            Detections(
+                np.vstack([d.boxes for d in found]), np.concatenate([d.scores for d in found])
+            )
+        )
+
+    def _detect_region(self, image: np.ndarray, region: Region) -> Detections:
+        top, right, bottom, left = region.box
+        if bottom <= top or right <= left:
+            return NO_DETECTIONS
+        crop = np.ascontiguousarray(image[top:bottom, left:right])
+        if region.scale is None:
+            found = self._detect(crop, self.upsample)
+            scale = 1.0
+        else:
+            # Searching a known face at its own size is far cheaper than upsampling.
+            scale = region.scale
+            interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            found = self._detect(
+                cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation), 0
+            )
+        if not len(found):
+            return found
+        boxes = np.round(found.boxes / scale).astype(np.int32) + np.array(
+            [top, left, top, left], dtype=np.int32
+        )
+        height, width = image.shape[:2]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, height)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, width)
+        return Detections(boxes, found.scores)
+
+    def _detect(self, image: np.ndarray, upsample: int) -> Detections:
         models = load_models()
         if self.model == "hog":
-            rects = list(models.hog_detector(image, self.upsample))
+            rects, scores, _kinds = models.hog_detector.run(image, upsample, 0.0)
         else:
-            rects = [found.rect for found in models.cnn_detector(image, self.upsample)]
+            found = models.cnn_detector(image, upsample)
+            rects, scores = [f.rect for f in found], [f.confidence for f in found]
         if not rects:
-            return EMPTY_BOXES
+            return NO_DETECTIONS
         height, width = image.shape[:2]
-        boxes = np.array([rect_to_box(rect, height, width) for rect in rects], dtype=np.int32)
+        boxes = np.array(
+            [
+                (max(r.top(), 0), min(r.right(), width), min(r.bottom(), height), max(r.left(), 0))
+                for r in rects
+            ],
+            dtype=np.int32,
+        ).reshape(-1, 4)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 1] > boxes[:, 3])
-        return boxes[keep]
+        return Detections(boxes[keep], np.asarray(scores, dtype=np.float64)[keep])
+
+
+DUPLICATE_OVERLAP = 0.5  # of the smaller box: the same face found from two regions
+
+
+def suppress_duplicates(detections: Detections) -> Detections:
+    """Keep the best-scoring box of each group of boxes that cover the same face."""
+    order = np.argsort(-detections.scores)
+    boxes = detections.boxes.astype(np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 1] - boxes[:, 3])
+    kept: list[int] = []
+    for index in order.tolist():
+        box = boxes[index]
+        duplicate = False
+        for other in kept:
+            height = min(box[2], boxes[other, 2]) - max(box[0], boxes[other, 0])
+            width = min(box[1], boxes[other, 1]) - max(box[3], boxes[other, 3])
+            if (
+                height > 0
+                and width > 0
+                and height * width > DUPLICATE_OVERLAP * min(areas[index], areas[other])
+            ):
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(index)
+    kept.sort()
+    return Detections(detections.boxes[kept], detections.scores[kept])

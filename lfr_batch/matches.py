@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from lfr_batch.watchlist import Subject, Watchlist
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.6  # dlib's published operating point for its 128-d encodings
 NO_SUBJECT = -1
@@ -38,12 +35,6 @@ class WatchlistMatcher:
         self.watchlist = watchlist
         self.threshold = threshold
         self.expired: list[Subject] = [s for s in watchlist.subjects if s.is_expired(at)]
-        if self.expired:
-            logger.warning(
-                "%d expired watchlist subject(s) will not be matched: %s",
-                len(self.expired),
-                ", ".join(s.subject_id for s in self.expired),
-            )
         expired_index = {i for i, s in enumerate(watchlist.subjects) if s.is_expired(at)}
         keep = np.array([i not in expired_index for i in watchlist.encoding_subject], dtype=bool)
         self._references = watchlist.encodings[keep]

@@ -12,14 +12,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lfr_batch.alerts import Alert
-from lfr_batch.atomic import write_atomic
-from lfr_batch.photos import encode_jpeg
+from lfr_batch.files import write_atomic
+from lfr_batch.state import AlertRecord, VideoRecord
 
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
@@ -153,41 +152,22 @@ def at_offset(start: datetime | None, seconds: float) -> datetime | None:
     return None if start is None else start + timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
-class AlertRow:
-    """An alert as reported: its id, its video's wall-clock start and its snapshot path."""
-
-    alert_id: str
-    alert: Alert
-    video_start: datetime | None
-    snapshot: str
-
-
-def alert_row(deployment: str, threshold: float, item: AlertRow) -> dict[str, Any]:
-    alert, best = item.alert, item.alert.best
-    top, right, bottom, left = best.box
+def alert_row(
+    deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord
+) -> dict[str, Any]:
+    start = datetime.fromisoformat(video.start) if video.start else None
     return {
-        "alert_id": item.alert_id,
+        **asdict(alert),
         "deployment": deployment,
-        "video": alert.video,
-        "track_id": alert.track_id,
-        "first_seen_s": round(alert.first_seen_s, 3),
-        "last_seen_s": round(alert.last_seen_s, 3),
-        "first_seen": at_offset(item.video_start, alert.first_seen_s),
-        "last_seen": at_offset(item.video_start, alert.last_seen_s),
-        "best_frame": best.frame_index,
-        "best_time_s": round(best.time_s, 3),
-        "subject_id": alert.subject.subject_id,
-        "subject_name": alert.subject.name,
-        "category": alert.subject.category,
-        "distance": round(best.distance, 4),
+        "video": video.video,
+        "first_seen": at_offset(start, alert.first_seen_s),
+        "last_seen": at_offset(start, alert.last_seen_s),
         "threshold": threshold,
-        "top": top,
-        "right": right,
-        "bottom": bottom,
-        "left": left,
-        "snapshot": item.snapshot,
     }
+
+
+def video_row(video: VideoRecord) -> dict[str, Any]:
+    return {**asdict(video), "alerts": len(video.alerts)}
 
 
 def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
@@ -195,8 +175,16 @@ def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
     return round(100.0 * false_alerts / faces_seen, 4) if faces_seen else 0.0
 
 
-def write_snapshot(deployment_dir: Path, item: AlertRow) -> None:
-    write_atomic(deployment_dir / item.snapshot, encode_jpeg(item.alert.best.crop, quality=92))
+def read_review_columns(path: Path) -> dict[str, dict[str, str]]:
+    """What reviewers entered in an existing alerts.csv, by alert id, so a re-run keeps it."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return {
+            row["alert_id"]: {column: row.get(column) or "" for column in REVIEW_COLUMNS}
+            for row in csv.DictReader(handle)
+            if row.get("alert_id")
+        }
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:

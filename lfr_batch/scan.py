@@ -1,16 +1,18 @@
-"""The scan: every input video through every stage, then the deployment's reports.
+"""The scan: plan the work, run it, record each video, and write the reports.
 
-One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
-:class:`~lfr_batch.faces.FaceDetector` finds boxes → :class:`~lfr_batch.tracks.FaceTracker`
-links them to tracks → :class:`~lfr_batch.encodings.FaceEncoder` encodes them →
-:class:`~lfr_batch.matches.WatchlistMatcher` finds the nearest subject →
-:class:`~lfr_batch.alerts.AlertCollector` keeps the best matched sighting per
-track and subject → :mod:`lfr_batch.reports` writes the CSVs.
+Each input video is split into time segments (so one long file keeps every
+worker busy); each segment runs through :func:`~lfr_batch.pipeline.analyse_segment`
+inline, in local worker processes or on a Dask cluster; the segments of a video
+are joined at their seams; and each finished video is committed to the
+deployment's state (:mod:`lfr_batch.state`) in input order before the reports
+(:mod:`lfr_batch.reports`) are written from everything the deployment holds.
+Re-running a scan into the same deployment skips files already scanned.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import time
@@ -18,34 +20,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import cv2
+from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.alerts import Alert, AlertCollector
+from lfr_batch.alerts import build_alerts
 from lfr_batch.encodings import FaceEncoder
-from lfr_batch.errors import ConfigError, ReportError, VideoError
+from lfr_batch.errors import ConfigError, VideoError
+from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
+from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.matches import DEFAULT_THRESHOLD, WatchlistMatcher
+from lfr_batch.pipeline import AnalysisSettings, SegmentResult, SegmentTask, join_segments, one_line
 from lfr_batch.reports import (
     ALERT_COLUMNS,
     ALERTS_CSV,
     DEPLOYMENT_COLUMNS,
     DEPLOYMENT_CSV,
+    REVIEW_COLUMNS,
     SNAPSHOTS_DIR,
     VIDEO_COLUMNS,
     VIDEOS_CSV,
-    AlertRow,
     alert_row,
     false_alert_rate,
     hms,
     iso,
+    read_review_columns,
+    video_row,
     write_csv,
-    write_snapshot,
 )
-from lfr_batch.tracks import FaceTracker
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import file_sha256, load_watchlist
+from lfr_batch.watchlist import Watchlist, load_watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +58,20 @@ logger = logging.getLogger(__name__)
 # camera for about one of them; 5 samples a second give several looks in that second.
 DEFAULT_SAMPLE_FPS = 5.0
 DEFAULT_UPSAMPLE = 1
+# Long enough that seams are rare, short enough that one long file feeds every worker.
+DEFAULT_SEGMENT_SECONDS = 30.0
+MIN_SEGMENT_SECONDS = 10.0
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
 _FILENAME_TIMESTAMP = re.compile(
     r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})"
 )
+
+
+def default_workers() -> int:
+    return max(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1
+    )
 
 
 @dataclass(frozen=True)
@@ -73,14 +87,17 @@ class ScanConfig:
     sample_fps: float = DEFAULT_SAMPLE_FPS
     upsample: int = DEFAULT_UPSAMPLE
     detector: DetectorName = "hog"
+    exhaustive: bool = False
+    workers: int = 1
+    scheduler: str | None = None
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     overwrite: bool = False
 
     def validate(self) -> None:
         if not _DEPLOYMENT_NAME.match(self.deployment) or ".." in self.deployment:
             raise ConfigError(
                 f"deployment name {self.deployment!r} must start with a letter or digit and use "
-                "only "
-                "letters, digits, spaces, '.', '_' and '-' (it names a folder)"
+                "only letters, digits, spaces, '.', '_' and '-' (it names a folder)"
             )
         if not 0.0 < self.threshold < 2.0:
             raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2 (0.6 is usual)")
@@ -90,6 +107,13 @@ class ScanConfig:
             raise ConfigError(f"upsample {self.upsample} must be 0, 1, 2 or 3")
         if self.detector not in DETECTORS:
             raise ConfigError(f"detector {self.detector!r} must be one of {', '.join(DETECTORS)}")
+        if self.workers < 1:
+            raise ConfigError(f"workers {self.workers} must be 1 or more")
+        if self.segment_seconds < MIN_SEGMENT_SECONDS:
+            raise ConfigError(
+                f"segment length {self.segment_seconds} s must be at least "
+                f"{MIN_SEGMENT_SECONDS:g} s"
+            )
         if not self.inputs:
             raise ConfigError("no input videos or folders given")
 
@@ -97,58 +121,52 @@ class ScanConfig:
     def deployment_dir(self) -> Path:
         return self.out_dir / self.deployment
 
-
-@dataclass
-class VideoResult:
-    path: Path
-    status: str = "ok"  # ok, partial (stopped early) or failed
-    reason: str = ""
-    start: datetime | None = None
-    duration_s: float = 0.0
-    fps: float = 0.0
-    width: int = 0
-    height: int = 0
-    frames_decoded: int = 0
-    frames_analysed: int = 0
-    faces_seen: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-
-
-@dataclass
-class ScanResult:
-    config: ScanConfig
-    videos: list[VideoResult]
-    alert_rows: list[AlertRow]
-    watchlist_size: int
-    watchlist_sha256: str
-    watchlist_created: str
-    expired_subjects: int
-    detector: str
-    encoder: str
-    scanned_at: datetime
-    processing_seconds: float
-
-    @property
-    def failed(self) -> list[VideoResult]:
-        return [v for v in self.videos if v.status == "failed"]
-
-    @property
-    def faces_seen(self) -> int:
-        return sum(v.faces_seen for v in self.videos)
+    def scan_settings(self, watchlist_sha256: str) -> dict[str, Any]:
+        """The settings every run into one deployment must share for its figures to add up."""
+        return {
+            "watchlist_sha256": watchlist_sha256,
+            "threshold": self.threshold,
+            "sample_fps": self.sample_fps,
+            "upsample": self.upsample,
+            "detector": self.detector,
+            "exhaustive": self.exhaustive,
+            "segment_seconds": self.segment_seconds,
+        }
 
 
 @dataclass(frozen=True)
 class Progress:
-    """What the scan tells its caller: the scan starting (``total`` videos), a video
-    starting (``total`` frames expected), frames done (``advance``), a video finished."""
+    """What the scan tells its caller: the scan starting (``total`` videos to scan,
+    ``frames`` expected), frames decoded (``advance``), or a video finished."""
 
-    event: str  # "scan_start", "video_start", "frames", "video_end"
-    video: Path
+    event: str  # "scan_start", "frames", "video_end"
+    video: Path | None = None
     total: int = 0
+    frames: int = 0
     advance: int = 0
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class ScanResult:
+    deployment_dir: Path
+    records: list[VideoRecord]  # every video of the deployment, this run's and earlier ones
+    scanned: list[VideoRecord] = field(default_factory=list)  # this run's
+    skipped: list[Path] = field(default_factory=list)  # already scanned (same content)
+
+    @property
+    def failed(self) -> list[VideoRecord]:
+        return [r for r in self.scanned if r.status == "failed"]
+
+    @property
+    def faces_seen(self) -> int:
+        return sum(r.faces_seen for r in self.records)
+
+    @property
+    def total_alerts(self) -> int:
+        return sum(len(r.alerts) for r in self.records)
 
 
 def start_from_filename(path: Path) -> datetime | None:
@@ -170,200 +188,313 @@ def _video_start(path: Path, default: datetime | None) -> datetime | None:
     return from_name.replace(tzinfo=default.tzinfo) if default is not None else from_name
 
 
+def content_id(path: Path) -> str:
+    """What identifies a video across runs: its content, or its path if unreadable."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return "unreadable:" + path.as_posix()
+
+
+@dataclass
+class _Planned:
+    """A video being scanned in this run, and its segments as they come back."""
+
+    path: Path
+    sha256: str
+    frame_count: int = 0
+    segments: int = 0
+    results: list[SegmentResult] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.error) or len(self.results) == self.segments
+
+
+def _plan(
+    path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float
+) -> tuple[_Planned, list[SegmentTask]]:
+    planned = _Planned(path, sha256)
+    try:
+        with VideoReader(path) as reader:
+            fps, frame_count = reader.info.fps, reader.info.frame_count
+            planned.frame_count = frame_count
+    except VideoError as error:
+        planned.error = one_line(error)
+        return planned, []
+    if fps <= 0 or frame_count <= 0:
+        boundaries = [0]
+    else:
+        # Segment starts fall on the sampling grid, so every split samples the same frames.
+        step = max(round(fps / settings.sample_fps), 1) if not settings.exhaustive else 1
+        length = max(round(segment_seconds * fps) // step * step, step)
+        boundaries = list(range(0, frame_count, length)) or [0]
+    ends: list[int | None] = [*boundaries[1:], None]
+    tasks = [
+        SegmentTask(str(path), index, start, end, settings)
+        for index, (start, end) in enumerate(zip(boundaries, ends, strict=True))
+    ]
+    planned.segments = len(tasks)
+    return planned, tasks
+
+
 def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanResult:
-    """Scan every input video against the watchlist and write the deployment's reports."""
+    """Scan the inputs not yet scanned into the deployment, then write its reports."""
     config.validate()
     report = progress or (lambda _event: None)
+    began = time.perf_counter()
     deployment_dir = config.deployment_dir
-    if (deployment_dir / DEPLOYMENT_CSV).exists() and not config.overwrite:
-        raise ReportError(
-            f"{deployment_dir} already holds reports; "
-            "choose another --deployment or pass --overwrite"
-        )
     watchlist = load_watchlist(config.watchlist)
+    watchlist_sha256 = file_sha256(config.watchlist)
     videos = find_videos(config.inputs)
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
 
-    report(Progress("scan_start", config.deployment_dir, total=len(videos)))
+    state = DeploymentState(deployment_dir)
+    scan_settings = config.scan_settings(watchlist_sha256)
+    if config.overwrite:
+        state.clear()
+        shutil.rmtree(deployment_dir / SNAPSHOTS_DIR, ignore_errors=True)
+        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
+            (deployment_dir / name).unlink(missing_ok=True)
+    elif state.exists:
+        state.check_same_scan(scan_settings)
+
     scanned_at = datetime.now(UTC).replace(microsecond=0)
-    began = time.perf_counter()
-    matcher = WatchlistMatcher(watchlist, config.threshold, at=scanned_at)
-    detector = FaceDetector(config.detector, config.upsample)
-    encoder = FaceEncoder()
-    tracker = FaceTracker()
-    collector = AlertCollector(watchlist.subjects)
-
-    results = []
-    for path in videos:
-        tracker.reset()
-        collector.reset()
-        result = VideoResult(path=path, start=_video_start(path, config.start))
-        try:
-            _scan_video(
-                path, config, result, detector, tracker, encoder, matcher, collector, report
-            )
-        except (VideoError, cv2.error, RuntimeError) as error:
-            result.status, result.reason = "failed", _one_line(error)
-            logger.error("%s: skipped: %s", path, result.reason)
-        results.append(result)
-        report(Progress("video_end", path))
-
-    alert_rows = _number_alerts(results)
-    scan_result = ScanResult(
-        config=config,
-        videos=results,
-        alert_rows=alert_rows,
-        watchlist_size=watchlist.size,
-        watchlist_sha256=file_sha256(config.watchlist),
-        watchlist_created=watchlist.created,
-        expired_subjects=len(matcher.expired),
-        detector=detector.model_name,
-        encoder=encoder.model_name,
-        scanned_at=scanned_at,
-        processing_seconds=round(time.perf_counter() - began, 3),
-    )
-    write_reports(scan_result)
-    return scan_result
-
-
-def _scan_video(
-    path: Path,
-    config: ScanConfig,
-    result: VideoResult,
-    detector: FaceDetector,
-    tracker: FaceTracker,
-    encoder: FaceEncoder,
-    matcher: WatchlistMatcher,
-    collector: AlertCollector,
-    report: ProgressCallback,
-) -> None:
-    with VideoReader(path) as reader:
-        info = reader.info
-        result.fps, result.width, result.height = info.fps, info.width, info.height
-        report(Progress("video_start", path, total=info.frame_count))
-        reported = 0
-        for frame in reader.frames(config.sample_fps):
-            boxes = detector(frame.image)
-            track_ids = tracker.update(frame.index, frame.time_s, boxes)
-            matches = matcher.match(encoder(frame.image, boxes))
-            collector.observe(frame, track_ids, boxes, matches)
-            result.frames_analysed += 1
-            report(Progress("frames", path, advance=reader.frames_decoded - reported))
-            reported = reader.frames_decoded
-        report(Progress("frames", path, advance=reader.frames_decoded - reported))
-        result.frames_decoded = reader.frames_decoded
-        result.duration_s = round(reader.duration_s, 3)
-    result.faces_seen = len(tracker.tracks)
-    result.alerts = collector.alerts(str(path), tracker.tracks)
-    if info.frame_count and result.frames_decoded < 0.9 * info.frame_count:
-        result.status = "partial"
-        result.reason = (
-            f"decoding stopped after {result.frames_decoded} of {info.frame_count} frames"
+    expired = WatchlistMatcher(watchlist, config.threshold, scanned_at).expired
+    if expired:
+        logger.warning(
+            "%d expired watchlist subject(s) will not be matched: %s",
+            len(expired),
+            ", ".join(s.subject_id for s in expired),
         )
-        logger.warning("%s: %s", path, result.reason)
+    settings = AnalysisSettings(
+        watchlist=str(config.watchlist.resolve()),
+        watchlist_sha256=watchlist_sha256,
+        threshold=config.threshold,
+        sample_fps=config.sample_fps,
+        upsample=config.upsample,
+        detector=config.detector,
+        exhaustive=config.exhaustive,
+        at=scanned_at,
+    )
+    state.start(scan_settings, {"location": config.location, "purpose": config.purpose})
+
+    result = ScanResult(deployment_dir=deployment_dir, records=[])
+    planned: list[_Planned] = []
+    tasks: list[SegmentTask] = []
+    seen: set[str] = set()
+    for path in videos:
+        sha256 = content_id(path.resolve())
+        if state.done(sha256) is not None or sha256 in seen:
+            logger.info("%s: already scanned (same content), skipped", path)
+            result.skipped.append(path)
+            continue
+        seen.add(sha256)
+        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds)
+        video.path = path
+        planned.append(video)
+        tasks.extend(video_tasks)
+
+    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
+
+    by_video = {str(video.path.resolve()): video for video in planned}
+    next_to_commit = 0
+    results = run_segments(
+        tasks, config.workers, config.scheduler, lambda n: report(Progress("frames", advance=n))
+    )
+    try:
+        # Videos are committed in input order, whatever order their segments finish in,
+        # so alert numbers are the same however the work was spread.
+        while next_to_commit < len(planned):
+            while next_to_commit < len(planned) and planned[next_to_commit].complete:
+                record = _commit(planned[next_to_commit], state, watchlist, config, scanned_at)
+                result.scanned.append(record)
+                report(Progress("video_end", video=planned[next_to_commit].path))
+                next_to_commit += 1
+            if next_to_commit < len(planned):
+                segment = next(results)
+                by_video[segment.video].results.append(segment)
+    finally:
+        results.close()
+
+    state.finish_run(
+        {
+            "started": iso(scanned_at),
+            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
+            "processing_seconds": round(time.perf_counter() - began, 3),
+            "videos_scanned": len(result.scanned),
+            "videos_skipped": len(result.skipped),
+            "software_version": __version__,
+        }
+    )
+    result.records = state.ordered()
+    write_reports(state, watchlist, config, scan_settings)
+    return result
+
+
+def _commit(
+    video: _Planned,
+    state: DeploymentState,
+    watchlist: Watchlist,
+    config: ScanConfig,
+    scanned_at: datetime,
+) -> VideoRecord:
+    """Turn a finished video's segments into its record: alerts numbered, snapshots
+    written, then the record stored (atomically, last)."""
+    segments = sorted(video.results, key=lambda s: s.index)
+    start = _video_start(video.path, config.start)
+    common = {
+        "sha256": video.sha256,
+        "video": str(video.path),
+        "sequence": state.next_sequence(),
+        "start": iso(start),
+        "scanned_at": iso(scanned_at),
+        "processing_seconds": round(sum(s.seconds for s in segments), 3),
+    }
+    first_error = video.error or (segments[0].error if segments else "")
+    if first_error:
+        logger.error("%s: skipped: %s", video.path, first_error)
+        record = VideoRecord(**common, status="failed", reason=first_error)
+        state.commit(record)
+        return record
+
+    tracks, sightings = join_segments(segments)
+    alerts = []
+    number = state.next_alert_number()
+    for alert in build_alerts(tracks, sightings):
+        alert_id = f"A{number:05d}"
+        number += 1
+        snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
+        write_atomic(state.deployment_dir / snapshot, alert.best.snapshot_jpeg)
+        subject = watchlist.subjects[alert.subject_index]
+        top, right, bottom, left = alert.best.box
+        alerts.append(
+            AlertRecord(
+                alert_id=alert_id,
+                track_id=alert.track.track_id,
+                first_seen_s=round(alert.track.first_seen_s, 3),
+                last_seen_s=round(alert.track.last_seen_s, 3),
+                best_frame=alert.best.frame_index,
+                best_time_s=round(alert.best.time_s, 3),
+                subject_id=subject.subject_id,
+                subject_name=subject.name,
+                category=subject.category,
+                distance=round(alert.best.distance, 4),
+                top=top,
+                right=right,
+                bottom=bottom,
+                left=left,
+                snapshot=snapshot,
+            )
+        )
+    first, last = segments[0], segments[-1]
+    frames_decoded = sum(s.frames_decoded for s in segments)
+    broken = [f"segment {s.index + 1}: {s.error}" for s in segments if s.error]
+    if not broken and first.frame_count and frames_decoded < 0.9 * first.frame_count:
+        broken.append(f"decoding stopped after {frames_decoded} of {first.frame_count} frames")
+    if broken:
+        logger.warning("%s: %s", video.path, "; ".join(broken))
+    record = VideoRecord(
+        **common,
+        status="partial" if broken else "ok",
+        reason="; ".join(broken),
+        duration_s=round(last.end_time_s or 0.0, 3),
+        fps=round(first.fps, 3),
+        width=first.width,
+        height=first.height,
+        frames_decoded=frames_decoded,
+        frames_analysed=sum(s.frames_analysed for s in segments),
+        faces_seen=len(tracks),
+        alerts=alerts,
+    )
+    state.commit(record)
     logger.info(
         "%s: %d frames analysed, %d faces seen, %d alerts",
-        path,
-        result.frames_analysed,
-        result.faces_seen,
-        len(result.alerts),
+        video.path,
+        record.frames_analysed,
+        record.faces_seen,
+        len(alerts),
     )
+    return record
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def _number_alerts(results: list[VideoResult]) -> list[AlertRow]:
-    rows = []
-    for result in results:
-        for alert in result.alerts:
-            alert_id = f"A{len(rows) + 1:05d}"
-            rows.append(AlertRow(alert_id, alert, result.start, f"{SNAPSHOTS_DIR}/{alert_id}.jpg"))
-    return rows
-
-
-def _deployment_row(result: ScanResult) -> dict[str, object]:
-    config = result.config
-    spans = [
-        (v.start, v.start + timedelta(seconds=v.duration_s))
-        for v in result.videos
-        if v.start is not None
-    ]
+def _deployment_row(
+    state: DeploymentState, watchlist: Watchlist, config: ScanConfig, settings: dict[str, Any]
+) -> dict[str, object]:
+    records = state.ordered()
+    spans = []
+    for record in records:
+        if record.start:
+            start = datetime.fromisoformat(record.start)
+            spans.append((start, start + timedelta(seconds=record.duration_s)))
     start = min(s for s, _ in spans) if spans else None
     end = max(e for _, e in spans) if spans else None
-    footage_s = sum(v.duration_s for v in result.videos)
+    footage_s = sum(r.duration_s for r in records)
+    faces_seen = sum(r.faces_seen for r in records)
+    details = state.settings.get("deployment", {})
+    runs = state.settings.get("runs", [])
     return {
         "deployment": config.deployment,
-        "location": config.location,
+        "location": details.get("location", ""),
         "date": start.date().isoformat() if start else "",
         "start": iso(start),
         "end": iso(end),
         "duration": hms((end - start).total_seconds() if start and end else footage_s),
-        "purpose": config.purpose,
-        "watchlist_size": result.watchlist_size,
-        "threshold": config.threshold,
-        "total_alerts": len(result.alert_rows),
+        "purpose": details.get("purpose", ""),
+        "watchlist_size": watchlist.size,
+        "threshold": settings["threshold"],
+        "total_alerts": sum(len(r.alerts) for r in records),
         "true_alerts_confirmed": 0,
         "true_alerts_unconfirmed": 0,
         "false_alerts_confirmed": 0,
         "false_alerts_unconfirmed": 0,
-        "false_alert_rate": false_alert_rate(0, result.faces_seen),  # nothing reviewed yet
+        "false_alert_rate": false_alert_rate(0, faces_seen),  # nothing reviewed yet
         "arrests": 0,
         "other_disposals": 0,
         "no_action": 0,
-        "faces_seen": result.faces_seen,
-        "videos": len(result.videos),
-        "videos_failed": len(result.failed),
-        "frames_decoded": sum(v.frames_decoded for v in result.videos),
-        "frames_analysed": sum(v.frames_analysed for v in result.videos),
-        "processing_seconds": result.processing_seconds,
+        "faces_seen": faces_seen,
+        "videos": len(records),
+        "videos_failed": sum(r.status == "failed" for r in records),
+        "frames_decoded": sum(r.frames_decoded for r in records),
+        "frames_analysed": sum(r.frames_analysed for r in records),
+        "processing_seconds": round(sum(run["processing_seconds"] for run in runs), 3),
         "software": SOFTWARE_NAME,
         "software_version": __version__,
-        "detector": result.detector,
-        "encoder": result.encoder,
+        "detector": FaceDetector(settings["detector"]).model_name,
+        "encoder": FaceEncoder.model_name,
         "footage_seconds": round(footage_s, 3),
         "watchlist": config.watchlist.name,
-        "watchlist_sha256": result.watchlist_sha256,
-        "watchlist_created": result.watchlist_created,
-        "expired_subjects_excluded": result.expired_subjects,
-        "sample_fps": config.sample_fps,
-        "upsample": config.upsample,
-        "scanned_at": iso(result.scanned_at),
+        "watchlist_sha256": settings["watchlist_sha256"],
+        "watchlist_created": watchlist.created,
+        "expired_subjects_excluded": len(
+            WatchlistMatcher(watchlist, settings["threshold"], datetime.now(UTC)).expired
+        ),
+        "sample_fps": settings["sample_fps"],
+        "upsample": settings["upsample"],
+        "scanned_at": runs[-1]["started"] if runs else "",
     }
 
 
-def _video_row(video: VideoResult) -> dict[str, object]:
-    return {
-        "video": str(video.path),
-        "status": video.status,
-        "reason": video.reason,
-        "start": iso(video.start),
-        "duration_s": video.duration_s,
-        "fps": round(video.fps, 3),
-        "width": video.width,
-        "height": video.height,
-        "frames_decoded": video.frames_decoded,
-        "frames_analysed": video.frames_analysed,
-        "faces_seen": video.faces_seen,
-        "alerts": len(video.alerts),
-    }
-
-
-def write_reports(result: ScanResult) -> None:
-    """Write snapshots first and deployment.csv last: a deployment.csv means a complete run."""
-    config = result.config
-    deployment_dir = config.deployment_dir
-    snapshots = deployment_dir / SNAPSHOTS_DIR
-    if snapshots.is_dir():
-        shutil.rmtree(snapshots)
-    for item in result.alert_rows:
-        write_snapshot(deployment_dir, item)
-    write_csv(deployment_dir / VIDEOS_CSV, VIDEO_COLUMNS, (_video_row(v) for v in result.videos))
+def write_reports(
+    state: DeploymentState, watchlist: Watchlist, config: ScanConfig, settings: dict[str, Any]
+) -> None:
+    """Write the CSVs from every video the deployment holds; deployment.csv last, so
+    its presence means a complete set. Reviewers' entries in alerts.csv are kept."""
+    folder = state.deployment_dir
+    records = state.ordered()
+    reviews = read_review_columns(folder / ALERTS_CSV)
+    rows = []
+    for record in records:
+        for alert in record.alerts:
+            row = alert_row(config.deployment, settings["threshold"], record, alert)
+            row.update(reviews.get(alert.alert_id, dict.fromkeys(REVIEW_COLUMNS, "")))
+            rows.append(row)
+    write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in records))
+    write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
     write_csv(
-        deployment_dir / ALERTS_CSV,
-        ALERT_COLUMNS,
-        (alert_row(config.deployment, config.threshold, item) for item in result.alert_rows),
+        folder / DEPLOYMENT_CSV,
+        DEPLOYMENT_COLUMNS,
+        [_deployment_row(state, watchlist, config, settings)],
     )
-    write_csv(deployment_dir / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [_deployment_row(result)])

@@ -69,9 +69,11 @@ def write_video(
     duration_s: float,
     fps: float = 25.0,
 ) -> Path:
-    """Write the walkers over ``background`` (RGB) as an MJPEG AVI, which every OpenCV writes."""
+    """Write the walkers over ``background`` (RGB): MPEG-4 in .mp4, else MJPEG (every
+    OpenCV build writes both)."""
     height, width = background.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    fourcc = "mp4v" if path.suffix.lower() == ".mp4" else "MJPG"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     try:
@@ -96,3 +98,34 @@ def background_from_video(path: Path, width: int, height: int) -> np.ndarray:
     scene = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
     scene = cv2.GaussianBlur(scene, (0, 0), sigmaX=max(width, height) / 160)
     return cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)
+
+
+def passers_by(
+    faces: Sequence[tuple[str, np.ndarray]],
+    duration_s: float,
+    width: int,
+    height: int,
+    every_s: float = 2.5,
+    crossing_s: float = 3.0,
+    face_heights: tuple[int, int] = (90, 140),
+    seed: int = 0,
+) -> list[Walker]:
+    """People crossing the view one after another, some overlapping in time:
+    each ``every_s`` seconds the next face (round robin) walks across, left to
+    right or right to left by turns, at a random size, in the upper and lower
+    half of the view by turns (so two people never meet head-on)."""
+    rng = np.random.default_rng(seed)
+    walkers = []
+    enter_s, index = 0.2, 0
+    while enter_s + crossing_s <= duration_s:
+        label, face = faces[index % len(faces)]
+        face_height = int(rng.integers(*face_heights))
+        band = (face_height, height / 2) if index % 2 == 0 else (height / 2, height - face_height)
+        y = float(rng.uniform(*band))
+        margin = face_height * 0.6
+        ends = ((margin, y), (width - margin, y + float(rng.uniform(-40, 40))))
+        start, end = ends if index % 2 == 0 else ends[::-1]
+        walkers.append(Walker(label, face, enter_s, enter_s + crossing_s, start, end, face_height))
+        enter_s += every_s
+        index += 1
+    return walkers

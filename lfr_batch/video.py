@@ -132,17 +132,22 @@ class VideoReader:
             return index / self.info.fps
         return max(float(stamp_ms), 0.0) / 1000.0
 
-    def frames(self, sample_fps: float) -> Iterator[Frame]:
-        """Yield about ``sample_fps`` frames per second of video, with stream times.
+    def frames(
+        self, sample_fps: float, start_frame: int = 0, end_frame: int | None = None
+    ) -> Iterator[Frame]:
+        """Yield about ``sample_fps`` frames per second of video, with stream times,
+        from ``start_frame`` up to (not including) ``end_frame``.
 
-        Raises :class:`VideoError` when the stream holds no decodable frame.
+        Raises :class:`VideoError` when the stream holds no decodable frame there.
         """
         if sample_fps <= 0:
             raise ValueError("sample_fps must be positive")
+        if start_frame > 0 and not self._capture.set(cv2.CAP_PROP_POS_FRAMES, start_frame):
+            raise VideoError(f"{self.path.name}: cannot seek to frame {start_frame}")
         interval_s = 1.0 / sample_fps
-        next_sample_s = 0.0
-        index = -1
-        while self._capture.grab():
+        next_sample_s = -np.inf
+        index = start_frame - 1
+        while (end_frame is None or index + 1 < end_frame) and self._capture.grab():
             index += 1
             self.frames_decoded += 1
             time_s = self._frame_time_s(index)

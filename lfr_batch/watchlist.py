@@ -16,7 +16,6 @@ common face_recognition layout (``{"encodings": [...], "names": [...]}``) load t
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import pickle
@@ -29,10 +28,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lfr_batch.atomic import write_atomic
 from lfr_batch.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.errors import WatchlistError
 from lfr_batch.faces import FaceDetector
+from lfr_batch.files import write_atomic
 from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.photos import PhotoError, crop_face, encode_jpeg, load_photo
 
@@ -218,14 +217,6 @@ class SafeUnpickler(pickle.Unpickler):
         raise RefusedGlobalError(
             f"it asks to load '{module}.{name}', which a watchlist never needs"
         )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_watchlist(path: Path) -> Watchlist:
@@ -439,7 +430,7 @@ def build_watchlist(
                 rejected.append(RejectedPhoto(photo, str(error)))
                 continue
             small, scale = _detection_copy(image)
-            boxes = detector(small)
+            boxes = detector(small).boxes
             if len(boxes) != 1:
                 reason = (
                     "no face found"

@@ -65,7 +65,7 @@ def two_subject_watchlist(two_subject_source: Path) -> Watchlist:
 def face_crop(photo: Path) -> np.ndarray:
     """The single face of a bundled photo with some head around it (RGB)."""
     image = load_photo(photo)
-    boxes = FaceDetector("hog", 1)(image)
+    boxes = FaceDetector("hog", 1)(image).boxes
     assert len(boxes) == 1
     return crop_face(image, boxes[0], margin=0.35)
 

@@ -17,7 +17,7 @@ from lfr_batch.video import to_rgb
 
 def test_hog_finds_the_one_face_of_a_reference_photo() -> None:
     image = load_photo(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png")
-    boxes = FaceDetector("hog", upsample=1)(image)
+    boxes = FaceDetector("hog", upsample=1)(image).boxes
     assert boxes.shape == (1, 4)
     top, right, bottom, left = boxes[0]
     assert 0 <= top < bottom <= image.shape[0]
@@ -32,7 +32,7 @@ def test_upsampling_finds_small_faces_that_plain_hog_misses() -> None:
 
 
 def test_no_face_gives_an_empty_box_array() -> None:
-    boxes = FaceDetector()(np.full((120, 160, 3), 90, np.uint8))
+    boxes = FaceDetector()(np.full((120, 160, 3), 90, np.uint8)).boxes
     assert boxes.shape == (0, 4)
     assert FaceEncoder()(np.zeros((10, 10, 3), np.uint8), boxes).shape == (0, 128)
 
@@ -74,7 +74,7 @@ def test_encodings_equal_face_recognitions(two_subject_watchlist) -> None:
 
 def test_batch_encoding_equals_one_at_a_time() -> None:
     image = _frame("intel_head-pose-face-detection-female-and-male_preview.mp4", 0)
-    boxes = FaceDetector()(image)
+    boxes = FaceDetector()(image).boxes
     assert len(boxes) == 2
     encoder = FaceEncoder()
     together = encoder(image, boxes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import pickle
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from conftest import (
 from lfr_batch.cli import main
 from lfr_batch.reports import ALERT_COLUMNS, DEPLOYMENT_COLUMNS, VIDEO_COLUMNS
 from lfr_batch.scan import ScanConfig, scan, start_from_filename
+from lfr_batch.state import VideoRecord
 
 PUBLISHED = [
     "deployment",
@@ -193,7 +196,7 @@ def test_one_walker_is_one_face_and_one_alert(walk_video: Path, tmp_path: Path) 
         )
     )
     assert result.faces_seen == 2  # F1 and M1, each over many frames
-    assert len(result.alert_rows) == 1
+    assert result.total_alerts == 1
     alerts = read(tmp_path / "walk", "alerts.csv")
     alert = alerts.iloc[0]
     assert alert["subject_id"] == "intel_actor_f1"
@@ -266,21 +269,18 @@ def test_bad_deployment_name_and_missing_input(tmp_path: Path, capsys) -> None:
     assert "input not found" in err
 
 
-def test_existing_reports_are_kept_unless_overwrite(tmp_path: Path, capsys) -> None:
-    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
-    marker = tmp_path / "d" / "alerts.csv"
-    marker.write_text("reviewed work\n")
-    assert scan_cli(MALE_ONLY, out=tmp_path) == 1
-    assert "already holds reports" in capsys.readouterr().err
-    assert marker.read_text() == "reviewed work\n"
-    assert scan_cli(MALE_ONLY, out=tmp_path, options=("--overwrite",)) == 0
-    assert marker.read_text() != "reviewed work\n"
-
-
 def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     """M1 and the strangers match nobody: nothing of them may reach the disk."""
     assert scan_cli(MALE_ONLY, STRANGERS_WALKING, out=tmp_path) == 0
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert files == ["d/alerts.csv", "d/deployment.csv", "d/videos.csv"]
+    state = [f for f in files if f.startswith("d/.lfr-batch/")]
+    assert sorted(set(files) - set(state)) == ["d/alerts.csv", "d/deployment.csv", "d/videos.csv"]
     assert len(read(tmp_path / "d", "alerts.csv")) == 0
     assert read(tmp_path / "d", "deployment.csv").iloc[0]["faces_seen"] == 1
+    # The scan state holds per-video counts only: no box, encoding or crop of anyone.
+    for name in state:
+        data = json.loads((tmp_path / name).read_text())
+        if name.endswith("settings.json"):
+            continue
+        assert set(data) == {f.name for f in dataclasses.fields(VideoRecord)}
+        assert data["alerts"] == []

@@ -1,7 +1,8 @@
-"""Atomic file writes: a crash or kill never leaves half a report or watchlist."""
+"""File helpers: atomic writes (a crash or kill never leaves half a file) and content hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -20,3 +21,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in blocks (videos can be many GB)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

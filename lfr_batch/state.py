@@ -1,0 +1,171 @@
+"""What a deployment has scanned so far, so re-runs add only new footage.
+
+``OUT/NAME/.lfr-batch/`` holds ``settings.json`` (the scan settings every run of
+the deployment must share, its published details and a line per run) and one
+``videos/<sha256>.json`` per scanned file, named by the file's content so a
+renamed or moved file is recognised. Each record is written atomically once its
+snapshots are on disk, so a run killed at any moment loses at most the video it
+was on, and the next run picks up from there.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lfr_batch.errors import ConfigError, ReportError
+from lfr_batch.files import write_atomic
+
+STATE_DIR = ".lfr-batch"
+SETTINGS_FILE = "settings.json"
+VIDEOS_DIR = "videos"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    alert_id: str
+    track_id: int
+    first_seen_s: float
+    last_seen_s: float
+    best_frame: int
+    best_time_s: float
+    subject_id: str
+    subject_name: str
+    category: str
+    distance: float
+    top: int
+    right: int
+    bottom: int
+    left: int
+    snapshot: str  # relative to the deployment folder
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    sha256: str
+    video: str
+    sequence: int  # order of commitment: reports list videos and alerts in this order
+    status: str  # ok, partial or failed
+    reason: str = ""
+    start: str = ""  # ISO 8601 wall-clock time of the first frame, if known
+    duration_s: float = 0.0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    frames_decoded: int = 0
+    frames_analysed: int = 0
+    faces_seen: int = 0
+    processing_seconds: float = 0.0
+    scanned_at: str = ""
+    alerts: list[AlertRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VideoRecord:
+        alerts = [AlertRecord(**alert) for alert in data.pop("alerts", [])]
+        return cls(**data, alerts=alerts)
+
+
+class DeploymentState:
+    """The scan state of one deployment folder."""
+
+    def __init__(self, deployment_dir: Path) -> None:
+        self.deployment_dir = deployment_dir
+        self.folder = deployment_dir / STATE_DIR
+        self.settings: dict[str, Any] = {}
+        self.records: dict[str, VideoRecord] = {}
+        self._load()
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.settings)
+
+    def _load(self) -> None:
+        settings_path = self.folder / SETTINGS_FILE
+        if not settings_path.is_file():
+            return
+        try:
+            self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
+            for path in sorted((self.folder / VIDEOS_DIR).glob("*.json")):
+                record = VideoRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+                self.records[record.sha256] = record
+        except (OSError, ValueError, TypeError) as error:
+            raise ReportError(
+                f"the scan state in {self.folder} is unreadable ({error}); rerun with --overwrite"
+            ) from None
+        if self.settings.get("version") != STATE_VERSION:
+            raise ReportError(
+                f"the scan state in {self.folder} is of another version; rerun with --overwrite"
+            )
+
+    def check_same_scan(self, scan_settings: dict[str, Any]) -> None:
+        """Refuse to add footage scanned in another way: the figures would not add up."""
+        stored = self.settings.get("scan", {})
+        differing = [key for key, value in scan_settings.items() if stored.get(key) != value]
+        if differing:
+            described = ", ".join(
+                f"{key} {stored.get(key)!r} (now {scan_settings[key]!r})" for key in differing
+            )
+            raise ConfigError(
+                f"deployment {self.deployment_dir.name} was scanned with {described}; "
+                "scan with the same settings, use another --deployment, or --overwrite"
+            )
+
+    def start(self, scan_settings: dict[str, Any], details: dict[str, str]) -> None:
+        """Record the settings (first run) and the published details given now."""
+        stored_details = self.settings.get("deployment", {})
+        merged = {key: value or stored_details.get(key, "") for key, value in details.items()}
+        self.settings = {
+            "version": STATE_VERSION,
+            "scan": scan_settings,
+            "deployment": merged,
+            "runs": self.settings.get("runs", []),
+        }
+        self._save_settings()
+
+    def finish_run(self, run: dict[str, Any]) -> None:
+        self.settings["runs"].append(run)
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        text = json.dumps(self.settings, indent=2, sort_keys=True)
+        write_atomic(self.folder / SETTINGS_FILE, text.encode("utf-8"))
+
+    def done(self, sha256: str) -> VideoRecord | None:
+        """The record of a file with this content that needs no rescan (failed ones are retried)."""
+        record = self.records.get(sha256)
+        return record if record is not None and record.status != "failed" else None
+
+    def next_sequence(self) -> int:
+        return max((r.sequence for r in self.records.values()), default=0) + 1
+
+    def next_alert_number(self) -> int:
+        numbers = [int(a.alert_id[1:]) for r in self.records.values() for a in r.alerts]
+        return max(numbers, default=0) + 1
+
+    def commit(self, record: VideoRecord) -> None:
+        """Store a video's record; a failed record of the same path is replaced by it."""
+        write_atomic(
+            self.folder / VIDEOS_DIR / f"{record.sha256}.json",
+            json.dumps(asdict(record), indent=1).encode("utf-8"),
+        )
+        for stale in [
+            r
+            for r in self.records.values()
+            if r.video == record.video and r.sha256 != record.sha256
+        ]:
+            if stale.status == "failed":
+                (self.folder / VIDEOS_DIR / f"{stale.sha256}.json").unlink(missing_ok=True)
+                del self.records[stale.sha256]
+        self.records[record.sha256] = record
+
+    def ordered(self) -> list[VideoRecord]:
+        return sorted(self.records.values(), key=lambda r: r.sequence)
+
+    def clear(self) -> None:
+        """Forget everything scanned (``--overwrite``)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.settings, self.records = {}, {}
