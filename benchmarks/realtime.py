@@ -23,8 +23,6 @@ watchlisted sample subject among four others), written to a temp folder.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,54 +30,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
-import dlib
 import pandas as pd
+from common import SAMPLE, WATCHLIST, footage_seconds, machine, synthetic_clip
 
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.faces import FaceDetector
 from lfr_batch.matches import WatchlistMatcher
-from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.scan import ScanConfig, default_workers, scan
-from lfr_batch.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.video import find_videos, to_rgb
 from lfr_batch.watchlist import load_watchlist
 
-REPO = Path(__file__).resolve().parents[1]
-WATCHLIST = REPO / "watchlists" / "sample.pkl"
-SAMPLE = REPO / "sample_videos"
-PHOTOS = REPO / "tests" / "data" / "photos"
-
-
-def face(photo: Path):
-    image = load_photo(photo)
-    return crop_face(image, FaceDetector()(image).boxes[0], margin=0.35)
-
 
 def synthetic_720p(folder: Path, seconds: float) -> Path:
-    background = background_from_video(
-        SAMPLE / "intel_face-demographics-walking_preview.mp4", 1280, 720
-    )
-    faces = [
-        (
-            "intel_actor_f1",
-            face(REPO / "watchlists" / "sample_photos" / "intel_actor_f1" / "1.png"),
-        ),
-        ("intel_actor_m1", face(PHOTOS / "intel_actor_m1" / "1.png")),
-        ("orl_s01", face(PHOTOS / "orl_s01" / "1.png")),
-        ("barack_obama", face(PHOTOS / "barack_obama" / "5.jpg")),
-        ("orl_s02", face(PHOTOS / "orl_s02" / "1.png")),
-    ]
-    walkers = passers_by(faces, seconds, 1280, 720)
-    return write_video(folder / "synthetic_720p.mp4", background, walkers, seconds, fps=25.0)
-
-
-def footage_seconds(paths: list[Path]) -> float:
-    total = 0.0
-    for path in paths:
-        capture = cv2.VideoCapture(str(path))
-        total += capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS)
-        capture.release()
-    return total
+    return synthetic_clip(folder / "synthetic_720p.mp4", seconds)
 
 
 def scanner(**options) -> Callable[[list[Path], Path], tuple[float, pd.DataFrame | None]]:
@@ -142,11 +105,7 @@ def main() -> None:
         "--skip-slow", action="store_true", help="leave out the exhaustive scan and naive loop"
     )
     args = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"Python {platform.python_version()}, "
-        f"OpenCV {cv2.__version__}, dlib {dlib.__version__}; default workers {default_workers()}"
-    )
+    print(machine())
     methods = {
         "scan (default)": scanner(workers=default_workers()),
         "scan, 1 worker": scanner(workers=1),

@@ -1,0 +1,79 @@
+"""What the benchmarks share: the watchlist, the synthetic footage and the clock."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from lfr_batch.faces import FaceDetector
+from lfr_batch.photos import crop_face, load_photo
+from lfr_batch.scan import default_workers
+from lfr_batch.synthetic import background_from_video, passers_by, write_video
+
+REPO = Path(__file__).resolve().parents[1]
+WATCHLIST = REPO / "watchlists" / "sample.pkl"
+SAMPLE = REPO / "sample_videos"
+PHOTOS = REPO / "tests" / "data" / "photos"
+FACE_PHOTOS = {
+    "intel_actor_f1": REPO
+    / "watchlists"
+    / "sample_photos"
+    / "intel_actor_f1"
+    / "1.png",  # on the watchlist
+    "intel_actor_m1": PHOTOS / "intel_actor_m1" / "1.png",
+    "orl_s01": PHOTOS / "orl_s01" / "1.png",
+    "barack_obama": PHOTOS / "barack_obama" / "5.jpg",
+    "orl_s02": PHOTOS / "orl_s02" / "1.png",
+}
+
+
+def machine() -> str:
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}, "
+        f"OpenCV {cv2.__version__}, dlib {dlib.__version__}; default workers {default_workers()}"
+    )
+
+
+def face(photo: Path) -> np.ndarray:
+    image = load_photo(photo)
+    return crop_face(image, FaceDetector()(image).boxes[0], margin=0.35)
+
+
+def synthetic_clip(
+    path: Path,
+    seconds: float,
+    width: int = 1280,
+    height: int = 720,
+    fps: float = 25.0,
+    every_s: float = 2.5,
+) -> Path:
+    """People walking past one after another (the watchlisted sample subject every fifth)."""
+    background = background_from_video(
+        SAMPLE / "intel_face-demographics-walking_preview.mp4", width, height
+    )
+    faces = [(label, face(photo)) for label, photo in FACE_PHOTOS.items()]
+    scale = height / 720
+    walkers = passers_by(
+        faces,
+        seconds,
+        width,
+        height,
+        every_s=every_s,
+        face_heights=(int(90 * scale), int(140 * scale)),
+    )
+    return write_video(path, background, walkers, seconds, fps=fps)
+
+
+def footage_seconds(paths: list[Path]) -> float:
+    total = 0.0
+    for path in paths:
+        capture = cv2.VideoCapture(str(path))
+        total += capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS)
+        capture.release()
+    return total

@@ -1,0 +1,121 @@
+"""The same reports however the work is spread: segments, local workers, a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import (
+    PHOTOS,
+    SAMPLE_PHOTOS,
+    SAMPLE_VIDEOS,
+    SAMPLE_WATCHLIST,
+    STRANGERS_WALKING,
+    face_crop,
+)
+from test_nightly import assert_same_reports
+
+from lfr_batch.cli import main
+from lfr_batch.synthetic import Walker, background_from_video, write_video
+
+
+def scan_cli(*inputs: Path, out: Path, options: tuple[str, ...] = ()) -> int:
+    return main(
+        [
+            "scan",
+            *map(str, inputs),
+            "--watchlist",
+            str(SAMPLE_WATCHLIST),
+            "--deployment",
+            "d",
+            "--out",
+            str(out),
+            "--quiet",
+            *options,
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def seam_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 s of footage; F1 walks past from 10.5 s to 13.5 s, over the 12 s seam of
+    12 s segments, and M1 from 2 s to 5 s."""
+    folder = tmp_path_factory.mktemp("seam")
+    background = background_from_video(STRANGERS_WALKING, 640, 360)
+    walkers = [
+        Walker(
+            "f1",
+            face_crop(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"),
+            10.5,
+            13.5,
+            (80, 120),
+            (560, 140),
+            110,
+        ),
+        Walker(
+            "m1",
+            face_crop(PHOTOS / "intel_actor_m1" / "1.png"),
+            2.0,
+            5.0,
+            (560, 250),
+            (100, 240),
+            100,
+        ),
+    ]
+    return write_video(folder / "long.mp4", background, walkers, duration_s=24.0, fps=25.0)
+
+
+def test_a_person_crossing_a_segment_seam_is_one_face_and_one_alert(
+    seam_video: Path, tmp_path: Path
+) -> None:
+    assert scan_cli(seam_video, out=tmp_path / "whole", options=("--workers", "1")) == 0
+    assert (
+        scan_cli(
+            seam_video,
+            out=tmp_path / "split",
+            options=("--workers", "1", "--segment-seconds", "12"),
+        )
+        == 0
+    )
+    for run in ("whole", "split"):
+        record = pd.read_csv(tmp_path / run / "d" / "deployment.csv").iloc[0]
+        assert (record["faces_seen"], record["total_alerts"]) == (2, 1), run
+    alert = pd.read_csv(tmp_path / "split" / "d" / "alerts.csv").iloc[0]
+    assert alert["first_seen_s"] < 12.0 < alert["last_seen_s"]
+    assert pd.read_csv(tmp_path / "split" / "d" / "videos.csv").iloc[0]["frames_decoded"] == 600
+
+
+def test_two_workers_give_the_same_reports_as_one(seam_video: Path, tmp_path: Path) -> None:
+    inputs = (SAMPLE_VIDEOS, seam_video)
+    options = ("--segment-seconds", "12")
+    assert scan_cli(*inputs, out=tmp_path / "one", options=("--workers", "1", *options)) == 0
+    assert scan_cli(*inputs, out=tmp_path / "two", options=("--workers", "2", *options)) == 0
+    assert_same_reports(tmp_path / "one" / "d", tmp_path / "two" / "d")
+
+
+def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(
+    seam_video: Path, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    inputs = (SAMPLE_VIDEOS, seam_video)
+    options = ("--segment-seconds", "12")
+    assert scan_cli(*inputs, out=tmp_path / "local", options=("--workers", "1", *options)) == 0
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        code = scan_cli(
+            *inputs,
+            out=tmp_path / "dask",
+            options=("--scheduler", cluster.scheduler_address, *options),
+        )
+    assert code == 0
+    assert_same_reports(tmp_path / "local" / "d", tmp_path / "dask" / "d")
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("LFR_BATCH_SCHEDULER", "tcp://127.0.0.1:9")
+    assert scan_cli(SAMPLE_VIDEOS, out=tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
+    assert err.count("\n") == 1

@@ -1,0 +1,196 @@
+"""Re-runs into the same deployment, kills at any moment, and config files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import FEMALE_AND_MALE, MALE_ONLY, REPO, SAMPLE_VIDEOS, SAMPLE_WATCHLIST
+
+from lfr_batch.cli import main
+
+TIMING_COLUMNS = ["processing_seconds", "scanned_at"]
+
+
+def scan_cli(*inputs: Path, out: Path, options: tuple[str, ...] = ()) -> int:
+    return main(
+        [
+            "scan",
+            *map(str, inputs),
+            "--watchlist",
+            str(SAMPLE_WATCHLIST),
+            "--deployment",
+            "d",
+            "--out",
+            str(out),
+            "--quiet",
+            "--workers",
+            "1",
+            *options,
+        ]
+    )
+
+
+def reports(folder: Path) -> dict[str, pd.DataFrame]:
+    frames = {
+        name: pd.read_csv(folder / name, keep_default_na=False)
+        for name in ("alerts.csv", "videos.csv")
+    }
+    frames["deployment.csv"] = pd.read_csv(folder / "deployment.csv", keep_default_na=False).drop(
+        columns=TIMING_COLUMNS
+    )
+    return frames
+
+
+def assert_same_reports(a: Path, b: Path) -> None:
+    left, right = reports(a), reports(b)
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    for snapshot in (a / "snapshots").glob("*.jpg"):
+        assert snapshot.read_bytes() == (b / "snapshots" / snapshot.name).read_bytes()
+
+
+def test_rerun_adds_only_new_footage_and_counts_all(tmp_path: Path, capsys) -> None:
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    (footage / "1.mp4").write_bytes(MALE_ONLY.read_bytes())
+    assert scan_cli(footage, out=tmp_path) == 0
+    assert "1 videos scanned, 0 already scanned" in capsys.readouterr().out
+
+    (footage / "2.mp4").write_bytes(FEMALE_AND_MALE.read_bytes())
+    (footage / "1-renamed.mp4").write_bytes(MALE_ONLY.read_bytes())  # same content, new name
+    assert scan_cli(footage, out=tmp_path) == 0
+    assert "1 videos scanned, 2 already scanned" in capsys.readouterr().out
+    videos = pd.read_csv(tmp_path / "d" / "videos.csv")
+    assert [Path(v).name for v in videos["video"]] == ["1.mp4", "2.mp4"]
+    record = pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]
+    assert (record["videos"], record["faces_seen"], record["total_alerts"]) == (2, 3, 1)
+
+    single = tmp_path / "single"
+    assert scan_cli(footage / "1.mp4", footage / "2.mp4", out=single) == 0
+    assert_same_reports(tmp_path / "d", single / "d")
+
+
+def test_rerun_keeps_what_reviewers_entered(tmp_path: Path) -> None:
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    alerts_csv = tmp_path / "d" / "alerts.csv"
+    alerts = pd.read_csv(alerts_csv, keep_default_na=False, dtype=str)
+    alerts.loc[0, ["outcome", "reviewer", "notes"]] = ["true_confirmed", "PC 123", "=seen twice"]
+    alerts.to_csv(alerts_csv, index=False)
+    assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=tmp_path) == 0
+    kept = pd.read_csv(alerts_csv, keep_default_na=False).iloc[0]
+    assert (kept["outcome"], kept["reviewer"], kept["notes"]) == (
+        "true_confirmed",
+        "PC 123",
+        "'=seen twice",
+    )
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    before = (tmp_path / "d" / "deployment.csv").read_bytes()
+    assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path, options=("--threshold", "0.5")) == 2
+    err = capsys.readouterr().err
+    assert "was scanned with threshold 0.6 (now 0.5)" in err
+    assert err.count("\n") == 1
+    assert (tmp_path / "d" / "deployment.csv").read_bytes() == before
+    assert (
+        scan_cli(
+            MALE_ONLY, FEMALE_AND_MALE, out=tmp_path, options=("--threshold", "0.5", "--overwrite")
+        )
+        == 0
+    )
+    assert pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]["threshold"] == 0.5
+
+
+def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(
+    tmp_path: Path, walk_video: Path
+) -> None:
+    inputs = [str(SAMPLE_VIDEOS), str(walk_video)]
+    whole = tmp_path / "whole"
+    assert scan_cli(*map(Path, inputs), out=whole) == 0
+
+    killed = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "lfr_batch",
+        "scan",
+        *inputs,
+        "--watchlist",
+        str(SAMPLE_WATCHLIST),
+        "--deployment",
+        "d",
+        "--out",
+        str(killed),
+        "--quiet",
+        "--workers",
+        "1",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    for delay in (0.8, 1.6, 2.4, 3.2, 4.0):
+        process = subprocess.Popen(
+            command,
+            env=environ_without_bars(environment),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        for report in (killed / "d").glob("*.csv"):
+            pd.read_csv(report)  # never half-written
+        assert not list((killed / "d").rglob("*.tmp"))
+    assert (
+        subprocess.run(command, env=environment, capture_output=True, check=False).returncode == 0
+    )
+    assert_same_reports(whole / "d", killed / "d")
+
+
+def environ_without_bars(environment: dict[str, str]) -> dict[str, str]:
+    return {**environment, "TQDM_DISABLE": "1"}
+
+
+def test_config_file_holds_every_option_and_the_command_line_wins(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "nightly.toml"
+    config.write_text(
+        "[scan]\n"
+        f'inputs = ["{MALE_ONLY.as_posix()}", "{FEMALE_AND_MALE.as_posix()}"]\n'
+        f'watchlist = "{SAMPLE_WATCHLIST.as_posix()}"\n'
+        'deployment = "nightly"\n'
+        f'out = "{tmp_path.as_posix()}"\n'
+        'location = "Main entrance"\n'
+        "threshold = 0.55\n"
+        "workers = 1\n"
+        "quiet = true\n"
+    )
+    assert main(["scan", "--config", str(config), "--threshold", "0.5"]) == 0
+    record = pd.read_csv(tmp_path / "nightly" / "deployment.csv").iloc[0]
+    assert (record["location"], record["threshold"], record["videos"]) == ("Main entrance", 0.5, 2)
+
+    config.write_text("[scan]\nthreshhold = 0.5\n")
+    assert main(["scan", "--config", str(config)]) == 2
+    assert "unknown key 'threshhold'" in capsys.readouterr().err
+    config.write_text("[scan\n")
+    assert main(["scan", "--config", str(config)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_missing_required_options_are_named(tmp_path: Path, capsys) -> None:
+    assert main(["scan", str(MALE_ONLY)]) == 2
+    assert "missing --watchlist, --deployment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["not json", '{"version": 99}'])
+def test_an_unreadable_scan_state_is_a_clear_error(tmp_path: Path, capsys, bad: str) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    (tmp_path / "d" / ".lfr-batch" / "settings.json").write_text(bad)
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 1
+    assert "--overwrite" in capsys.readouterr().err
