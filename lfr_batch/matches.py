@@ -34,12 +34,18 @@ class WatchlistMatcher:
             raise ValueError("threshold must lie between 0 and 2")
         self.watchlist = watchlist
         self.threshold = threshold
-        self.expired: list[Subject] = [s for s in watchlist.subjects if s.is_expired(at)]
-        expired_index = {i for i, s in enumerate(watchlist.subjects) if s.is_expired(at)}
-        keep = np.array([i not in expired_index for i in watchlist.encoding_subject], dtype=bool)
+        self.expired: list[Subject] = [
+            s for s in watchlist.subjects if s.expires and s.is_expired(at)
+        ]
+        expired_ids = {s.subject_id for s in self.expired}
+        expired_index = [i for i, s in enumerate(watchlist.subjects) if s.subject_id in expired_ids]
+        keep = ~np.isin(watchlist.encoding_subject, expired_index)
         self._references = watchlist.encodings[keep]
         self._reference_subject = watchlist.encoding_subject[keep]
-        self._reference_sq_norms = np.einsum("ij,ij->i", self._references, self._references)
+        # float32 for the search (half the memory traffic); the winner's distance is
+        # then computed exactly in float64.
+        self._references32 = self._references.astype(np.float32)
+        self._reference_sq_norms = np.einsum("ij,ij->i", self._references32, self._references32)
 
     @property
     def active_subjects(self) -> int:
@@ -50,13 +56,9 @@ class WatchlistMatcher:
         if count == 0 or len(self._references) == 0:
             return Matches(np.full(count, NO_SUBJECT, dtype=np.int64), np.full(count, np.inf))
         # ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b: one matrix product for all probes and references.
-        squared = (
-            np.einsum("ij,ij->i", encodings, encodings)[:, None]
-            + self._reference_sq_norms[None, :]
-            - 2.0 * encodings @ self._references.T
-        )
-        distances = np.sqrt(np.maximum(squared, 0.0))
-        nearest = np.argmin(distances, axis=1)
-        distance = distances[np.arange(count), nearest]
+        probes32 = encodings.astype(np.float32)
+        squared = self._reference_sq_norms[None, :] - 2.0 * probes32 @ self._references32.T
+        nearest = np.argmin(squared, axis=1)
+        distance = np.linalg.norm(self._references[nearest] - encodings, axis=1)
         subject = np.where(distance <= self.threshold, self._reference_subject[nearest], NO_SUBJECT)
         return Matches(subject_index=subject.astype(np.int64), distance=distance)

@@ -31,7 +31,6 @@ from lfr_batch.alerts import AlertCollector, Sighting, SightingKey
 from lfr_batch.encodings import EncodingPolicy, FaceEncoder
 from lfr_batch.errors import VideoError, WatchlistError
 from lfr_batch.faces import DetectorName, FaceDetector
-from lfr_batch.files import file_sha256
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.tracks import FaceTracker, Track, join_at_seam, merged
@@ -46,7 +45,7 @@ class AnalysisSettings:
     """Everything a worker needs besides the video: small and picklable."""
 
     watchlist: str  # path, readable by every worker
-    watchlist_sha256: str
+    watchlist_stamp: tuple[int, int]  # size and modification time, to notice a changed file
     threshold: float
     sample_fps: float
     upsample: int
@@ -82,10 +81,15 @@ class SegmentResult:
     seconds: float = 0.0
 
 
+def file_stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
 @functools.lru_cache(maxsize=2)
-def _matcher(path: str, sha256: str, threshold: float, at: datetime) -> WatchlistMatcher:
+def _matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
     """One matcher per worker process and watchlist, reused by every task."""
-    if file_sha256(Path(path)) != sha256:
+    if file_stamp(Path(path)) != stamp:
         raise WatchlistError(f"watchlist {path} changed while the scan was running")
     return WatchlistMatcher(load_watchlist(Path(path)), threshold, at)
 
@@ -102,7 +106,7 @@ def analyse_segment(
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
     matcher = _matcher(
-        settings.watchlist, settings.watchlist_sha256, settings.threshold, settings.at
+        settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at
     )
     detector = FaceDetector(settings.detector, settings.upsample)
     encoder = FaceEncoder()

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
-from lfr_batch.state import AlertRecord, VideoRecord
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
@@ -26,6 +27,18 @@ VIDEOS_CSV = "videos.csv"
 SNAPSHOTS_DIR = "snapshots"
 
 REVIEW_COLUMNS = ("outcome", "engagement", "reviewer", "notes")
+OUTCOMES = ("true_confirmed", "true_unconfirmed", "false_confirmed", "false_unconfirmed")
+ENGAGEMENTS = ("arrest", "other_disposal", "no_action")
+# The deployment record's count columns, and what each counts among reviewed alerts.
+OUTCOME_COLUMNS = {
+    "true_alerts_confirmed": ("outcome", "true_confirmed"),
+    "true_alerts_unconfirmed": ("outcome", "true_unconfirmed"),
+    "false_alerts_confirmed": ("outcome", "false_confirmed"),
+    "false_alerts_unconfirmed": ("outcome", "false_unconfirmed"),
+    "arrests": ("engagement", "arrest"),
+    "other_disposals": ("engagement", "other_disposal"),
+    "no_action": ("engagement", "no_action"),
+}
 ALERT_COLUMNS = (
     "alert_id",
     "deployment",
@@ -189,3 +202,84 @@ def read_review_columns(path: Path) -> dict[str, dict[str, str]]:
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
     write_atomic(path, csv_bytes(columns, rows))
+
+
+def outcome_counts(state: DeploymentState) -> dict[str, int]:
+    """Reviewed outcomes and engagements over the alerts held and those purged."""
+    reviews = state.reviews()
+    purged = state.settings.get("purged", {})
+    counts = {column: purged.get(column, 0) for column in ("total_alerts", *OUTCOME_COLUMNS)}
+    for _record, alert in state.alerts():
+        counts["total_alerts"] += 1
+        review = reviews.get(alert.alert_id, {})
+        for column, (field, value) in OUTCOME_COLUMNS.items():
+            counts[column] += review.get(field) == value
+    return counts
+
+
+def deployment_row(state: DeploymentState) -> dict[str, Any]:
+    """The deployment record: published figures first, from every video and review held."""
+    records = state.ordered()
+    spans = []
+    for record in records:
+        if record.start:
+            start = datetime.fromisoformat(record.start)
+            spans.append((start, start + timedelta(seconds=record.duration_s)))
+    start = min(s for s, _ in spans) if spans else None
+    end = max(e for _, e in spans) if spans else None
+    footage_s = sum(r.duration_s for r in records)
+    faces_seen = sum(r.faces_seen for r in records)
+    counts = outcome_counts(state)
+    false_alerts = counts["false_alerts_confirmed"] + counts["false_alerts_unconfirmed"]
+    settings, details = state.settings["scan"], state.settings.get("deployment", {})
+    watchlist, runs = state.settings.get("watchlist", {}), state.settings.get("runs", [])
+    return {
+        "deployment": state.deployment_dir.name,
+        "location": details.get("location", ""),
+        "date": start.date().isoformat() if start else "",
+        "start": iso(start),
+        "end": iso(end),
+        "duration": hms((end - start).total_seconds() if start and end else footage_s),
+        "purpose": details.get("purpose", ""),
+        "watchlist_size": watchlist.get("size", 0),
+        "threshold": settings["threshold"],
+        **counts,
+        "false_alert_rate": false_alert_rate(false_alerts, faces_seen),
+        "faces_seen": faces_seen,
+        "videos": len(records),
+        "videos_failed": sum(r.status == "failed" for r in records),
+        "frames_decoded": sum(r.frames_decoded for r in records),
+        "frames_analysed": sum(r.frames_analysed for r in records),
+        "processing_seconds": round(sum(run["processing_seconds"] for run in runs), 3),
+        "software": SOFTWARE_NAME,
+        "software_version": __version__,
+        "detector": settings.get("detector_model", ""),
+        "encoder": settings.get("encoder_model", ""),
+        "footage_seconds": round(footage_s, 3),
+        "watchlist": watchlist.get("file", ""),
+        "watchlist_sha256": settings["watchlist_sha256"],
+        "watchlist_created": watchlist.get("created", ""),
+        "expired_subjects_excluded": watchlist.get("expired_subjects", 0),
+        "sample_fps": settings["sample_fps"],
+        "upsample": settings["upsample"],
+        "scanned_at": runs[-1]["started"] if runs else "",
+    }
+
+
+def write_reports(state: DeploymentState) -> None:
+    """Write the CSVs from everything the deployment holds; deployment.csv last, so
+    its presence means a complete set. Review entries come from the review store,
+    and, for alerts it does not hold, from review columns typed into alerts.csv."""
+    folder = state.deployment_dir
+    settings = state.settings["scan"]
+    typed = read_review_columns(folder / ALERTS_CSV)
+    stored = state.reviews()
+    rows = []
+    for record, alert in state.alerts():
+        row = alert_row(folder.name, settings["threshold"], record, alert)
+        review = stored.get(alert.alert_id) or typed.get(alert.alert_id) or {}
+        row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
+        rows.append(row)
+    write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
+    write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
+    write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [deployment_row(state)])

@@ -16,13 +16,14 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch import __version__
 from lfr_batch.alerts import build_alerts
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError
@@ -30,23 +31,21 @@ from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.matches import DEFAULT_THRESHOLD, WatchlistMatcher
-from lfr_batch.pipeline import AnalysisSettings, SegmentResult, SegmentTask, join_segments, one_line
+from lfr_batch.pipeline import (
+    AnalysisSettings,
+    SegmentResult,
+    SegmentTask,
+    file_stamp,
+    join_segments,
+    one_line,
+)
 from lfr_batch.reports import (
-    ALERT_COLUMNS,
     ALERTS_CSV,
-    DEPLOYMENT_COLUMNS,
     DEPLOYMENT_CSV,
-    REVIEW_COLUMNS,
     SNAPSHOTS_DIR,
-    VIDEO_COLUMNS,
     VIDEOS_CSV,
-    alert_row,
-    false_alert_rate,
-    hms,
     iso,
-    read_review_columns,
-    video_row,
-    write_csv,
+    write_reports,
 )
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.video import VideoReader, find_videos
@@ -131,6 +130,8 @@ class ScanConfig:
             "detector": self.detector,
             "exhaustive": self.exhaustive,
             "segment_seconds": self.segment_seconds,
+            "detector_model": FaceDetector(self.detector).model_name,
+            "encoder_model": FaceEncoder.model_name,
         }
 
 
@@ -271,7 +272,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         )
     settings = AnalysisSettings(
         watchlist=str(config.watchlist.resolve()),
-        watchlist_sha256=watchlist_sha256,
+        watchlist_stamp=file_stamp(config.watchlist),
         threshold=config.threshold,
         sample_fps=config.sample_fps,
         upsample=config.upsample,
@@ -279,7 +280,17 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         exhaustive=config.exhaustive,
         at=scanned_at,
     )
-    state.start(scan_settings, {"location": config.location, "purpose": config.purpose})
+    state.start(
+        scan_settings,
+        {"location": config.location, "purpose": config.purpose},
+        {
+            "file": config.watchlist.name,
+            "size": watchlist.size,
+            "created": watchlist.created,
+            "expired_subjects": len(expired),
+            "categories": dict(Counter(s.category for s in watchlist.subjects if s not in expired)),
+        },
+    )
 
     result = ScanResult(deployment_dir=deployment_dir, records=[])
     planned: list[_Planned] = []
@@ -330,7 +341,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         }
     )
     result.records = state.ordered()
-    write_reports(state, watchlist, config, scan_settings)
+    write_reports(state)
     return result
 
 
@@ -418,83 +429,3 @@ def _commit(
         len(alerts),
     )
     return record
-
-
-def _deployment_row(
-    state: DeploymentState, watchlist: Watchlist, config: ScanConfig, settings: dict[str, Any]
-) -> dict[str, object]:
-    records = state.ordered()
-    spans = []
-    for record in records:
-        if record.start:
-            start = datetime.fromisoformat(record.start)
-            spans.append((start, start + timedelta(seconds=record.duration_s)))
-    start = min(s for s, _ in spans) if spans else None
-    end = max(e for _, e in spans) if spans else None
-    footage_s = sum(r.duration_s for r in records)
-    faces_seen = sum(r.faces_seen for r in records)
-    details = state.settings.get("deployment", {})
-    runs = state.settings.get("runs", [])
-    return {
-        "deployment": config.deployment,
-        "location": details.get("location", ""),
-        "date": start.date().isoformat() if start else "",
-        "start": iso(start),
-        "end": iso(end),
-        "duration": hms((end - start).total_seconds() if start and end else footage_s),
-        "purpose": details.get("purpose", ""),
-        "watchlist_size": watchlist.size,
-        "threshold": settings["threshold"],
-        "total_alerts": sum(len(r.alerts) for r in records),
-        "true_alerts_confirmed": 0,
-        "true_alerts_unconfirmed": 0,
-        "false_alerts_confirmed": 0,
-        "false_alerts_unconfirmed": 0,
-        "false_alert_rate": false_alert_rate(0, faces_seen),  # nothing reviewed yet
-        "arrests": 0,
-        "other_disposals": 0,
-        "no_action": 0,
-        "faces_seen": faces_seen,
-        "videos": len(records),
-        "videos_failed": sum(r.status == "failed" for r in records),
-        "frames_decoded": sum(r.frames_decoded for r in records),
-        "frames_analysed": sum(r.frames_analysed for r in records),
-        "processing_seconds": round(sum(run["processing_seconds"] for run in runs), 3),
-        "software": SOFTWARE_NAME,
-        "software_version": __version__,
-        "detector": FaceDetector(settings["detector"]).model_name,
-        "encoder": FaceEncoder.model_name,
-        "footage_seconds": round(footage_s, 3),
-        "watchlist": config.watchlist.name,
-        "watchlist_sha256": settings["watchlist_sha256"],
-        "watchlist_created": watchlist.created,
-        "expired_subjects_excluded": len(
-            WatchlistMatcher(watchlist, settings["threshold"], datetime.now(UTC)).expired
-        ),
-        "sample_fps": settings["sample_fps"],
-        "upsample": settings["upsample"],
-        "scanned_at": runs[-1]["started"] if runs else "",
-    }
-
-
-def write_reports(
-    state: DeploymentState, watchlist: Watchlist, config: ScanConfig, settings: dict[str, Any]
-) -> None:
-    """Write the CSVs from every video the deployment holds; deployment.csv last, so
-    its presence means a complete set. Reviewers' entries in alerts.csv are kept."""
-    folder = state.deployment_dir
-    records = state.ordered()
-    reviews = read_review_columns(folder / ALERTS_CSV)
-    rows = []
-    for record in records:
-        for alert in record.alerts:
-            row = alert_row(config.deployment, settings["threshold"], record, alert)
-            row.update(reviews.get(alert.alert_id, dict.fromkeys(REVIEW_COLUMNS, "")))
-            rows.append(row)
-    write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in records))
-    write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
-    write_csv(
-        folder / DEPLOYMENT_CSV,
-        DEPLOYMENT_COLUMNS,
-        [_deployment_row(state, watchlist, config, settings)],
-    )

@@ -1,9 +1,11 @@
 """What a deployment has scanned so far, so re-runs add only new footage.
 
 ``OUT/NAME/.lfr-batch/`` holds ``settings.json`` (the scan settings every run of
-the deployment must share, its published details and a line per run) and one
-``videos/<sha256>.json`` per scanned file, named by the file's content so a
-renamed or moved file is recognised. Each record is written atomically once its
+the deployment must share, its published details, facts of its watchlist, the
+figures of purged alerts and a line per run), ``reviews.json`` (the reviewers'
+verdicts by alert id) and one ``videos/<sha256>.json`` per scanned file, named
+by the file's content so a renamed or moved file is recognised. Each record is
+written atomically once its
 snapshots are on disk, so a run killed at any moment loses at most the video it
 was on, and the next run picks up from there.
 """
@@ -21,6 +23,7 @@ from lfr_batch.files import write_atomic
 
 STATE_DIR = ".lfr-batch"
 SETTINGS_FILE = "settings.json"
+REVIEWS_FILE = "reviews.json"
 VIDEOS_DIR = "videos"
 STATE_VERSION = 1
 
@@ -114,23 +117,54 @@ class DeploymentState:
                 "scan with the same settings, use another --deployment, or --overwrite"
             )
 
-    def start(self, scan_settings: dict[str, Any], details: dict[str, str]) -> None:
-        """Record the settings (first run) and the published details given now."""
+    def start(
+        self, scan_settings: dict[str, Any], details: dict[str, str], watchlist: dict[str, Any]
+    ) -> None:
+        """Record the settings (first run), the published details given now and the
+        watchlist's facts, so reports can be rewritten later without the watchlist."""
         stored_details = self.settings.get("deployment", {})
         merged = {key: value or stored_details.get(key, "") for key, value in details.items()}
         self.settings = {
+            **self.settings,
             "version": STATE_VERSION,
             "scan": scan_settings,
             "deployment": merged,
+            "watchlist": watchlist,
             "runs": self.settings.get("runs", []),
         }
-        self._save_settings()
+        self.save_settings()
 
     def finish_run(self, run: dict[str, Any]) -> None:
         self.settings["runs"].append(run)
-        self._save_settings()
+        self.save_settings()
 
-    def _save_settings(self) -> None:
+    def reviews(self) -> dict[str, dict[str, str]]:
+        """The reviewers' entries, by alert id."""
+        path = self.folder / REVIEWS_FILE
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ReportError(f"{path} is unreadable ({error})") from None
+
+    def save_reviews(self, reviews: dict[str, dict[str, str]]) -> None:
+        text = json.dumps(reviews, indent=1, sort_keys=True)
+        write_atomic(self.folder / REVIEWS_FILE, text.encode("utf-8"))
+
+    def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
+        """Every alert the deployment holds, in alert-id order."""
+        return [(record, alert) for record in self.ordered() for alert in record.alerts]
+
+    def replace_record(self, record: VideoRecord) -> None:
+        """Rewrite a stored record (after a purge removed its alert details)."""
+        write_atomic(
+            self.folder / VIDEOS_DIR / f"{record.sha256}.json",
+            json.dumps(asdict(record), indent=1).encode("utf-8"),
+        )
+        self.records[record.sha256] = record
+
+    def save_settings(self) -> None:
         text = json.dumps(self.settings, indent=2, sort_keys=True)
         write_atomic(self.folder / SETTINGS_FILE, text.encode("utf-8"))
 
@@ -143,15 +177,14 @@ class DeploymentState:
         return max((r.sequence for r in self.records.values()), default=0) + 1
 
     def next_alert_number(self) -> int:
+        """Alert ids are never reused, purged ones included."""
         numbers = [int(a.alert_id[1:]) for r in self.records.values() for a in r.alerts]
-        return max(numbers, default=0) + 1
+        purged = self.settings.get("purged", {}).get("last_alert_number", 0)
+        return max([*numbers, purged], default=0) + 1
 
     def commit(self, record: VideoRecord) -> None:
         """Store a video's record; a failed record of the same path is replaced by it."""
-        write_atomic(
-            self.folder / VIDEOS_DIR / f"{record.sha256}.json",
-            json.dumps(asdict(record), indent=1).encode("utf-8"),
-        )
+        self.replace_record(record)
         for stale in [
             r
             for r in self.records.values()
@@ -160,7 +193,6 @@ class DeploymentState:
             if stale.status == "failed":
                 (self.folder / VIDEOS_DIR / f"{stale.sha256}.json").unlink(missing_ok=True)
                 del self.records[stale.sha256]
-        self.records[record.sha256] = record
 
     def ordered(self) -> list[VideoRecord]:
         return sorted(self.records.values(), key=lambda r: r.sequence)

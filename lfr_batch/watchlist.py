@@ -270,20 +270,15 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
             f"watchlist format version {version!r} is not supported (expected {FORMAT_VERSION})"
         )
     subjects = []
+    text_fields = ("name", "category", "reason", "expires")
     for entry in payload["subjects"]:
         photo = entry.get("photo_jpeg", b"")
         if not isinstance(photo, bytes):
             raise TypeError("photo_jpeg must be bytes")
-        subjects.append(
-            Subject(
-                subject_id=_text(entry["subject_id"]),
-                name=_text(entry.get("name")),
-                category=_text(entry.get("category")),
-                reason=_text(entry.get("reason")),
-                expires=_text(entry.get("expires")),
-                photo_jpeg=photo,
-            )
-        )
+        fields = {key: entry.get(key) or "" for key in text_fields}
+        if not all(isinstance(value, str) for value in fields.values()):
+            raise TypeError("subject fields must be text")
+        subjects.append(Subject(subject_id=_text(entry["subject_id"]), photo_jpeg=photo, **fields))
     encodings = payload["encodings"]
     if not isinstance(encodings, np.ndarray) or encodings.dtype.kind != "f":
         raise TypeError("encodings must be a float array")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
+from lfr_batch.cli import main
 from lfr_batch.faces import FaceDetector
 from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.synthetic import Walker, background_from_video, write_video
@@ -97,6 +99,33 @@ def walk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
     ]
     return write_video(folder / "cam1_20261126T140000.avi", background, walkers, duration_s=4.0)
+
+
+def scan_args(
+    *inputs: Path,
+    out: Path,
+    watchlist: Path = SAMPLE_WATCHLIST,
+    deployment: str = "d",
+    options: tuple[str, ...] = (),
+) -> list[str]:
+    """The arguments of ``lfr-batch scan`` as a user would type them, quietly."""
+    return [
+        "scan",
+        *map(str, inputs),
+        "--watchlist",
+        str(watchlist),
+        "--deployment",
+        deployment,
+        "--out",
+        str(out),
+        "--quiet",
+        *options,
+    ]
+
+
+def scan_cli(*inputs: Path, out: Path, **arguments: Any) -> int:
+    """Run ``lfr-batch scan`` in this process; return its exit code."""
+    return main(scan_args(*inputs, out=out, **arguments))
 
 
 def write_corrupt_video(path: Path) -> Path:

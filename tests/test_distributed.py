@@ -10,31 +10,13 @@ from conftest import (
     PHOTOS,
     SAMPLE_PHOTOS,
     SAMPLE_VIDEOS,
-    SAMPLE_WATCHLIST,
     STRANGERS_WALKING,
     face_crop,
+    scan_cli,
 )
 from test_nightly import assert_same_reports
 
-from lfr_batch.cli import main
 from lfr_batch.synthetic import Walker, background_from_video, write_video
-
-
-def scan_cli(*inputs: Path, out: Path, options: tuple[str, ...] = ()) -> int:
-    return main(
-        [
-            "scan",
-            *map(str, inputs),
-            "--watchlist",
-            str(SAMPLE_WATCHLIST),
-            "--deployment",
-            "d",
-            "--out",
-            str(out),
-            "--quiet",
-            *options,
-        ]
-    )
 
 
 @pytest.fixture(scope="module")

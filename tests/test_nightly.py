@@ -11,30 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FEMALE_AND_MALE, MALE_ONLY, REPO, SAMPLE_VIDEOS, SAMPLE_WATCHLIST
+from conftest import FEMALE_AND_MALE, MALE_ONLY, REPO, SAMPLE_VIDEOS, SAMPLE_WATCHLIST, scan_args
 
 from lfr_batch.cli import main
 
 TIMING_COLUMNS = ["processing_seconds", "scanned_at"]
+ONE_WORKER = ("--workers", "1")
 
 
 def scan_cli(*inputs: Path, out: Path, options: tuple[str, ...] = ()) -> int:
-    return main(
-        [
-            "scan",
-            *map(str, inputs),
-            "--watchlist",
-            str(SAMPLE_WATCHLIST),
-            "--deployment",
-            "d",
-            "--out",
-            str(out),
-            "--quiet",
-            "--workers",
-            "1",
-            *options,
-        ]
-    )
+    return main(scan_args(*inputs, out=out, options=(*ONE_WORKER, *options)))
 
 
 def reports(folder: Path) -> dict[str, pd.DataFrame]:
@@ -121,17 +107,7 @@ def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(
         sys.executable,
         "-m",
         "lfr_batch",
-        "scan",
-        *inputs,
-        "--watchlist",
-        str(SAMPLE_WATCHLIST),
-        "--deployment",
-        "d",
-        "--out",
-        str(killed),
-        "--quiet",
-        "--workers",
-        "1",
+        *scan_args(*map(Path, inputs), out=killed, options=ONE_WORKER),
     ]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     for delay in (0.8, 1.6, 2.4, 3.2, 4.0):

@@ -16,10 +16,10 @@ from conftest import (
     SAMPLE_VIDEOS,
     SAMPLE_WATCHLIST,
     STRANGERS_WALKING,
+    scan_cli,
     write_corrupt_video,
 )
 
-from lfr_batch.cli import main
 from lfr_batch.reports import ALERT_COLUMNS, DEPLOYMENT_COLUMNS, VIDEO_COLUMNS
 from lfr_batch.scan import ScanConfig, scan, start_from_filename
 from lfr_batch.state import VideoRecord
@@ -83,30 +83,6 @@ REQUIRED_ALERT_COLUMNS = [
 
 def read(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(folder / name, keep_default_na=False)
-
-
-def scan_cli(
-    *inputs: Path,
-    out: Path,
-    watchlist: Path = SAMPLE_WATCHLIST,
-    deployment: str = "d",
-    options: tuple[str, ...] = (),
-) -> int:
-    """Run ``lfr-batch scan`` as a user would, quietly; return its exit code."""
-    return main(
-        [
-            "scan",
-            *map(str, inputs),
-            "--watchlist",
-            str(watchlist),
-            "--deployment",
-            deployment,
-            "--out",
-            str(out),
-            "--quiet",
-            *options,
-        ]
-    )
 
 
 @pytest.fixture(scope="module")
