@@ -20,11 +20,7 @@ WATCHLIST = REPO / "watchlists" / "sample.pkl"
 SAMPLE = REPO / "sample_videos"
 PHOTOS = REPO / "tests" / "data" / "photos"
 FACE_PHOTOS = {
-    "intel_actor_f1": REPO
-    / "watchlists"
-    / "sample_photos"
-    / "intel_actor_f1"
-    / "1.png",  # on the watchlist
+    "intel_actor_f1": REPO / "watchlists" / "sample_photos" / "intel_actor_f1" / "1.png",  # on the watchlist
     "intel_actor_m1": PHOTOS / "intel_actor_m1" / "1.png",
     "orl_s01": PHOTOS / "orl_s01" / "1.png",
     "barack_obama": PHOTOS / "barack_obama" / "5.jpg",
@@ -54,9 +50,7 @@ def synthetic_clip(
     every_s: float = 2.5,
 ) -> Path:
     """People walking past one after another (the watchlisted sample subject every fifth)."""
-    background = background_from_video(
-        SAMPLE / "intel_face-demographics-walking_preview.mp4", width, height
-    )
+    background = background_from_video(SAMPLE / "intel_face-demographics-walking_preview.mp4", width, height)
     faces = [(label, face(photo)) for label, photo in FACE_PHOTOS.items()]
     scale = height / 720
     walkers = passers_by(

@@ -98,9 +98,7 @@ def recall(found: pd.DataFrame, truth: pd.DataFrame) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--seconds", type=float, default=20.0, help="length of the 720p clip (default 20)"
-    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the 720p clip (default 20)")
     parser.add_argument(
         "--skip-slow", action="store_true", help="leave out the exhaustive scan and naive loop"
     )

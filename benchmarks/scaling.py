@@ -39,9 +39,7 @@ def timed(clip: Path, out: Path, **options) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="clip length (default 120)")
-    parser.add_argument(
-        "--dask-workers", type=int, default=2, help="largest Dask cluster (default 2)"
-    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="largest Dask cluster (default 2)")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as temporary:
@@ -69,9 +67,7 @@ def main() -> None:
                 wall = timed(clip, folder / "out", scheduler=cluster.scheduler_address)
             dask_baseline = dask_baseline or wall
             label = f"Dask, {workers} worker{'s' * (workers > 1)}"
-            print(
-                f"{label:<22} {wall:>7.2f} {args.seconds / wall:>11.2f} {dask_baseline / wall:>8.2f}"
-            )
+            print(f"{label:<22} {wall:>7.2f} {args.seconds / wall:>11.2f} {dask_baseline / wall:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -27,15 +27,11 @@ def large_watchlist(path: Path, encodings: int) -> Path:
     extra = encodings - len(sample.encodings)
     rng = np.random.default_rng(0)
     random_rows = rng.normal(0.0, 0.09, (extra, 128))  # dlib encodings: components ~N(0, 0.09)
-    subjects = sample.subjects + [
-        Subject(f"synthetic-{i:06d}", f"Synthetic {i}") for i in range(extra)
-    ]
+    subjects = sample.subjects + [Subject(f"synthetic-{i:06d}", f"Synthetic {i}") for i in range(extra)]
     watchlist = Watchlist(
         subjects=subjects,
         encodings=np.vstack([sample.encodings, random_rows]),
-        encoding_subject=np.concatenate(
-            [sample.encoding_subject, np.arange(extra) + len(sample.subjects)]
-        ),
+        encoding_subject=np.concatenate([sample.encoding_subject, np.arange(extra) + len(sample.subjects)]),
         created=sample.created,
         models=sample.models,
     )
@@ -74,9 +70,7 @@ def main() -> None:
                 best[label] = min(best.get(label, np.inf), time.perf_counter() - began)
                 alerts[label] = result.total_alerts
         base = best[next(iter(lists))]
-        print(
-            f"{'watchlist':<22} {'best wall s':>11} {'x real time':>11} {'added':>7} {'alerts':>6}"
-        )
+        print(f"{'watchlist':<22} {'best wall s':>11} {'x real time':>11} {'added':>7} {'alerts':>6}")
         for label, wall in best.items():
             print(
                 f"{label:<22} {wall:>11.2f} {args.seconds / wall:>11.2f} "

@@ -48,9 +48,7 @@ class AlertCollector:
     def reset(self) -> None:
         self._best = {}
 
-    def observe(
-        self, frame: Frame, track_ids: np.ndarray, boxes: np.ndarray, matches: Matches
-    ) -> None:
+    def observe(self, frame: Frame, track_ids: np.ndarray, boxes: np.ndarray, matches: Matches) -> None:
         for row in np.flatnonzero(matches.matched):
             key = (int(track_ids[row]), int(matches.subject_index[row]))
             distance = float(matches.distance[row])

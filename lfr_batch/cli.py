@@ -43,9 +43,7 @@ EXIT_SOME_VIDEOS_FAILED = 3
 class IsoDateTime(click.ParamType):
     name = "ISO-TIME"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
@@ -90,9 +88,7 @@ class ScanProgress:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name=SOFTWARE_NAME)
-@click.option(
-    "-v", "--verbose", is_flag=True, help="Log each video's progress (INFO) as well as warnings."
-)
+@click.option("-v", "--verbose", is_flag=True, help="Log each video's progress (INFO) as well as warnings.")
 def cli(verbose: bool) -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
     per-deployment reports in the shape police forces publish for LFR."""
@@ -150,8 +146,7 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
     "--watchlist",
     "watchlist_path",
     type=click.Path(path_type=Path),
-    help="Watchlist file made by 'lfr-batch watchlist build' (or a face_recognition "
-    "pickle).  [required]",
+    help="Watchlist file made by 'lfr-batch watchlist build' (or a face_recognition pickle).  [required]",
 )
 @click.option("--deployment", help="Name of the operation; reports go to OUT/NAME/.  [required]")
 @click.option(
@@ -420,9 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     except OSError as error:
         click.echo(
-            f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(
-                ": "
-            ),
+            f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
             err=True,
         )
         return 1

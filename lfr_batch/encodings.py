@@ -78,12 +78,9 @@ class EncodingPolicy:
                 chosen[row] = True
                 continue
             better = (
-                size >= views.best_size * BETTER_SIZE_RATIO
-                or score >= views.best_score + BETTER_SCORE_MARGIN
+                size >= views.best_size * BETTER_SIZE_RATIO or score >= views.best_score + BETTER_SCORE_MARGIN
             )
-            another_look = (
-                not views.matched and time_s - views.last_encoded_s >= UNMATCHED_LOOK_INTERVAL_S
-            )
+            another_look = not views.matched and time_s - views.last_encoded_s >= UNMATCHED_LOOK_INTERVAL_S
             if self.every or better or another_look:
                 views.best_size = max(views.best_size, size)
                 views.best_score = max(views.best_score, score)

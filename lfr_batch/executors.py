@@ -6,8 +6,10 @@ same tasks, so the reports do not depend on where the work was done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -35,12 +37,35 @@ def run_segments(
         yield from _in_processes(tasks, workers, on_frames)
 
 
+# Each worker is one busy process per core: a BLAS thread pool inside it would only
+# fight the other workers for the cores (Dask's nanny sets the same for its workers).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the child processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _in_processes(
     tasks: Sequence[SegmentTask], workers: int, on_frames: Callable[[int], None]
 ) -> Iterator[SegmentResult]:
     # spawn, not fork: a forked child would inherit the parent's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+    with (
+        _environment(WORKER_ENVIRONMENT),
+        ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool,
+    ):
         pending: set[Future[SegmentResult]] = {pool.submit(analyse_segment, task) for task in tasks}
         try:
             while pending:

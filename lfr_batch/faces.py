@@ -75,9 +75,7 @@ class FaceDetector:
         if not found:
             return NO_DETECTIONS
         return suppress_duplicates(
-            Detections(
-                np.vstack([d.boxes for d in found]), np.concatenate([d.scores for d in found])
-            )
+            Detections(np.vstack([d.boxes for d in found]), np.concatenate([d.scores for d in found]))
         )
 
     def _detect_region(self, image: np.ndarray, region: Region) -> Detections:
@@ -92,9 +90,7 @@ class FaceDetector:
             # Searching a known face at its own size is far cheaper than upsampling.
             scale = region.scale
             interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            found = self._detect(
-                cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation), 0
-            )
+            found = self._detect(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation), 0)
         if not len(found):
             return found
         boxes = np.round(found.boxes / scale).astype(np.int32) + np.array(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,31 +35,28 @@ class WatchlistMatcher:
             raise ValueError("threshold must lie between 0 and 2")
         self.watchlist = watchlist
         self.threshold = threshold
-        self.expired: list[Subject] = [
-            s for s in watchlist.subjects if s.expires and s.is_expired(at)
-        ]
-        expired_ids = {s.subject_id for s in self.expired}
-        expired_index = [i for i, s in enumerate(watchlist.subjects) if s.subject_id in expired_ids]
-        keep = ~np.isin(watchlist.encoding_subject, expired_index)
-        self._references = watchlist.encodings[keep]
-        self._reference_subject = watchlist.encoding_subject[keep]
-        # float32 for the search (half the memory traffic); the winner's distance is
-        # then computed exactly in float64.
-        self._references32 = self._references.astype(np.float32)
-        self._reference_sq_norms = np.einsum("ij,ij->i", self._references32, self._references32)
+        expired_index = [i for i, s in enumerate(watchlist.subjects) if s.expires and s.is_expired(at)]
+        self.expired: list[Subject] = [watchlist.subjects[i] for i in expired_index]
+        self._keep = ~np.isin(watchlist.encoding_subject, expired_index)
 
-    @property
-    def active_subjects(self) -> int:
-        return len(np.unique(self._reference_subject))
+    @functools.cached_property
+    def _search(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """References still in force, their subjects, and a float32 copy with squared
+        norms for the search (half the memory traffic); built on first use."""
+        references = self.watchlist.encodings[self._keep]
+        references32 = references.astype(np.float32)
+        squared_norms = np.einsum("ij,ij->i", references32, references32)
+        return references, self.watchlist.encoding_subject[self._keep], references32, squared_norms
 
     def match(self, encodings: np.ndarray) -> Matches:
+        references, reference_subject, references32, squared_norms = self._search
         count = len(encodings)
-        if count == 0 or len(self._references) == 0:
+        if count == 0 or len(references) == 0:
             return Matches(np.full(count, NO_SUBJECT, dtype=np.int64), np.full(count, np.inf))
-        # ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b: one matrix product for all probes and references.
-        probes32 = encodings.astype(np.float32)
-        squared = self._reference_sq_norms[None, :] - 2.0 * probes32 @ self._references32.T
-        nearest = np.argmin(squared, axis=1)
-        distance = np.linalg.norm(self._references[nearest] - encodings, axis=1)
-        subject = np.where(distance <= self.threshold, self._reference_subject[nearest], NO_SUBJECT)
+        # ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b, less the probe's own norm, which does not change the
+        # nearest: one matrix product for all probes; the winner is then measured in float64.
+        partial = squared_norms[None, :] - 2.0 * (encodings.astype(np.float32) @ references32.T)
+        nearest = np.argmin(partial, axis=1)
+        distance = np.linalg.norm(references[nearest] - encodings, axis=1)
+        subject = np.where(distance <= self.threshold, reference_subject[nearest], NO_SUBJECT)
         return Matches(subject_index=subject.astype(np.int64), distance=distance)

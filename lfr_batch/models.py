@@ -27,9 +27,7 @@ def models_dir() -> Path:
     """The folder holding the ``*.dat`` weights of face-recognition-models."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "the dlib model weights are missing: install the 'face-recognition-models' package"
-        )
+        raise ModelError("the dlib model weights are missing: install the 'face-recognition-models' package")
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     if not folder.is_dir():
         raise ModelError(f"face-recognition-models has no models folder at {folder}")

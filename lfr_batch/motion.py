@@ -131,9 +131,7 @@ class MotionRegions:
             ] = 0
 
         changed = cv2.dilate(changed, np.ones((3, 3), np.uint8), iterations=2)
-        count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(
-            changed, connectivity=8
-        )
+        count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(changed, connectivity=8)
         moving = []
         for left, top, box_width, box_height, area in stats[1:count].tolist():
             if area < 4:
@@ -144,9 +142,7 @@ class MotionRegions:
                 int((top + box_height) / scale),
                 int(left / scale),
             )
-            margin = max(
-                int(max(box[2] - box[0], box[1] - box[3]) * REGION_PADDING), MIN_REGION_PADDING_PX
-            )
+            margin = max(int(max(box[2] - box[0], box[1] - box[3]) * REGION_PADDING), MIN_REGION_PADDING_PX)
             moving.append(Region(pad_box(box, margin, height, width)))
         moving = merge_regions(moving)
         if (

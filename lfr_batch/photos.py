@@ -51,9 +51,7 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return buffer.tobytes()
 
 
-def crop_face(
-    image: np.ndarray, box: np.ndarray, margin: float = 0.4, max_side: int = 0
-) -> np.ndarray:
+def crop_face(image: np.ndarray, box: np.ndarray, margin: float = 0.4, max_side: int = 0) -> np.ndarray:
     """The face at ``box`` with ``margin`` of its size around it, clipped to the image;
     shrunk so its longer side is at most ``max_side`` pixels when that is set."""
     top, right, bottom, left = (int(v) for v in box)

@@ -35,7 +35,7 @@ from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.tracks import FaceTracker, Track, join_at_seam, merged
 from lfr_batch.video import VideoReader
-from lfr_batch.watchlist import load_watchlist
+from lfr_batch.watchlist import Watchlist, load_watchlist
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 
@@ -87,27 +87,29 @@ def file_stamp(path: Path) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=2)
-def _matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
-    """One matcher per worker process and watchlist, reused by every task."""
+def shared_watchlist(path: str, stamp: tuple[int, int]) -> Watchlist:
+    """A watchlist loaded once per process (the scan and its inline work share it)."""
     if file_stamp(Path(path)) != stamp:
         raise WatchlistError(f"watchlist {path} changed while the scan was running")
-    return WatchlistMatcher(load_watchlist(Path(path)), threshold, at)
+    return load_watchlist(Path(path))
+
+
+@functools.lru_cache(maxsize=2)
+def shared_matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
+    """One matcher per process and watchlist, reused by every task."""
+    return WatchlistMatcher(shared_watchlist(path, stamp), threshold, at)
 
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def analyse_segment(
-    task: SegmentTask, on_frames: Callable[[int], None] | None = None
-) -> SegmentResult:
+def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None = None) -> SegmentResult:
     """Run every stage over one segment; ``on_frames(n)`` reports frames decoded."""
     began = time.perf_counter()
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
-    matcher = _matcher(
-        settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at
-    )
+    matcher = shared_matcher(settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at)
     detector = FaceDetector(settings.detector, settings.upsample)
     encoder = FaceEncoder()
     motion = MotionRegions()
@@ -125,9 +127,7 @@ def analyse_segment(
                 regions = (
                     None
                     if settings.exhaustive
-                    else motion.regions(
-                        frame.image, frame.time_s, tracker.expected_boxes(frame.time_s)
-                    )
+                    else motion.regions(frame.image, frame.time_s, tracker.expected_boxes(frame.time_s))
                 )
                 faces = detector(frame.image, regions)
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)

@@ -165,9 +165,7 @@ def at_offset(start: datetime | None, seconds: float) -> datetime | None:
     return None if start is None else start + timedelta(seconds=seconds)
 
 
-def alert_row(
-    deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord
-) -> dict[str, Any]:
+def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord) -> dict[str, Any]:
     start = datetime.fromisoformat(video.start) if video.start else None
     return {
         **asdict(alert),

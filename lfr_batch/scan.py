@@ -26,11 +26,11 @@ from typing import Any
 from lfr_batch import __version__
 from lfr_batch.alerts import build_alerts
 from lfr_batch.encodings import FaceEncoder
-from lfr_batch.errors import ConfigError, VideoError
+from lfr_batch.errors import ConfigError, VideoError, WatchlistError
 from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.matches import DEFAULT_THRESHOLD, WatchlistMatcher
+from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.pipeline import (
     AnalysisSettings,
     SegmentResult,
@@ -38,6 +38,8 @@ from lfr_batch.pipeline import (
     file_stamp,
     join_segments,
     one_line,
+    shared_matcher,
+    shared_watchlist,
 )
 from lfr_batch.reports import (
     ALERTS_CSV,
@@ -49,7 +51,7 @@ from lfr_batch.reports import (
 )
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import Watchlist, load_watchlist
+from lfr_batch.watchlist import Watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +64,11 @@ DEFAULT_SEGMENT_SECONDS = 30.0
 MIN_SEGMENT_SECONDS = 10.0
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
-_FILENAME_TIMESTAMP = re.compile(
-    r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})"
-)
+_FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
 
 def default_workers() -> int:
-    return max(
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1
-    )
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,7 @@ class ScanConfig:
             raise ConfigError(f"workers {self.workers} must be 1 or more")
         if self.segment_seconds < MIN_SEGMENT_SECONDS:
             raise ConfigError(
-                f"segment length {self.segment_seconds} s must be at least "
-                f"{MIN_SEGMENT_SECONDS:g} s"
+                f"segment length {self.segment_seconds} s must be at least {MIN_SEGMENT_SECONDS:g} s"
             )
         if not self.inputs:
             raise ConfigError("no input videos or folders given")
@@ -246,7 +243,10 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     report = progress or (lambda _event: None)
     began = time.perf_counter()
     deployment_dir = config.deployment_dir
-    watchlist = load_watchlist(config.watchlist)
+    if not config.watchlist.is_file():
+        raise WatchlistError(f"watchlist not found: {config.watchlist}")
+    watchlist_path, watchlist_stamp = str(config.watchlist.resolve()), file_stamp(config.watchlist)
+    watchlist = shared_watchlist(watchlist_path, watchlist_stamp)
     watchlist_sha256 = file_sha256(config.watchlist)
     videos = find_videos(config.inputs)
     if not videos:
@@ -263,7 +263,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         state.check_same_scan(scan_settings)
 
     scanned_at = datetime.now(UTC).replace(microsecond=0)
-    expired = WatchlistMatcher(watchlist, config.threshold, scanned_at).expired
+    expired = shared_matcher(watchlist_path, watchlist_stamp, config.threshold, scanned_at).expired
     if expired:
         logger.warning(
             "%d expired watchlist subject(s) will not be matched: %s",
@@ -271,8 +271,8 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             ", ".join(s.subject_id for s in expired),
         )
     settings = AnalysisSettings(
-        watchlist=str(config.watchlist.resolve()),
-        watchlist_stamp=file_stamp(config.watchlist),
+        watchlist=watchlist_path,
+        watchlist_stamp=watchlist_stamp,
         threshold=config.threshold,
         sample_fps=config.sample_fps,
         upsample=config.upsample,

@@ -186,9 +186,7 @@ class DeploymentState:
         """Store a video's record; a failed record of the same path is replaced by it."""
         self.replace_record(record)
         for stale in [
-            r
-            for r in self.records.values()
-            if r.video == record.video and r.sha256 != record.sha256
+            r for r in self.records.values() if r.video == record.video and r.sha256 != record.sha256
         ]:
             if stale.status == "failed":
                 (self.folder / VIDEOS_DIR / f"{stale.sha256}.json").unlink(missing_ok=True)

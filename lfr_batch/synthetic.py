@@ -41,9 +41,7 @@ class Walker:
 def paste(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float], height: int) -> None:
     """Draw ``face`` scaled to ``height`` pixels, centred at ``centre``, clipped to the frame."""
     scale = height / face.shape[0]
-    patch = cv2.resize(
-        face, (max(int(face.shape[1] * scale), 1), height), interpolation=cv2.INTER_AREA
-    )
+    patch = cv2.resize(face, (max(int(face.shape[1] * scale), 1), height), interpolation=cv2.INTER_AREA)
     top = round(centre[1] - patch.shape[0] / 2)
     left = round(centre[0] - patch.shape[1] / 2)
     frame_h, frame_w = frame.shape[:2]

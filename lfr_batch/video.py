@@ -77,9 +77,7 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
     for item in inputs:
         if item.is_dir():
             found.extend(
-                sorted(
-                    p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                )
+                sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
             )
         elif item.is_file():
             found.append(item)

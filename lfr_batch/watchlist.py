@@ -4,7 +4,8 @@ A watchlist file is a pickle of plain data and numpy arrays only::
 
     {"format": "lfr-batch-watchlist", "format_version": 1, "created": ISO 8601,
      "models": {"detector": ..., "landmarks": ..., "encoder": ...},
-     "subjects": [{"subject_id", "name", "category", "reason", "expires", "photo_jpeg"}],
+     "subjects": {"subject_id": [...], "name": [...], "category": [...],
+                  "reason": [...], "expires": [...], "photo_jpeg": [bytes, ...]},
      "encodings": float64 N×128, "encoding_subject": int64 N (row → subject index),
      "encoding_source": [photo path of each row]}
 
@@ -72,9 +73,7 @@ def normalise_category(value: str) -> str:
     text = " ".join(value.strip().split())
     if not text:
         return ""
-    label = _CATEGORY_LOOKUP.get(text.lower()) or _CATEGORY_LOOKUP.get(
-        text.lower().replace(" ", "_")
-    )
+    label = _CATEGORY_LOOKUP.get(text.lower()) or _CATEGORY_LOOKUP.get(text.lower().replace(" ", "_"))
     if label is None:
         choices = "; ".join(f"{key} ({label})" for key, label in CATEGORIES.items())
         raise WatchlistError(f"unknown category {value!r}; use one of: {choices}")
@@ -87,9 +86,7 @@ def parse_expiry(value: str) -> str:
     if not text:
         return ""
     try:
-        return (
-            date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        ).isoformat()
+        return (date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)).isoformat()
     except ValueError:
         raise WatchlistError(f"expiry {value!r} is not an ISO 8601 date or date-time") from None
 
@@ -108,15 +105,16 @@ class Subject:
         if not self.expires:
             return None
         if len(self.expires) == 10:
-            return datetime.combine(
-                date.fromisoformat(self.expires) + timedelta(days=1), time(), UTC
-            )
+            return datetime.combine(date.fromisoformat(self.expires) + timedelta(days=1), time(), UTC)
         moment = datetime.fromisoformat(self.expires)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def is_expired(self, at: datetime) -> bool:
         lapses = self.expires_at()
         return lapses is not None and at >= lapses
+
+
+SUBJECT_FIELDS = ("subject_id", "name", "category", "reason", "expires", "photo_jpeg")
 
 
 @dataclass
@@ -133,15 +131,11 @@ class Watchlist:
         self.encodings = np.asarray(self.encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
         self.encoding_subject = np.asarray(self.encoding_subject, dtype=np.int64).reshape(-1)
         if len(self.encodings) != len(self.encoding_subject):
-            raise WatchlistError(
-                "watchlist is malformed: encodings and their subjects differ in number"
-            )
+            raise WatchlistError("watchlist is malformed: encodings and their subjects differ in number")
         if len(self.encoding_subject) and (
             self.encoding_subject.min() < 0 or self.encoding_subject.max() >= len(self.subjects)
         ):
-            raise WatchlistError(
-                "watchlist is malformed: an encoding names a subject that is not listed"
-            )
+            raise WatchlistError("watchlist is malformed: an encoding names a subject that is not listed")
         if not np.isfinite(self.encodings).all():
             raise WatchlistError("watchlist is malformed: encodings contain NaN or infinity")
         ids = [s.subject_id for s in self.subjects]
@@ -169,17 +163,10 @@ class Watchlist:
             "format_version": FORMAT_VERSION,
             "created": self.created,
             "models": dict(self.models),
-            "subjects": [
-                {
-                    "subject_id": s.subject_id,
-                    "name": s.name,
-                    "category": s.category,
-                    "reason": s.reason,
-                    "expires": s.expires,
-                    "photo_jpeg": s.photo_jpeg,
-                }
-                for s in self.subjects
-            ],
+            # One list per field: a list of 100,000 strings loads far faster than 100,000 dicts.
+            "subjects": {
+                name: [getattr(subject, name) for subject in self.subjects] for name in SUBJECT_FIELDS
+            },
             "encodings": self.encodings,
             "encoding_subject": self.encoding_subject,
             "encoding_source": list(self.encoding_source),
@@ -214,9 +201,7 @@ class SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise RefusedGlobalError(
-            f"it asks to load '{module}.{name}', which a watchlist never needs"
-        )
+        raise RefusedGlobalError(f"it asks to load '{module}.{name}', which a watchlist never needs")
 
 
 def load_watchlist(path: Path) -> Watchlist:
@@ -269,16 +254,16 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
         raise WatchlistError(
             f"watchlist format version {version!r} is not supported (expected {FORMAT_VERSION})"
         )
-    subjects = []
-    text_fields = ("name", "category", "reason", "expires")
-    for entry in payload["subjects"]:
-        photo = entry.get("photo_jpeg", b"")
-        if not isinstance(photo, bytes):
-            raise TypeError("photo_jpeg must be bytes")
-        fields = {key: entry.get(key) or "" for key in text_fields}
-        if not all(isinstance(value, str) for value in fields.values()):
-            raise TypeError("subject fields must be text")
-        subjects.append(Subject(subject_id=_text(entry["subject_id"]), photo_jpeg=photo, **fields))
+    columns = payload["subjects"]
+    if not isinstance(columns, dict) or set(columns) != set(SUBJECT_FIELDS):
+        raise TypeError(f"subjects must hold the fields {', '.join(SUBJECT_FIELDS)}")
+    for name in SUBJECT_FIELDS:
+        kind = bytes if name == "photo_jpeg" else str
+        if not isinstance(columns[name], list) or not all(isinstance(v, kind) for v in columns[name]):
+            raise TypeError(f"subject field {name} must be a list of {kind.__name__}")
+    if len({len(column) for column in columns.values()}) != 1:
+        raise TypeError("subject fields differ in length")
+    subjects = [Subject(*values) for values in zip(*(columns[name] for name in SUBJECT_FIELDS), strict=True)]
     encodings = payload["encodings"]
     if not isinstance(encodings, np.ndarray) or encodings.dtype.kind != "f":
         raise TypeError("encodings must be a float array")
@@ -296,13 +281,9 @@ def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
     names = [_text(str(n) if isinstance(n, np.str_) else n) for n in payload["names"]]
     rows = [np.asarray(e, dtype=np.float64).reshape(-1) for e in payload["encodings"]]
     if len(rows) != len(names):
-        raise WatchlistError(
-            "face_recognition pickle has a different number of encodings and names"
-        )
+        raise WatchlistError("face_recognition pickle has a different number of encodings and names")
     if any(row.shape != (ENCODING_SIZE,) for row in rows):
-        raise WatchlistError(
-            f"face_recognition pickle holds encodings that are not {ENCODING_SIZE}-d"
-        )
+        raise WatchlistError(f"face_recognition pickle holds encodings that are not {ENCODING_SIZE}-d")
     order = list(dict.fromkeys(names))
     index = {name: i for i, name in enumerate(order)}
     return Watchlist(
@@ -358,9 +339,7 @@ def read_subjects_csv(path: Path) -> dict[str, Subject]:
             if not subject_id:
                 raise WatchlistError(f"{path}, line {line}: subject_id is empty")
             if subject_id in subjects:
-                raise WatchlistError(
-                    f"{path}, line {line}: subject_id {subject_id!r} appears twice"
-                )
+                raise WatchlistError(f"{path}, line {line}: subject_id {subject_id!r} appears twice")
             try:
                 subjects[subject_id] = Subject(
                     subject_id=subject_id,
@@ -438,9 +417,7 @@ def build_watchlist(
             subject_rows.append(encoder(image, box[None, :])[0])
             row_source.append(photo.relative_to(source).as_posix())
             if not photo_jpeg:
-                photo_jpeg = encode_jpeg(
-                    crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85
-                )
+                photo_jpeg = encode_jpeg(crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85)
         if not subject_rows:
             without_photos.append(folder.name)
             continue

@@ -131,9 +131,7 @@ def scan_cli(*inputs: Path, out: Path, **arguments: Any) -> int:
 def write_corrupt_video(path: Path) -> Path:
     """A file that looks like an MP4 by name and starts like one, but holds garbage."""
     rng = np.random.default_rng(7)
-    path.write_bytes(
-        b"\x00\x00\x00\x18ftypmp42" + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    )
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     return path
 
 

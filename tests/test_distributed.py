@@ -48,9 +48,7 @@ def seam_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_video(folder / "long.mp4", background, walkers, duration_s=24.0, fps=25.0)
 
 
-def test_a_person_crossing_a_segment_seam_is_one_face_and_one_alert(
-    seam_video: Path, tmp_path: Path
-) -> None:
+def test_a_person_crossing_a_segment_seam_is_one_face_and_one_alert(seam_video: Path, tmp_path: Path) -> None:
     assert scan_cli(seam_video, out=tmp_path / "whole", options=("--workers", "1")) == 0
     assert (
         scan_cli(
@@ -76,9 +74,7 @@ def test_two_workers_give_the_same_reports_as_one(seam_video: Path, tmp_path: Pa
     assert_same_reports(tmp_path / "one" / "d", tmp_path / "two" / "d")
 
 
-def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(
-    seam_video: Path, tmp_path: Path
-) -> None:
+def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     inputs = (SAMPLE_VIDEOS, seam_video)
     options = ("--segment-seconds", "12")

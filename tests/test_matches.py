@@ -38,9 +38,7 @@ def test_nearest_subject_within_threshold(watchlist: Watchlist) -> None:
 def test_distance_equal_to_the_threshold_is_a_match(watchlist: Watchlist) -> None:
     probe = unit(1) + unit(3, 0.5)
     assert WatchlistMatcher(watchlist, 0.5, NOW).match(probe[None]).subject_index.tolist() == [1]
-    assert WatchlistMatcher(watchlist, 0.49, NOW).match(probe[None]).subject_index.tolist() == [
-        NO_SUBJECT
-    ]
+    assert WatchlistMatcher(watchlist, 0.49, NOW).match(probe[None]).subject_index.tolist() == [NO_SUBJECT]
 
 
 def test_expired_subjects_are_never_matched(watchlist: Watchlist) -> None:

@@ -25,8 +25,7 @@ def scan_cli(*inputs: Path, out: Path, options: tuple[str, ...] = ()) -> int:
 
 def reports(folder: Path) -> dict[str, pd.DataFrame]:
     frames = {
-        name: pd.read_csv(folder / name, keep_default_na=False)
-        for name in ("alerts.csv", "videos.csv")
+        name: pd.read_csv(folder / name, keep_default_na=False) for name in ("alerts.csv", "videos.csv")
     }
     frames["deployment.csv"] = pd.read_csv(folder / "deployment.csv", keep_default_na=False).drop(
         columns=TIMING_COLUMNS
@@ -87,17 +86,12 @@ def test_rerun_with_other_settings_is_refused(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 1
     assert (tmp_path / "d" / "deployment.csv").read_bytes() == before
     assert (
-        scan_cli(
-            MALE_ONLY, FEMALE_AND_MALE, out=tmp_path, options=("--threshold", "0.5", "--overwrite")
-        )
-        == 0
+        scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path, options=("--threshold", "0.5", "--overwrite")) == 0
     )
     assert pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]["threshold"] == 0.5
 
 
-def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(
-    tmp_path: Path, walk_video: Path
-) -> None:
+def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(tmp_path: Path, walk_video: Path) -> None:
     inputs = [str(SAMPLE_VIDEOS), str(walk_video)]
     whole = tmp_path / "whole"
     assert scan_cli(*map(Path, inputs), out=whole) == 0
@@ -124,9 +118,7 @@ def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(
         for report in (killed / "d").glob("*.csv"):
             pd.read_csv(report)  # never half-written
         assert not list((killed / "d").rglob("*.tmp"))
-    assert (
-        subprocess.run(command, env=environment, capture_output=True, check=False).returncode == 0
-    )
+    assert subprocess.run(command, env=environment, capture_output=True, check=False).returncode == 0
     assert_same_reports(whole / "d", killed / "d")
 
 

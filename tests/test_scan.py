@@ -137,9 +137,13 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
     record = read(sample_run, "deployment.csv").iloc[0]
     assert record["location"] == "'=Bundled sample"  # shown as text, never run
     assert record["purpose"] == "Demonstration"
-    assert record[
-        ["watchlist_size", "total_alerts", "faces_seen", "videos", "videos_failed"]
-    ].tolist() == [1, 1, 3, 3, 0]
+    assert record[["watchlist_size", "total_alerts", "faces_seen", "videos", "videos_failed"]].tolist() == [
+        1,
+        1,
+        3,
+        3,
+        0,
+    ]
     for column in (
         "true_alerts_confirmed",
         "true_alerts_unconfirmed",

@@ -11,11 +11,7 @@ from lfr_batch.scan import ScanConfig, scan
 
 
 def run(videos: list[Path], out: Path, **options) -> pd.DataFrame:
-    scan(
-        ScanConfig(
-            inputs=tuple(videos), watchlist=SAMPLE_WATCHLIST, deployment="d", out_dir=out, **options
-        )
-    )
+    scan(ScanConfig(inputs=tuple(videos), watchlist=SAMPLE_WATCHLIST, deployment="d", out_dir=out, **options))
     return pd.read_csv(out / "d" / "alerts.csv", keep_default_na=False)
 
 

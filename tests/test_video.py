@@ -36,9 +36,7 @@ def test_all_bundled_clips_open() -> None:
 
 
 def test_sampling_picks_frames_at_the_requested_rate(tmp_path: Path) -> None:
-    video = write_video(
-        tmp_path / "plain.avi", np.zeros((64, 96, 3), np.uint8), [], duration_s=2.0, fps=25
-    )
+    video = write_video(tmp_path / "plain.avi", np.zeros((64, 96, 3), np.uint8), [], duration_s=2.0, fps=25)
     with VideoReader(video) as reader:
         frames = list(reader.frames(sample_fps=5))
         assert reader.frames_decoded == 50

@@ -140,9 +140,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"encodings": [Exploit(marker)], "names": ["x"]}))
-    with pytest.raises(
-        WatchlistError, match=r"refusing watchlist .*evil\.pkl: .*(posix|os)\.system"
-    ):
+    with pytest.raises(WatchlistError, match=r"refusing watchlist .*evil\.pkl: .*(posix|os)\.system"):
         load_watchlist(path)
     assert not marker.exists()
 
@@ -158,9 +156,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
         (pickle.dumps({"format": "lfr-batch-watchlist", "format_version": 99}), "version 99"),
     ],
 )
-def test_malformed_watchlists_are_refused_with_a_reason(
-    tmp_path: Path, payload: bytes, message: str
-) -> None:
+def test_malformed_watchlists_are_refused_with_a_reason(tmp_path: Path, payload: bytes, message: str) -> None:
     path = tmp_path / "w.pkl"
     path.write_bytes(payload)
     with pytest.raises(WatchlistError, match=message):
@@ -194,9 +190,7 @@ def test_face_recognition_layout_loads(tmp_path: Path, two_subject_watchlist: Wa
         ("subject_id,colour\na,red\n", "unknown column"),
     ],
 )
-def test_bad_subjects_csv_is_refused_with_its_line(
-    tmp_path: Path, csv_text: str, message: str
-) -> None:
+def test_bad_subjects_csv_is_refused_with_its_line(tmp_path: Path, csv_text: str, message: str) -> None:
     copy_photo(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png", tmp_path / "a" / "1.png")
     (tmp_path / "subjects.csv").write_text(csv_text)
     with pytest.raises(WatchlistError, match=message):
