@@ -7,27 +7,35 @@ turned into one line on stderr and an exit code here, and only here.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tomllib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import cv2
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.errors import LfrBatchError
+from lfr_batch import SOFTWARE_NAME, __version__, audit
+from lfr_batch.errors import AuditError, LfrBatchError
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
+from lfr_batch.files import write_atomic
+from lfr_batch.grid import DEFAULT_SUPPLIER, PUBLISHED_COLUMNS, collect
+from lfr_batch.grid import summary as grid_summary
 from lfr_batch.matches import DEFAULT_THRESHOLD
-from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV
+from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes
+from lfr_batch.retention import parse_age, purge
+from lfr_batch.review import Review, import_reviews, open_deployment, pending, record_review
 from lfr_batch.scan import (
     DEFAULT_SAMPLE_FPS,
     DEFAULT_SEGMENT_SECONDS,
     DEFAULT_UPSAMPLE,
+    DEFAULT_WATCHLIST_MAX_AGE_H,
     Progress,
     ScanConfig,
     default_workers,
@@ -232,6 +240,14 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
     help="Length of the segments long videos are split into for workers.",
 )
 @click.option(
+    "--watchlist-max-age",
+    "watchlist_max_age_h",
+    default=DEFAULT_WATCHLIST_MAX_AGE_H,
+    show_default=True,
+    type=float,
+    help="Hours after which the watchlist counts as stale and a warning is given.",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Forget what this deployment scanned before (reports and review entries "
@@ -259,6 +275,7 @@ def scan_command(
     workers: int,
     scheduler: str | None,
     segment_seconds: float,
+    watchlist_max_age_h: float,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -297,6 +314,7 @@ def scan_command(
         workers=workers,
         scheduler=scheduler or None,
         segment_seconds=segment_seconds,
+        watchlist_max_age_h=watchlist_max_age_h,
         overwrite=overwrite,
     )
     progress = ScanProgress(enabled=not quiet)
@@ -311,10 +329,254 @@ def scan_command(
         f"in all {len(result.records)} videos, {result.faces_seen} faces seen, "
         f"{result.total_alerts} alerts"
     )
+    audit.record(
+        config.out_dir,
+        "scan",
+        deployment=config.deployment,
+        inputs=result.inputs,
+        watchlist_sha256=result.watchlist_sha256,
+        threshold=config.threshold,
+        counts={
+            "videos_scanned": len(result.scanned),
+            "videos_skipped": len(result.skipped),
+            "videos_failed": len(result.failed),
+            "faces_seen": result.faces_seen,
+            "alerts": result.total_alerts,
+        },
+    )
     for name in (ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV):
         click.echo(f"  {result.deployment_dir / name}")
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
+
+
+OUTCOME_KEYS = {
+    "tc": "true_confirmed",
+    "tu": "true_unconfirmed",
+    "fc": "false_confirmed",
+    "fu": "false_unconfirmed",
+}
+ENGAGEMENT_KEYS = {"a": "arrest", "o": "other_disposal", "n": "no_action", "-": ""}
+
+
+def terminal_preview(paths: list[Path], width: int = 24) -> str:
+    """Photos side by side in 24-bit colour half blocks, for terminals that show them."""
+    images = []
+    for path in paths:
+        image = cv2.imread(str(path)) if path.is_file() else None
+        if image is None:
+            continue
+        height = max(2, round(image.shape[0] * width / image.shape[1] / 2) * 2)
+        images.append(cv2.cvtColor(cv2.resize(image, (width, height)), cv2.COLOR_BGR2RGB))
+    if not images:
+        return ""
+    rows = max(image.shape[0] for image in images)
+    lines = []
+    for y in range(0, rows, 2):
+        line = []
+        for image in images:
+            for x in range(width):
+                if y + 1 < image.shape[0]:
+                    (r1, g1, b1), (r2, g2, b2) = image[y, x], image[y + 1, x]
+                    line.append(f"\x1b[38;2;{r1};{g1};{b1}m\x1b[48;2;{r2};{g2};{b2}m▀")
+                else:
+                    line.append("\x1b[0m ")
+            line.append("\x1b[0m  ")
+        lines.append("".join(line))
+    return "\n".join(lines)
+
+
+@cli.command("review")
+@click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--import",
+    "import_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Take outcome, engagement, reviewer and notes from an edited copy of alerts.csv "
+    "(all rows, or none if any is refused).  [default: review in the terminal]",
+)
+@click.option(
+    "--reviewer",
+    default=lambda: os.environ.get("USER", ""),
+    show_default="your user name",
+    help="Name recorded with each answer given in the terminal.",
+)
+@click.option(
+    "--preview/--no-preview",
+    default=True,
+    show_default=True,
+    help="Show the probe and watchlist photos in the terminal, where it is a colour terminal.",
+)
+def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool) -> None:
+    """Review the alerts of OUT/NAME: true or false, and what happened next.
+
+    In the terminal, each unreviewed alert is shown with its snapshot and the
+    subject's watchlist photo; each answer is saved at once, so you can stop (q)
+    and resume later. deployment.csv is recomputed after every answer.
+    """
+    state = open_deployment(deployment_dir)
+    if import_path is not None:
+        result = import_reviews(state, import_path)
+        audit.record(
+            deployment_dir.parent,
+            "review --import",
+            deployment=deployment_dir.name,
+            inputs=[import_path],
+            counts={"applied": result.applied},
+        )
+        click.echo(f"{import_path}: {result.applied} reviews recorded, {result.unchanged} rows unchanged")
+        return
+    waiting = pending(state)
+    answered = 0
+    show_pictures = preview and sys.stdout.isatty()
+    try:
+        for number, (video, alert) in enumerate(waiting, start=1):
+            click.echo(
+                f"\n[{number}/{len(waiting)}] alert {alert.alert_id}: {alert.subject_name} "
+                f"({alert.subject_id}; {alert.category or 'no category'})"
+            )
+            start = f" = {video.start} + {alert.first_seen_s} s" if video.start else ""
+            click.echo(
+                f"  video {video.video}, seen {alert.first_seen_s}-{alert.last_seen_s} s{start}, "
+                f"best frame {alert.best_frame}, distance {alert.distance}"
+            )
+            photos = [deployment_dir / alert.snapshot] + (
+                [deployment_dir / alert.subject_photo] if alert.subject_photo else []
+            )
+            for label, path in zip(("probe", "watchlist photo"), photos, strict=False):
+                click.echo(f"  {label}: {path}")
+            if show_pictures:
+                click.echo(terminal_preview(photos))
+            key = click.prompt(
+                "  outcome: tc true confirmed, tu true unconfirmed, fc false confirmed, "
+                "fu false unconfirmed; s skip, q quit",
+                type=click.Choice([*OUTCOME_KEYS, "s", "q"]),
+                show_choices=False,
+            )
+            if key == "q":
+                break
+            if key == "s":
+                continue
+            engagement = click.prompt(
+                "  engagement: a arrest, o other disposal, n no action, - none",
+                type=click.Choice(list(ENGAGEMENT_KEYS)),
+                show_choices=False,
+                default="-",
+            )
+            name = click.prompt("  reviewer", default=reviewer or None)
+            notes = click.prompt("  notes", default="", show_default=False)
+            record_review(
+                state, alert.alert_id, Review(OUTCOME_KEYS[key], ENGAGEMENT_KEYS[engagement], name, notes)
+            )
+            answered += 1
+    finally:
+        if answered:
+            audit.record(
+                deployment_dir.parent, "review", deployment=deployment_dir.name, counts={"answered": answered}
+            )
+    remaining = len(pending(state))
+    click.echo(f"{answered} answers saved; {remaining} alerts still to review in {deployment_dir}")
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date such as 2026-11-26") from None
+
+
+@cli.command("grid")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the grid CSV here.  [default: standard output]",
+)
+@click.option(
+    "--from",
+    "since",
+    callback=lambda _c, _p, v: _date(v),
+    help="First deployment date (ISO 8601).  [default: all]",
+)
+@click.option(
+    "--to",
+    "until",
+    callback=lambda _c, _p, v: _date(v),
+    help="Last deployment date (ISO 8601).  [default: all]",
+)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Print the figures asked for under freedom of information instead of the CSV.",
+)
+@click.option(
+    "--supplier", default=DEFAULT_SUPPLIER, show_default=True, help="Supplier named in the summary."
+)
+def grid_command(
+    out_dir: Path, output: Path | None, since: date | None, until: date | None, summary: bool, supplier: str
+) -> None:
+    """The published deployment grid: one row per deployment under OUT_DIR, in
+    the published column order, and a totals row."""
+    grid = collect(out_dir, since, until)
+    audit.record(
+        out_dir,
+        "grid --summary" if summary else "grid",
+        inputs=[folder / DEPLOYMENT_CSV for folder in grid.folders],
+        counts={"deployments": len(grid.rows)},
+    )
+    if summary:
+        for line in grid_summary(grid, supplier):
+            click.echo(line)
+        return
+    data = csv_bytes(PUBLISHED_COLUMNS, [*grid.rows, grid.totals()])
+    if output is None:
+        click.echo(data.decode("utf-8-sig"), nl=False)
+    else:
+        write_atomic(output, data)
+        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+
+
+@cli.command("purge")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    help="Retention period: alerts seen longer ago than this (e.g. 31d, 12h, 2w) lose their "
+    "snapshots and details; the deployment figures are kept.  [required]",
+)
+def purge_command(out_dir: Path, older_than: str) -> None:
+    """Delete alert evidence past its retention period, keeping the published figures."""
+    result = purge(out_dir, parse_age(older_than))
+    audit.record(
+        out_dir,
+        f"purge --older-than {older_than}",
+        counts={"deployments": result.deployments, "alerts": result.alerts, "files": result.files},
+    )
+    click.echo(f"purged {result.alerts} alerts ({result.files} files) in {result.deployments} deployments")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check the audit log."""
+
+
+@audit_group.command("verify")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def audit_verify(out_dir: Path) -> None:
+    """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved."""
+    verification = audit.verify(out_dir)
+    for problem in verification.problems:
+        click.echo(problem, err=True)
+    if verification.problems:
+        raise AuditError(
+            f"{out_dir / audit.AUDIT_FILE}: {len(verification.problems)} problem(s) "
+            f"in {verification.lines} lines"
+        )
+    click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
 
 
 @cli.group("watchlist")

@@ -27,3 +27,11 @@ class VideoError(LfrBatchError):
 
 class ReportError(LfrBatchError):
     """A report cannot be written, or would overwrite reports that exist."""
+
+
+class ReviewError(LfrBatchError):
+    """A review answer, an imported row or a deployment to review is not acceptable."""
+
+
+class AuditError(LfrBatchError):
+    """The audit log's hash chain is broken: a line was edited, removed or moved."""

@@ -25,6 +25,7 @@ ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
 VIDEOS_CSV = "videos.csv"
 SNAPSHOTS_DIR = "snapshots"
+SUBJECT_PHOTOS_DIR = "watchlist_photos"
 
 REVIEW_COLUMNS = ("outcome", "engagement", "reviewer", "notes")
 OUTCOMES = ("true_confirmed", "true_unconfirmed", "false_confirmed", "false_unconfirmed")
@@ -60,6 +61,7 @@ ALERT_COLUMNS = (
     "bottom",
     "left",
     "snapshot",
+    "subject_photo",
     *REVIEW_COLUMNS,
 )
 # The published deployment-record columns first, then the facts of the run.
@@ -178,7 +180,7 @@ def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: Aler
 
 
 def video_row(video: VideoRecord) -> dict[str, Any]:
-    return {**asdict(video), "alerts": len(video.alerts)}
+    return {**asdict(video), "alerts": len(video.alerts) + video.purged.get("total_alerts", 0)}
 
 
 def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
@@ -205,8 +207,10 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
 def outcome_counts(state: DeploymentState) -> dict[str, int]:
     """Reviewed outcomes and engagements over the alerts held and those purged."""
     reviews = state.reviews()
-    purged = state.settings.get("purged", {})
-    counts = {column: purged.get(column, 0) for column in ("total_alerts", *OUTCOME_COLUMNS)}
+    counts = dict.fromkeys(("total_alerts", *OUTCOME_COLUMNS), 0)
+    for record in state.ordered():
+        for column in counts:
+            counts[column] += record.purged.get(column, 0)
     for _record, alert in state.alerts():
         counts["total_alerts"] += 1
         review = reviews.get(alert.alert_id, {})

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from lfr_batch.reports import (
     ALERTS_CSV,
     DEPLOYMENT_CSV,
     SNAPSHOTS_DIR,
+    SUBJECT_PHOTOS_DIR,
     VIDEOS_CSV,
     iso,
     write_reports,
@@ -62,6 +63,9 @@ DEFAULT_UPSAMPLE = 1
 # Long enough that seams are rare, short enough that one long file feeds every worker.
 DEFAULT_SEGMENT_SECONDS = 30.0
 MIN_SEGMENT_SECONDS = 10.0
+# Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
+DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
 _FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
@@ -88,6 +92,7 @@ class ScanConfig:
     workers: int = 1
     scheduler: str | None = None
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    watchlist_max_age_h: float = DEFAULT_WATCHLIST_MAX_AGE_H
     overwrite: bool = False
 
     def validate(self) -> None:
@@ -104,6 +109,8 @@ class ScanConfig:
             raise ConfigError(f"upsample {self.upsample} must be 0, 1, 2 or 3")
         if self.detector not in DETECTORS:
             raise ConfigError(f"detector {self.detector!r} must be one of {', '.join(DETECTORS)}")
+        if self.watchlist_max_age_h <= 0:
+            raise ConfigError(f"watchlist max age {self.watchlist_max_age_h} h must be positive")
         if self.workers < 1:
             raise ConfigError(f"workers {self.workers} must be 1 or more")
         if self.segment_seconds < MIN_SEGMENT_SECONDS:
@@ -153,6 +160,8 @@ class ScanResult:
     records: list[VideoRecord]  # every video of the deployment, this run's and earlier ones
     scanned: list[VideoRecord] = field(default_factory=list)  # this run's
     skipped: list[Path] = field(default_factory=list)  # already scanned (same content)
+    inputs: list[tuple[str, str]] = field(default_factory=list)  # every video found, with its SHA-256
+    watchlist_sha256: str = ""
 
     @property
     def failed(self) -> list[VideoRecord]:
@@ -256,7 +265,8 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     scan_settings = config.scan_settings(watchlist_sha256)
     if config.overwrite:
         state.clear()
-        shutil.rmtree(deployment_dir / SNAPSHOTS_DIR, ignore_errors=True)
+        for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
+            shutil.rmtree(deployment_dir / folder, ignore_errors=True)
         for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
             (deployment_dir / name).unlink(missing_ok=True)
     elif state.exists:
@@ -264,6 +274,14 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
 
     scanned_at = datetime.now(UTC).replace(microsecond=0)
     expired = shared_matcher(watchlist_path, watchlist_stamp, config.threshold, scanned_at).expired
+    created = watchlist.created_at()
+    if created is None or scanned_at - created > timedelta(hours=config.watchlist_max_age_h):
+        logger.warning(
+            "watchlist %s was created %s, more than %g hours ago: policy asks for a fresh one",
+            config.watchlist,
+            watchlist.created or "at an unknown time",
+            config.watchlist_max_age_h,
+        )
     if expired:
         logger.warning(
             "%d expired watchlist subject(s) will not be matched: %s",
@@ -292,12 +310,13 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         },
     )
 
-    result = ScanResult(deployment_dir=deployment_dir, records=[])
+    result = ScanResult(deployment_dir=deployment_dir, records=[], watchlist_sha256=watchlist_sha256)
     planned: list[_Planned] = []
     tasks: list[SegmentTask] = []
     seen: set[str] = set()
     for path in videos:
         sha256 = content_id(path.resolve())
+        result.inputs.append((str(path), sha256))
         if state.done(sha256) is not None or sha256 in seen:
             logger.info("%s: already scanned (same content), skipped", path)
             result.skipped.append(path)
@@ -380,6 +399,11 @@ def _commit(
         snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
         write_atomic(state.deployment_dir / snapshot, alert.best.snapshot_jpeg)
         subject = watchlist.subjects[alert.subject_index]
+        subject_photo = ""
+        if subject.photo_jpeg:
+            # Only subjects with an alert: the reviewer compares the two faces.
+            subject_photo = f"{SUBJECT_PHOTOS_DIR}/{_SAFE_NAME.sub('_', subject.subject_id)}.jpg"
+            write_atomic(state.deployment_dir / subject_photo, subject.photo_jpeg)
         top, right, bottom, left = alert.best.box
         alerts.append(
             AlertRecord(
@@ -398,6 +422,7 @@ def _commit(
                 bottom=bottom,
                 left=left,
                 snapshot=snapshot,
+                subject_photo=subject_photo,
             )
         )
     first, last = segments[0], segments[-1]

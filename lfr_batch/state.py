@@ -1,8 +1,8 @@
 """What a deployment has scanned so far, so re-runs add only new footage.
 
 ``OUT/NAME/.lfr-batch/`` holds ``settings.json`` (the scan settings every run of
-the deployment must share, its published details, facts of its watchlist, the
-figures of purged alerts and a line per run), ``reviews.json`` (the reviewers'
+the deployment must share, its published details, facts of its watchlist and a
+line per run), ``reviews.json`` (the reviewers'
 verdicts by alert id) and one ``videos/<sha256>.json`` per scanned file, named
 by the file's content so a renamed or moved file is recognised. Each record is
 written atomically once its
@@ -45,6 +45,7 @@ class AlertRecord:
     bottom: int
     left: int
     snapshot: str  # relative to the deployment folder
+    subject_photo: str = ""  # the subject's watchlist photo, relative to the deployment folder
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class VideoRecord:
     processing_seconds: float = 0.0
     scanned_at: str = ""
     alerts: list[AlertRecord] = field(default_factory=list)
+    # Figures of alerts deleted at the end of their retention period (see lfr_batch.retention).
+    purged: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoRecord:
@@ -179,8 +182,8 @@ class DeploymentState:
     def next_alert_number(self) -> int:
         """Alert ids are never reused, purged ones included."""
         numbers = [int(a.alert_id[1:]) for r in self.records.values() for a in r.alerts]
-        purged = self.settings.get("purged", {}).get("last_alert_number", 0)
-        return max([*numbers, purged], default=0) + 1
+        numbers += [r.purged.get("last_alert_number", 0) for r in self.records.values()]
+        return max(numbers, default=0) + 1
 
     def commit(self, record: VideoRecord) -> None:
         """Store a video's record; a failed record of the same path is replaced by it."""

@@ -254,7 +254,20 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     assert scan_cli(MALE_ONLY, STRANGERS_WALKING, out=tmp_path) == 0
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     state = [f for f in files if f.startswith("d/.lfr-batch/")]
-    assert sorted(set(files) - set(state)) == ["d/alerts.csv", "d/deployment.csv", "d/videos.csv"]
+    assert sorted(set(files) - set(state)) == [
+        "audit.jsonl",
+        "d/alerts.csv",
+        "d/deployment.csv",
+        "d/videos.csv",
+    ]
+    audit_line = json.loads((tmp_path / "audit.jsonl").read_text())
+    assert audit_line["counts"] == {
+        "videos_scanned": 2,
+        "videos_skipped": 0,
+        "videos_failed": 0,
+        "faces_seen": 1,
+        "alerts": 0,
+    }
     assert len(read(tmp_path / "d", "alerts.csv")) == 0
     assert read(tmp_path / "d", "deployment.csv").iloc[0]["faces_seen"] == 1
     # The scan state holds per-video counts only: no box, encoding or crop of anyone.

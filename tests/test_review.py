@@ -1,0 +1,230 @@
+"""Review, the published grid, retention and the audit log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
+
+from lfr_batch.cli import cli, main
+from lfr_batch.grid import PUBLISHED_COLUMNS
+from lfr_batch.watchlist import build_watchlist, save_watchlist
+
+
+@pytest.fixture
+def reviewed_out(tmp_path: Path, walk_video: Path) -> Path:
+    """Two deployments: 'a' (two alerts on F1, in two clips) and 'b' (no alert)."""
+    assert (
+        scan_cli(FEMALE_AND_MALE, walk_video, out=tmp_path, deployment="a", options=("--workers", "1")) == 0
+    )
+    assert scan_cli(MALE_ONLY, out=tmp_path, deployment="b", options=("--workers", "1")) == 0
+    return tmp_path
+
+
+def record(folder: Path) -> pd.Series:
+    return pd.read_csv(folder / "deployment.csv", keep_default_na=False).iloc[0]
+
+
+def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path) -> None:
+    folder = reviewed_out / "a"
+    runner = CliRunner()
+    first = runner.invoke(
+        cli, ["review", str(folder), "--reviewer", "PC 7", "--no-preview"], input="fc\nn\n\nwrong person\nq\n"
+    )
+    assert first.exit_code == 0, first.output
+    assert "alert A00001" in first.output
+    assert str(folder / "snapshots" / "A00001.jpg") in first.output
+    assert str(folder / "watchlist_photos" / "intel_actor_f1.jpg") in first.output
+    assert "1 answers saved; 1 alerts still to review" in first.output
+    alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
+    assert alerts.loc[0, ["outcome", "engagement", "reviewer", "notes"]].tolist() == [
+        "false_confirmed",
+        "no_action",
+        "PC 7",
+        "wrong person",
+    ]
+    figures = record(folder)
+    assert (figures["false_alerts_confirmed"], figures["no_action"]) == (1, 1)
+    assert figures["false_alert_rate"] == pytest.approx(100 * 1 / figures["faces_seen"], abs=1e-4)
+
+    second = runner.invoke(cli, ["review", str(folder), "--no-preview"], input="tc\na\nPC 8\n\n")
+    assert second.exit_code == 0, second.output
+    assert "alert A00001" not in second.output
+    assert "alert A00002" in second.output
+    figures = record(folder)
+    assert (figures["true_alerts_confirmed"], figures["arrests"], figures["false_alerts_confirmed"]) == (
+        1,
+        1,
+        1,
+    )
+
+
+def test_reviews_imported_from_a_spreadsheet(reviewed_out: Path, tmp_path: Path, capsys) -> None:
+    folder = reviewed_out / "a"
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    edited["outcome"] = ["true_unconfirmed", "false_unconfirmed"]
+    edited["engagement"] = ["other_disposal", ""]
+    edited["notes"] = ["=spoke to her", ""]
+    edited.to_csv(tmp_path / "edited.csv", index=False)
+    assert main(["review", str(folder), "--import", str(tmp_path / "edited.csv")]) == 0
+    assert "2 reviews recorded" in capsys.readouterr().out
+    figures = record(folder)
+    assert (
+        figures["true_alerts_unconfirmed"],
+        figures["false_alerts_unconfirmed"],
+        figures["other_disposals"],
+    ) == (1, 1, 1)
+    assert pd.read_csv(folder / "alerts.csv", keep_default_na=False)["notes"].tolist() == [
+        "'=spoke to her",
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outcome": "maybe"}, "line 2: alert A00001: outcome 'maybe' is not one of"),
+        ({"engagement": "caution"}, "line 2: alert A00001: engagement 'caution' is not one of"),
+        ({"alert_id": "A00099"}, "line 2: unknown alert id 'A00099'"),
+        ({"subject_id": "someone_else"}, "line 2: alert A00001 does not match the scan (subject_id changed)"),
+    ],
+)
+def test_a_bad_row_is_refused_and_nothing_is_lost(
+    reviewed_out: Path, tmp_path: Path, capsys, change, message
+) -> None:
+    folder = reviewed_out / "a"
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    edited["outcome"] = ["true_confirmed", "false_confirmed"]
+    edited.to_csv(tmp_path / "good.csv", index=False)
+    assert main(["review", str(folder), "--import", str(tmp_path / "good.csv")]) == 0
+    before = (folder / "deployment.csv").read_bytes()
+    edited["outcome"] = ["false_unconfirmed", "true_unconfirmed"]
+    for column, value in change.items():
+        edited.loc[0, column] = value
+    edited.to_csv(tmp_path / "bad.csv", index=False)
+    capsys.readouterr()
+    assert main(["review", str(folder), "--import", str(tmp_path / "bad.csv")]) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert "nothing imported" in err
+    assert (folder / "deployment.csv").read_bytes() == before
+
+
+def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_out: Path, capsys) -> None:
+    main(["review", str(reviewed_out / "a"), "--import", str(reviewed_out / "a" / "alerts.csv")])
+    assert main(["grid", str(reviewed_out), "-o", str(reviewed_out / "grid.csv")]) == 0
+    grid = pd.read_csv(reviewed_out / "grid.csv", keep_default_na=False)
+    assert list(grid.columns) == list(PUBLISHED_COLUMNS)
+    assert grid["deployment"].tolist() == ["a", "b", "TOTAL"]
+    totals = grid.iloc[-1]
+    assert totals["total_alerts"] == 2
+    assert totals["faces_seen"] == grid["faces_seen"].iloc[:2].sum()
+
+    capsys.readouterr()
+    assert main(["grid", str(reviewed_out), "--summary", "--supplier", "Example Supplier Ltd"]) == 0
+    text = capsys.readouterr().out
+    assert "Deployments: 2" in text
+    assert "Alerts (people alerted): 2, of 1 different watchlist subjects" in text
+    assert "Watchlist size: 1 to 1 subjects per deployment" in text
+    assert "Suspected of an offence" in text
+    assert "supplier: Example Supplier Ltd" in text
+    assert "lfr-batch, version" in text
+
+
+def test_grid_date_range_and_bad_dates(reviewed_out: Path, capsys) -> None:
+    # The walk clip's name dates deployment 'a' 2026-11-26; 'b' has no date, so a range leaves it out.
+    assert main(["grid", str(reviewed_out), "--from", "2026-11-26", "--to", "2026-11-26"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["deployment", "a", "TOTAL"]
+    assert main(["grid", str(reviewed_out), "--from", "last week"]) == 2
+
+
+def test_purge_deletes_evidence_but_keeps_the_figures(reviewed_out: Path, capsys) -> None:
+    folder = reviewed_out / "a"
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    edited["outcome"], edited["engagement"] = ["true_confirmed", "false_confirmed"], ["arrest", ""]
+    edited.to_csv(reviewed_out / "edited.csv", index=False)
+    main(["review", str(folder), "--import", str(reviewed_out / "edited.csv")])
+    figures = record(folder)
+
+    assert main(["purge", str(reviewed_out), "--older-than", "30d"]) == 0  # all recent: nothing goes
+    assert len(list((folder / "snapshots").glob("*.jpg"))) == 2
+    assert main(["purge", str(reviewed_out), "--older-than", "0h"]) == 0
+    assert "purged 2 alerts" in capsys.readouterr().out
+    assert list((folder / "snapshots").glob("*.jpg")) == []
+    assert list((folder / "watchlist_photos").glob("*.jpg")) == []
+    assert len(pd.read_csv(folder / "alerts.csv")) == 0
+    after = record(folder)
+    for column in (
+        "total_alerts",
+        "true_alerts_confirmed",
+        "false_alerts_confirmed",
+        "arrests",
+        "faces_seen",
+        "false_alert_rate",
+    ):
+        assert after[column] == figures[column], column
+    assert main(["purge", str(reviewed_out), "--older-than", "soon"]) == 2
+
+
+def test_audit_log_chains_every_command_and_detects_tampering(reviewed_out: Path, capsys) -> None:
+    main(["grid", str(reviewed_out), "--summary"])
+    main(["purge", str(reviewed_out), "--older-than", "30d"])
+    log = reviewed_out / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [e["command"] for e in entries] == ["scan", "scan", "grid --summary", "purge --older-than 30d"]
+    scan_entry = entries[0]
+    assert {
+        "time",
+        "user",
+        "host",
+        "inputs",
+        "watchlist_sha256",
+        "threshold",
+        "software_version",
+        "counts",
+    } <= set(scan_entry)
+    assert all(len(item["sha256"]) == 64 for item in scan_entry["inputs"])
+    assert scan_entry["threshold"] == 0.6
+    capsys.readouterr()
+    assert main(["audit", "verify", str(reviewed_out)]) == 0
+    assert "4 lines, chain intact" in capsys.readouterr().out
+
+    log.write_text("\n".join([lines[0], lines[1].replace('"scan"', '"sc4n"'), *lines[2:]]) + "\n")
+    assert main(["audit", "verify", str(reviewed_out)]) == 1
+    assert "line 2: edited" in capsys.readouterr().err
+    log.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    assert main(["audit", "verify", str(reviewed_out)]) == 1
+    assert "line 2: does not follow the line before it" in capsys.readouterr().err
+
+
+def test_a_stale_watchlist_warns_at_scan_time(tmp_path: Path, caplog) -> None:
+    source = tmp_path / "src" / "f1"
+    source.mkdir(parents=True)
+    (source / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
+    old = build_watchlist(tmp_path / "src", now=datetime(2026, 1, 1, tzinfo=UTC)).watchlist
+    save_watchlist(old, tmp_path / "old.pkl")
+    with caplog.at_level(logging.WARNING):
+        assert (
+            scan_cli(MALE_ONLY, out=tmp_path, watchlist=tmp_path / "old.pkl", options=("--workers", "1")) == 0
+        )
+    assert "more than 24 hours ago" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert (
+            scan_cli(
+                MALE_ONLY,
+                out=tmp_path / "x",
+                watchlist=tmp_path / "old.pkl",
+                options=("--workers", "1", "--watchlist-max-age", "100000"),
+            )
+            == 0
+        )
+    assert "hours ago" not in caplog.text
