@@ -1,10 +1,11 @@
-"""Stage 7, alerts → reports: the per-deployment CSVs and alert snapshots.
+"""Stage 7, alerts → reports: the per-deployment CSVs, alert sheet and snapshots.
 
-``OUT/NAME/`` receives ``alerts.csv`` (one row per alert, review columns left
-empty), ``deployment.csv`` (one row in the published deployment-record shape),
-``videos.csv`` (one row per input file, failures with their reason) and
-``snapshots/`` (a JPEG crop per alert). Every file is written atomically, and
-every text cell is made safe to open in a spreadsheet.
+``OUT/NAME/`` receives ``alerts.csv`` (one row per alert, with the review
+columns), ``deployment.csv`` (one row in the published deployment-record
+shape), ``videos.csv`` (one row per input file, failures with their reason),
+``report.html`` (the alert sheet) and ``snapshots/`` (a JPEG crop per alert).
+Every file is written atomically, and every text cell is made safe to open in a
+spreadsheet.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
+from lfr_batch.html_report import write_report
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 
 ALERTS_CSV = "alerts.csv"
@@ -282,6 +284,8 @@ def write_reports(state: DeploymentState) -> None:
         review = stored.get(alert.alert_id) or typed.get(alert.alert_id) or {}
         row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
         rows.append(row)
+    record = deployment_row(state)
     write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
     write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
-    write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [deployment_row(state)])
+    write_report(folder, record, [{key: _cell(value) for key, value in row.items()} for row in rows])
+    write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [record])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -249,6 +250,24 @@ def test_bad_deployment_name_and_missing_input(tmp_path: Path, capsys) -> None:
     assert "input not found" in err
 
 
+def test_only_the_matched_face_leaves_evidence(tmp_path: Path) -> None:
+    """F1 (watchlisted) and M1 (not) side by side: everything written is F1's alone."""
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path, options=("--workers", "1")) == 0
+    alert = read(tmp_path / "d", "alerts.csv").iloc[0]
+    f1_box = [alert["top"], alert["right"], alert["bottom"], alert["left"]]
+    assert alert["right"] < 240  # F1 stands in the left half, M1 in the right
+    images = sorted(p.relative_to(tmp_path / "d").as_posix() for p in tmp_path.rglob("*.jpg"))
+    assert images == ["snapshots/A00001.jpg", "watchlist_photos/intel_actor_f1.jpg"]
+    assert (tmp_path / "d" / "report.html").read_text().count("data:image/jpeg") == 2
+    for path in tmp_path.rglob("*"):
+        if path.suffix in (".json", ".jsonl", ".csv"):
+            text = path.read_text()
+            # No coordinate in the right half of the frame (where M1 is) appears as a box value.
+            for value in re.findall(r'"(?:top|right|bottom|left)": (\d+)', text):
+                assert int(value) in f1_box, path
+            assert "encoding" not in text, path
+
+
 def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     """M1 and the strangers match nobody: nothing of them may reach the disk."""
     assert scan_cli(MALE_ONLY, STRANGERS_WALKING, out=tmp_path) == 0
@@ -258,8 +277,10 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
         "audit.jsonl",
         "d/alerts.csv",
         "d/deployment.csv",
+        "d/report.html",
         "d/videos.csv",
     ]
+    assert "<img" not in (tmp_path / "d" / "report.html").read_text()
     audit_line = json.loads((tmp_path / "audit.jsonl").read_text())
     assert audit_line["counts"] == {
         "videos_scanned": 2,

@@ -1,0 +1,131 @@
+"""The alert sheet: ``OUT/NAME/report.html``, one self-contained page.
+
+Each alert's probe snapshot beside the subject's watchlist photo, with
+distance, time, video and review outcome, sortable (click a column heading)
+and filterable (type in the box), under the deployment's figures. Images are
+embedded, scripts are inline and nothing is fetched from the network, so the
+page can be opened on a machine that is offline or locked down.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from lfr_batch.files import write_atomic
+
+REPORT_HTML = "report.html"
+FIGURES = (
+    ("location", "Location"),
+    ("date", "Date"),
+    ("duration", "Duration"),
+    ("purpose", "Purpose"),
+    ("watchlist_size", "Watchlist size"),
+    ("threshold", "Threshold"),
+    ("faces_seen", "Faces seen"),
+    ("total_alerts", "Alerts"),
+    ("true_alerts_confirmed", "True, confirmed"),
+    ("true_alerts_unconfirmed", "True, unconfirmed"),
+    ("false_alerts_confirmed", "False, confirmed"),
+    ("false_alerts_unconfirmed", "False, unconfirmed"),
+    ("false_alert_rate", "False alert rate (%)"),
+    ("arrests", "Arrests"),
+    ("other_disposals", "Other disposals"),
+    ("no_action", "No action"),
+    ("software", "Software"),
+    ("software_version", "Version"),
+)
+COLUMNS = ("Alert", "Probe", "Watchlist photo", "Subject", "Category", "Distance", "Seen", "Video", "Outcome")
+
+STYLE = """
+body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}
+dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(11em,1fr));gap:.6em 1.5em;margin:0 0 1em}
+dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle}
+th{cursor:pointer;background:#f4f4f4;user-select:none}
+img{height:96px;width:auto;image-rendering:auto;border:1px solid #ccc}
+.none{color:#888}
+"""
+
+SCRIPT = """
+const table=document.getElementById('alerts'),body=table.tBodies[0],filter=document.getElementById('filter');
+function applyFilter(){const q=filter.value.toLowerCase();let shown=0;
+ for(const row of body.rows){const hit=row.textContent.toLowerCase().includes(q);row.hidden=!hit;shown+=hit;}
+ document.getElementById('shown').textContent=shown;}
+function sortBy(index,descending){const rows=[...body.rows];
+ const key=r=>{const c=r.cells[index];return c.dataset.sort??c.textContent.trim();};
+ rows.sort((a,b)=>{const x=key(a),y=key(b),nx=parseFloat(x),ny=parseFloat(y);
+  const order=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return descending?-order:order;});
+ rows.forEach(r=>body.appendChild(r));table.dataset.sorted=index+(descending?'-desc':'');}
+[...table.tHead.rows[0].cells].forEach((th,i)=>th.addEventListener('click',()=>
+ sortBy(i,table.dataset.sorted===String(i))));
+filter.addEventListener('input',applyFilter);
+const params=new URLSearchParams(location.hash.slice(1));
+if(params.has('q')){filter.value=params.get('q');}
+if(params.has('sort')){
+ const i=[...table.tHead.rows[0].cells].findIndex(c=>c.dataset.key===params.get('sort'));
+ if(i>=0)sortBy(i,params.get('order')==='desc');}
+applyFilter();
+window.addEventListener('load',()=>{const images=[...document.images];
+ document.body.dataset.imagesShown=images.filter(i=>i.complete&&i.naturalWidth>0).length;});
+"""
+
+
+def _image(folder: Path, relative: str, label: str) -> str:
+    path = folder / relative if relative else None
+    if path is None or not path.is_file():
+        return '<span class="none">none</span>'
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(label)}" src="data:image/jpeg;base64,{data}">'
+
+
+def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
+    """The page for one deployment: its record and its alert rows (as in alerts.csv)."""
+    escape = html.escape
+    figures = "".join(
+        f"<dt>{escape(label)}</dt><dd>{escape(str(deployment.get(key, '')) or '—')}</dd>"
+        for key, label in FIGURES
+    )
+    keys = ("alert_id", "probe", "photo", "subject", "category", "distance", "seen", "video", "outcome")
+    head = "".join(
+        f'<th data-key="{key}">{escape(label)}</th>' for key, label in zip(keys, COLUMNS, strict=True)
+    )
+    rows = []
+    for alert in alerts:
+        seen = alert.get("first_seen") or f"{alert['first_seen_s']} s"
+        outcome = (
+            " / ".join(v for v in (alert.get("outcome"), alert.get("engagement")) if v) or "not reviewed"
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{escape(alert['alert_id'])}</td>"
+            f"<td>{_image(folder, alert['snapshot'], 'probe ' + alert['alert_id'])}</td>"
+            f"<td>{_image(folder, alert.get('subject_photo', ''), 'watchlist ' + alert['subject_id'])}</td>"
+            f"<td>{escape(alert['subject_name'])} ({escape(alert['subject_id'])})</td>"
+            f"<td>{escape(alert['category'] or '—')}</td>"
+            f"<td>{alert['distance']}</td>"
+            f'<td data-sort="{escape(str(alert["first_seen_s"]))}">{escape(str(seen))}</td>'
+            f"<td>{escape(alert['video'])}</td>"
+            f"<td>{escape(outcome)}</td>"
+            "</tr>"
+        )
+    title = f"Deployment {escape(deployment['deployment'])}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+        f"style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{title}</h1><dl>{figures}</dl>"
+        f'<p><label>Filter <input id="filter" type="search" placeholder="name, video, outcome…"></label> '
+        f'<span id="shown">{len(alerts)}</span> of {len(alerts)} alerts shown; click a heading to sort.</p>'
+        f'<table id="alerts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def write_report(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> None:
+    write_atomic(folder / REPORT_HTML, render(folder, deployment, alerts).encode("utf-8"))
