@@ -546,7 +546,7 @@ def grid_command(
     "older_than",
     required=True,
     help="Retention period: alerts seen longer ago than this (e.g. 31d, 12h, 2w) lose their "
-    "snapshots and details; the deployment figures are kept.  [required]",
+    "snapshots and details; the deployment figures are kept.",
 )
 def purge_command(out_dir: Path, older_than: str) -> None:
     """Delete alert evidence past its retention period, keeping the published figures."""

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_COLUMNS, DEPLOYMENT_CSV, false_alert_rate
+from lfr_batch.reports import (
+    ALERTS_CSV,
+    DEPLOYMENT_COLUMNS,
+    DEPLOYMENT_CSV,
+    OUTCOME_COLUMNS,
+    false_alert_rate,
+)
 from lfr_batch.state import SETTINGS_FILE, STATE_DIR
 
 PUBLISHED_COLUMNS = (
@@ -23,17 +29,7 @@ PUBLISHED_COLUMNS = (
     "software",
     "software_version",
 )
-SUMMED_COLUMNS = (
-    "total_alerts",
-    "true_alerts_confirmed",
-    "true_alerts_unconfirmed",
-    "false_alerts_confirmed",
-    "false_alerts_unconfirmed",
-    "arrests",
-    "other_disposals",
-    "no_action",
-    "faces_seen",
-)
+SUMMED_COLUMNS = ("total_alerts", *OUTCOME_COLUMNS, "faces_seen")
 DEFAULT_SUPPLIER = "the lfr-batch project (open source)"
 
 
