@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr_batch.errors import ReviewError
-from lfr_batch.reports import ENGAGEMENTS, OUTCOMES, REVIEW_COLUMNS, write_reports
+from lfr_batch.reports import ENGAGEMENTS, FORMULA_PREFIXES, OUTCOMES, REVIEW_COLUMNS, write_reports
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 
 # Columns of an edited alerts.csv that must still match what was scanned, so a
@@ -135,4 +135,4 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
 
 def _unescape(value: str) -> str:
     """Undo the apostrophe the reports put before text a spreadsheet would run."""
-    return value[1:] if value.startswith("'") and value[1:2] in ("=", "+", "-", "@", "\t", "\r") else value
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES) else value
