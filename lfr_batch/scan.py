@@ -52,7 +52,7 @@ from lfr_batch.reports import (
 )
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import Watchlist
+from lfr_batch.watchlist import Subject, Watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,26 @@ def _plan(
     return planned, tasks
 
 
+def _warn_about(
+    watchlist: Watchlist, expired: list[Subject], config: ScanConfig, scanned_at: datetime
+) -> None:
+    """Once per scan: a stale watchlist, and subjects that will not be matched."""
+    created = watchlist.created_at()
+    if created is None or scanned_at - created > timedelta(hours=config.watchlist_max_age_h):
+        logger.warning(
+            "watchlist %s was created %s, more than %g hours ago: policy asks for a fresh one",
+            config.watchlist,
+            watchlist.created or "at an unknown time",
+            config.watchlist_max_age_h,
+        )
+    if expired:
+        logger.warning(
+            "%d expired watchlist subject(s) will not be matched: %s",
+            len(expired),
+            ", ".join(s.subject_id for s in expired),
+        )
+
+
 def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanResult:
     """Scan the inputs not yet scanned into the deployment, then write its reports."""
     config.validate()
@@ -274,20 +294,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
 
     scanned_at = datetime.now(UTC).replace(microsecond=0)
     expired = shared_matcher(watchlist_path, watchlist_stamp, config.threshold, scanned_at).expired
-    created = watchlist.created_at()
-    if created is None or scanned_at - created > timedelta(hours=config.watchlist_max_age_h):
-        logger.warning(
-            "watchlist %s was created %s, more than %g hours ago: policy asks for a fresh one",
-            config.watchlist,
-            watchlist.created or "at an unknown time",
-            config.watchlist_max_age_h,
-        )
-    if expired:
-        logger.warning(
-            "%d expired watchlist subject(s) will not be matched: %s",
-            len(expired),
-            ", ".join(s.subject_id for s in expired),
-        )
+    _warn_about(watchlist, expired, config, scanned_at)
     settings = AnalysisSettings(
         watchlist=watchlist_path,
         watchlist_stamp=watchlist_stamp,
