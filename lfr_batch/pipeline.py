@@ -3,7 +3,7 @@
 :func:`analyse_segment` is the unit of work that runs inline, in a local worker
 process or on a Dask worker: it takes a picklable :class:`SegmentTask` and
 returns a picklable :class:`SegmentResult` holding only tracks (times and
-boxes) and the evidence of matched faces. :func:`join_segments` stitches the
+boxes) and the evidence of matched faces. :class:`VideoAssembly` stitches the
 segments of one video back together at their seams.
 
 One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -151,29 +151,65 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
     return result
 
 
-def join_segments(segments: list[SegmentResult]) -> tuple[list[Track], dict[SightingKey, Sighting]]:
-    """One video's tracks and best sightings from its segments, in order.
+class VideoAssembly:
+    """One video's segments folded together in order as they arrive.
 
     A track that runs over a seam is one track (one face seen), and its alert
-    keeps the better of the two segments' sightings."""
-    tracks: list[Track] = []
-    sightings: dict[SightingKey, Sighting] = {}
-    previous: list[Track] = []
-    previous_ids: dict[int, int] = {}
-    for segment in sorted(segments, key=lambda s: s.index):
-        continues = join_at_seam(previous, segment.tracks)
+    keeps the better of the two segments' sightings. Only what a later seam or
+    an alert can still need is kept (the tracks of the last folded segment and
+    the tracks with sightings), so memory stays flat however long the video."""
+
+    def __init__(self) -> None:
+        self.faces_seen = 0
+        self.sightings: dict[SightingKey, Sighting] = {}
+        self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
+        self.end_time_s = 0.0  # where the last segment ended
+        self.frames_decoded = 0
+        self.frames_analysed = 0
+        self.seconds = 0.0
+        self.errors: list[tuple[int, str]] = []
+        self.folded = 0
+        self._tracks: dict[int, Track] = {}  # by id in the video
+        self._previous: list[Track] = []
+        self._previous_ids: dict[int, int] = {}
+        self._waiting: dict[int, SegmentResult] = {}
+
+    def add(self, segment: SegmentResult) -> None:
+        self._waiting[segment.index] = segment
+        while self.folded in self._waiting:
+            self._fold(self._waiting.pop(self.folded))
+            self.folded += 1
+
+    def _fold(self, segment: SegmentResult) -> None:
+        if self.folded == 0:
+            self.fps, self.width, self.height = segment.fps, segment.width, segment.height
+            self.frame_count = segment.frame_count
+        self.end_time_s = segment.end_time_s
+        self.frames_decoded += segment.frames_decoded
+        self.frames_analysed += segment.frames_analysed
+        self.seconds += segment.seconds
+        if segment.error:
+            self.errors.append((segment.index, segment.error))
+        continues = join_at_seam(self._previous, segment.tracks)
         local_to_global: dict[int, int] = {}
         for track in segment.tracks:
             if track.track_id in continues:
-                global_id = previous_ids[continues[track.track_id]]
-                tracks[global_id] = merged(tracks[global_id], track)
+                global_id = self._previous_ids[continues[track.track_id]]
+                self._tracks[global_id] = merged(self._tracks[global_id], track)
             else:
-                global_id = len(tracks)
-                tracks.append(Track(**{**track.__dict__, "track_id": global_id}))
+                global_id = self.faces_seen
+                self.faces_seen += 1
+                self._tracks[global_id] = replace(track, track_id=global_id)
             local_to_global[track.track_id] = global_id
         for (local_id, subject_index), sighting in segment.sightings.items():
             key = (local_to_global[local_id], subject_index)
-            if key not in sightings or sighting.distance < sightings[key].distance:
-                sightings[key] = sighting
-        previous, previous_ids = segment.tracks, local_to_global
-    return tracks, sightings
+            if key not in self.sightings or sighting.distance < self.sightings[key].distance:
+                self.sightings[key] = sighting
+        self._previous, self._previous_ids = segment.tracks, local_to_global
+        needed = set(local_to_global.values()) | {track_id for track_id, _subject in self.sightings}
+        self._tracks = {track_id: track for track_id, track in self._tracks.items() if track_id in needed}
+
+    def alert_tracks(self) -> list[Track]:
+        """The tracks that matched someone, with their first and last sightings."""
+        matched = {track_id for track_id, _subject in self.sightings}
+        return [self._tracks[track_id] for track_id in sorted(matched)]

@@ -33,10 +33,9 @@ from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.pipeline import (
     AnalysisSettings,
-    SegmentResult,
     SegmentTask,
+    VideoAssembly,
     file_stamp,
-    join_segments,
     one_line,
     shared_matcher,
     shared_watchlist,
@@ -211,12 +210,12 @@ class _Planned:
     sha256: str
     frame_count: int = 0
     segments: int = 0
-    results: list[SegmentResult] = field(default_factory=list)
+    assembly: VideoAssembly = field(default_factory=VideoAssembly)
     error: str = ""
 
     @property
     def complete(self) -> bool:
-        return bool(self.error) or len(self.results) == self.segments
+        return bool(self.error) or self.assembly.folded == self.segments
 
 
 def _plan(
@@ -352,7 +351,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
                 next_to_commit += 1
             if next_to_commit < len(planned):
                 segment = next(results)
-                by_video[segment.video].results.append(segment)
+                by_video[segment.video].assembly.add(segment)
     finally:
         results.close()
 
@@ -380,7 +379,7 @@ def _commit(
 ) -> VideoRecord:
     """Turn a finished video's segments into its record: alerts numbered, snapshots
     written, then the record stored (atomically, last)."""
-    segments = sorted(video.results, key=lambda s: s.index)
+    assembly = video.assembly
     start = _video_start(video.path, config.start)
     common = {
         "sha256": video.sha256,
@@ -388,19 +387,18 @@ def _commit(
         "sequence": state.next_sequence(),
         "start": iso(start),
         "scanned_at": iso(scanned_at),
-        "processing_seconds": round(sum(s.seconds for s in segments), 3),
+        "processing_seconds": round(assembly.seconds, 3),
     }
-    first_error = video.error or (segments[0].error if segments else "")
+    first_error = video.error or next((error for index, error in assembly.errors if index == 0), "")
     if first_error:
         logger.error("%s: skipped: %s", video.path, first_error)
         record = VideoRecord(**common, status="failed", reason=first_error)
         state.commit(record)
         return record
 
-    tracks, sightings = join_segments(segments)
     alerts = []
     number = state.next_alert_number()
-    for alert in build_alerts(tracks, sightings):
+    for alert in build_alerts(assembly.alert_tracks(), assembly.sightings):
         alert_id = f"A{number:05d}"
         number += 1
         snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
@@ -432,24 +430,22 @@ def _commit(
                 subject_photo=subject_photo,
             )
         )
-    first, last = segments[0], segments[-1]
-    frames_decoded = sum(s.frames_decoded for s in segments)
-    broken = [f"segment {s.index + 1}: {s.error}" for s in segments if s.error]
-    if not broken and first.frame_count and frames_decoded < 0.9 * first.frame_count:
-        broken.append(f"decoding stopped after {frames_decoded} of {first.frame_count} frames")
+    broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
+    if not broken and assembly.frame_count and assembly.frames_decoded < 0.9 * assembly.frame_count:
+        broken.append(f"decoding stopped after {assembly.frames_decoded} of {assembly.frame_count} frames")
     if broken:
         logger.warning("%s: %s", video.path, "; ".join(broken))
     record = VideoRecord(
         **common,
         status="partial" if broken else "ok",
         reason="; ".join(broken),
-        duration_s=round(last.end_time_s or 0.0, 3),
-        fps=round(first.fps, 3),
-        width=first.width,
-        height=first.height,
-        frames_decoded=frames_decoded,
-        frames_analysed=sum(s.frames_analysed for s in segments),
-        faces_seen=len(tracks),
+        duration_s=round(assembly.end_time_s, 3),
+        fps=round(assembly.fps, 3),
+        width=assembly.width,
+        height=assembly.height,
+        frames_decoded=assembly.frames_decoded,
+        frames_analysed=assembly.frames_analysed,
+        faces_seen=assembly.faces_seen,
         alerts=alerts,
     )
     state.commit(record)

@@ -4,7 +4,7 @@ import numpy as np
 
 from lfr_batch.encodings import EncodingPolicy
 from lfr_batch.motion import TRACKED_FACE_TARGET_PX, MotionRegions
-from lfr_batch.pipeline import SegmentResult, join_segments
+from lfr_batch.pipeline import SegmentResult, VideoAssembly
 from lfr_batch.tracks import Track
 
 NO_TRACKS = np.zeros((0, 4), dtype=np.int32)
@@ -105,10 +105,14 @@ def test_a_track_over_a_seam_is_one_face_and_keeps_the_better_sighting() -> None
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700), track(1, 10.4, 11.0, 100, 100)]
     second.sightings = {(0, 0): sighting(0.3), (1, 0): sighting(0.4)}
-    tracks, sightings = join_segments([second, first])
-    assert [(t.track_id, t.first_seen_s, t.last_seen_s) for t in tracks] == [
+    assembly = VideoAssembly()
+    assembly.add(second)  # segments may finish out of order
+    assert assembly.folded == 0
+    assembly.add(first)
+    assert assembly.folded == 2
+    assert assembly.faces_seen == 3  # the seam-crossing track counts once
+    assert [(t.track_id, t.first_seen_s, t.last_seen_s) for t in assembly.alert_tracks()] == [
         (0, 5.0, 12.0),
-        (1, 2.0, 3.0),
         (2, 10.4, 11.0),
     ]
-    assert {key: s.distance for key, s in sightings.items()} == {(0, 0): 0.3, (2, 0): 0.4}
+    assert {key: s.distance for key, s in assembly.sightings.items()} == {(0, 0): 0.3, (2, 0): 0.4}
