@@ -27,6 +27,7 @@ from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
 from lfr_batch.grid import DEFAULT_SUPPLIER, PUBLISHED_COLUMNS, collect
 from lfr_batch.grid import summary as grid_summary
+from lfr_batch.html_report import REPORT_HTML
 from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes
 from lfr_batch.retention import parse_age, purge
@@ -344,7 +345,7 @@ def scan_command(
             "alerts": result.total_alerts,
         },
     )
-    for name in (ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV):
+    for name in (ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML):
         click.echo(f"  {result.deployment_dir / name}")
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
