@@ -569,6 +569,8 @@ def audit_group() -> None:
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 def audit_verify(out_dir: Path) -> None:
     """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved."""
+    if not (out_dir / audit.AUDIT_FILE).is_file():
+        raise AuditError(f"no audit log at {out_dir / audit.AUDIT_FILE}")
     verification = audit.verify(out_dir)
     for problem in verification.problems:
         click.echo(problem, err=True)

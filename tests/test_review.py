@@ -205,6 +205,11 @@ def test_audit_log_chains_every_command_and_detects_tampering(reviewed_out: Path
     assert "line 2: does not follow the line before it" in capsys.readouterr().err
 
 
+def test_verifying_a_folder_without_a_log_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"lfr-batch: error: no audit log at {tmp_path / 'audit.jsonl'}\n"
+
+
 def test_a_stale_watchlist_warns_at_scan_time(tmp_path: Path, caplog) -> None:
     source = tmp_path / "src" / "f1"
     source.mkdir(parents=True)
