@@ -270,7 +270,6 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     config.validate()
     report = progress or (lambda _event: None)
     began = time.perf_counter()
-    deployment_dir = config.deployment_dir
     if not config.watchlist.is_file():
         raise WatchlistError(f"watchlist not found: {config.watchlist}")
     watchlist_path, watchlist_stamp = str(config.watchlist.resolve()), file_stamp(config.watchlist)
@@ -279,21 +278,25 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     videos = find_videos(config.inputs)
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
-
-    state = DeploymentState(deployment_dir)
-    scan_settings = config.scan_settings(watchlist_sha256)
-    if config.overwrite:
-        state.clear()
-        for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
-            shutil.rmtree(deployment_dir / folder, ignore_errors=True)
-        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
-            (deployment_dir / name).unlink(missing_ok=True)
-    elif state.exists:
-        state.check_same_scan(scan_settings)
+    state = _open_deployment(config, watchlist_sha256)
 
     scanned_at = datetime.now(UTC).replace(microsecond=0)
     expired = shared_matcher(watchlist_path, watchlist_stamp, config.threshold, scanned_at).expired
     _warn_about(watchlist, expired, config, scanned_at)
+    expired_ids = {subject.subject_id for subject in expired}
+    state.start(
+        config.scan_settings(watchlist_sha256),
+        {"location": config.location, "purpose": config.purpose},
+        {
+            "file": config.watchlist.name,
+            "size": watchlist.size,
+            "created": watchlist.created,
+            "expired_subjects": len(expired),
+            "categories": dict(
+                Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)
+            ),
+        },
+    )
     settings = AnalysisSettings(
         watchlist=watchlist_path,
         watchlist_stamp=watchlist_stamp,
@@ -304,19 +307,48 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         exhaustive=config.exhaustive,
         at=scanned_at,
     )
-    state.start(
-        scan_settings,
-        {"location": config.location, "purpose": config.purpose},
-        {
-            "file": config.watchlist.name,
-            "size": watchlist.size,
-            "created": watchlist.created,
-            "expired_subjects": len(expired),
-            "categories": dict(Counter(s.category for s in watchlist.subjects if s not in expired)),
-        },
-    )
+    result = ScanResult(deployment_dir=config.deployment_dir, records=[], watchlist_sha256=watchlist_sha256)
+    planned, tasks = _plan_videos(videos, state, settings, config, result)
+    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
+    _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
 
-    result = ScanResult(deployment_dir=deployment_dir, records=[], watchlist_sha256=watchlist_sha256)
+    state.finish_run(
+        {
+            "started": iso(scanned_at),
+            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
+            "processing_seconds": round(time.perf_counter() - began, 3),
+            "videos_scanned": len(result.scanned),
+            "videos_skipped": len(result.skipped),
+            "software_version": __version__,
+        }
+    )
+    result.records = state.ordered()
+    write_reports(state)
+    return result
+
+
+def _open_deployment(config: ScanConfig, watchlist_sha256: str) -> DeploymentState:
+    """The deployment's state: cleared for --overwrite, else checked against these settings."""
+    state = DeploymentState(config.deployment_dir)
+    if config.overwrite:
+        state.clear()
+        for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
+            shutil.rmtree(config.deployment_dir / folder, ignore_errors=True)
+        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
+            (config.deployment_dir / name).unlink(missing_ok=True)
+    elif state.exists:
+        state.check_same_scan(config.scan_settings(watchlist_sha256))
+    return state
+
+
+def _plan_videos(
+    videos: list[Path],
+    state: DeploymentState,
+    settings: AnalysisSettings,
+    config: ScanConfig,
+    result: ScanResult,
+) -> tuple[list[_Planned], list[SegmentTask]]:
+    """The videos to scan now (not scanned before, nor twice in this run) and their segments."""
     planned: list[_Planned] = []
     tasks: list[SegmentTask] = []
     seen: set[str] = set()
@@ -332,21 +364,32 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         video.path = path
         planned.append(video)
         tasks.extend(video_tasks)
+    return planned, tasks
 
-    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
 
+def _run_and_commit(
+    planned: list[_Planned],
+    tasks: list[SegmentTask],
+    state: DeploymentState,
+    watchlist: Watchlist,
+    config: ScanConfig,
+    scanned_at: datetime,
+    report: ProgressCallback,
+    result: ScanResult,
+) -> None:
+    """Run the segments and commit each video as soon as it and every video before it is done.
+
+    Videos are committed in input order, whatever order their segments finish in,
+    so alert numbers are the same however the work was spread."""
     by_video = {str(video.path.resolve()): video for video in planned}
     next_to_commit = 0
     results = run_segments(
         tasks, config.workers, config.scheduler, lambda n: report(Progress("frames", advance=n))
     )
     try:
-        # Videos are committed in input order, whatever order their segments finish in,
-        # so alert numbers are the same however the work was spread.
         while next_to_commit < len(planned):
             while next_to_commit < len(planned) and planned[next_to_commit].complete:
-                record = _commit(planned[next_to_commit], state, watchlist, config, scanned_at)
-                result.scanned.append(record)
+                result.scanned.append(_commit(planned[next_to_commit], state, watchlist, config, scanned_at))
                 report(Progress("video_end", video=planned[next_to_commit].path))
                 next_to_commit += 1
             if next_to_commit < len(planned):
@@ -354,20 +397,6 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
                 by_video[segment.video].assembly.add(segment)
     finally:
         results.close()
-
-    state.finish_run(
-        {
-            "started": iso(scanned_at),
-            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
-            "processing_seconds": round(time.perf_counter() - began, 3),
-            "videos_scanned": len(result.scanned),
-            "videos_skipped": len(result.skipped),
-            "software_version": __version__,
-        }
-    )
-    result.records = state.ordered()
-    write_reports(state)
-    return result
 
 
 def _commit(
