@@ -206,9 +206,15 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
     write_atomic(path, csv_bytes(columns, rows))
 
 
-def outcome_counts(state: DeploymentState) -> dict[str, int]:
+def current_reviews(state: DeploymentState) -> dict[str, dict[str, str]]:
+    """Every alert's review: from the review store, or, for alerts it does not hold,
+    from review columns typed straight into alerts.csv."""
+    typed = read_review_columns(state.deployment_dir / ALERTS_CSV)
+    return {**typed, **{alert_id: review for alert_id, review in state.reviews().items() if review}}
+
+
+def outcome_counts(state: DeploymentState, reviews: dict[str, dict[str, str]]) -> dict[str, int]:
     """Reviewed outcomes and engagements over the alerts held and those purged."""
-    reviews = state.reviews()
     counts = dict.fromkeys(("total_alerts", *OUTCOME_COLUMNS), 0)
     for record in state.ordered():
         for column in counts:
@@ -221,7 +227,7 @@ def outcome_counts(state: DeploymentState) -> dict[str, int]:
     return counts
 
 
-def deployment_row(state: DeploymentState) -> dict[str, Any]:
+def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The deployment record: published figures first, from every video and review held."""
     records = state.ordered()
     spans = []
@@ -233,7 +239,7 @@ def deployment_row(state: DeploymentState) -> dict[str, Any]:
     end = max(e for _, e in spans) if spans else None
     footage_s = sum(r.duration_s for r in records)
     faces_seen = sum(r.faces_seen for r in records)
-    counts = outcome_counts(state)
+    counts = outcome_counts(state, reviews)
     false_alerts = counts["false_alerts_confirmed"] + counts["false_alerts_unconfirmed"]
     settings, details = state.settings["scan"], state.settings.get("deployment", {})
     watchlist, runs = state.settings.get("watchlist", {}), state.settings.get("runs", [])
@@ -272,19 +278,18 @@ def deployment_row(state: DeploymentState) -> dict[str, Any]:
 
 def write_reports(state: DeploymentState) -> None:
     """Write the CSVs from everything the deployment holds; deployment.csv last, so
-    its presence means a complete set. Review entries come from the review store,
-    and, for alerts it does not hold, from review columns typed into alerts.csv."""
+    its presence means a complete set. The review columns and the deployment's
+    counts come from the same reviews (see :func:`current_reviews`)."""
     folder = state.deployment_dir
     settings = state.settings["scan"]
-    typed = read_review_columns(folder / ALERTS_CSV)
-    stored = state.reviews()
+    reviews = current_reviews(state)
     rows = []
     for record, alert in state.alerts():
         row = alert_row(folder.name, settings["threshold"], record, alert)
-        review = stored.get(alert.alert_id) or typed.get(alert.alert_id) or {}
+        review = reviews.get(alert.alert_id, {})
         row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
         rows.append(row)
-    record = deployment_row(state)
+    record = deployment_row(state, reviews)
     write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
     write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
     write_report(folder, record, [{key: _cell(value) for key, value in row.items()} for row in rows])

@@ -16,7 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lfr_batch.errors import ConfigError
-from lfr_batch.reports import OUTCOME_COLUMNS, SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR, write_reports
+from lfr_batch.reports import (
+    OUTCOME_COLUMNS,
+    SNAPSHOTS_DIR,
+    SUBJECT_PHOTOS_DIR,
+    current_reviews,
+    write_reports,
+)
 from lfr_batch.state import STATE_DIR, AlertRecord, DeploymentState, VideoRecord
 
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -55,7 +61,7 @@ def purge(out_dir: Path, older_than: timedelta, now: datetime | None = None) -> 
     deployments = alerts = files = 0
     for settings in sorted(out_dir.glob(f"*/{STATE_DIR}/settings.json")):
         state = DeploymentState(settings.parent.parent)
-        reviews = state.reviews()
+        reviews = current_reviews(state)
         purged_here = 0
         for record in state.ordered():
             expired = [a for a in record.alerts if now - seen_at(record, a) > older_than]
@@ -74,7 +80,7 @@ def purge(out_dir: Path, older_than: timedelta, now: datetime | None = None) -> 
         if not purged_here:
             continue
         held = {a.alert_id for _v, a in state.alerts()}
-        state.save_reviews({key: value for key, value in reviews.items() if key in held})
+        state.save_reviews({key: value for key, value in state.reviews().items() if key in held})
         referenced = {a.snapshot for _v, a in state.alerts()} | {a.subject_photo for _v, a in state.alerts()}
         for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
             for path in sorted((state.deployment_dir / folder).glob("*.jpg")):

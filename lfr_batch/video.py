@@ -53,10 +53,6 @@ class VideoInfo:
     width: int
     height: int
 
-    @property
-    def declared_duration_s(self) -> float:
-        return self.frame_count / self.fps if self.fps > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class Frame:

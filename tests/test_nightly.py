@@ -69,6 +69,8 @@ def test_rerun_keeps_what_reviewers_entered(tmp_path: Path) -> None:
     alerts.loc[0, ["outcome", "reviewer", "notes"]] = ["true_confirmed", "PC 123", "=seen twice"]
     alerts.to_csv(alerts_csv, index=False)
     assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=tmp_path) == 0
+    # What was typed counts in the deployment record like an imported review.
+    assert pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]["true_alerts_confirmed"] == 1
     kept = pd.read_csv(alerts_csv, keep_default_na=False).iloc[0]
     assert (kept["outcome"], kept["reviewer"], kept["notes"]) == (
         "true_confirmed",
