@@ -21,6 +21,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__, audit
+from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
 from lfr_batch.errors import AuditError, LfrBatchError
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
@@ -28,7 +29,6 @@ from lfr_batch.files import write_atomic
 from lfr_batch.grid import DEFAULT_SUPPLIER, PUBLISHED_COLUMNS, collect
 from lfr_batch.grid import summary as grid_summary
 from lfr_batch.html_report import REPORT_HTML
-from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes
 from lfr_batch.retention import parse_age, purge
 from lfr_batch.review import Review, import_reviews, open_deployment, pending, record_review
@@ -42,7 +42,7 @@ from lfr_batch.scan import (
     default_workers,
     scan,
 )
-from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
+from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -63,6 +63,20 @@ class IsoDateTime(click.ParamType):
                 param,
                 ctx,
             )
+
+
+class Threshold(click.ParamType):
+    """``auto`` (None: calibrated to the watchlist) or a distance."""
+
+    name = "auto|DISTANCE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither 'auto' nor a distance such as 0.45", param, ctx)
 
 
 class ScanProgress:
@@ -185,10 +199,19 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
 )
 @click.option(
     "--threshold",
-    default=DEFAULT_THRESHOLD,
+    default="auto",
+    show_default=True,
+    type=Threshold(),
+    help="Largest distance between a face's encodings (the mean over its track) and a subject's "
+    "that counts as a match; lower is stricter. 'auto': the loosest distance whose expected "
+    "false alert rate against this watchlist stays under --max-false-alert-rate.",
+)
+@click.option(
+    "--max-false-alert-rate",
+    default=DEFAULT_MAX_FALSE_ALERT_RATE,
     show_default=True,
     type=float,
-    help="Largest encoding distance that counts as a match; lower is stricter.",
+    help="False alerts per face seen that --threshold auto allows (0.0001: one in 10,000).",
 )
 @click.option(
     "--fps",
@@ -249,6 +272,13 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
     help="Hours after which the watchlist counts as stale and a warning is given.",
 )
 @click.option(
+    "--keep-distances",
+    is_flag=True,
+    help="Also write distances.csv: each face's three nearest subjects and distances (numbers, "
+    "never an encoding or a crop), for 'lfr-batch evaluate' on test footage. Keeps a trace "
+    "of every face seen: do not use it on live deployments.",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Forget what this deployment scanned before (reports and review entries "
@@ -268,7 +298,8 @@ def scan_command(
     location: str,
     purpose: str,
     start: datetime | None,
-    threshold: float,
+    threshold: float | None,
+    max_false_alert_rate: float,
     sample_fps: float,
     upsample: int,
     detector: str,
@@ -277,6 +308,7 @@ def scan_command(
     scheduler: str | None,
     segment_seconds: float,
     watchlist_max_age_h: float,
+    keep_distances: bool,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -308,6 +340,7 @@ def scan_command(
         purpose=purpose,
         start=start,
         threshold=threshold,
+        max_false_alert_rate=max_false_alert_rate,
         sample_fps=sample_fps,
         upsample=upsample,
         detector=detector,  # type: ignore[arg-type]
@@ -316,6 +349,7 @@ def scan_command(
         scheduler=scheduler or None,
         segment_seconds=segment_seconds,
         watchlist_max_age_h=watchlist_max_age_h,
+        keep_distances=keep_distances,
         overwrite=overwrite,
     )
     progress = ScanProgress(enabled=not quiet)
@@ -330,13 +364,18 @@ def scan_command(
         f"in all {len(result.records)} videos, {result.faces_seen} faces seen, "
         f"{result.total_alerts} alerts"
     )
+    mode = "auto" if config.threshold is None else "fixed"
+    click.echo(
+        f"threshold {result.threshold:.3f} ({mode}): about "
+        f"{result.expected_false_alert_rate * 10_000:.2g} false alerts expected per 10,000 faces seen"
+    )
     audit.record(
         config.out_dir,
         "scan",
         deployment=config.deployment,
         inputs=result.inputs,
         watchlist_sha256=result.watchlist_sha256,
-        threshold=config.threshold,
+        threshold=result.threshold,
         counts={
             "videos_scanned": len(result.scanned),
             "videos_skipped": len(result.skipped),
@@ -603,12 +642,22 @@ def watchlist_group() -> None:
     type=click.IntRange(0, 3),
     help="Times each photo is doubled before detection (raise it for photos of small faces).",
 )
+@click.option(
+    "--background",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of photos of people who are NOT on the list (one folder per person, or loose "
+    "photos), used only to calibrate the list's false alert rate; nothing of them is stored. "
+    "[default: calibrate from the list's own photos]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def watchlist_build(source: Path, output: Path, upsample: int, quiet: bool) -> None:
+def watchlist_build(source: Path, output: Path, upsample: int, background: Path | None, quiet: bool) -> None:
     """Build a watchlist from SOURCE/<subject_id>/<photos>.
 
     An optional SOURCE/subjects.csv gives subject_id,name,category,reason,expires.
-    Photos with no face or more than one are rejected and listed on stderr.
+    Photos with no face or more than one are rejected and listed on stderr. The
+    list's false alert rate at each threshold is calibrated and stored with it
+    (see 'watchlist info').
     """
     bars: list[tqdm] = []
 
@@ -618,7 +667,7 @@ def watchlist_build(source: Path, output: Path, upsample: int, quiet: bool) -> N
         bars[0].update(1)
 
     try:
-        result = build_watchlist(source, upsample=upsample, on_photo=on_photo)
+        result = build_watchlist(source, upsample=upsample, on_photo=on_photo, background=background)
     finally:
         for bar in bars:
             bar.close()
@@ -660,6 +709,27 @@ def watchlist_info(path: Path) -> None:
         click.echo(
             f"{subject.subject_id:<20} {subject.name:<24} {count:>4}  "
             f"{(subject.expires or '-') + flag:<25} {subject.category or '-'}"
+        )
+    click.echo("")
+    echo_calibration(watchlist)
+
+
+def echo_calibration(watchlist: Watchlist) -> None:
+    """The expected false alerts and misses against this list at each threshold."""
+    calibration = watchlist.calibrated
+    tail = calibration.tail
+    click.echo(
+        f"calibration: {tail.source}, fitted on {tail.pairs:,} comparisons between different people"
+        + (f" ({calibration.note})" if calibration.note else "")
+    )
+    auto = calibration.auto_threshold(DEFAULT_MAX_FALSE_ALERT_RATE, watchlist.size)
+    click.echo(f"auto threshold (at most 1 false alert in 10,000 faces seen): {auto:.3f}")
+    click.echo(f"{'threshold':>9}  {'false alerts per 10,000 faces seen':>34}  {'own photos missed':>17}")
+    for row in calibration.table(watchlist.size, (auto, *TABLE_THRESHOLDS)):
+        missed = row["photos_missed"]
+        click.echo(
+            f"{row['threshold']:>9.3f}  {row['false_alerts_per_10000']:>34.3g}  "
+            f"{'-' if missed is None else f'{100 * missed:.1f} %':>17}"
         )
 
 

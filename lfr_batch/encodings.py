@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import dlib
 import numpy as np
 
@@ -36,12 +37,50 @@ class FaceEncoder:
         return np.array(descriptors, dtype=np.float64)
 
 
+# Below these, the encoder's distances between two photos of one person break down
+# (measured by shrinking and blurring 40 people's photos, benchmarks/accuracy.py): at
+# 24 px the median same-person distance is 0.40, at 16 px 0.50; a blur that leaves a
+# sharpness under 0.15 puts it at 0.49 while strangers' nearest distances fall too.
+MIN_FACE_PX = 24
+MIN_SHARPNESS = 0.15
+_SHARPNESS_SIDE = 32
+
+
+def face_quality(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's size in pixels and its sharpness: the variance of the Laplacian of
+    the face shrunk to 32 px, relative to its contrast, so it does not depend on size."""
+    sizes = np.zeros(len(boxes))
+    sharpness = np.zeros(len(boxes))
+    for row, (top, right, bottom, left) in enumerate(np.asarray(boxes, dtype=np.int64)):
+        sizes[row] = np.sqrt(max(bottom - top, 1) * max(right - left, 1))
+        face = image[max(top, 0) : bottom, max(left, 0) : right]
+        if face.size == 0:
+            continue
+        grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(grey, (_SHARPNESS_SIDE, _SHARPNESS_SIDE), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float64)
+        sharpness[row] = cv2.Laplacian(small, cv2.CV_64F).var() / max(small.var(), 1e-6)
+    return sizes, sharpness
+
+
+def good_enough_to_match(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which faces are large and sharp enough for their encodings to be trusted."""
+    sizes, sharpness = face_quality(image, boxes)
+    return (sizes >= MIN_FACE_PX) & (sharpness >= MIN_SHARPNESS)
+
+
 # A clearly better view of a tracked face: this much larger, or this much more
 # confidently detected (HOG scores rise as a face turns to the camera).
 BETTER_SIZE_RATIO = 1.25
 BETTER_SCORE_MARGIN = 0.5
-# A face that has matched nobody yet gets another look this often.
+# A face near a subject gathers views this often, for the decision on its whole track;
+# one that matches nobody gets another look this often.
+CANDIDATE_LOOK_INTERVAL_S = 0.4
 UNMATCHED_LOOK_INTERVAL_S = 1.5
+# A face this much further than the threshold from everyone is not a candidate.
+CANDIDATE_BAND = 0.1
+# Views encoded per track at most (the exhaustive mode has no cap).
+MAX_VIEWS = 8
 
 
 @dataclass
@@ -49,21 +88,21 @@ class _TrackViews:
     best_size: float
     best_score: float
     last_encoded_s: float
-    matched: bool = False
+    encoded: int = 1
+    candidate: bool = False
 
 
 class EncodingPolicy:
-    """Decides which tracked faces to encode, since encoding is the costly step:
-    each track once, then again only for a clearly better view, and every
-    1.5 s while it matches nobody. ``every=True`` encodes every face (the
-    exhaustive mode, for checking the fast one)."""
+    """Decides which tracked faces to encode, since encoding is the costly step: a
+    track's first usable view; then a clearly better view; every 0.4 s while it lies
+    near a subject (evidence for its decision); every 1.5 s while it matches nobody;
+    at most 8 views. ``every=True`` encodes every face (the exhaustive mode, for
+    checking the fast one)."""
 
-    def __init__(self, every: bool = False) -> None:
+    def __init__(self, threshold: float, every: bool = False) -> None:
+        self.candidate_distance = threshold + CANDIDATE_BAND
         self.every = every
         self._views: dict[int, _TrackViews] = {}
-
-    def reset(self) -> None:
-        self._views = {}
 
     def select(
         self, track_ids: np.ndarray, sizes: np.ndarray, scores: np.ndarray, time_s: float
@@ -72,22 +111,37 @@ class EncodingPolicy:
         chosen = np.zeros(len(track_ids), dtype=bool)
         for row, track_id in enumerate(track_ids.tolist()):
             views = self._views.get(track_id)
-            size, score = float(sizes[row]), float(scores[row])
-            if views is None:
-                self._views[track_id] = _TrackViews(size, score, time_s)
+            if views is None or self.every:
                 chosen[row] = True
                 continue
+            if views.encoded >= MAX_VIEWS:
+                continue
             better = (
-                size >= views.best_size * BETTER_SIZE_RATIO or score >= views.best_score + BETTER_SCORE_MARGIN
+                float(sizes[row]) >= views.best_size * BETTER_SIZE_RATIO
+                or float(scores[row]) >= views.best_score + BETTER_SCORE_MARGIN
             )
-            another_look = not views.matched and time_s - views.last_encoded_s >= UNMATCHED_LOOK_INTERVAL_S
-            if self.every or better or another_look:
-                views.best_size = max(views.best_size, size)
-                views.best_score = max(views.best_score, score)
-                views.last_encoded_s = time_s
-                chosen[row] = True
+            interval = CANDIDATE_LOOK_INTERVAL_S if views.candidate else UNMATCHED_LOOK_INTERVAL_S
+            chosen[row] = better or time_s - views.last_encoded_s >= interval
         return chosen
 
-    def record_matches(self, track_ids: np.ndarray, matched: np.ndarray) -> None:
-        for track_id in track_ids[matched].tolist():
-            self._views[track_id].matched = True
+    def record(
+        self,
+        track_ids: np.ndarray,
+        sizes: np.ndarray,
+        scores: np.ndarray,
+        time_s: float,
+        nearest_distances: np.ndarray,
+    ) -> None:
+        """The views encoded now, and how near each came to a subject."""
+        for row, track_id in enumerate(track_ids.tolist()):
+            size, score = float(sizes[row]), float(scores[row])
+            candidate = bool(nearest_distances[row] <= self.candidate_distance)
+            views = self._views.get(track_id)
+            if views is None:
+                self._views[track_id] = _TrackViews(size, score, time_s, candidate=candidate)
+                continue
+            views.best_size = max(views.best_size, size)
+            views.best_score = max(views.best_score, score)
+            views.last_encoded_s = time_s
+            views.encoded += 1
+            views.candidate = views.candidate or candidate

@@ -10,10 +10,16 @@ One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
 :class:`~lfr_batch.motion.MotionRegions` says where to look →
 :class:`~lfr_batch.faces.FaceDetector` finds faces there →
 :class:`~lfr_batch.tracks.FaceTracker` links them to tracks →
-:class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding →
+:class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding and
+:func:`~lfr_batch.encodings.good_enough_to_match` drops those too small or blurred →
 :class:`~lfr_batch.encodings.FaceEncoder` encodes them →
-:class:`~lfr_batch.matches.WatchlistMatcher` finds the nearest subject →
-:class:`~lfr_batch.alerts.AlertCollector` keeps the best matched sighting.
+:class:`~lfr_batch.matches.WatchlistMatcher` ranks the subjects →
+:class:`~lfr_batch.alerts.TrackEvidence` gathers each track's views, and when the
+track ends :func:`~lfr_batch.alerts.decide` compares their mean with the watchlist.
+
+A track that may run over a segment's seam is decided only once both sides are
+joined (:class:`VideoAssembly`); every other track is decided in its segment, and
+its encodings are dropped there.
 """
 
 from __future__ import annotations
@@ -26,14 +32,15 @@ from datetime import datetime
 from pathlib import Path
 
 import cv2
+import numpy as np
 
-from lfr_batch.alerts import AlertCollector, Sighting, SightingKey
-from lfr_batch.encodings import EncodingPolicy, FaceEncoder
+from lfr_batch.alerts import TrackDecision, TrackEvidence, decide
+from lfr_batch.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match
 from lfr_batch.errors import VideoError, WatchlistError
 from lfr_batch.faces import DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
-from lfr_batch.tracks import FaceTracker, Track, join_at_seam, merged
+from lfr_batch.tracks import DEFAULT_MAX_GAP_S, FaceTracker, Track, join_at_seam, merged
 from lfr_batch.video import VideoReader
 from lfr_batch.watchlist import Watchlist, load_watchlist
 
@@ -52,6 +59,7 @@ class AnalysisSettings:
     detector: DetectorName
     exhaustive: bool  # every frame, whole frame, every face encoded
     at: datetime  # subjects expired by then are not matched
+    keep_distances: bool = False  # keep every track's nearest subjects (test footage only)
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,11 @@ class SegmentResult:
     frame_count: int = 0
     frames_decoded: int = 0
     frames_analysed: int = 0
+    start_time_s: float = 0.0
     end_time_s: float = 0.0
     tracks: list[Track] = field(default_factory=list)
-    sightings: dict[SightingKey, Sighting] = field(default_factory=dict)
+    decisions: dict[int, TrackDecision] = field(default_factory=dict)  # by track id
+    open_evidence: dict[int, TrackEvidence] = field(default_factory=dict)  # tracks at a seam
     error: str = ""
     seconds: float = 0.0
 
@@ -104,18 +114,22 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
+    return shared_matcher(settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at)
+
+
 def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None = None) -> SegmentResult:
     """Run every stage over one segment; ``on_frames(n)`` reports frames decoded."""
     began = time.perf_counter()
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
-    matcher = shared_matcher(settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at)
+    matcher = settings_matcher(settings)
     detector = FaceDetector(settings.detector, settings.upsample)
     encoder = FaceEncoder()
     motion = MotionRegions()
     tracker = FaceTracker()
-    policy = EncodingPolicy(every=settings.exhaustive)
-    collector = AlertCollector()
+    policy = EncodingPolicy(settings.threshold, every=settings.exhaustive)
+    evidence: dict[int, TrackEvidence] = {}
     sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
     try:
         with VideoReader(Path(task.video)) as reader:
@@ -129,14 +143,27 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     if settings.exhaustive
                     else motion.regions(frame.image, frame.time_s, tracker.expected_boxes(frame.time_s))
                 )
+                if result.frames_analysed == 0:
+                    result.start_time_s = frame.time_s
                 faces = detector(frame.image, regions)
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)
                 chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s)
                 if chosen.any():
-                    boxes = faces.boxes[chosen]
-                    matches = matcher.match(encoder(frame.image, boxes))
-                    policy.record_matches(track_ids[chosen], matches.matched)
-                    collector.observe(frame, track_ids[chosen], boxes, matches)
+                    usable = good_enough_to_match(frame.image, faces.boxes[chosen])
+                    for track_id in track_ids[chosen][~usable].tolist():
+                        evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
+                    chosen[np.flatnonzero(chosen)[~usable]] = False
+                if chosen.any():
+                    boxes, chosen_ids = faces.boxes[chosen], track_ids[chosen]
+                    encodings = encoder(frame.image, boxes)
+                    nearest = matcher.match(encodings).distance
+                    policy.record(
+                        chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, nearest
+                    )
+                    for row, track_id in enumerate(chosen_ids.tolist()):
+                        evidence.setdefault(track_id, TrackEvidence()).add(
+                            frame, boxes[row], encodings[row], float(nearest[row])
+                        )
                 result.frames_analysed += 1
                 if on_frames is not None:
                     on_frames(reader.frames_decoded - reported)
@@ -146,22 +173,39 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
     except (VideoError, cv2.error, RuntimeError) as error:
         result.error = one_line(error)
     result.tracks = tracker.tracks
-    result.sightings = collector.sightings()
+    for track in tracker.tracks:
+        if track.track_id not in evidence:
+            continue
+        if at_seam(track, task, result):
+            result.open_evidence[track.track_id] = evidence[track.track_id]
+        else:
+            result.decisions[track.track_id] = decide(evidence[track.track_id], matcher)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def at_seam(track: Track, task: SegmentTask, result: SegmentResult) -> bool:
+    """Whether the track may continue into the segment before or after this one."""
+    after_start = task.index > 0 and track.first_seen_s - result.start_time_s <= DEFAULT_MAX_GAP_S
+    before_end = task.end_frame is not None and result.end_time_s - track.last_seen_s <= DEFAULT_MAX_GAP_S
+    return after_start or before_end
 
 
 class VideoAssembly:
     """One video's segments folded together in order as they arrive.
 
-    A track that runs over a seam is one track (one face seen), and its alert
-    keeps the better of the two segments' sightings. Only what a later seam or
-    an alert can still need is kept (the tracks of the last folded segment and
-    the tracks with sightings), so memory stays flat however long the video."""
+    A track that runs over a seam is one track (one face seen), decided once on the
+    views of both sides. Only what a later seam, an alert or ``--keep-distances``
+    still needs is kept (the tracks of the last folded segment, the evidence of
+    tracks open at its end, and the decided tracks worth reporting), so memory
+    stays flat however long the video."""
 
-    def __init__(self) -> None:
+    def __init__(self, matcher: WatchlistMatcher, keep_distances: bool = False) -> None:
+        self.matcher = matcher
+        self.keep_distances = keep_distances
         self.faces_seen = 0
-        self.sightings: dict[SightingKey, Sighting] = {}
+        self.faces_low_quality = 0
+        self.decisions: dict[int, TrackDecision] = {}  # by id in the video: alerts (and all, to keep)
         self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
         self.end_time_s = 0.0  # where the last segment ended
         self.frames_decoded = 0
@@ -172,6 +216,7 @@ class VideoAssembly:
         self._tracks: dict[int, Track] = {}  # by id in the video
         self._previous: list[Track] = []
         self._previous_ids: dict[int, int] = {}
+        self._pending: dict[int, TrackEvidence] = {}  # tracks that may go on in the next segment
         self._waiting: dict[int, SegmentResult] = {}
 
     def add(self, segment: SegmentResult) -> None:
@@ -179,6 +224,20 @@ class VideoAssembly:
         while self.folded in self._waiting:
             self._fold(self._waiting.pop(self.folded))
             self.folded += 1
+
+    def finish(self) -> None:
+        """Decide the tracks still open when the last segment ended."""
+        for global_id, evidence in self._pending.items():
+            self._record(global_id, decide(evidence, self.matcher))
+        self._pending = {}
+
+    def _record(self, global_id: int, decision: TrackDecision) -> None:
+        self.faces_low_quality += decision.low_quality
+        earlier = self.decisions.get(global_id)
+        if earlier is not None and earlier.alerts and earlier.distances[0] <= decision.distances[0]:
+            return  # decided on both sides of a seam: one alert per track, the nearer
+        if decision.alerts or (self.keep_distances and decision.views):
+            self.decisions[global_id] = decision
 
     def _fold(self, segment: SegmentResult) -> None:
         if self.folded == 0:
@@ -192,24 +251,36 @@ class VideoAssembly:
             self.errors.append((segment.index, segment.error))
         continues = join_at_seam(self._previous, segment.tracks)
         local_to_global: dict[int, int] = {}
+        still_open: dict[int, TrackEvidence] = {}
         for track in segment.tracks:
+            evidence = segment.open_evidence.get(track.track_id)
             if track.track_id in continues:
                 global_id = self._previous_ids[continues[track.track_id]]
                 self._tracks[global_id] = merged(self._tracks[global_id], track)
+                earlier = self._pending.pop(global_id, None)
+                if earlier is not None:
+                    evidence = earlier if evidence is None else earlier.merge(evidence)
             else:
                 global_id = self.faces_seen
                 self.faces_seen += 1
                 self._tracks[global_id] = replace(track, track_id=global_id)
             local_to_global[track.track_id] = global_id
-        for (local_id, subject_index), sighting in segment.sightings.items():
-            key = (local_to_global[local_id], subject_index)
-            if key not in self.sightings or sighting.distance < self.sightings[key].distance:
-                self.sightings[key] = sighting
+            if evidence is not None:
+                still_open[global_id] = evidence
+            if track.track_id in segment.decisions:
+                self._record(global_id, segment.decisions[track.track_id])
+        for global_id, evidence in self._pending.items():  # ended at the seam
+            self._record(global_id, decide(evidence, self.matcher))
+        self._pending = still_open
         self._previous, self._previous_ids = segment.tracks, local_to_global
-        needed = set(local_to_global.values()) | {track_id for track_id, _subject in self.sightings}
+        needed = set(local_to_global.values()) | set(self.decisions)
         self._tracks = {track_id: track for track_id, track in self._tracks.items() if track_id in needed}
 
+    def track(self, track_id: int) -> Track:
+        return self._tracks[track_id]
+
     def alert_tracks(self) -> list[Track]:
-        """The tracks that matched someone, with their first and last sightings."""
-        matched = {track_id for track_id, _subject in self.sightings}
-        return [self._tracks[track_id] for track_id in sorted(matched)]
+        """The tracks that alerted, with their first and last sightings."""
+        return [
+            self._tracks[track_id] for track_id in sorted(self.decisions) if self.decisions[track_id].alerts
+        ]

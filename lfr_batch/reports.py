@@ -26,6 +26,7 @@ from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
 VIDEOS_CSV = "videos.csv"
+DISTANCES_CSV = "distances.csv"
 SNAPSHOTS_DIR = "snapshots"
 SUBJECT_PHOTOS_DIR = "watchlist_photos"
 
@@ -58,6 +59,10 @@ ALERT_COLUMNS = (
     "category",
     "distance",
     "threshold",
+    "views",
+    "view_distance",
+    "runner_up_subject_id",
+    "runner_up_distance",
     "top",
     "right",
     "bottom",
@@ -87,6 +92,11 @@ DEPLOYMENT_COLUMNS = (
     "other_disposals",
     "no_action",
     "faces_seen",
+    "expected_false_alert_rate",
+    "threshold_mode",
+    "max_false_alert_rate",
+    "calibration",
+    "faces_low_quality",
     "videos",
     "videos_failed",
     "frames_decoded",
@@ -117,7 +127,22 @@ VIDEO_COLUMNS = (
     "frames_decoded",
     "frames_analysed",
     "faces_seen",
+    "faces_low_quality",
     "alerts",
+)
+DISTANCE_COLUMNS = (
+    "video",
+    "track_id",
+    "first_seen_s",
+    "last_seen_s",
+    "views",
+    "best_view_distance",
+    "subject_1",
+    "distance_1",
+    "subject_2",
+    "distance_2",
+    "subject_3",
+    "distance_3",
 )
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
@@ -256,6 +281,12 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         **counts,
         "false_alert_rate": false_alert_rate(false_alerts, faces_seen),
         "faces_seen": faces_seen,
+        # As a percentage of faces seen, like false_alert_rate beside it.
+        "expected_false_alert_rate": round(100.0 * watchlist.get("expected_false_alert_rate", 0.0), 6),
+        "threshold_mode": settings.get("threshold_mode", "fixed"),
+        "max_false_alert_rate": settings.get("max_false_alert_rate", ""),
+        "calibration": watchlist.get("calibration", ""),
+        "faces_low_quality": sum(r.faces_low_quality for r in records),
         "videos": len(records),
         "videos_failed": sum(r.status == "failed" for r in records),
         "frames_decoded": sum(r.frames_decoded for r in records),
@@ -292,5 +323,11 @@ def write_reports(state: DeploymentState) -> None:
     record = deployment_row(state, reviews)
     write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
     write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
+    if settings.get("keep_distances"):
+        write_csv(
+            folder / DISTANCES_CSV,
+            DISTANCE_COLUMNS,
+            ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
+        )
     write_report(folder, record, [{key: _cell(value) for key, value in row.items()} for row in rows])
     write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [record])

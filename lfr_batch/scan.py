@@ -25,19 +25,19 @@ from typing import Any
 
 from lfr_batch import __version__
 from lfr_batch.alerts import build_alerts
+from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError, WatchlistError
 from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.matches import DEFAULT_THRESHOLD
 from lfr_batch.pipeline import (
     AnalysisSettings,
     SegmentTask,
     VideoAssembly,
     file_stamp,
     one_line,
-    shared_matcher,
+    settings_matcher,
     shared_watchlist,
 )
 from lfr_batch.reports import (
@@ -83,7 +83,8 @@ class ScanConfig:
     location: str = ""
     purpose: str = ""
     start: datetime | None = None
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: calibrated to the watchlist (``auto``)
+    max_false_alert_rate: float = DEFAULT_MAX_FALSE_ALERT_RATE
     sample_fps: float = DEFAULT_SAMPLE_FPS
     upsample: int = DEFAULT_UPSAMPLE
     detector: DetectorName = "hog"
@@ -92,6 +93,7 @@ class ScanConfig:
     scheduler: str | None = None
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     watchlist_max_age_h: float = DEFAULT_WATCHLIST_MAX_AGE_H
+    keep_distances: bool = False
     overwrite: bool = False
 
     def validate(self) -> None:
@@ -100,8 +102,13 @@ class ScanConfig:
                 f"deployment name {self.deployment!r} must start with a letter or digit and use "
                 "only letters, digits, spaces, '.', '_' and '-' (it names a folder)"
             )
-        if not 0.0 < self.threshold < 2.0:
-            raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2 (0.6 is usual)")
+        if self.threshold is not None and not 0.0 < self.threshold < 2.0:
+            raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")
+        if not 0.0 < self.max_false_alert_rate < 1.0:
+            raise ConfigError(
+                f"max false alert rate {self.max_false_alert_rate} must lie between 0 and 1 "
+                f"(the default, {DEFAULT_MAX_FALSE_ALERT_RATE:g}, is one in 10,000 faces seen)"
+            )
         if self.sample_fps <= 0:
             raise ConfigError(f"fps {self.sample_fps} must be positive")
         if not 0 <= self.upsample <= 3:
@@ -123,11 +130,25 @@ class ScanConfig:
     def deployment_dir(self) -> Path:
         return self.out_dir / self.deployment
 
-    def scan_settings(self, watchlist_sha256: str) -> dict[str, Any]:
+    def resolve_threshold(self, watchlist: Watchlist) -> tuple[float, float]:
+        """The threshold to match at, and the false alert rate expected there.
+
+        The auto threshold is calibrated to every subject the file holds, expired
+        ones included, so it stays the same for every run with that file."""
+        calibration = watchlist.calibrated
+        threshold = self.threshold
+        if threshold is None:
+            threshold = calibration.auto_threshold(self.max_false_alert_rate, watchlist.size)
+        return threshold, calibration.expected_false_alert_rate(threshold, watchlist.size)
+
+    def scan_settings(self, watchlist_sha256: str, threshold: float) -> dict[str, Any]:
         """The settings every run into one deployment must share for its figures to add up."""
         return {
             "watchlist_sha256": watchlist_sha256,
-            "threshold": self.threshold,
+            "threshold": threshold,
+            "threshold_mode": "auto" if self.threshold is None else "fixed",
+            "max_false_alert_rate": self.max_false_alert_rate,
+            "keep_distances": self.keep_distances,
             "sample_fps": self.sample_fps,
             "upsample": self.upsample,
             "detector": self.detector,
@@ -161,6 +182,8 @@ class ScanResult:
     skipped: list[Path] = field(default_factory=list)  # already scanned (same content)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # every video found, with its SHA-256
     watchlist_sha256: str = ""
+    threshold: float = 0.0  # the distance matched at (resolved when ``auto``)
+    expected_false_alert_rate: float = 0.0
 
     @property
     def failed(self) -> list[VideoRecord]:
@@ -208,9 +231,9 @@ class _Planned:
 
     path: Path
     sha256: str
+    assembly: VideoAssembly
     frame_count: int = 0
     segments: int = 0
-    assembly: VideoAssembly = field(default_factory=VideoAssembly)
     error: str = ""
 
     @property
@@ -221,7 +244,7 @@ class _Planned:
 def _plan(
     path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float
 ) -> tuple[_Planned, list[SegmentTask]]:
-    planned = _Planned(path, sha256)
+    planned = _Planned(path, sha256, VideoAssembly(settings_matcher(settings), settings.keep_distances))
     try:
         with VideoReader(path) as reader:
             fps, frame_count = reader.info.fps, reader.info.frame_count
@@ -278,14 +301,16 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     videos = find_videos(config.inputs)
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
-    state = _open_deployment(config, watchlist_sha256)
+    threshold, expected_rate = config.resolve_threshold(watchlist)
+    state = _open_deployment(config, watchlist_sha256, threshold)
 
     scanned_at = datetime.now(UTC).replace(microsecond=0)
-    expired = shared_matcher(watchlist_path, watchlist_stamp, config.threshold, scanned_at).expired
+    expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
     _warn_about(watchlist, expired, config, scanned_at)
+    _warn_about_threshold(watchlist, config, threshold, expected_rate)
     expired_ids = {subject.subject_id for subject in expired}
     state.start(
-        config.scan_settings(watchlist_sha256),
+        config.scan_settings(watchlist_sha256, threshold),
         {"location": config.location, "purpose": config.purpose},
         {
             "file": config.watchlist.name,
@@ -295,19 +320,28 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             "categories": dict(
                 Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)
             ),
+            "expected_false_alert_rate": expected_rate,
+            "calibration": watchlist.calibrated.tail.source,
         },
     )
     settings = AnalysisSettings(
         watchlist=watchlist_path,
         watchlist_stamp=watchlist_stamp,
-        threshold=config.threshold,
+        threshold=threshold,
         sample_fps=config.sample_fps,
         upsample=config.upsample,
         detector=config.detector,
         exhaustive=config.exhaustive,
         at=scanned_at,
+        keep_distances=config.keep_distances,
     )
-    result = ScanResult(deployment_dir=config.deployment_dir, records=[], watchlist_sha256=watchlist_sha256)
+    result = ScanResult(
+        deployment_dir=config.deployment_dir,
+        records=[],
+        watchlist_sha256=watchlist_sha256,
+        threshold=threshold,
+        expected_false_alert_rate=expected_rate,
+    )
     planned, tasks = _plan_videos(videos, state, settings, config, result)
     report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
     _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
@@ -327,7 +361,27 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     return result
 
 
-def _open_deployment(config: ScanConfig, watchlist_sha256: str) -> DeploymentState:
+def _warn_about_threshold(
+    watchlist: Watchlist, config: ScanConfig, threshold: float, expected_rate: float
+) -> None:
+    """Once per scan: a fixed threshold looser than the false alert rate allows, and a
+    list calibrated from the reference measurement rather than its own photos."""
+    calibration = watchlist.calibrated
+    if calibration.note:
+        logger.info("watchlist %s: %s", config.watchlist, calibration.note)
+    if config.threshold is not None and expected_rate > config.max_false_alert_rate:
+        logger.warning(
+            "threshold %g is looser than a false alert rate of %s allows against %d subjects: "
+            "expect about %s false alerts per 10,000 faces seen (--threshold auto gives %g)",
+            threshold,
+            f"{config.max_false_alert_rate:g}",
+            watchlist.size,
+            f"{expected_rate * 10_000:.3g}",
+            calibration.auto_threshold(config.max_false_alert_rate, watchlist.size),
+        )
+
+
+def _open_deployment(config: ScanConfig, watchlist_sha256: str, threshold: float) -> DeploymentState:
     """The deployment's state: cleared for --overwrite, else checked against these settings."""
     state = DeploymentState(config.deployment_dir)
     if config.overwrite:
@@ -337,7 +391,7 @@ def _open_deployment(config: ScanConfig, watchlist_sha256: str) -> DeploymentSta
         for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
             (config.deployment_dir / name).unlink(missing_ok=True)
     elif state.exists:
-        state.check_same_scan(config.scan_settings(watchlist_sha256))
+        state.check_same_scan(config.scan_settings(watchlist_sha256, threshold))
     return state
 
 
@@ -425,9 +479,10 @@ def _commit(
         state.commit(record)
         return record
 
+    assembly.finish()
     alerts = []
     number = state.next_alert_number()
-    for alert in build_alerts(assembly.alert_tracks(), assembly.sightings):
+    for alert in build_alerts(assembly.alert_tracks(), assembly.decisions):
         alert_id = f"A{number:05d}"
         number += 1
         snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
@@ -439,6 +494,7 @@ def _commit(
             subject_photo = f"{SUBJECT_PHOTOS_DIR}/{_SAFE_NAME.sub('_', subject.subject_id)}.jpg"
             write_atomic(state.deployment_dir / subject_photo, subject.photo_jpeg)
         top, right, bottom, left = alert.best.box
+        runner_up = alert.decision.subjects[1]
         alerts.append(
             AlertRecord(
                 alert_id=alert_id,
@@ -450,13 +506,17 @@ def _commit(
                 subject_id=subject.subject_id,
                 subject_name=subject.name,
                 category=subject.category,
-                distance=round(alert.best.distance, 4),
+                distance=round(alert.decision.distances[0], 4),
                 top=top,
                 right=right,
                 bottom=bottom,
                 left=left,
                 snapshot=snapshot,
                 subject_photo=subject_photo,
+                views=alert.decision.views,
+                view_distance=round(alert.best.distance, 4),
+                runner_up_subject_id=watchlist.subjects[runner_up].subject_id if runner_up >= 0 else "",
+                runner_up_distance=round(alert.decision.distances[1], 4) if runner_up >= 0 else None,
             )
         )
     broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
@@ -475,7 +535,9 @@ def _commit(
         frames_decoded=assembly.frames_decoded,
         frames_analysed=assembly.frames_analysed,
         faces_seen=assembly.faces_seen,
+        faces_low_quality=assembly.faces_low_quality,
         alerts=alerts,
+        distances=_distance_rows(assembly, watchlist) if assembly.keep_distances else [],
     )
     state.commit(record)
     logger.info(
@@ -486,3 +548,24 @@ def _commit(
         len(alerts),
     )
     return record
+
+
+def _distance_rows(assembly: VideoAssembly, watchlist: Watchlist) -> list[dict[str, Any]]:
+    """Every decided track's nearest subjects and distances: numbers and ids only."""
+    rows = []
+    for track_id, decision in sorted(assembly.decisions.items()):
+        track = assembly.track(track_id)
+        row: dict[str, Any] = {
+            "track_id": track_id,
+            "first_seen_s": round(track.first_seen_s, 3),
+            "last_seen_s": round(track.last_seen_s, 3),
+            "views": decision.views,
+            "best_view_distance": round(decision.best_view_distance, 4),
+        }
+        for rank, (subject, distance) in enumerate(
+            zip(decision.subjects, decision.distances, strict=True), 1
+        ):
+            row[f"subject_{rank}"] = watchlist.subjects[subject].subject_id if subject >= 0 else ""
+            row[f"distance_{rank}"] = round(distance, 4) if subject >= 0 else None
+        rows.append(row)
+    return rows

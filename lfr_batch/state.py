@@ -39,13 +39,17 @@ class AlertRecord:
     subject_id: str
     subject_name: str
     category: str
-    distance: float
+    distance: float  # from the mean of the track's views to the subject
     top: int
     right: int
     bottom: int
     left: int
     snapshot: str  # relative to the deployment folder
     subject_photo: str = ""  # the subject's watchlist photo, relative to the deployment folder
+    views: int = 1  # encoded views of the track the decision was made on
+    view_distance: float = 0.0  # the snapshot view's own distance to the subject
+    runner_up_subject_id: str = ""  # the next nearest subject, and its distance
+    runner_up_distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,14 @@ class VideoRecord:
     frames_decoded: int = 0
     frames_analysed: int = 0
     faces_seen: int = 0
+    faces_low_quality: int = 0  # faces seen but never large or sharp enough to match
     processing_seconds: float = 0.0
     scanned_at: str = ""
     alerts: list[AlertRecord] = field(default_factory=list)
     # Figures of alerts deleted at the end of their retention period (see lfr_batch.retention).
     purged: dict[str, int] = field(default_factory=dict)
+    # Every decided track's nearest subjects, numbers only (``scan --keep-distances``).
+    distances: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoRecord:

@@ -7,7 +7,12 @@ A watchlist file is a pickle of plain data and numpy arrays only::
      "subjects": {"subject_id": [...], "name": [...], "category": [...],
                   "reason": [...], "expires": [...], "photo_jpeg": [bytes, ...]},
      "encodings": float64 N×128, "encoding_subject": int64 N (row → subject index),
-     "encoding_source": [photo path of each row]}
+     "encoding_source": [photo path of each row],
+     "calibration": {"location", "scale", "pairs", "source", "miss_shares", "note"}}
+
+The calibration (:mod:`lfr_batch.calibration`) is computed when the list is
+built; a list without one (older files, face_recognition pickles) is
+calibrated from its own encodings when it is loaded.
 
 Loading never runs code: :class:`SafeUnpickler` admits only the numpy
 reconstructors that arrays need and refuses every other global. Pickles in the
@@ -29,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from lfr_batch.calibration import Calibration, calibrate
 from lfr_batch.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.errors import WatchlistError
 from lfr_batch.faces import FaceDetector
@@ -126,6 +132,7 @@ class Watchlist:
     created: str = ""
     models: dict[str, str] = field(default_factory=dict)
     legacy_format: bool = False
+    calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
         self.encodings = np.asarray(self.encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
@@ -141,6 +148,13 @@ class Watchlist:
         ids = [s.subject_id for s in self.subjects]
         if len(set(ids)) != len(ids):
             raise WatchlistError("watchlist is malformed: subject ids repeat")
+        if self.calibration is None and self.subjects:
+            self.calibration = calibrate(self.encodings, self.encoding_subject, len(self.subjects))
+
+    @property
+    def calibrated(self) -> Calibration:
+        assert self.calibration is not None, "an empty watchlist has no calibration"
+        return self.calibration
 
     @property
     def size(self) -> int:
@@ -170,6 +184,7 @@ class Watchlist:
             "encodings": self.encodings,
             "encoding_subject": self.encoding_subject,
             "encoding_source": list(self.encoding_source),
+            "calibration": self.calibration.to_payload() if self.calibration else None,
         }
 
 
@@ -274,7 +289,16 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
         encoding_source=[_text(s) for s in payload.get("encoding_source", [])],
         created=_text(payload.get("created")),
         models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
+        calibration=_calibration(payload.get("calibration")),
     )
+
+
+def _calibration(payload: Any) -> Calibration | None:
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        raise TypeError("calibration must be a table of numbers")
+    return Calibration.from_payload(payload)
 
 
 def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
@@ -361,17 +385,54 @@ def _detection_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
 
 
+def _one_face(
+    photo: Path, detector: FaceDetector, encoder: FaceEncoder
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The photo, its one face's box and that face's encoding; PhotoError says why not."""
+    image = load_photo(photo)
+    small, scale = _detection_copy(image)
+    boxes = detector(small).boxes
+    if len(boxes) != 1:
+        raise PhotoError(
+            "no face found"
+            if len(boxes) == 0
+            else f"{len(boxes)} faces found; a reference photo must show one"
+        )
+    box = np.round(boxes[0] / scale).astype(np.int32)
+    return image, box, encoder(image, box[None, :])[0]
+
+
+def _background_encodings(
+    folder: Path, detector: FaceDetector, encoder: FaceEncoder, rejected: list[RejectedPhoto]
+) -> list[np.ndarray]:
+    """Encodings of people not on the list, for calibration only."""
+    if not folder.is_dir():
+        raise WatchlistError(f"background folder not found: {folder}")
+    found = []
+    for photo in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            found.append(_one_face(photo, detector, encoder)[2])
+        except PhotoError as error:
+            rejected.append(RejectedPhoto(photo, f"background: {error}"))
+    if not found:
+        raise WatchlistError(f"no usable photo in the background folder {folder}")
+    return found
+
+
 def build_watchlist(
     source: Path,
     upsample: int = 1,
     now: datetime | None = None,
     on_photo: Callable[[Path, int], None] | None = None,
+    background: Path | None = None,
 ) -> BuildResult:
     """Build a watchlist from ``source/<subject_id>/<photos>`` (+ optional subjects.csv).
 
     Every photo that cannot be read, or shows no face or more than one, is
     rejected with its reason; nothing is skipped silently. ``on_photo(path, total)``
-    is called as each photo is started.
+    is called as each photo is started. ``background`` holds photos of people who
+    are not on the list (``<person>/<photos>``, or photos directly), used only to
+    calibrate the list's false alert rate; nothing of them is stored.
     """
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
@@ -399,22 +460,11 @@ def build_watchlist(
             if on_photo is not None:
                 on_photo(photo, total_photos)
             try:
-                image = load_photo(photo)
+                image, box, encoding = _one_face(photo, detector, encoder)
             except PhotoError as error:
                 rejected.append(RejectedPhoto(photo, str(error)))
                 continue
-            small, scale = _detection_copy(image)
-            boxes = detector(small).boxes
-            if len(boxes) != 1:
-                reason = (
-                    "no face found"
-                    if len(boxes) == 0
-                    else f"{len(boxes)} faces found; a reference photo must show one"
-                )
-                rejected.append(RejectedPhoto(photo, reason))
-                continue
-            box = np.round(boxes[0] / scale).astype(np.int32)
-            subject_rows.append(encoder(image, box[None, :])[0])
+            subject_rows.append(encoding)
             row_source.append(photo.relative_to(source).as_posix())
             if not photo_jpeg:
                 photo_jpeg = encode_jpeg(crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85)
@@ -439,10 +489,13 @@ def build_watchlist(
         logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
     if not subjects:
         raise WatchlistError(f"no usable reference photo in {source}: the watchlist would be empty")
+    others = _background_encodings(background, detector, encoder, rejected) if background else []
+    encodings = np.stack(rows)
+    encoding_subject = np.array(row_subject, dtype=np.int64)
     watchlist = Watchlist(
         subjects=subjects,
-        encodings=np.stack(rows),
-        encoding_subject=np.array(row_subject, dtype=np.int64),
+        encodings=encodings,
+        encoding_subject=encoding_subject,
         encoding_source=row_source,
         created=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         models={
@@ -450,6 +503,9 @@ def build_watchlist(
             "landmarks": LANDMARK_MODEL,
             "encoder": ENCODER_MODEL,
         },
+        calibration=calibrate(
+            encodings, encoding_subject, len(subjects), np.array(others) if others else None
+        ),
     )
     return BuildResult(
         watchlist=watchlist,

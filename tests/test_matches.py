@@ -31,8 +31,23 @@ def test_nearest_subject_within_threshold(watchlist: Watchlist) -> None:
     probes = np.stack([unit(0, 1.05), unit(1) + unit(0, 0.3), unit(5)])
     matches = matcher.match(probes)
     assert matches.subject_index.tolist() == [0, 1, NO_SUBJECT]
-    assert matches.distance[:2] == pytest.approx([0.05, 0.3])
+    # Subject a is the centroid of its two encodings, 1.05 along axis 0.
+    assert matches.distance[:2] == pytest.approx([0.0, 0.3])
     assert matches.matched.tolist() == [True, True, False]
+
+
+def test_runner_up_and_third_are_ranked_and_expired_left_out(watchlist: Watchlist) -> None:
+    matches = WatchlistMatcher(watchlist, 0.6, NOW).match(unit(0, 1.05)[None])
+    assert matches.subjects[0].tolist() == [0, 1, NO_SUBJECT]  # "old" has expired: two in force
+    assert matches.distances[0, :2] == pytest.approx([0.0, np.hypot(1.05, 1.0)])
+    assert np.isinf(matches.distances[0, 2])
+
+
+def test_distances_to_one_subject(watchlist: Watchlist) -> None:
+    matcher = WatchlistMatcher(watchlist, 0.6, NOW)
+    assert matcher.distances_to(np.stack([unit(1), unit(0, 1.05)]), 1) == pytest.approx(
+        [0.0, np.hypot(1.05, 1)]
+    )
 
 
 def test_distance_equal_to_the_threshold_is_a_match(watchlist: Watchlist) -> None:
@@ -56,9 +71,10 @@ def test_vectorised_distances_equal_the_plain_formula() -> None:
     watchlist = Watchlist([Subject(str(i)) for i in range(50)], references, np.arange(500) % 50)
     probes = rng.normal(0, 0.1, (20, 128))
     matches = WatchlistMatcher(watchlist, 1.99, NOW).match(probes)
-    plain = np.linalg.norm(probes[:, None, :] - references[None], axis=2)
-    np.testing.assert_allclose(matches.distance, plain.min(axis=1), rtol=1e-9)
-    assert matches.subject_index.tolist() == (plain.argmin(axis=1) % 50).tolist()
+    centroids = np.stack([references[np.arange(500) % 50 == s].mean(axis=0) for s in range(50)])
+    plain = np.linalg.norm(probes[:, None, :] - centroids[None], axis=2)
+    np.testing.assert_allclose(matches.distances, np.sort(plain, axis=1)[:, :3], rtol=1e-9)
+    assert matches.subjects.tolist() == np.argsort(plain, axis=1)[:, :3].tolist()
 
 
 def test_empty_probe_set() -> None:

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-import numpy as np
+from datetime import UTC, datetime
 
-from lfr_batch.encodings import EncodingPolicy
+import numpy as np
+import pytest
+
+from lfr_batch.alerts import TrackEvidence, decide
+from lfr_batch.encodings import MAX_VIEWS, EncodingPolicy
+from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import TRACKED_FACE_TARGET_PX, MotionRegions
 from lfr_batch.pipeline import SegmentResult, VideoAssembly
 from lfr_batch.tracks import Track
+from lfr_batch.video import Frame
+from lfr_batch.watchlist import Subject, Watchlist
 
 NO_TRACKS = np.zeros((0, 4), dtype=np.int32)
 
@@ -53,37 +60,35 @@ def test_a_tracked_face_is_searched_at_its_own_scale_without_a_wider_search() ->
     assert right >= 190
 
 
-def test_encoding_policy_encodes_each_track_once_then_only_better_views() -> None:
-    policy = EncodingPolicy()
+def test_encoding_policy_gathers_views_of_candidates_and_looks_again_at_strangers() -> None:
+    policy = EncodingPolicy(threshold=0.4)
     ids = np.array([0, 1])
-    assert policy.select(ids, np.array([80.0, 80.0]), np.array([1.0, 1.0]), 0.0).tolist() == [
-        True,
-        True,
-    ]
-    policy.record_matches(ids, np.array([True, False]))
-    assert policy.select(ids, np.array([82.0, 82.0]), np.array([1.1, 1.1]), 0.2).tolist() == [
-        False,
-        False,
-    ]
-    # a much larger view of the matched face; another look at the unmatched one after 1.5 s
-    assert policy.select(ids, np.array([120.0, 82.0]), np.array([1.0, 1.0]), 1.0).tolist() == [
-        True,
-        False,
-    ]
-    assert policy.select(ids, np.array([120.0, 82.0]), np.array([1.0, 1.0]), 1.6).tolist() == [
-        False,
-        True,
-    ]
-    assert policy.select(ids, np.array([120.0, 82.0]), np.array([1.6, 1.0]), 1.8).tolist() == [
-        True,
-        False,
-    ]
-    every = EncodingPolicy(every=True)
-    every.select(ids, np.array([80.0, 80.0]), np.array([1.0, 1.0]), 0.0)
-    assert every.select(ids, np.array([80.0, 80.0]), np.array([1.0, 1.0]), 0.2).tolist() == [
-        True,
-        True,
-    ]
+    sizes, scores = np.array([80.0, 80.0]), np.array([1.0, 1.0])
+    assert policy.select(ids, sizes, scores, 0.0).tolist() == [True, True]
+    # track 0 came within the candidate band (0.4 + 0.1) of a subject; track 1 did not
+    policy.record(ids, sizes, scores, 0.0, np.array([0.45, 0.7]))
+    assert policy.select(ids, sizes + 2, scores, 0.2).tolist() == [False, False]
+    # the candidate gathers another view every 0.4 s, the stranger every 1.5 s
+    assert policy.select(ids, sizes, scores, 0.4).tolist() == [True, False]
+    policy.record(ids[:1], sizes[:1], scores[:1], 0.4, np.array([0.45]))
+    assert policy.select(ids, np.array([80.0, 82.0]), scores, 1.6).tolist() == [True, True]
+    # a clearly better view is encoded at once
+    assert policy.select(ids, np.array([80.0, 120.0]), scores, 0.5).tolist() == [False, True]
+
+
+def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> None:
+    policy = EncodingPolicy(threshold=0.4)
+    ids, sizes, scores = np.array([0]), np.array([80.0]), np.array([1.0])
+    for step in range(MAX_VIEWS):
+        assert policy.select(ids, sizes, scores, step * 0.5).tolist() == [True]
+        policy.record(ids, sizes, scores, step * 0.5, np.array([0.3]))
+    assert policy.select(ids, sizes * 2, scores + 2, 100.0).tolist() == [False]
+    # a face never recorded (too small or blurred to encode) is offered again next time
+    assert policy.select(np.array([5]), sizes, scores, 0.0).tolist() == [True]
+    assert policy.select(np.array([5]), sizes, scores, 0.2).tolist() == [True]
+    every = EncodingPolicy(threshold=0.4, every=True)
+    every.record(ids, sizes, scores, 0.0, np.array([0.9]))
+    assert every.select(ids, sizes, scores, 0.2).tolist() == [True]
 
 
 def track(track_id: int, first_s: float, last_s: float, first_x: int, last_x: int) -> Track:
@@ -93,26 +98,63 @@ def track(track_id: int, first_s: float, last_s: float, first_x: int, last_x: in
     return Track(track_id, first_s, last_s, 0, 0, box(first_x), box(last_x), velocity=(100.0, 0.0))
 
 
-def test_a_track_over_a_seam_is_one_face_and_keeps_the_better_sighting() -> None:
-    from lfr_batch.alerts import Sighting
+def unit(axis: int, scale: float = 1.0) -> np.ndarray:
+    vector = np.zeros(128)
+    vector[axis] = scale
+    return vector
 
-    def sighting(distance: float) -> Sighting:
-        return Sighting(0, 0.0, distance, (0, 1, 1, 0), b"")
 
+def evidence(*encodings: np.ndarray) -> TrackEvidence:
+    gathered = TrackEvidence()
+    for index, encoding in enumerate(encodings):
+        frame = Frame(index, index * 0.2, np.full((200, 200, 3), 128, dtype=np.uint8))
+        gathered.add(frame, np.array([50, 110, 110, 50]), encoding, 0.5)
+    return gathered
+
+
+def test_a_track_over_a_seam_is_one_face_decided_on_the_views_of_both_sides() -> None:
+    watchlist = Watchlist([Subject("a"), Subject("b")], np.stack([unit(0), unit(1)]), np.array([0, 1]))
+    matcher = WatchlistMatcher(watchlist, 0.4, datetime(2026, 11, 26, tzinfo=UTC))
     first = SegmentResult("v", 0, 0)
     first.tracks = [track(0, 5.0, 9.8, 0, 480), track(1, 2.0, 3.0, 300, 300)]
-    first.sightings = {(0, 0): sighting(0.5)}
+    # Before the seam, track 0 is 0.5 from subject a: on its own, no alert.
+    first.open_evidence = {0: evidence(unit(0) + unit(2, 0.5))}
+    first.decisions = {1: decide(evidence(unit(5)), matcher)}
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700), track(1, 10.4, 11.0, 100, 100)]
-    second.sightings = {(0, 0): sighting(0.3), (1, 0): sighting(0.4)}
-    assembly = VideoAssembly()
+    second.open_evidence = {0: evidence(unit(0) + unit(2, 0.1)), 1: evidence(unit(1) + unit(3, 0.2))}
+    assembly = VideoAssembly(matcher)
     assembly.add(second)  # segments may finish out of order
     assert assembly.folded == 0
     assembly.add(first)
     assert assembly.folded == 2
+    assembly.finish()
     assert assembly.faces_seen == 3  # the seam-crossing track counts once
     assert [(t.track_id, t.first_seen_s, t.last_seen_s) for t in assembly.alert_tracks()] == [
         (0, 5.0, 12.0),
         (2, 10.4, 11.0),
     ]
-    assert {key: s.distance for key, s in assembly.sightings.items()} == {(0, 0): 0.3, (2, 0): 0.4}
+    # The mean of both sides' views lies 0.3 from a: one alert, on the whole track.
+    decided = {
+        track_id: (d.subjects[0], round(d.distances[0], 6)) for track_id, d in assembly.decisions.items()
+    }
+    assert decided == {0: (0, 0.3), 2: (1, 0.2)}
+    assert assembly.decisions[0].views == 2
+
+
+def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces() -> None:
+    watchlist = Watchlist([Subject("a")], unit(0)[None], np.array([0]))
+    matcher = WatchlistMatcher(watchlist, 0.4, datetime(2026, 11, 26, tzinfo=UTC))
+    segment = SegmentResult("v", 0, 0)
+    segment.tracks = [track(0, 1.0, 2.0, 0, 100), track(1, 3.0, 4.0, 300, 300)]
+    blurred = TrackEvidence(low_quality_views=3)
+    segment.decisions = {0: decide(evidence(unit(4)), matcher), 1: decide(blurred, matcher)}
+    kept, plain = VideoAssembly(matcher, keep_distances=True), VideoAssembly(matcher)
+    for assembly in (kept, plain):
+        assembly.add(segment)
+        assembly.finish()
+        assert assembly.faces_seen == 2
+        assert assembly.faces_low_quality == 1
+    assert list(kept.decisions) == [0]
+    assert kept.decisions[0].distances[0] == pytest.approx(np.sqrt(2))
+    assert plain.decisions == {}

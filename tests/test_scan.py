@@ -45,6 +45,11 @@ PUBLISHED = [
     "other_disposals",
     "no_action",
     "faces_seen",
+    "expected_false_alert_rate",
+    "threshold_mode",
+    "max_false_alert_rate",
+    "calibration",
+    "faces_low_quality",
     "videos",
     "videos_failed",
     "frames_decoded",
@@ -156,7 +161,13 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
     ):
         assert record[column] == 0
     assert record["false_alert_rate"] == 0
-    assert record["threshold"] == 0.6
+    # One subject calibrated from the reference tail: auto gives 0.466, about one false
+    # alert in 10,000 faces seen (deployment.csv gives rates in %, like false_alert_rate).
+    assert record["threshold"] == 0.466
+    assert record["threshold_mode"] == "auto"
+    assert record["calibration"] == "reference"
+    assert record["expected_false_alert_rate"] == pytest.approx(0.0098, abs=1e-4)
+    assert record["faces_low_quality"] == 0
     assert record["frames_decoded"] == 36 + 58 + 65
     assert 0 < record["frames_analysed"] < record["frames_decoded"]
     assert record["start"] == ""  # no --start and no timestamps in the file names
