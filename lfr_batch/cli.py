@@ -23,13 +23,14 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from lfr_batch import SOFTWARE_NAME, __version__, audit
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
 from lfr_batch.errors import AuditError, LfrBatchError
+from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, write_det_curve
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
 from lfr_batch.grid import DEFAULT_SUPPLIER, PUBLISHED_COLUMNS, collect
 from lfr_batch.grid import summary as grid_summary
-from lfr_batch.html_report import REPORT_HTML
-from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes
+from lfr_batch.html_report import DET_FIGURE, REPORT_HTML
+from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
 from lfr_batch.retention import parse_age, purge
 from lfr_batch.review import Review, import_reviews, open_deployment, pending, record_review
 from lfr_batch.scan import (
@@ -525,6 +526,56 @@ def _date(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date such as 2026-11-26") from None
+
+
+@cli.command("evaluate")
+@click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--truth",
+    "truth_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="CSV of who appeared when: video,subject_id,start_s,end_s (subject_id empty for a "
+    "stranger), optionally person.",
+)
+@click.option(
+    "--groups",
+    "groups_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="CSV person,group (a truth person label or a subject id to a group): the rates for "
+    "each group too. For test data only; never stored in a watchlist.  [default: none]",
+)
+def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path | None) -> None:
+    """Measure a scan of test footage against ground truth.
+
+    Prints and writes OUT/NAME/evaluation.csv: true-positive identification rate,
+    misses, false-positive identification rate (strangers alerted / strangers seen),
+    false alerts per face seen, repeated alerts, faces seen against true appearances.
+    When the scan kept distances (scan --keep-distances) it adds a threshold sweep,
+    drawn as a DET curve in det.png and in report.html.
+    """
+    results, sweep = evaluate(deployment_dir, truth_path, groups_path)
+    rows = [result.row() for result in results] + ([] if sweep is None else sweep.to_dict("records"))
+    write_atomic(deployment_dir / EVALUATION_CSV, csv_bytes(EVALUATION_COLUMNS, rows))
+    for result in results:
+        click.echo(
+            f"{result.group}: threshold {result.threshold:.3f}: "
+            f"{result.watchlisted_found} of {result.watchlisted_appearances} watchlisted appearances found "
+            f"(TPIR {_percent(result.true_positive_identification_rate)}); "
+            f"{result.strangers_alerted} of {result.stranger_appearances} strangers alerted "
+            f"(FPIR {_percent(result.false_positive_identification_rate)}); "
+            f"{result.alerts} alerts, {result.false_alerts} false, {result.repeated_alerts} repeated; "
+            f"{result.faces_seen} faces seen for {result.true_appearances} true appearances"
+        )
+    click.echo(f"  {deployment_dir / EVALUATION_CSV}")
+    if sweep is not None:
+        write_det_curve(sweep, deployment_dir / DET_FIGURE, results[0].threshold)
+        write_reports(open_deployment(deployment_dir))
+        click.echo(f"  {deployment_dir / DET_FIGURE}")
+
+
+def _percent(share: float) -> str:
+    return "n/a" if share != share else f"{100 * share:.1f} %"
 
 
 @cli.command("grid")

@@ -17,6 +17,7 @@ from typing import Any
 from lfr_batch.files import write_atomic
 
 REPORT_HTML = "report.html"
+DET_FIGURE = "det.png"  # written by lfr-batch evaluate
 FIGURES = (
     ("location", "Location"),
     ("date", "Date"),
@@ -49,6 +50,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-a
 th{cursor:pointer;background:#f4f4f4;user-select:none}
 img{height:96px;width:auto;image-rendering:auto;border:1px solid #ccc}
 .none{color:#888}
+img.figure{height:auto;max-width:100%;border:none}
 """
 
 SCRIPT = """
@@ -81,6 +83,19 @@ def _image(folder: Path, relative: str, label: str) -> str:
         return '<span class="none">none</span>'
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(label)}" src="data:image/jpeg;base64,{data}">'
+
+
+def _evaluation(folder: Path) -> str:
+    """The DET curve of ``lfr-batch evaluate``, where one was drawn."""
+    path = folder / DET_FIGURE
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        "<h2>Evaluation against ground truth</h2><p>Each point is a threshold: watchlisted "
+        "appearances missed against strangers alerted (lfr-batch evaluate; evaluation.csv).</p>"
+        f'<img class="figure" alt="DET curve" src="data:image/png;base64,{data}">'
+    )
 
 
 def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
@@ -123,6 +138,7 @@ def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]
         f'<p><label>Filter <input id="filter" type="search" placeholder="name, video, outcome…"></label> '
         f'<span id="shown">{len(alerts)}</span> of {len(alerts)} alerts shown; click a heading to sort.</p>'
         f'<table id="alerts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f"{_evaluation(folder)}"
         f"<script>{SCRIPT}</script></body></html>"
     )
 

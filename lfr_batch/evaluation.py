@@ -1,0 +1,288 @@
+"""How well a scan did, measured against ground truth of who appeared when.
+
+``truth.csv`` lists each appearance of a person in the footage: ``video,
+subject_id, start_s, end_s`` (``subject_id`` empty for a stranger), and
+optionally ``person``, a label that names the person for ``--groups``. An alert
+(or, in the sweep, a track) is matched to the appearances in its video whose
+time span overlaps its own: it is a true alert if one of them is of the
+alerted subject, else a false alert, charged to the stranger it overlaps.
+
+The rates are those identification studies report (NPL 2023 for the Met):
+true-positive identification rate (watchlisted appearances alerted on their
+own subject), false-positive identification rate (stranger appearances that
+raised an alert), and false alerts per face seen as forces publish it. With
+``distances.csv`` (``scan --keep-distances``), the same rates at every
+threshold give the DET curve: misses against false positives, for the
+decision on the mean of a track's views and for its best single view.
+pandas does the joins and the grouping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lfr_batch.errors import ConfigError
+
+TRUTH_COLUMNS = ("video", "subject_id", "start_s", "end_s")
+EVALUATION_CSV = "evaluation.csv"
+# A track's span is widened by this much when matched to an appearance: sampling and
+# detection trim a second or so off either end of a walk.
+OVERLAP_SLACK_S = 0.5
+SWEEP_THRESHOLDS = tuple(round(0.25 + 0.01 * step, 2) for step in range(46))  # 0.25 … 0.70
+ALL = "all"
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+@dataclass(frozen=True)
+class Rates:
+    """One evaluation row: a rule at a threshold, over one group of people."""
+
+    rule: str  # "scan" (the alerts written), "track mean" or "best view" (the sweep)
+    group: str
+    threshold: float
+    watchlisted_appearances: int
+    watchlisted_found: int
+    stranger_appearances: int
+    strangers_alerted: int
+    alerts: int
+    true_alerts: int
+    false_alerts: int
+    repeated_alerts: int
+    faces_seen: int
+    true_appearances: int
+
+    @property
+    def true_positive_identification_rate(self) -> float:
+        return _ratio(self.watchlisted_found, self.watchlisted_appearances)
+
+    @property
+    def miss_rate(self) -> float:
+        return 1.0 - self.true_positive_identification_rate if self.watchlisted_appearances else math.nan
+
+    @property
+    def false_positive_identification_rate(self) -> float:
+        return _ratio(self.strangers_alerted, self.stranger_appearances)
+
+    @property
+    def false_alerts_per_face_seen(self) -> float:
+        return _ratio(self.false_alerts, self.faces_seen)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "group": self.group,
+            "threshold": self.threshold,
+            "watchlisted_appearances": self.watchlisted_appearances,
+            "watchlisted_found": self.watchlisted_found,
+            "true_positive_identification_rate": self.true_positive_identification_rate,
+            "miss_rate": self.miss_rate,
+            "stranger_appearances": self.stranger_appearances,
+            "strangers_alerted": self.strangers_alerted,
+            "false_positive_identification_rate": self.false_positive_identification_rate,
+            "alerts": self.alerts,
+            "true_alerts": self.true_alerts,
+            "false_alerts": self.false_alerts,
+            "false_alerts_per_face_seen": self.false_alerts_per_face_seen,
+            "repeated_alerts": self.repeated_alerts,
+            "faces_seen": self.faces_seen,
+            "true_appearances": self.true_appearances,
+        }
+
+
+EVALUATION_COLUMNS = tuple(Rates("", "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).row())
+
+
+def read_truth(path: Path) -> pd.DataFrame:
+    """The truth file, checked: one clear line for each thing wrong with it."""
+    try:
+        truth = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ConfigError(f"cannot read the truth file {path}: {error}") from None
+    truth.columns = [str(column).strip() for column in truth.columns]
+    missing = [column for column in TRUTH_COLUMNS if column not in truth.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(TRUTH_COLUMNS)})")
+    for column in ("start_s", "end_s"):
+        values = pd.to_numeric(truth[column], errors="coerce")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            line = int(np.flatnonzero(bad)[0]) + 2
+            raise ConfigError(
+                f"{path}, line {line}: {column} {truth[column].iloc[line - 2]!r} is not a number"
+            )
+        truth[column] = values
+    backwards = truth["end_s"] < truth["start_s"]
+    if backwards.any():
+        raise ConfigError(f"{path}, line {int(np.flatnonzero(backwards)[0]) + 2}: end_s is before start_s")
+    truth["subject_id"] = truth["subject_id"].str.strip()
+    if "person" not in truth.columns:
+        truth["person"] = truth["subject_id"]
+    truth["appearance"] = np.arange(len(truth))
+    return truth
+
+
+def read_groups(path: Path) -> dict[str, str]:
+    """``person,group`` (a person label, or a subject id, to a group label)."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ConfigError(f"cannot read the groups file {path}: {error}") from None
+    if list(table.columns[:2]) != ["person", "group"]:
+        raise ConfigError(f"{path}: the header must be person,group")
+    return dict(zip(table["person"], table["group"], strict=True))
+
+
+def _video_key(video: str) -> str:
+    return Path(video.replace("\\", "/")).name
+
+
+def _attribute(found: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Each found track or alert (``video, first_seen_s, last_seen_s, subject_id``) with
+    the appearances its span overlaps: whether one is of its subject, and the strangers."""
+    found = found.assign(key=found["video"].map(_video_key))
+    appearances = truth.assign(key=truth["video"].map(_video_key))
+    pairs = found.merge(appearances, on="key", suffixes=("", "_truth"))
+    overlapping = (pairs["first_seen_s"] - OVERLAP_SLACK_S <= pairs["end_s"]) & (
+        pairs["last_seen_s"] + OVERLAP_SLACK_S >= pairs["start_s"]
+    )
+    return pairs[overlapping]
+
+
+def rates(
+    found: pd.DataFrame,
+    truth: pd.DataFrame,
+    faces_seen: int,
+    rule: str,
+    threshold: float,
+    group: str = ALL,
+    members: pd.Series | None = None,
+) -> Rates:
+    """The rates of one set of alerts against the truth. With ``members`` (a mask over
+    the truth's rows), the rates of that group's appearances: each alert is still
+    judged against everyone who was there."""
+    pairs = _attribute(found, truth)
+    correct = pairs[pairs["subject_id"] == pairs["subject_id_truth"]]
+    true_ids = set(correct["found_id"])
+    in_group = truth if members is None else truth[members]
+    pairs = pairs[pairs["appearance"].isin(in_group["appearance"])]
+    correct = correct[correct["appearance"].isin(in_group["appearance"])]
+    counted = found["found_id"] if members is None else pairs["found_id"].drop_duplicates()
+    false_pairs = pairs[~pairs["found_id"].isin(true_ids)]
+    strangers = in_group[in_group["subject_id"] == ""]
+    watchlisted = in_group[in_group["subject_id"] != ""]
+    hits_per_appearance = correct.groupby("appearance")["found_id"].nunique()
+    true_alerts = int(counted.isin(true_ids).sum())
+    return Rates(
+        rule=rule,
+        group=group,
+        threshold=threshold,
+        watchlisted_appearances=len(watchlisted),
+        watchlisted_found=int(watchlisted["appearance"].isin(hits_per_appearance.index).sum()),
+        stranger_appearances=len(strangers),
+        strangers_alerted=int(strangers["appearance"].isin(false_pairs["appearance"]).sum()),
+        alerts=len(counted),
+        true_alerts=true_alerts,
+        false_alerts=len(counted) - true_alerts,
+        repeated_alerts=int((hits_per_appearance - 1).clip(lower=0).sum()),
+        faces_seen=faces_seen,
+        true_appearances=len(in_group),
+    )
+
+
+def _tracks_at(distances: pd.DataFrame, threshold: float, column: str) -> pd.DataFrame:
+    within = distances[distances[column] <= threshold]
+    return _found(within.rename(columns={"subject_1": "subject_id"}))
+
+
+def _found(table: pd.DataFrame) -> pd.DataFrame:
+    """Alerts or tracks as the matching needs them, each with an id of its own."""
+    found = table[["video", "first_seen_s", "last_seen_s", "subject_id"]]
+    return found.assign(found_id=np.arange(len(found)))
+
+
+def evaluate(
+    deployment_dir: Path, truth_path: Path, groups_path: Path | None = None
+) -> tuple[list[Rates], pd.DataFrame | None]:
+    """Rates of the scan's alerts, per group when groups are given, and the sweep's
+    rows when the scan kept distances. Writes nothing."""
+    truth = read_truth(truth_path)
+    groups = read_groups(groups_path) if groups_path is not None else {}
+    alerts_path, videos_path = deployment_dir / "alerts.csv", deployment_dir / "videos.csv"
+    deployment_path = deployment_dir / "deployment.csv"
+    if not deployment_path.is_file():
+        raise ConfigError(f"{deployment_dir} holds no scanned deployment (no deployment.csv)")
+    alerts = pd.read_csv(alerts_path, dtype={"subject_id": str}, keep_default_na=False, encoding="utf-8-sig")
+    videos = pd.read_csv(videos_path, dtype={"video": str}, keep_default_na=False, encoding="utf-8-sig")
+    threshold = float(pd.read_csv(deployment_path, encoding="utf-8-sig")["threshold"].iloc[0])
+    in_truth = videos["video"].map(_video_key).isin(set(truth["video"].map(_video_key)))
+    faces_seen = int(pd.to_numeric(videos.loc[in_truth, "faces_seen"]).sum())
+    unknown = set(truth["video"].map(_video_key)) - set(videos["video"].map(_video_key))
+    if unknown:
+        raise ConfigError(
+            f"the truth names videos this deployment did not scan: {', '.join(sorted(unknown))}"
+        )
+    found = _found(alerts)
+    results = [rates(found, truth, faces_seen, "scan", threshold)]
+    if groups:
+        labels = truth["person"].map(groups).fillna(truth["subject_id"].map(groups)).fillna("(no group)")
+        for group in sorted(set(labels)):
+            # Faces seen are not split by group: false alerts per face seen stays an overall figure.
+            results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
+    sweep = None
+    distances_path = deployment_dir / "distances.csv"
+    if distances_path.is_file():
+        distances = pd.read_csv(
+            distances_path, dtype={"subject_1": str}, keep_default_na=False, encoding="utf-8-sig"
+        )
+        for column in ("distance_1", "best_view_distance"):
+            distances[column] = pd.to_numeric(distances[column], errors="coerce")
+        sweep = pd.DataFrame(
+            [
+                rates(_tracks_at(distances, t, column), truth, faces_seen, rule, t).row()
+                for rule, column in (("track mean", "distance_1"), ("best view", "best_view_distance"))
+                for t in SWEEP_THRESHOLDS
+            ],
+            columns=EVALUATION_COLUMNS,
+        )
+    return results, sweep
+
+
+def write_det_curve(sweep: pd.DataFrame, path: Path, threshold: float) -> None:
+    """Misses against false positives at every threshold, one line per rule, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 4.5), dpi=100)
+    for rule, rows in sweep.groupby("rule", sort=False):
+        axes.plot(
+            rows["false_positive_identification_rate"] * 100,
+            rows["miss_rate"] * 100,
+            marker=".",
+            label=str(rule),
+        )
+        at = rows[np.isclose(rows["threshold"], round(threshold, 2))]
+        if rule == "track mean" and len(at):
+            axes.annotate(
+                f"{threshold:.3f}",
+                (at["false_positive_identification_rate"].iloc[0] * 100, at["miss_rate"].iloc[0] * 100),
+            )
+    axes.set_xscale("symlog", linthresh=1.0)
+    axes.set_xlabel("strangers alerted (false-positive identification rate, %)")
+    axes.set_ylabel("watchlisted appearances missed (%)")
+    axes.set_title("DET curve: each point a threshold")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    pyplot.close(figure)
