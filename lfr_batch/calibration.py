@@ -39,7 +39,7 @@ _BLOCK_CELLS = 1_000_000
 DEFAULT_MAX_FALSE_ALERT_RATE = 1e-4  # one false alert in 10,000 faces seen
 # Thresholds listed by `watchlist info` and searched by the auto threshold.
 TABLE_THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
-MISS_GRID = tuple(round(0.25 + 0.01 * step, 2) for step in range(46))  # 0.25 … 0.70
+MISS_GRID = tuple(round(0.01 * step, 2) for step in range(101))  # 0.00 … 1.00
 
 
 @dataclass(frozen=True)

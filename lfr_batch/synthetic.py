@@ -2,12 +2,14 @@
 
 Face crops are composited onto a real background and moved along straight
 lines, so the number of people, when each is in view, and who they are is
-known exactly. Nothing here is used by a scan.
+known exactly. The background is one still frame (the easy case) or a real
+clip played in a loop with sensor noise (:class:`MovingBackground`), so that
+more than the faces moves. Nothing here is used by a scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,23 +62,54 @@ def render_frame(background: np.ndarray, walkers: Sequence[Walker], time_s: floa
     return frame
 
 
+class MovingBackground:
+    """A real clip (pedestrians, traffic) played in a loop at ``width``×``height``,
+    with Gaussian sensor noise of ``noise`` grey levels: RGB frames, one per call."""
+
+    def __init__(self, path: Path, width: int, height: int, noise: float = 4.0, seed: int = 0) -> None:
+        self.path, self.size, self._capture = path, (width, height), cv2.VideoCapture(str(path))
+        rng = np.random.default_rng(seed)
+        # A few noise fields, cycled: fresh noise per frame costs more than the rest of a frame.
+        self._noise = [rng.normal(0.0, noise, (height, width, 3)).astype(np.int16) for _ in range(7)]
+        self._index = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        ok, bgr = self._capture.read()
+        if not ok:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, bgr = self._capture.read()
+            if not ok:
+                raise RuntimeError(f"cannot read a frame from {self.path}")
+        scene = cv2.resize(bgr, self.size, interpolation=cv2.INTER_LINEAR).astype(np.int16)
+        self._index += 1
+        noisy = np.clip(scene + self._noise[self._index % len(self._noise)], 0, 255).astype(np.uint8)
+        return cv2.cvtColor(noisy, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self._capture.release()
+
+
 def write_video(
     path: Path,
-    background: np.ndarray,
+    background: np.ndarray | MovingBackground,
     walkers: Sequence[Walker],
     duration_s: float,
     fps: float = 25.0,
 ) -> Path:
-    """Write the walkers over ``background`` (RGB): MPEG-4 in .mp4, else MJPEG (every
-    OpenCV build writes both)."""
-    height, width = background.shape[:2]
+    """Write the walkers over ``background`` (an RGB frame, or a moving one): MPEG-4
+    in .mp4, else MJPEG (every OpenCV build writes both)."""
+    width, height = background.size if isinstance(background, MovingBackground) else background.shape[1::-1]
     fourcc = "mp4v" if path.suffix.lower() == ".mp4" else "MJPG"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     try:
         for index in range(round(duration_s * fps)):
-            frame = render_frame(background, walkers, index / fps)
+            scene = next(background) if isinstance(background, MovingBackground) else background
+            frame = render_frame(scene, walkers, index / fps)
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
