@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from common import REPO, machine
 
-from lfr_batch.calibration import REFERENCE_TAIL, calibrate, subject_centroids
+from lfr_batch.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
 from lfr_batch.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_quality
 from lfr_batch.evaluation import evaluate
 from lfr_batch.faces import FaceDetector
@@ -110,9 +110,10 @@ def part_photos(people: Watchlist) -> None:
             others = np.setdiff1d(np.arange(size), [subject])
             nearest = np.linalg.norm(encodings[mine][:, None] - centroids[others][None], axis=2).min(axis=1)
             within.extend(nearest <= threshold)
-        expected = fitted.expected_false_alert_rate(threshold, size - 1)
+        # Photos, not footage: the calibration's expectation without the footage shift.
+        expected = fitted.expected_false_alert_rate(threshold - FOOTAGE_SHIFT, size - 1)
         print(f"  {threshold:>9.2f} {100 * np.mean(within):>15.2f}% {100 * expected:>8.2f}%")
-    print("  auto threshold (1 in 10,000) by list size, and own photos missed there:")
+    print("  auto threshold in footage (1 in 10,000) by list size, and own photos missed there:")
     for subjects in (1, 10, 86, 1000, 10_000):
         threshold = fitted.auto_threshold(1e-4, subjects)
         print(
@@ -309,7 +310,10 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
             )
         if label.startswith("default") and sweep is not None:
             calibration = watchlist.calibrated
-            print("  sweep on the default scan's tracks (decision on the mean of each track's views):")
+            print(
+                "  sweep on the default scan's tracks (decision on the mean of each track's views; "
+                f"expected: the calibration's, photos shifted by {FOOTAGE_SHIFT} for footage):"
+            )
             print(
                 f"  {'threshold':>9} {'found':>7} {'strangers alerted':>17} {'expected':>9} {'best single view: strangers':>28}"
             )

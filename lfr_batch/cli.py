@@ -43,6 +43,7 @@ from lfr_batch.scan import (
     default_workers,
     scan,
 )
+from lfr_batch.state import deployment_lock
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -457,7 +458,8 @@ def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str
     """
     state = open_deployment(deployment_dir)
     if import_path is not None:
-        result = import_reviews(state, import_path)
+        with deployment_lock(deployment_dir, "review --import"):
+            result = import_reviews(open_deployment(deployment_dir), import_path)
         audit.record(
             deployment_dir.parent,
             "review --import",
@@ -506,9 +508,11 @@ def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str
             )
             name = click.prompt("  reviewer", default=reviewer or None)
             notes = click.prompt("  notes", default="", show_default=False)
-            record_review(
-                state, alert.alert_id, Review(OUTCOME_KEYS[key], ENGAGEMENT_KEYS[engagement], name, notes)
-            )
+            # Each answer under the lock, on the state as it is now: a scan may have added videos.
+            with deployment_lock(deployment_dir, "review"):
+                state = open_deployment(deployment_dir)
+                answer = Review(OUTCOME_KEYS[key], ENGAGEMENT_KEYS[engagement], name, notes)
+                record_review(state, alert.alert_id, answer)
             answered += 1
     finally:
         if answered:
@@ -570,7 +574,8 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     click.echo(f"  {deployment_dir / EVALUATION_CSV}")
     if sweep is not None:
         write_det_curve(sweep, deployment_dir / DET_FIGURE, results[0].threshold)
-        write_reports(open_deployment(deployment_dir))
+        with deployment_lock(deployment_dir, "evaluate"):
+            write_reports(open_deployment(deployment_dir))
         click.echo(f"  {deployment_dir / DET_FIGURE}")
 
 

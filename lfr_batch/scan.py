@@ -49,7 +49,7 @@ from lfr_batch.reports import (
     iso,
     write_reports,
 )
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
 from lfr_batch.video import VideoReader, find_videos
 from lfr_batch.watchlist import Subject, Watchlist
 
@@ -302,63 +302,64 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
     threshold, expected_rate = config.resolve_threshold(watchlist)
-    state = _open_deployment(config, watchlist_sha256, threshold)
+    with deployment_lock(config.deployment_dir, "scan"):
+        state = _open_deployment(config, watchlist_sha256, threshold)
 
-    scanned_at = datetime.now(UTC).replace(microsecond=0)
-    expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
-    _warn_about(watchlist, expired, config, scanned_at)
-    _warn_about_threshold(watchlist, config, threshold, expected_rate)
-    expired_ids = {subject.subject_id for subject in expired}
-    state.start(
-        config.scan_settings(watchlist_sha256, threshold),
-        {"location": config.location, "purpose": config.purpose},
-        {
-            "file": config.watchlist.name,
-            "size": watchlist.size,
-            "created": watchlist.created,
-            "expired_subjects": len(expired),
-            "categories": dict(
-                Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)
-            ),
-            "expected_false_alert_rate": expected_rate,
-            "calibration": watchlist.calibrated.tail.source,
-        },
-    )
-    settings = AnalysisSettings(
-        watchlist=watchlist_path,
-        watchlist_stamp=watchlist_stamp,
-        threshold=threshold,
-        sample_fps=config.sample_fps,
-        upsample=config.upsample,
-        detector=config.detector,
-        exhaustive=config.exhaustive,
-        at=scanned_at,
-        keep_distances=config.keep_distances,
-    )
-    result = ScanResult(
-        deployment_dir=config.deployment_dir,
-        records=[],
-        watchlist_sha256=watchlist_sha256,
-        threshold=threshold,
-        expected_false_alert_rate=expected_rate,
-    )
-    planned, tasks = _plan_videos(videos, state, settings, config, result)
-    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
-    _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
+        scanned_at = datetime.now(UTC).replace(microsecond=0)
+        expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
+        _warn_about(watchlist, expired, config, scanned_at)
+        _warn_about_threshold(watchlist, config, threshold, expected_rate)
+        expired_ids = {subject.subject_id for subject in expired}
+        state.start(
+            config.scan_settings(watchlist_sha256, threshold),
+            {"location": config.location, "purpose": config.purpose},
+            {
+                "file": config.watchlist.name,
+                "size": watchlist.size,
+                "created": watchlist.created,
+                "expired_subjects": len(expired),
+                "categories": dict(
+                    Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)
+                ),
+                "expected_false_alert_rate": expected_rate,
+                "calibration": watchlist.calibrated.tail.source,
+            },
+        )
+        settings = AnalysisSettings(
+            watchlist=watchlist_path,
+            watchlist_stamp=watchlist_stamp,
+            threshold=threshold,
+            sample_fps=config.sample_fps,
+            upsample=config.upsample,
+            detector=config.detector,
+            exhaustive=config.exhaustive,
+            at=scanned_at,
+            keep_distances=config.keep_distances,
+        )
+        result = ScanResult(
+            deployment_dir=config.deployment_dir,
+            records=[],
+            watchlist_sha256=watchlist_sha256,
+            threshold=threshold,
+            expected_false_alert_rate=expected_rate,
+        )
+        planned, tasks = _plan_videos(videos, state, settings, config, result)
+        report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
+        _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
 
-    state.finish_run(
-        {
-            "started": iso(scanned_at),
-            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
-            "processing_seconds": round(time.perf_counter() - began, 3),
-            "videos_scanned": len(result.scanned),
-            "videos_skipped": len(result.skipped),
-            "software_version": __version__,
-        }
-    )
-    result.records = state.ordered()
-    write_reports(state)
-    return result
+        state.finish_run(
+            {
+                "started": iso(scanned_at),
+                "finished": iso(datetime.now(UTC).replace(microsecond=0)),
+                "processing_seconds": round(time.perf_counter() - began, 3),
+                "videos_scanned": len(result.scanned),
+                "videos_skipped": len(result.skipped),
+                "software_version": __version__,
+            }
+        )
+        result.records = state.ordered()
+        write_reports(state)
+        return result
 
 
 def _warn_about_threshold(

@@ -12,9 +12,15 @@ was on, and the next run picks up from there.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,9 @@ from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.files import write_atomic
 
 STATE_DIR = ".lfr-batch"
+# Beside the state folder, not in it: --overwrite deletes that folder, and a lock file
+# deleted while held would let a second process lock a new one.
+LOCK_FILE = ".lfr-batch.lock"
 SETTINGS_FILE = "settings.json"
 REVIEWS_FILE = "reviews.json"
 VIDEOS_DIR = "videos"
@@ -80,6 +89,34 @@ class VideoRecord:
     def from_json(cls, data: dict[str, Any]) -> VideoRecord:
         alerts = [AlertRecord(**alert) for alert in data.pop("alerts", [])]
         return cls(**data, alerts=alerts)
+
+
+@contextmanager
+def deployment_lock(deployment_dir: Path, command: str) -> Iterator[None]:
+    """Hold the deployment for one command that changes it; a second process is
+    refused in one line naming the holder. The kernel releases the lock when its
+    holder exits, however it exits (kill -9 included), so no stale lock remains."""
+    deployment_dir.mkdir(parents=True, exist_ok=True)
+    path = deployment_dir / LOCK_FILE
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = " ".join(handle.read().split())[:200] or "another process"
+            raise ReportError(
+                f"deployment {deployment_dir.name} is in use by {holder}; "
+                "run this again once that has finished"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        handle.write(f"'{command}' (process {os.getpid()} on {socket.gethostname()}, since {since})")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 class DeploymentState:

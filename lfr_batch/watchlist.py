@@ -1,12 +1,13 @@
 """The watchlist: subjects, their reference encodings, and its file format.
 
-A watchlist file is a pickle of plain data and numpy arrays only::
+A watchlist file is a pickle of plain data only (no numpy objects)::
 
-    {"format": "lfr-batch-watchlist", "format_version": 1, "created": ISO 8601,
+    {"format": "lfr-batch-watchlist", "format_version": 2, "created": ISO 8601,
      "models": {"detector": ..., "landmarks": ..., "encoder": ...},
      "subjects": {"subject_id": [...], "name": [...], "category": [...],
                   "reason": [...], "expires": [...], "photo_jpeg": [bytes, ...]},
-     "encodings": float64 N×128, "encoding_subject": int64 N (row → subject index),
+     "encodings": {"dtype": "<f8", "shape": [N, 128], "data": bytes},
+     "encoding_subject": {"dtype": "<i8", "shape": [N], "data": bytes} (row → subject),
      "encoding_source": [photo path of each row],
      "calibration": {"location", "scale", "pairs", "source", "miss_shares", "note"}}
 
@@ -14,9 +15,10 @@ The calibration (:mod:`lfr_batch.calibration`) is computed when the list is
 built; a list without one (older files, face_recognition pickles) is
 calibrated from its own encodings when it is loaded.
 
-Loading never runs code: :class:`SafeUnpickler` admits only the numpy
-reconstructors that arrays need and refuses every other global. Pickles in the
-common face_recognition layout (``{"encodings": [...], "names": [...]}``) load too.
+Loading never runs code (:mod:`lfr_batch.safe_pickle`). Version 1 files, which
+held numpy arrays, and pickles in the common face_recognition layout
+(``{"encodings": [...], "names": [...]}``) load too, their arrays checked
+before numpy reads them.
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ from lfr_batch.faces import FaceDetector
 from lfr_batch.files import write_atomic
 from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.photos import PhotoError, crop_face, encode_jpeg, load_photo
+from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "lfr-batch-watchlist"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUBJECTS_CSV = "subjects.csv"
 SUBJECT_COLUMNS = ("subject_id", "name", "category", "reason", "expires")
 
@@ -72,6 +75,8 @@ _CATEGORY_LOOKUP = {
 # so it equals face_recognition's for the same image and box.
 DETECTION_MAX_SIDE = 1024
 REFERENCE_PHOTO_MAX_SIDE = 160
+# dlib's encodings lie within ±1; far beyond that a file was not made by an encoder.
+MAX_ENCODING_VALUE = 10.0
 
 
 def normalise_category(value: str) -> str:
@@ -135,8 +140,18 @@ class Watchlist:
     calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
-        self.encodings = np.asarray(self.encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-        self.encoding_subject = np.asarray(self.encoding_subject, dtype=np.int64).reshape(-1)
+        self.encodings = np.asarray(self.encodings, dtype=np.float64)
+        self.encoding_subject = np.asarray(self.encoding_subject, dtype=np.int64)
+        if (
+            self.encodings.ndim != 2
+            or self.encodings.shape[1] != ENCODING_SIZE
+            or self.encoding_subject.ndim != 1
+        ):
+            raise WatchlistError(
+                f"watchlist is malformed: encodings must be N×{ENCODING_SIZE}, not {self.encodings.shape}"
+            )
+        if not self.subjects:
+            raise WatchlistError("watchlist is malformed: it holds no subjects")
         if len(self.encodings) != len(self.encoding_subject):
             raise WatchlistError("watchlist is malformed: encodings and their subjects differ in number")
         if len(self.encoding_subject) and (
@@ -145,6 +160,8 @@ class Watchlist:
             raise WatchlistError("watchlist is malformed: an encoding names a subject that is not listed")
         if not np.isfinite(self.encodings).all():
             raise WatchlistError("watchlist is malformed: encodings contain NaN or infinity")
+        if len(self.encodings) and np.abs(self.encodings).max() > MAX_ENCODING_VALUE:
+            raise WatchlistError("watchlist is malformed: encodings lie far outside the encoder's range")
         ids = [s.subject_id for s in self.subjects]
         if len(set(ids)) != len(ids):
             raise WatchlistError("watchlist is malformed: subject ids repeat")
@@ -181,8 +198,8 @@ class Watchlist:
             "subjects": {
                 name: [getattr(subject, name) for subject in self.subjects] for name in SUBJECT_FIELDS
             },
-            "encodings": self.encodings,
-            "encoding_subject": self.encoding_subject,
+            "encodings": _array_field(self.encodings),
+            "encoding_subject": _array_field(self.encoding_subject),
             "encoding_source": list(self.encoding_source),
             "calibration": self.calibration.to_payload() if self.calibration else None,
         }
@@ -190,43 +207,17 @@ class Watchlist:
 
 # --- loading --------------------------------------------------------------------------------
 
-# The only globals a watchlist pickle may name: what numpy needs to rebuild arrays.
-_ALLOWED_GLOBALS = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),  # protocol 2 stores bytes this way
-    }
-)
-
-
-class RefusedGlobalError(pickle.UnpicklingError):
-    """The pickle names a global outside the allow-list."""
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that builds plain data and numpy arrays and nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise RefusedGlobalError(f"it asks to load '{module}.{name}', which a watchlist never needs")
-
 
 def load_watchlist(path: Path) -> Watchlist:
     """Load and validate a watchlist file; refuse anything that is not plain data."""
+    if path.is_dir():
+        raise WatchlistError(f"watchlist {path} is a folder; give the file 'watchlist build' wrote")
     if not path.is_file():
         raise WatchlistError(f"watchlist not found: {path}")
     try:
         with path.open("rb") as handle:
-            payload = SafeUnpickler(handle).load()
-    except RefusedGlobalError as error:
+            payload = materialise(SafeUnpickler(handle).load())
+    except RefusedPickleError as error:
         raise WatchlistError(f"refusing watchlist {path}: {error}") from None
     except (
         pickle.UnpicklingError,
@@ -236,10 +227,13 @@ def load_watchlist(path: Path) -> Watchlist:
         AttributeError,
         IndexError,
         KeyError,
+        RecursionError,
+        MemoryError,
+        OverflowError,
+        UnicodeError,
     ) as error:
-        raise WatchlistError(
-            f"watchlist {path} is not a readable pickle ({error or type(error).__name__})"
-        ) from None
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise WatchlistError(f"watchlist {path} is not a readable pickle ({reason})") from None
     if not isinstance(payload, dict):
         raise WatchlistError(f"watchlist {path} holds a {type(payload).__name__}, not a watchlist")
     try:
@@ -249,10 +243,42 @@ def load_watchlist(path: Path) -> Watchlist:
             return _from_face_recognition_layout(payload)
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise WatchlistError(f"watchlist {path} is malformed: {error}") from None
+    except WatchlistError as error:
+        raise WatchlistError(f"watchlist {path}: {error}") from None
     raise WatchlistError(
         f"watchlist {path} is neither an lfr-batch watchlist nor a face_recognition "
         "pickle ({'encodings': [...], 'names': [...]})"
     )
+
+
+def _stored_array(value: Any, kind: str, columns: int | None) -> np.ndarray:
+    """An array as version 2 stores it ({dtype, shape, data}) or as version 1 did (an
+    array), checked: ``kind`` 'f' or 'i', and N×columns (or N when columns is None)."""
+    if isinstance(value, dict):
+        if set(value) != {"dtype", "shape", "data"} or value["dtype"] not in ("<f8", "<i8"):
+            raise TypeError("an array field must hold dtype <f8 or <i8, shape and data")
+        shape = value["shape"]
+        if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise TypeError("an array's shape must be a list of counts")
+        if not isinstance(value["data"], bytes) or len(value["data"]) != 8 * int(
+            np.prod(shape, dtype=np.int64)
+        ):
+            raise TypeError("an array's data does not fit its shape")
+        value = np.frombuffer(value["data"], dtype=value["dtype"]).reshape(shape)
+    if not isinstance(value, np.ndarray) or value.dtype.kind != kind:
+        raise TypeError(f"expected an array of {'numbers' if kind == 'f' else 'whole numbers'}")
+    expected = (value.shape[0], columns) if columns else (value.shape[0],) if value.ndim else None
+    if value.shape != expected:
+        raise TypeError(
+            f"an array of shape {value.shape} where {'N×' + str(columns) if columns else 'N'} belongs"
+        )
+    return value.astype(np.float64 if kind == "f" else np.int64)
+
+
+def _array_field(array: np.ndarray) -> dict[str, Any]:
+    """How version 2 stores an array: plain bytes with their shape, no numpy objects."""
+    little = array.astype(array.dtype.newbyteorder("<"))
+    return {"dtype": little.dtype.str, "shape": list(array.shape), "data": little.tobytes()}
 
 
 def _text(value: Any) -> str:
@@ -265,9 +291,9 @@ def _text(value: Any) -> str:
 
 def _from_payload(payload: dict[str, Any]) -> Watchlist:
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise WatchlistError(
-            f"watchlist format version {version!r} is not supported (expected {FORMAT_VERSION})"
+            f"watchlist format version {version!r} is not supported (expected 1 or {FORMAT_VERSION})"
         )
     columns = payload["subjects"]
     if not isinstance(columns, dict) or set(columns) != set(SUBJECT_FIELDS):
@@ -279,13 +305,10 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
     if len({len(column) for column in columns.values()}) != 1:
         raise TypeError("subject fields differ in length")
     subjects = [Subject(*values) for values in zip(*(columns[name] for name in SUBJECT_FIELDS), strict=True)]
-    encodings = payload["encodings"]
-    if not isinstance(encodings, np.ndarray) or encodings.dtype.kind != "f":
-        raise TypeError("encodings must be a float array")
     return Watchlist(
         subjects=subjects,
-        encodings=encodings,
-        encoding_subject=payload["encoding_subject"],
+        encodings=_stored_array(payload["encodings"], "f", ENCODING_SIZE),
+        encoding_subject=_stored_array(payload["encoding_subject"], "i", None),
         encoding_source=[_text(s) for s in payload.get("encoding_source", [])],
         created=_text(payload.get("created")),
         models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
@@ -301,13 +324,24 @@ def _calibration(payload: Any) -> Calibration | None:
     return Calibration.from_payload(payload)
 
 
-def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
-    names = [_text(str(n) if isinstance(n, np.str_) else n) for n in payload["names"]]
-    rows = [np.asarray(e, dtype=np.float64).reshape(-1) for e in payload["encodings"]]
-    if len(rows) != len(names):
-        raise WatchlistError("face_recognition pickle has a different number of encodings and names")
-    if any(row.shape != (ENCODING_SIZE,) for row in rows):
+def _face_recognition_row(value: Any) -> np.ndarray:
+    """One encoding: an array or a list of 128 numbers, nothing nested."""
+    if isinstance(value, list) and all(type(v) in (int, float) for v in value):
+        value = np.array(value, dtype=np.float64)
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.shape != (ENCODING_SIZE,):
         raise WatchlistError(f"face_recognition pickle holds encodings that are not {ENCODING_SIZE}-d")
+    return value.astype(np.float64)
+
+
+def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
+    if not isinstance(payload["names"], list) or not isinstance(payload["encodings"], list):
+        raise TypeError("face_recognition pickle must hold a list of encodings and a list of names")
+    names = [_text(n) for n in payload["names"]]
+    if len(payload["encodings"]) != len(names):
+        raise WatchlistError("face_recognition pickle has a different number of encodings and names")
+    if not names:
+        raise WatchlistError("face_recognition pickle holds no encodings: the watchlist would be empty")
+    rows = [_face_recognition_row(e) for e in payload["encodings"]]
     order = list(dict.fromkeys(names))
     index = {name: i for i, name in enumerate(order)}
     return Watchlist(

@@ -1,0 +1,115 @@
+"""One process at a time changes a deployment; a second is refused in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from conftest import MALE_ONLY, scan_cli
+
+from lfr_batch.cli import main
+from lfr_batch.state import LOCK_FILE, deployment_lock
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from lfr_batch.state import deployment_lock
+with deployment_lock(Path(sys.argv[1]), "scan"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def hold_in_another_process(folder: Path) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_command_is_refused_while_a_scan_holds_the_deployment(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    folder = tmp_path / "d"
+    before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    holder = hold_in_another_process(folder)
+    try:
+        capsys.readouterr()
+        edited = tmp_path / "edited.csv"
+        edited.write_bytes((folder / "alerts.csv").read_bytes())
+        for command in (
+            [
+                "scan",
+                str(MALE_ONLY),
+                "--watchlist",
+                "watchlists/sample.pkl",
+                "--deployment",
+                "d",
+                "--out",
+                str(tmp_path),
+                "-q",
+                "--overwrite",
+            ],
+            ["review", str(folder), "--import", str(edited)],
+            ["purge", str(tmp_path), "--older-than", "1h"],
+        ):
+            assert main(command) == 1
+            err = capsys.readouterr().err
+            assert f"deployment d is in use by 'scan' (process {holder.pid}" in err
+            assert err.count("\n") == 1
+        after = {
+            path.name: path.read_bytes()
+            for path in folder.iterdir()
+            if path.is_file() and path.name != LOCK_FILE
+        }
+        assert after == {name: data for name, data in before.items() if name != LOCK_FILE}
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel drops a killed holder's lock: the next command goes ahead.
+    assert main(["purge", str(tmp_path), "--older-than", "1h"]) == 0
+
+
+def test_the_lock_is_released_however_its_holder_ends(tmp_path: Path) -> None:
+    holder = hold_in_another_process(tmp_path / "d")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with deployment_lock(tmp_path / "d", "test"):
+        assert "'test' (process" in (tmp_path / "d" / LOCK_FILE).read_text(encoding="utf-8")
+
+
+def test_two_scans_at_once_give_one_deployment_with_no_duplicate_alerts(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "lfr_batch",
+        "scan",
+        "sample_videos",
+        "--watchlist",
+        "watchlists/sample.pkl",
+        "--deployment",
+        "d",
+        "--out",
+        str(tmp_path),
+        "-q",
+        "--workers",
+        "1",
+    ]
+    root = Path(__file__).resolve().parents[1]
+    first = subprocess.Popen(command, cwd=root, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    second = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    first_err = first.communicate()[1]
+    codes = sorted([first.returncode, second.returncode])
+    # Either the second found the first still running (refused, 1), or it came after it
+    # and found every file scanned already (0); never both writing at once.
+    assert codes in ([0, 0], [0, 1])
+    if 1 in codes:
+        assert "is in use by 'scan'" in (second.stderr + first_err)
+    alerts = pd.read_csv(tmp_path / "d" / "alerts.csv")
+    assert alerts["alert_id"].is_unique
+    assert len(alerts) == 1
