@@ -7,9 +7,14 @@ same tasks, so the reports do not depend on where the work was done.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -57,6 +62,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+WATCHDOG_INTERVAL_S = 1.0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: end this worker when the scan that started it ends, however
+    it ends (a nightly job killed by a timeout would otherwise leave its workers idle
+    for ever). Linux signals the worker as its parent dies; a watchdog thread covers
+    other systems and the moment before the signal was asked for."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_INTERVAL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def _in_processes(
     tasks: Sequence[SegmentTask], workers: int, on_frames: Callable[[int], None]
 ) -> Iterator[SegmentResult]:
@@ -64,7 +93,12 @@ def _in_processes(
     context = multiprocessing.get_context("spawn")
     with (
         _environment(WORKER_ENVIRONMENT),
-        ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool,
+        ProcessPoolExecutor(
+            max_workers=min(workers, len(tasks)),
+            mp_context=context,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool,
     ):
         pending: set[Future[SegmentResult]] = {pool.submit(analyse_segment, task) for task in tasks}
         try:

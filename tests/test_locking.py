@@ -113,3 +113,60 @@ def test_two_scans_at_once_give_one_deployment_with_no_duplicate_alerts(tmp_path
     alerts = pd.read_csv(tmp_path / "d" / "alerts.csv")
     assert alerts["alert_id"].is_unique
     assert len(alerts) == 1
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+def test_workers_die_with_a_scan_killed_with_kill_9(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        "-m",
+        "lfr_batch",
+        "scan",
+        "sample_videos",
+        "--watchlist",
+        "watchlists/sample.pkl",
+        "--deployment",
+        "d",
+        "--out",
+        str(tmp_path),
+        "-q",
+        "--workers",
+        "2",
+        "--fps",
+        "25",
+    ]
+    scan = subprocess.Popen(command, cwd=root)
+    workers: list[int] = []
+    for _ in range(100):
+        time.sleep(0.1)
+        workers = [
+            pid for pid in children(scan.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        if len(workers) >= 2:
+            break
+    assert workers, "the scan started no worker processes"
+    os.kill(scan.pid, signal.SIGKILL)
+    scan.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
