@@ -12,6 +12,7 @@ Re-running a scan into the same deployment skips files already scanned.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -109,17 +110,17 @@ class ScanConfig:
                 f"max false alert rate {self.max_false_alert_rate} must lie between 0 and 1 "
                 f"(the default, {DEFAULT_MAX_FALSE_ALERT_RATE:g}, is one in 10,000 faces seen)"
             )
-        if self.sample_fps <= 0:
-            raise ConfigError(f"fps {self.sample_fps} must be positive")
+        if not math.isfinite(self.sample_fps) or self.sample_fps <= 0:
+            raise ConfigError(f"fps {self.sample_fps} must be a positive number")
         if not 0 <= self.upsample <= 3:
             raise ConfigError(f"upsample {self.upsample} must be 0, 1, 2 or 3")
         if self.detector not in DETECTORS:
             raise ConfigError(f"detector {self.detector!r} must be one of {', '.join(DETECTORS)}")
-        if self.watchlist_max_age_h <= 0:
-            raise ConfigError(f"watchlist max age {self.watchlist_max_age_h} h must be positive")
+        if not math.isfinite(self.watchlist_max_age_h) or self.watchlist_max_age_h <= 0:
+            raise ConfigError(f"watchlist max age {self.watchlist_max_age_h} h must be a positive number")
         if self.workers < 1:
             raise ConfigError(f"workers {self.workers} must be 1 or more")
-        if self.segment_seconds < MIN_SEGMENT_SECONDS:
+        if not math.isfinite(self.segment_seconds) or self.segment_seconds < MIN_SEGMENT_SECONDS:
             raise ConfigError(
                 f"segment length {self.segment_seconds} s must be at least {MIN_SEGMENT_SECONDS:g} s"
             )

@@ -241,7 +241,7 @@ def test_refused_pickle_stops_the_scan(tmp_path: Path, capsys) -> None:
     ("args", "message"),
     [
         (("--threshold", "5"), "threshold 5.0 must lie between 0 and 2"),
-        (("--fps", "0"), "fps 0.0 must be positive"),
+        (("--fps", "0"), "fps 0.0 must be a positive number"),
         (("--upsample", "9"), "Invalid value for '--upsample'"),
         (("--start", "yesterday"), "not an ISO 8601 date-time"),
         (("--detector", "yolo"), "Invalid value for '--detector'"),
@@ -286,12 +286,14 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     state = [f for f in files if f.startswith("d/.lfr-batch/")]
     assert sorted(set(files) - set(state)) == [
         "audit.jsonl",
+        "d/.lfr-batch.lock",  # who last held the deployment: a command, a process, a time
         "d/alerts.csv",
         "d/deployment.csv",
         "d/report.html",
         "d/videos.csv",
     ]
     assert "<img" not in (tmp_path / "d" / "report.html").read_text()
+    assert (tmp_path / "d" / ".lfr-batch.lock").read_text().startswith("'scan' (process ")
     audit_line = json.loads((tmp_path / "audit.jsonl").read_text())
     assert audit_line["counts"] == {
         "videos_scanned": 2,
