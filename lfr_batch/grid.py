@@ -26,6 +26,9 @@ from lfr_batch.state import SETTINGS_FILE, STATE_DIR
 
 PUBLISHED_COLUMNS = (
     *DEPLOYMENT_COLUMNS[: DEPLOYMENT_COLUMNS.index("faces_seen") + 1],
+    # Beside the measured false alert rate, the rate the threshold was chosen for.
+    "expected_false_alert_rate",
+    "threshold_mode",
     "software",
     "software_version",
 )
@@ -61,7 +64,16 @@ class Grid:
             "duration": f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
             **sums,
             "false_alert_rate": false_alert_rate(false_alerts, sums["faces_seen"]),
+            "expected_false_alert_rate": self._expected_rate(sums["faces_seen"]),
         }
+
+    def _expected_rate(self, faces_seen: int) -> float:
+        """The false alerts each deployment expected, summed, over all faces seen (%)."""
+        expected = sum(
+            float(row.get("expected_false_alert_rate") or 0) * int(row["faces_seen"] or 0)
+            for row in self.rows
+        )
+        return round(expected / faces_seen, 6) if faces_seen else 0.0
 
 
 def collect(out_dir: Path, since: date | None = None, until: date | None = None) -> Grid:
@@ -109,7 +121,8 @@ def summary(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> list[str]:
         f"Reviewed: {reviewed}; true alerts: {true_alerts} ({totals['true_alerts_confirmed']} confirmed, "
         f"{totals['true_alerts_unconfirmed']} unconfirmed); false alerts: {false_alerts} "
         f"({totals['false_alerts_confirmed']} confirmed, {totals['false_alerts_unconfirmed']} unconfirmed)",
-        f"False alert rate: {totals['false_alert_rate']}% of faces seen",
+        f"False alert rate: {totals['false_alert_rate']}% of faces seen "
+        f"(expected at the thresholds used: {totals['expected_false_alert_rate']}%)",
         f"Outcomes: {totals['arrests']} arrests, {totals['other_disposals']} other disposals, "
         f"{totals['no_action']} no action",
         "Watchlist size: " + (f"{min(sizes)} to {max(sizes)} subjects per deployment" if sizes else "none"),

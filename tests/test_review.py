@@ -125,6 +125,9 @@ def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_ou
     totals = grid.iloc[-1]
     assert totals["total_alerts"] == 2
     assert totals["faces_seen"] == grid["faces_seen"].iloc[:2].sum()
+    # Both scanned at the sample's auto threshold: the total expects what each did.
+    assert grid["threshold_mode"].tolist()[:2] == ["auto", "auto"]
+    assert totals["expected_false_alert_rate"] == pytest.approx(grid["expected_false_alert_rate"].iloc[0])
 
     capsys.readouterr()
     assert main(["grid", str(reviewed_out), "--summary", "--supplier", "Example Supplier Ltd"]) == 0
@@ -135,6 +138,7 @@ def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_ou
     assert "Suspected of an offence" in text
     assert "supplier: Example Supplier Ltd" in text
     assert "lfr-batch, version" in text
+    assert "(expected at the thresholds used: 0.0098" in text
 
 
 def test_grid_date_range_and_bad_dates(reviewed_out: Path, capsys) -> None:
