@@ -53,7 +53,18 @@ def _last_hash(path: Path) -> str:
             handle.seek(position)
             block = handle.read(step) + block
     lines = [line for line in block.splitlines() if line.strip()]
-    return json.loads(lines[-1])["hash"] if lines else GENESIS
+    return _chain_hash(lines[-1].decode("utf-8", "replace")) if lines else GENESIS
+
+
+def _chain_hash(text: str) -> str:
+    """What the next line links to: a line's own hash, or, for a line that is no audit
+    entry (torn by a crash, or written by something else), the hash of its text, so the
+    chain goes on past it and `audit verify` reports that one line."""
+    try:
+        stated = json.loads(text)["hash"]
+    except (ValueError, KeyError, TypeError):
+        return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+    return stated if isinstance(stated, str) else hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
 
 
 def record(
@@ -79,6 +90,11 @@ def record(
         # One writer at a time, so two commands never fork the chain.
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell():
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # a line torn by a crash: ours starts afresh
+                    handle.write(b"\n")
             entry: dict[str, Any] = {
                 "time": datetime.now(UTC).isoformat(timespec="seconds"),
                 "user": _user(),
@@ -108,7 +124,7 @@ class Verification:
 
 
 def _entries(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="replace") as handle:
         for number, text in enumerate(handle, start=1):
             if text.strip():
                 yield number, text
@@ -128,8 +144,8 @@ def verify(out_dir: Path) -> Verification:
             entry = json.loads(text)
             stated = entry["hash"]
         except (ValueError, KeyError, TypeError):
-            problems.append(f"line {number}: not an audit entry")
-            previous = ""
+            problems.append(f"line {number}: not an audit entry (torn or foreign)")
+            previous = _chain_hash(text)
             continue
         if line_hash(entry) != stated:
             problems.append(f"line {number}: edited (its content does not match its hash)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tomllib
 from collections import Counter
@@ -65,6 +66,18 @@ class IsoDateTime(click.ParamType):
                 param,
                 ctx,
             )
+
+
+# Control characters, and the bidirectional overrides that can make text read backwards.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from a file (a watchlist, a report) made safe to print to a terminal: escape
+    sequences in a subject's name must not drive the terminal of the person reading it."""
+    return _UNPRINTABLE.sub(
+        lambda found: f"\\x{ord(found.group()):02x}" if ord(found.group()) < 256 else "?", text
+    )
 
 
 class Threshold(click.ParamType):
@@ -475,12 +488,12 @@ def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str
     try:
         for number, (video, alert) in enumerate(waiting, start=1):
             click.echo(
-                f"\n[{number}/{len(waiting)}] alert {alert.alert_id}: {alert.subject_name} "
-                f"({alert.subject_id}; {alert.category or 'no category'})"
+                f"\n[{number}/{len(waiting)}] alert {alert.alert_id}: {printable(alert.subject_name)} "
+                f"({printable(alert.subject_id)}; {printable(alert.category or 'no category')})"
             )
             start = f" = {video.start} + {alert.first_seen_s} s" if video.start else ""
             click.echo(
-                f"  video {video.video}, seen {alert.first_seen_s}-{alert.last_seen_s} s{start}, "
+                f"  video {printable(video.video)}, seen {alert.first_seen_s}-{alert.last_seen_s} s{start}, "
                 f"best frame {alert.best_frame}, distance {alert.distance}"
             )
             photos = [deployment_dir / alert.snapshot] + (
@@ -763,8 +776,8 @@ def watchlist_info(path: Path) -> None:
     for subject, count in zip(watchlist.subjects, per_subject, strict=True):
         flag = " EXPIRED" if subject.is_expired(now) else ""
         click.echo(
-            f"{subject.subject_id:<20} {subject.name:<24} {count:>4}  "
-            f"{(subject.expires or '-') + flag:<25} {subject.category or '-'}"
+            f"{printable(subject.subject_id):<20} {printable(subject.name):<24} {count:>4}  "
+            f"{printable(subject.expires or '-') + flag:<25} {printable(subject.category or '-')}"
         )
     click.echo("")
     echo_calibration(watchlist)

@@ -146,6 +146,10 @@ DISTANCE_COLUMNS = (
     "distance_3",
 )
 
+# csv's default field limit (128 KiB) would make one long note typed into alerts.csv
+# unreadable, and with it every later command on the deployment.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -185,6 +189,12 @@ def iso(moment: datetime | None) -> str:
         if moment is None
         else moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     )
+
+
+def comparable(moment: datetime) -> datetime:
+    """A time that can be compared with any other. The one rule for a time without a
+    zone (a file name's, a --start without one): it is local time where lfr-batch runs."""
+    return moment if moment.tzinfo else moment.astimezone()
 
 
 def hms(seconds: float) -> str:
@@ -263,8 +273,10 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         if record.start:
             start = datetime.fromisoformat(record.start)
             spans.append((start, start + timedelta(seconds=record.duration_s)))
-    start = min(s for s, _ in spans) if spans else None
-    end = max(e for _, e in spans) if spans else None
+    # Files may mix times with and without a zone (a --start with one, file names without):
+    # they are compared by comparable()'s rule, and each is shown as it was given.
+    start = min((s for s, _ in spans), key=comparable) if spans else None
+    end = max((e for _, e in spans), key=comparable) if spans else None
     footage_s = sum(r.duration_s for r in records)
     faces_seen = sum(r.faces_seen for r in records)
     counts = outcome_counts(state, reviews)
@@ -277,7 +289,9 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         "date": start.date().isoformat() if start else "",
         "start": iso(start),
         "end": iso(end),
-        "duration": hms((end - start).total_seconds() if start and end else footage_s),
+        "duration": hms(
+            (comparable(end) - comparable(start)).total_seconds() if start and end else footage_s
+        ),
         "purpose": details.get("purpose", ""),
         "watchlist_size": watchlist.get("size", 0),
         "threshold": settings["threshold"],

@@ -20,6 +20,7 @@ from lfr_batch.reports import (
     OUTCOME_COLUMNS,
     SNAPSHOTS_DIR,
     SUBJECT_PHOTOS_DIR,
+    comparable,
     current_reviews,
     write_reports,
 )
@@ -36,7 +37,10 @@ def parse_age(text: str) -> timedelta:
         raise ConfigError(
             f"age {text!r} must be a whole number of hours, days or weeks, such as 31d, 12h or 2w"
         )
-    return int(found.group(1)) * _UNITS[found.group(2)]
+    try:
+        return int(found.group(1)) * _UNITS[found.group(2)]
+    except OverflowError:
+        raise ConfigError(f"age {text!r} is longer than any retention period can be") from None
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def seen_at(record: VideoRecord, alert: AlertRecord) -> datetime:
         moment = datetime.fromisoformat(record.start) + timedelta(seconds=alert.first_seen_s)
     else:
         moment = datetime.fromisoformat(record.scanned_at)
-    return moment if moment.tzinfo else moment.astimezone()  # a bare time is local time
+    return comparable(moment)
 
 
 def purge(out_dir: Path, older_than: timedelta, now: datetime | None = None) -> PurgeResult:

@@ -21,6 +21,9 @@ from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 # Columns of an edited alerts.csv that must still match what was scanned, so a
 # row moved to another alert, or an alert id typed over, is caught.
 IDENTITY_COLUMNS = ("alert_id", "video", "subject_id", "best_frame")
+# Long enough for any account of an engagement; short enough for every spreadsheet cell.
+MAX_NOTE_CHARS = 10_000
+MAX_REVIEWER_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Review:
             raise ReviewError(f"outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
         if self.engagement and self.engagement not in ENGAGEMENTS:
             raise ReviewError(f"engagement {self.engagement!r} is not one of {', '.join(ENGAGEMENTS)}")
+        if len(self.notes) > MAX_NOTE_CHARS:
+            raise ReviewError(f"notes of {len(self.notes):,} characters are longer than {MAX_NOTE_CHARS:,}")
+        if len(self.reviewer) > MAX_REVIEWER_CHARS:
+            raise ReviewError(f"a reviewer name of {len(self.reviewer):,} characters is too long")
 
     def as_entry(self) -> dict[str, str]:
         return {
@@ -97,9 +104,20 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
     reviews = state.reviews()
     problems: list[str] = []
     updates: dict[str, dict[str, str]] = {}
+    first_line: dict[str, int] = {}
     for line, row in rows:
         values = {key: _unescape(row.get(key) or "").strip() for key in (*IDENTITY_COLUMNS, *REVIEW_COLUMNS)}
         alert_id = values["alert_id"]
+        deployment = _unescape(row.get("deployment") or "").strip()
+        if deployment and deployment != state.deployment_dir.name:
+            problems.append(
+                f"line {line}: a row of deployment {deployment!r}, not {state.deployment_dir.name!r}"
+            )
+            continue
+        if alert_id in first_line:
+            problems.append(f"line {line}: alert {alert_id} again (first on line {first_line[alert_id]})")
+            continue
+        first_line[alert_id] = line
         if alert_id not in alerts:
             problems.append(f"line {line}: unknown alert id {alert_id!r}")
             continue

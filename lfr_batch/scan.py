@@ -11,6 +11,7 @@ Re-running a scan into the same deployment skips files already scanned.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -32,6 +33,7 @@ from lfr_batch.errors import ConfigError, VideoError, WatchlistError
 from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.html_report import REPORT_HTML
 from lfr_batch.pipeline import (
     AnalysisSettings,
     SegmentTask,
@@ -44,6 +46,7 @@ from lfr_batch.pipeline import (
 from lfr_batch.reports import (
     ALERTS_CSV,
     DEPLOYMENT_CSV,
+    DISTANCES_CSV,
     SNAPSHOTS_DIR,
     SUBJECT_PHOTOS_DIR,
     VIDEOS_CSV,
@@ -197,6 +200,13 @@ class ScanResult:
     @property
     def total_alerts(self) -> int:
         return sum(len(r.alerts) for r in self.records)
+
+
+def subject_photo_name(subject_id: str) -> str:
+    """A file name for a subject's photo: readable, short, and never shared by two ids
+    (``a b`` and ``a_b`` look alike once made safe; a 240-character id is too long)."""
+    digest = hashlib.sha256(subject_id.encode("utf-8")).hexdigest()[:12]
+    return f"{_SAFE_NAME.sub('_', subject_id)[:60]}-{digest}.jpg"
 
 
 def start_from_filename(path: Path) -> datetime | None:
@@ -390,7 +400,7 @@ def _open_deployment(config: ScanConfig, watchlist_sha256: str, threshold: float
         state.clear()
         for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
             shutil.rmtree(config.deployment_dir / folder, ignore_errors=True)
-        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV):
+        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV, DISTANCES_CSV, REPORT_HTML):
             (config.deployment_dir / name).unlink(missing_ok=True)
     elif state.exists:
         state.check_same_scan(config.scan_settings(watchlist_sha256, threshold))
@@ -493,7 +503,7 @@ def _commit(
         subject_photo = ""
         if subject.photo_jpeg:
             # Only subjects with an alert: the reviewer compares the two faces.
-            subject_photo = f"{SUBJECT_PHOTOS_DIR}/{_SAFE_NAME.sub('_', subject.subject_id)}.jpg"
+            subject_photo = f"{SUBJECT_PHOTOS_DIR}/{subject_photo_name(subject.subject_id)}"
             write_atomic(state.deployment_dir / subject_photo, subject.photo_jpeg)
         top, right, bottom, left = alert.best.box
         runner_up = alert.decision.subjects[1]

@@ -380,6 +380,17 @@ class BuildResult:
 
 def read_subjects_csv(path: Path) -> dict[str, Subject]:
     """Read the optional subjects.csv (``subject_id,name,category,reason,expires``)."""
+    try:
+        return _read_subjects(path)
+    except UnicodeDecodeError as error:
+        raise WatchlistError(
+            f"{path} is not UTF-8 text (byte {error.start}): save it as 'CSV UTF-8' and build again"
+        ) from None
+    except csv.Error as error:
+        raise WatchlistError(f"{path} is not a readable CSV file ({error})") from None
+
+
+def _read_subjects(path: Path) -> dict[str, Subject]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in (reader.fieldnames or [])]

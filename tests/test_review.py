@@ -40,7 +40,7 @@ def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path
     assert first.exit_code == 0, first.output
     assert "alert A00001" in first.output
     assert str(folder / "snapshots" / "A00001.jpg") in first.output
-    assert str(folder / "watchlist_photos" / "intel_actor_f1.jpg") in first.output
+    assert str(folder / "watchlist_photos" / "intel_actor_f1-6f69a1421696.jpg") in first.output
     assert "1 answers saved; 1 alerts still to review" in first.output
     alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
     assert alerts.loc[0, ["outcome", "engagement", "reviewer", "notes"]].tolist() == [

@@ -268,7 +268,7 @@ def test_only_the_matched_face_leaves_evidence(tmp_path: Path) -> None:
     f1_box = [alert["top"], alert["right"], alert["bottom"], alert["left"]]
     assert alert["right"] < 240  # F1 stands in the left half, M1 in the right
     images = sorted(p.relative_to(tmp_path / "d").as_posix() for p in tmp_path.rglob("*.jpg"))
-    assert images == ["snapshots/A00001.jpg", "watchlist_photos/intel_actor_f1.jpg"]
+    assert images == ["snapshots/A00001.jpg", "watchlist_photos/intel_actor_f1-6f69a1421696.jpg"]
     assert (tmp_path / "d" / "report.html").read_text().count("data:image/jpeg") == 2
     for path in tmp_path.rglob("*"):
         if path.suffix in (".json", ".jsonl", ".csv"):

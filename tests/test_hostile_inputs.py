@@ -1,0 +1,123 @@
+"""Inputs that used to leave a deployment broken for good: each is refused in one line
+or handled, and the next command on the deployment works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
+
+from lfr_batch.audit import AUDIT_FILE
+from lfr_batch.cli import main
+from lfr_batch.review import MAX_NOTE_CHARS
+from lfr_batch.scan import subject_photo_name
+from lfr_batch.watchlist import build_watchlist, save_watchlist
+
+
+@pytest.fixture
+def scanned(tmp_path: Path) -> Path:
+    """One deployment with one alert (F1 in the female-and-male clip)."""
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    return tmp_path
+
+
+def test_a_torn_last_audit_line_is_reported_and_the_next_command_works(scanned: Path, capsys) -> None:
+    log = scanned / AUDIT_FILE
+    with log.open("ab") as handle:
+        handle.write(b'{"time": "2026-11-26T1')  # a crash in the middle of a line
+    assert scan_cli(MALE_ONLY, out=scanned) == 0
+    assert main(["grid", str(scanned), "-o", str(scanned / "grid.csv")]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", str(scanned)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2: not an audit entry (torn or foreign)" in err
+    assert "line 3" not in err  # the chain goes on past the torn line
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["command"] == "grid"
+
+
+def test_subject_photo_names_are_unique_and_short() -> None:
+    assert subject_photo_name("a b") != subject_photo_name("a_b")
+    long_id = "x" * 240
+    assert len(subject_photo_name(long_id)) <= 80
+    assert subject_photo_name("../../etc/passwd").startswith(".._.._etc_passwd-")
+
+
+def test_review_import_refuses_repeated_alerts_other_deployments_and_long_notes(
+    scanned: Path, tmp_path: Path, capsys
+) -> None:
+    folder = scanned / "d"
+    alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    alerts["outcome"] = "true_confirmed"
+    edited = tmp_path / "edited.csv"
+    before = (folder / "deployment.csv").read_bytes()
+    cases = {
+        "alert A00001 again (first on line 2)": pd.concat([alerts, alerts]),
+        "a row of deployment 'other', not 'd'": alerts.assign(deployment="other"),
+        f"longer than {MAX_NOTE_CHARS:,}": alerts.assign(notes="n" * (MAX_NOTE_CHARS + 1)),
+    }
+    for message, table in cases.items():
+        table.to_csv(edited, index=False)
+        assert main(["review", str(folder), "--import", str(edited)]) == 1
+        err = capsys.readouterr().err
+        assert message in err
+        assert err.count("\n") == 1
+        assert (folder / "deployment.csv").read_bytes() == before
+
+
+def test_a_huge_note_typed_into_alerts_csv_does_not_brick_the_deployment(scanned: Path) -> None:
+    folder = scanned / "d"
+    alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    alerts["notes"] = "n" * 200_000  # beyond csv's default field limit of 131,072
+    alerts.to_csv(folder / "alerts.csv", index=False)
+    assert scan_cli(MALE_ONLY, out=scanned) == 0
+    assert main(["grid", str(scanned), "-o", str(scanned / "grid.csv")]) == 0
+
+
+def test_start_times_with_and_without_a_zone_mix(tmp_path: Path, walk_video: Path) -> None:
+    """The file name gives a time without a zone; a later run adds a file with a zoned
+    --start. Comparing the two used to fail on every later command."""
+    assert scan_cli(walk_video, out=tmp_path) == 0
+    options = ("--start", "2026-11-26T15:00:00+00:00")
+    assert scan_cli(MALE_ONLY, out=tmp_path, options=options) == 0
+    record = pd.read_csv(tmp_path / "d" / "deployment.csv", keep_default_na=False).iloc[0]
+    assert record["start"] == "2026-11-26T14:00:00"  # shown as given
+    assert record["end"] == "2026-11-26T15:00:05.200+00:00"
+
+
+def test_an_absurd_retention_period_is_one_line(scanned: Path, capsys) -> None:
+    assert main(["purge", str(scanned), "--older-than", "99999999999d"]) == 2
+    err = capsys.readouterr().err
+    assert "longer than any retention period" in err
+    assert err.count("\n") == 1
+
+
+def test_a_subjects_csv_that_is_not_utf8_is_one_line(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
+    (source / "subjects.csv").write_bytes("subject_id,name\nf1,Zoë\n".encode("latin-1"))
+    assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "is not UTF-8 text" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "w.pkl").exists()
+
+
+def test_terminal_escapes_in_a_watchlist_are_shown_not_obeyed(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
+    (source / "subjects.csv").write_text(
+        "subject_id,name\nf1,\x1b]0;pwned\x07Ann \u202eevil\n", encoding="utf-8"
+    )
+    watchlist = build_watchlist(source).watchlist
+    save_watchlist(watchlist, tmp_path / "w.pkl")
+    assert main(["watchlist", "info", str(tmp_path / "w.pkl")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\u202e" not in out
+    assert "\\x1b]0;pwned\\x07Ann ?evil" in out
