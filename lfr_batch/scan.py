@@ -29,7 +29,7 @@ from lfr_batch import __version__
 from lfr_batch.alerts import build_alerts
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.encodings import FaceEncoder
-from lfr_batch.errors import ConfigError, VideoError, WatchlistError
+from lfr_batch.errors import ConfigError, VideoError
 from lfr_batch.executors import run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
@@ -55,7 +55,7 @@ from lfr_batch.reports import (
 )
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist
+from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     report = progress or (lambda _event: None)
     began = time.perf_counter()
     if not config.watchlist.is_file():
-        raise WatchlistError(f"watchlist not found: {config.watchlist}")
+        load_watchlist(config.watchlist)  # says why: not found, or a folder
     watchlist_path, watchlist_stamp = str(config.watchlist.resolve()), file_stamp(config.watchlist)
     watchlist = shared_watchlist(watchlist_path, watchlist_stamp)
     watchlist_sha256 = file_sha256(config.watchlist)

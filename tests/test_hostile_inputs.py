@@ -121,3 +121,11 @@ def test_terminal_escapes_in_a_watchlist_are_shown_not_obeyed(tmp_path: Path, ca
     assert "\x1b" not in out
     assert "\u202e" not in out
     assert "\\x1b]0;pwned\\x07Ann ?evil" in out
+
+
+def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path, watchlist=SAMPLE_PHOTOS) == 1
+    err = capsys.readouterr().err
+    assert "is a folder; give the file 'watchlist build' wrote" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "d").exists()

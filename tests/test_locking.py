@@ -25,6 +25,15 @@ with deployment_lock(Path(sys.argv[1]), "scan"):
 """
 
 
+def sample_scan_process(out: Path, *options: str) -> list[str]:
+    """The README's sample scan as a separate process (run from the repository root)."""
+    return [
+        sys.executable,
+        *("-m", "lfr_batch", "scan", "sample_videos", "--watchlist", "watchlists/sample.pkl"),
+        *("--deployment", "d", "--out", str(out), "-q", *options),
+    ]
+
+
 def hold_in_another_process(folder: Path) -> subprocess.Popen:
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None
@@ -83,22 +92,7 @@ def test_the_lock_is_released_however_its_holder_ends(tmp_path: Path) -> None:
 
 
 def test_two_scans_at_once_give_one_deployment_with_no_duplicate_alerts(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "lfr_batch",
-        "scan",
-        "sample_videos",
-        "--watchlist",
-        "watchlists/sample.pkl",
-        "--deployment",
-        "d",
-        "--out",
-        str(tmp_path),
-        "-q",
-        "--workers",
-        "1",
-    ]
+    command = sample_scan_process(tmp_path, "--workers", "1")
     root = Path(__file__).resolve().parents[1]
     first = subprocess.Popen(command, cwd=root, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
@@ -136,24 +130,7 @@ def command_line(pid: int) -> str:
 
 def test_workers_die_with_a_scan_killed_with_kill_9(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
-    command = [
-        sys.executable,
-        "-m",
-        "lfr_batch",
-        "scan",
-        "sample_videos",
-        "--watchlist",
-        "watchlists/sample.pkl",
-        "--deployment",
-        "d",
-        "--out",
-        str(tmp_path),
-        "-q",
-        "--workers",
-        "2",
-        "--fps",
-        "25",
-    ]
+    command = sample_scan_process(tmp_path, "--workers", "2", "--fps", "25")
     scan = subprocess.Popen(command, cwd=root)
     workers: list[int] = []
     for _ in range(100):
