@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
 
 from lfr_batch.errors import ConfigError
 from lfr_batch.pipeline import SegmentResult, SegmentTask, analyse_segment
@@ -113,19 +114,38 @@ def _in_processes(
                 future.cancel()
 
 
+SCHEDULER_TIMEOUT = "15s"
+
+
+@contextlib.contextmanager
+def _client(scheduler: str) -> Iterator[Any]:
+    """A Dask client, or one line saying why the address is no Dask scheduler."""
+    from distributed import Client  # imported only for cluster runs: it is slow to load
+
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
+    except MemoryError:
+        # Dask read another service's first bytes as the length of a message.
+        raise ConfigError(f"{scheduler} answers, but not as a Dask scheduler") from None
+    with client:
+        yield client
+
+
+def check_scheduler(scheduler: str) -> None:
+    """Connect once before anything is written or cleared, so a wrong address loses nothing."""
+    with _client(scheduler):
+        pass
+
+
 def _on_dask(
     tasks: Sequence[SegmentTask], scheduler: str, on_frames: Callable[[int], None]
 ) -> Iterator[SegmentResult]:
-    from distributed import (
-        Client,
-        as_completed,
-    )  # imported only for cluster runs: it is slow to load
+    from distributed import as_completed
 
-    try:
-        client = Client(scheduler, timeout="15s")
-    except (OSError, TimeoutError) as error:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    with client:
+    with _client(scheduler) as client:
         logger.info("Dask: %d workers at %s", len(client.scheduler_info()["workers"]), scheduler)
         futures = client.map(analyse_segment, list(tasks), pure=False)
         try:

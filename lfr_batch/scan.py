@@ -30,7 +30,7 @@ from lfr_batch.alerts import build_alerts
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError
-from lfr_batch.executors import run_segments
+from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.html_report import REPORT_HTML
@@ -313,6 +313,8 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
     threshold, expected_rate = config.resolve_threshold(watchlist)
+    if config.scheduler:
+        check_scheduler(config.scheduler)  # before --overwrite clears anything
     with deployment_lock(config.deployment_dir, "scan"):
         state = _open_deployment(config, watchlist_sha256, threshold)
 

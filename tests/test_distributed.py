@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import (
+    FEMALE_AND_MALE,
+    MALE_ONLY,
     PHOTOS,
     SAMPLE_PHOTOS,
     SAMPLE_VIDEOS,
@@ -97,3 +102,45 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys, mo
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
     assert err.count("\n") == 1
+
+
+def test_overwrite_with_a_bad_scheduler_loses_nothing(tmp_path: Path, capsys) -> None:
+    """The scheduler is tried before --overwrite clears the deployment."""
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    folder = tmp_path / "d"
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for address, message in (
+        ("tcp://127.0.0.1:9", "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+        ("notaurl", "cannot reach the Dask scheduler at notaurl"),
+    ):
+        code = scan_cli(FEMALE_AND_MALE, out=tmp_path, options=("--overwrite", "--scheduler", address))
+        assert code == 2
+        err = capsys.readouterr().err
+        assert message in err
+        assert err.count("\n") == 1
+        assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_service_that_is_not_dask_is_one_line(tmp_path: Path, capsys) -> None:
+    """Another service on the port: Dask would read its first bytes as a message length."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        connection.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello")
+        time.sleep(2)
+        connection.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        code = scan_cli(MALE_ONLY, out=tmp_path, options=("--scheduler", f"tcp://127.0.0.1:{port}"))
+    finally:
+        server.close()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "d").exists()
