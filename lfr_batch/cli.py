@@ -164,9 +164,24 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
         if name is None:
             known = ", ".join(sorted(names))
             raise click.BadParameter(f"{path}: unknown key {key!r} in [scan]; use one of: {known}")
-        defaults[name] = tuple(value) if name == "inputs" else value
+        defaults[name] = _config_value(path, key, name, value)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return path
+
+
+def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
+    """A [scan] value of the shape its option takes; one line for any other."""
+    if name == "inputs":
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise click.BadParameter(f"{path}: inputs must be a path or a list of paths")
+    if name == "start" and isinstance(value, datetime):
+        return value
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
 
 
 @cli.command("scan")

@@ -129,3 +129,36 @@ def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None
     assert "is a folder; give the file 'watchlist build' wrote" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("threshold = [1, 2]", "threshold must be a single value, not list [1, 2]"),
+        ("start = 2026-11-26", "start must be a single value, not date"),
+        ("inputs = 5", "inputs must be a path or a list of paths"),
+        ("inputs = []", "inputs must be a path or a list of paths"),
+        ("fps = nan", "fps nan must be a positive number"),
+    ],
+)
+def test_config_values_of_the_wrong_shape_are_one_line(tmp_path: Path, capsys, line, message) -> None:
+    config = tmp_path / "scan.toml"
+    config.write_text(
+        f'[scan]\nwatchlist = "watchlists/sample.pkl"\ndeployment = "t"\n{line}\n', encoding="utf-8"
+    )
+    assert main(["scan", "--config", str(config), "--out", str(tmp_path / "out"), str(MALE_ONLY)]) == 2
+    assert message in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_single_input_path_in_the_config_is_one_input(tmp_path: Path) -> None:
+    config = tmp_path / "scan.toml"
+    config.write_text(
+        f'[scan]\nwatchlist = "watchlists/sample.pkl"\ndeployment = "t"\ninputs = "{MALE_ONLY}"\n'
+        "start = 2026-11-26T14:00:00Z\nquiet = true\n",
+        encoding="utf-8",
+    )
+    assert main(["scan", "--config", str(config), "--out", str(tmp_path)]) == 0
+    videos = pd.read_csv(tmp_path / "t" / "videos.csv", keep_default_na=False)
+    assert videos["video"].tolist() == [str(MALE_ONLY)]  # not one input per character
+    assert videos["start"].tolist() == ["2026-11-26T14:00:00+00:00"]
