@@ -45,7 +45,14 @@ from lfr_batch.scan import (
     scan,
 )
 from lfr_batch.state import deployment_lock
-from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
+from lfr_batch.watchlist import (
+    SIGNING_KEY_ENV,
+    Watchlist,
+    build_watchlist,
+    load_watchlist,
+    save_watchlist,
+    signing_key,
+)
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -755,7 +762,7 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
     finally:
         for bar in bars:
             bar.close()
-    save_watchlist(result.watchlist, output)
+    save_watchlist(result.watchlist, output, signing_key())
     for rejected in result.rejected:
         click.echo(f"rejected {rejected.path}: {rejected.reason}", err=True)
     for subject_id in result.subjects_without_photos:
@@ -770,7 +777,8 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
 @click.argument("path", type=click.Path(path_type=Path))
 def watchlist_info(path: Path) -> None:
     """Show a watchlist's subjects, encodings, categories and expired entries."""
-    watchlist = load_watchlist(path)
+    key = signing_key()
+    watchlist = load_watchlist(path, key)
     now = datetime.now(UTC)
     per_subject = watchlist.encodings_per_subject()
     click.echo(f"watchlist: {path}")
@@ -779,6 +787,10 @@ def watchlist_info(path: Path) -> None:
         + (" (face_recognition layout)" if watchlist.legacy_format else "")
     )
     click.echo(f"subjects: {watchlist.size}   encodings: {len(watchlist.encodings)}")
+    if key:
+        click.echo(f"signature: checked with ${SIGNING_KEY_ENV}")
+    else:
+        click.echo(f"signature: not checked (${SIGNING_KEY_ENV} is not set)")
     expired = [s for s in watchlist.subjects if s.is_expired(now)]
     click.echo(f"expired: {len(expired)}")
     categories = Counter(s.category or "(none)" for s in watchlist.subjects)

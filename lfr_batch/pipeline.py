@@ -42,7 +42,7 @@ from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.tracks import DEFAULT_MAX_GAP_S, FaceTracker, Track, join_at_seam, merged
 from lfr_batch.video import VideoReader
-from lfr_batch.watchlist import Watchlist, load_watchlist
+from lfr_batch.watchlist import Watchlist, load_watchlist, signing_key
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 
@@ -97,17 +97,17 @@ def file_stamp(path: Path) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=2)
-def shared_watchlist(path: str, stamp: tuple[int, int]) -> Watchlist:
-    """A watchlist loaded once per process (the scan and its inline work share it)."""
+def shared_watchlist(path: str, stamp: tuple[int, int], key: bytes | None) -> Watchlist:
+    """A watchlist loaded once per process and key (the scan and its inline work share it)."""
     if file_stamp(Path(path)) != stamp:
         raise WatchlistError(f"watchlist {path} changed while the scan was running")
-    return load_watchlist(Path(path))
+    return load_watchlist(Path(path), key)
 
 
 @functools.lru_cache(maxsize=2)
 def shared_matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
     """One matcher per process and watchlist, reused by every task."""
-    return WatchlistMatcher(shared_watchlist(path, stamp), threshold, at)
+    return WatchlistMatcher(shared_watchlist(path, stamp, signing_key()), threshold, at)
 
 
 def one_line(error: BaseException) -> str:

@@ -55,7 +55,7 @@ from lfr_batch.reports import (
 )
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
+from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, signing_key
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     if not config.watchlist.is_file():
         load_watchlist(config.watchlist)  # says why: not found, or a folder
     watchlist_path, watchlist_stamp = str(config.watchlist.resolve()), file_stamp(config.watchlist)
-    watchlist = shared_watchlist(watchlist_path, watchlist_stamp)
+    watchlist = shared_watchlist(watchlist_path, watchlist_stamp, signing_key())
     watchlist_sha256 = file_sha256(config.watchlist)
     videos = find_videos(config.inputs)
     if not videos:

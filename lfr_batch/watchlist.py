@@ -24,8 +24,11 @@ before numpy reads them.
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import logging
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "lfr-batch-watchlist"
 FORMAT_VERSION = 2
+SIGNING_KEY_ENV = "LFR_BATCH_KEY"
+# A signed file: this line, the HMAC-SHA256 of the pickle in hex, a newline, the pickle.
+SIGNED_MAGIC = b"LFR-BATCH-SIGNED-1 "
 SUBJECTS_CSV = "subjects.csv"
 SUBJECT_COLUMNS = ("subject_id", "name", "category", "reason", "expires")
 
@@ -208,15 +214,16 @@ class Watchlist:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_watchlist(path: Path) -> Watchlist:
-    """Load and validate a watchlist file; refuse anything that is not plain data."""
+def load_watchlist(path: Path, key: bytes | None = None) -> Watchlist:
+    """Load and validate a watchlist file; refuse anything that is not plain data and,
+    with a ``key``, anything not signed with it."""
     if path.is_dir():
         raise WatchlistError(f"watchlist {path} is a folder; give the file 'watchlist build' wrote")
     if not path.is_file():
         raise WatchlistError(f"watchlist not found: {path}")
     try:
-        with path.open("rb") as handle:
-            payload = materialise(SafeUnpickler(handle).load())
+        data = _unsigned(path, path.read_bytes(), key)
+        payload = materialise(SafeUnpickler(io.BytesIO(data)).load())
     except RefusedPickleError as error:
         raise WatchlistError(f"refusing watchlist {path}: {error}") from None
     except (
@@ -353,12 +360,40 @@ def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
     )
 
 
-def save_watchlist(watchlist: Watchlist, path: Path) -> None:
-    """Write the watchlist atomically (a crash never leaves half a file)."""
+def save_watchlist(watchlist: Watchlist, path: Path, key: bytes | None = None) -> None:
+    """Write the watchlist atomically (a crash never leaves half a file), signed
+    with ``key`` when one is given."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    pickle.dump(watchlist.to_payload(), buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    write_atomic(path, buffer.getvalue())
+    data = pickle.dumps(watchlist.to_payload(), protocol=pickle.HIGHEST_PROTOCOL)
+    if key:
+        data = SIGNED_MAGIC + _signature(key, data).encode("ascii") + b"\n" + data
+    write_atomic(path, data)
+
+
+def signing_key() -> bytes | None:
+    """The key watchlists are signed and checked with: ``$LFR_BATCH_KEY``, if set."""
+    key = os.environ.get(SIGNING_KEY_ENV, "")
+    return key.encode("utf-8") if key else None
+
+
+def _signature(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def _unsigned(path: Path, data: bytes, key: bytes | None) -> bytes:
+    """The pickle inside a watchlist file, its signature checked when a key is set."""
+    signed = data.startswith(SIGNED_MAGIC)
+    if not signed:
+        if key:
+            raise WatchlistError(f"refusing watchlist {path}: it is not signed, and {SIGNING_KEY_ENV} is set")
+        return data
+    header_end = len(SIGNED_MAGIC) + 64
+    stated, body = data[len(SIGNED_MAGIC) : header_end], data[header_end + 1 :]
+    if key and not hmac.compare_digest(stated, _signature(key, body).encode("ascii")):
+        raise WatchlistError(
+            f"refusing watchlist {path}: its signature does not match (altered, or signed with another key)"
+        )
+    return body
 
 
 # --- building -------------------------------------------------------------------------------

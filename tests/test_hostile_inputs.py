@@ -162,3 +162,35 @@ def test_a_single_input_path_in_the_config_is_one_input(tmp_path: Path) -> None:
     videos = pd.read_csv(tmp_path / "t" / "videos.csv", keep_default_na=False)
     assert videos["video"].tolist() == [str(MALE_ONLY)]  # not one input per character
     assert videos["start"].tolist() == ["2026-11-26T14:00:00+00:00"]
+
+
+def test_with_a_key_lists_are_signed_and_unsigned_or_altered_ones_refused(
+    two_subject_source: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("LFR_BATCH_KEY", "correct horse battery staple")
+    signed = tmp_path / "signed.pkl"
+    assert main(["watchlist", "build", str(two_subject_source), "-o", str(signed), "-q"]) == 0
+    assert signed.read_bytes().startswith(b"LFR-BATCH-SIGNED-1 ")
+    assert main(["watchlist", "info", str(signed)]) == 0
+    assert "signature: checked with $LFR_BATCH_KEY" in capsys.readouterr().out
+    assert scan_cli(MALE_ONLY, out=tmp_path / "ok", watchlist=signed) == 0
+    capsys.readouterr()
+
+    altered = tmp_path / "altered.pkl"
+    data = bytearray(signed.read_bytes())
+    data[-40] ^= 1
+    altered.write_bytes(bytes(data))
+    unsigned = tmp_path / "unsigned.pkl"
+    unsigned.write_bytes((Path(__file__).parents[1] / "watchlists" / "sample.pkl").read_bytes())
+    for path, message in ((altered, "its signature does not match"), (unsigned, "it is not signed")):
+        assert scan_cli(MALE_ONLY, out=tmp_path / path.stem, watchlist=path) == 1
+        err = capsys.readouterr().err
+        assert message in err
+        assert err.count("\n") == 1
+        assert not (tmp_path / path.stem).exists()
+    monkeypatch.setenv("LFR_BATCH_KEY", "another key")
+    assert scan_cli(MALE_ONLY, out=tmp_path / "other", watchlist=signed) == 1
+    assert "signed with another key" in capsys.readouterr().err
+    # Without a key, a signed list still loads (its signature unchecked).
+    monkeypatch.delenv("LFR_BATCH_KEY")
+    assert scan_cli(MALE_ONLY, out=tmp_path / "nokey", watchlist=signed) == 0
