@@ -4,7 +4,11 @@
 user, host, command, inputs with their content hashes, the watchlist hash,
 threshold, software version and counts, and carries the hash of the line
 before it, so editing or removing a line breaks the chain and
-:func:`verify` finds it.
+:func:`verify` finds it. With ``$LFR_BATCH_KEY`` set, each line also carries an
+HMAC of its hash, which nobody without the key can recompute, so a forged
+line or a re-chained log is found too; and ``OUT/audit.head`` records the
+number of lines and the last hash (with its own HMAC), so lines cut from the
+end are found.
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from lfr_batch import __version__
-from lfr_batch.files import file_sha256
+from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.signing import sign, signature_matches, signing_key
 
 AUDIT_FILE = "audit.jsonl"
+HEAD_FILE = "audit.head"
 GENESIS = "0" * 64
 
 
 def line_hash(entry: dict[str, Any]) -> str:
-    """The hash of a line: of its canonical JSON without its own hash."""
-    body = {key: value for key, value in entry.items() if key != "hash"}
+    """The hash of a line: of its canonical JSON without its own hash and HMAC."""
+    body = {key: value for key, value in entry.items() if key not in ("hash", "hmac")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -109,12 +115,34 @@ def record(
                 "previous": _last_hash(path) if path.stat().st_size else GENESIS,
             }
             entry["hash"] = line_hash(entry)
+            key = signing_key()
+            if key:
+                entry["hmac"] = sign(key, entry["hash"].encode())
             handle.write((json.dumps(entry, sort_keys=True) + "\n").encode())
             handle.flush()
             os.fsync(handle.fileno())
+            _write_head(out_dir, path, entry["hash"], key)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return entry
+
+
+def _read_head(out_dir: Path) -> dict[str, Any] | None:
+    try:
+        head = json.loads((out_dir / HEAD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return head if isinstance(head, dict) else None
+
+
+def _write_head(out_dir: Path, path: Path, last_hash: str, key: bytes | None) -> None:
+    """Record how long the log is and how it ends (called under the log's lock)."""
+    # Counted, not incremented: a torn or foreign line counts as a line too.
+    lines = sum(1 for _entry in _entries(path))
+    record: dict[str, Any] = {"lines": lines, "hash": last_hash}
+    if key:
+        record["hmac"] = sign(key, f"{lines}:{last_hash}".encode())
+    write_atomic(out_dir / HEAD_FILE, json.dumps(record, sort_keys=True).encode())
 
 
 @dataclass(frozen=True)
@@ -130,14 +158,16 @@ def _entries(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, text
 
 
-def verify(out_dir: Path) -> Verification:
-    """Check every line's hash and its link to the line before."""
+def verify(out_dir: Path, key: bytes | None = None) -> Verification:
+    """Check every line's hash and its link to the line before; with ``key``, every
+    line's HMAC and the recorded head (how many lines, and the last one's hash)."""
     path = out_dir / AUDIT_FILE
     if not path.is_file():
         return Verification(0, [f"{path} does not exist"])
     problems: list[str] = []
     previous = GENESIS
     count = 0
+    hashes: list[str] = []
     for number, text in _entries(path):
         count += 1
         try:
@@ -146,7 +176,11 @@ def verify(out_dir: Path) -> Verification:
         except (ValueError, KeyError, TypeError):
             problems.append(f"line {number}: not an audit entry (torn or foreign)")
             previous = _chain_hash(text)
+            hashes.append(previous)
             continue
+        hashes.append(str(stated))
+        if key and not signature_matches(key, str(stated).encode(), str(entry.get("hmac", ""))):
+            problems.append(f"line {number}: its HMAC does not match (forged, or written without the key)")
         if line_hash(entry) != stated:
             problems.append(f"line {number}: edited (its content does not match its hash)")
         if entry.get("previous") != previous:
@@ -154,4 +188,21 @@ def verify(out_dir: Path) -> Verification:
                 f"line {number}: does not follow the line before it (a line was removed, added or moved)"
             )
         previous = stated
+    problems.extend(_check_head(out_dir, hashes, key))
     return Verification(count, problems)
+
+
+def _check_head(out_dir: Path, hashes: list[str], key: bytes | None) -> list[str]:
+    head = _read_head(out_dir)
+    if head is None:
+        return [f"{out_dir / HEAD_FILE} is missing or unreadable"] if key else []
+    lines, last = head.get("lines"), head.get("hash")
+    if not isinstance(lines, int) or not isinstance(last, str):
+        return [f"{out_dir / HEAD_FILE} is not an audit head"]
+    if key and not signature_matches(key, f"{lines}:{last}".encode(), str(head.get("hmac", ""))):
+        return [f"{out_dir / HEAD_FILE}: its HMAC does not match (forged, or written without the key)"]
+    if len(hashes) < lines:
+        return [f"truncated: the head records {lines} lines, {len(hashes)} remain"]
+    if hashes[lines - 1] != last:
+        return [f"line {lines}: not the line the head records as line {lines} (the log was rewritten)"]
+    return []

@@ -44,15 +44,9 @@ from lfr_batch.scan import (
     default_workers,
     scan,
 )
+from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.state import deployment_lock
-from lfr_batch.watchlist import (
-    SIGNING_KEY_ENV,
-    Watchlist,
-    build_watchlist,
-    load_watchlist,
-    save_watchlist,
-    signing_key,
-)
+from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -607,6 +601,15 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             f"{result.faces_seen} faces seen for {result.true_appearances} true appearances"
         )
     click.echo(f"  {deployment_dir / EVALUATION_CSV}")
+    overall = results[0]
+    audit.record(
+        deployment_dir.parent,
+        "evaluate",
+        deployment=deployment_dir.name,
+        inputs=[truth_path, *([groups_path] if groups_path else [])],
+        threshold=overall.threshold,
+        counts={"found": overall.watchlisted_found, "false_alerts": overall.false_alerts},
+    )
     if sweep is not None:
         write_det_curve(sweep, deployment_dir / DET_FIGURE, results[0].threshold)
         with deployment_lock(deployment_dir, "evaluate"):
@@ -679,15 +682,62 @@ def grid_command(
     help="Retention period: alerts seen longer ago than this (e.g. 31d, 12h, 2w) lose their "
     "snapshots and details; the deployment figures are kept.",
 )
-def purge_command(out_dir: Path, older_than: str) -> None:
-    """Delete alert evidence past its retention period, keeping the published figures."""
-    result = purge(out_dir, parse_age(older_than))
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the alerts that would be purged, and change nothing.",
+)
+@click.option(
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Do not ask for confirmation on a terminal (scripts are never asked).",
+)
+@click.option(
+    "--include-arrests",
+    is_flag=True,
+    help="Purge alerts reviewed as leading to an arrest too; without it their evidence is kept.",
+)
+def purge_command(
+    out_dir: Path, older_than: str, dry_run: bool, assume_yes: bool, include_arrests: bool
+) -> None:
+    """Delete alert evidence past its retention period, keeping the published figures.
+
+    On a terminal it lists what would go and asks first, unless --yes. Alerts that
+    led to an arrest are kept unless --include-arrests.
+    """
+    age = parse_age(older_than)
+    preview = purge(out_dir, age, include_arrests=include_arrests, dry_run=True)
+    for candidate in preview.candidates:
+        click.echo(
+            f"{printable(candidate.deployment)} {candidate.alert_id} {printable(candidate.subject_id)} "
+            f"seen {candidate.seen.isoformat(timespec='seconds')}"
+        )
+    summary = f"{preview.alerts} {_plural(preview.alerts, 'alert')} in {preview.deployments} " + _plural(
+        preview.deployments, "deployment"
+    )
+    if preview.arrests_kept:
+        click.echo(
+            f"{preview.arrests_kept} {_plural(preview.arrests_kept, 'alert')} that led to an arrest kept "
+            "(--include-arrests purges them too)"
+        )
+    if dry_run:
+        click.echo(f"would purge {summary}")
+        return
+    if preview.alerts and not assume_yes and sys.stdin.isatty():
+        click.confirm(f"Delete the evidence of {summary}?", abort=True)
+    result = purge(out_dir, age, include_arrests=include_arrests)
     audit.record(
         out_dir,
-        f"purge --older-than {older_than}",
+        f"purge --older-than {older_than}" + (" --include-arrests" if include_arrests else ""),
         counts={"deployments": result.deployments, "alerts": result.alerts, "files": result.files},
     )
-    click.echo(f"purged {result.alerts} alerts ({result.files} files) in {result.deployments} deployments")
+    files = f"{result.files} {_plural(result.files, 'file')}"
+    click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 @cli.group("audit")
@@ -701,7 +751,7 @@ def audit_verify(out_dir: Path) -> None:
     """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved."""
     if not (out_dir / audit.AUDIT_FILE).is_file():
         raise AuditError(f"no audit log at {out_dir / audit.AUDIT_FILE}")
-    verification = audit.verify(out_dir)
+    verification = audit.verify(out_dir, signing_key())
     for problem in verification.problems:
         click.echo(problem, err=True)
     if verification.problems:

@@ -40,9 +40,10 @@ from lfr_batch.errors import VideoError, WatchlistError
 from lfr_batch.faces import DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
+from lfr_batch.signing import signing_key
 from lfr_batch.tracks import DEFAULT_MAX_GAP_S, FaceTracker, Track, join_at_seam, merged
 from lfr_batch.video import VideoReader
-from lfr_batch.watchlist import Watchlist, load_watchlist, signing_key
+from lfr_batch.watchlist import Watchlist, load_watchlist
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 

@@ -44,10 +44,20 @@ def parse_age(text: str) -> timedelta:
 
 
 @dataclass(frozen=True)
+class PurgeCandidate:
+    deployment: str
+    alert_id: str
+    subject_id: str
+    seen: datetime
+
+
+@dataclass(frozen=True)
 class PurgeResult:
     deployments: int
     alerts: int
     files: int
+    candidates: list[PurgeCandidate]  # what was (or, in a dry run, would be) purged
+    arrests_kept: int  # past retention, kept as evidence of an arrest
 
 
 def seen_at(record: VideoRecord, alert: AlertRecord) -> datetime:
@@ -59,47 +69,69 @@ def seen_at(record: VideoRecord, alert: AlertRecord) -> datetime:
     return comparable(moment)
 
 
-def purge(out_dir: Path, older_than: timedelta, now: datetime | None = None) -> PurgeResult:
-    """Delete the details of every alert under ``out_dir`` older than ``older_than``."""
+def purge(
+    out_dir: Path,
+    older_than: timedelta,
+    now: datetime | None = None,
+    *,
+    include_arrests: bool = False,
+    dry_run: bool = False,
+) -> PurgeResult:
+    """Delete the details of every alert under ``out_dir`` older than ``older_than``;
+    alerts reviewed as leading to an arrest are kept unless ``include_arrests``.
+    ``dry_run`` lists what would go and changes nothing."""
     now = now or datetime.now(UTC)
-    deployments = alerts = files = 0
+    deployments = files = arrests_kept = 0
+    candidates: list[PurgeCandidate] = []
     for settings in sorted(out_dir.glob(f"*/{STATE_DIR}/settings.json")):
-        with deployment_lock(settings.parent.parent, "purge"):
-            purged_here, deleted = _purge_deployment(DeploymentState(settings.parent.parent), older_than, now)
-        if purged_here:
-            deployments += 1
-            alerts += purged_here
-            files += deleted
-    return PurgeResult(deployments, alerts, files)
+        folder = settings.parent.parent
+        with deployment_lock(folder, "purge"):
+            state = DeploymentState(folder)
+            reviews = current_reviews(state)
+            expired: dict[str, list[AlertRecord]] = {}
+            for record in state.ordered():
+                for alert in record.alerts:
+                    if now - seen_at(record, alert) <= older_than:
+                        continue
+                    if not include_arrests and reviews.get(alert.alert_id, {}).get("engagement") == "arrest":
+                        arrests_kept += 1
+                        continue
+                    expired.setdefault(record.sha256, []).append(alert)
+                    candidates.append(
+                        PurgeCandidate(folder.name, alert.alert_id, alert.subject_id, seen_at(record, alert))
+                    )
+            if expired and not dry_run:
+                files += _purge_deployment(state, reviews, expired)
+            deployments += bool(expired)
+    return PurgeResult(deployments, len(candidates), files, candidates, arrests_kept)
 
 
-def _purge_deployment(state: DeploymentState, older_than: timedelta, now: datetime) -> tuple[int, int]:
-    """Alerts purged and files deleted in one deployment (held under its lock)."""
-    reviews = current_reviews(state)
-    files = purged_here = 0
+def _purge_deployment(
+    state: DeploymentState, reviews: dict[str, dict[str, str]], expired: dict[str, list[AlertRecord]]
+) -> int:
+    """Remove the expired alerts' details and files (under the deployment's lock);
+    their counts stay in each video's record. Returns the files deleted."""
     for record in state.ordered():
-        expired = [a for a in record.alerts if now - seen_at(record, a) > older_than]
-        if not expired:
+        gone = expired.get(record.sha256, [])
+        if not gone:
             continue
         counts = dict(record.purged)
-        for alert in expired:
+        for alert in gone:
             review = reviews.get(alert.alert_id, {})
             counts["total_alerts"] = counts.get("total_alerts", 0) + 1
             for column, (key, value) in OUTCOME_COLUMNS.items():
                 counts[column] = counts.get(column, 0) + (review.get(key) == value)
             counts["last_alert_number"] = max(counts.get("last_alert_number", 0), int(alert.alert_id[1:]))
-        kept = [a for a in record.alerts if a not in expired]
+        kept = [a for a in record.alerts if a not in gone]
         state.replace_record(replace(record, alerts=kept, purged=counts))
-        purged_here += len(expired)
-    if not purged_here:
-        return 0, 0
     held = {a.alert_id for _v, a in state.alerts()}
     state.save_reviews({key: value for key, value in state.reviews().items() if key in held})
     referenced = {a.snapshot for _v, a in state.alerts()} | {a.subject_photo for _v, a in state.alerts()}
+    files = 0
     for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
         for path in sorted((state.deployment_dir / folder).glob("*.jpg")):
             if f"{folder}/{path.name}" not in referenced:
                 path.unlink()
                 files += 1
     write_reports(state)
-    return purged_here, files
+    return files

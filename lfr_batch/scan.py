@@ -53,9 +53,10 @@ from lfr_batch.reports import (
     iso,
     write_reports,
 )
+from lfr_batch.signing import signing_key
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
 from lfr_batch.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, signing_key
+from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
 
 logger = logging.getLogger(__name__)
 

@@ -24,11 +24,8 @@ before numpy reads them.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import logging
-import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,12 +44,12 @@ from lfr_batch.files import write_atomic
 from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.photos import PhotoError, crop_face, encode_jpeg, load_photo
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
+from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
 
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "lfr-batch-watchlist"
 FORMAT_VERSION = 2
-SIGNING_KEY_ENV = "LFR_BATCH_KEY"
 # A signed file: this line, the HMAC-SHA256 of the pickle in hex, a newline, the pickle.
 SIGNED_MAGIC = b"LFR-BATCH-SIGNED-1 "
 SUBJECTS_CSV = "subjects.csv"
@@ -366,18 +363,8 @@ def save_watchlist(watchlist: Watchlist, path: Path, key: bytes | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     data = pickle.dumps(watchlist.to_payload(), protocol=pickle.HIGHEST_PROTOCOL)
     if key:
-        data = SIGNED_MAGIC + _signature(key, data).encode("ascii") + b"\n" + data
+        data = SIGNED_MAGIC + sign(key, data).encode("ascii") + b"\n" + data
     write_atomic(path, data)
-
-
-def signing_key() -> bytes | None:
-    """The key watchlists are signed and checked with: ``$LFR_BATCH_KEY``, if set."""
-    key = os.environ.get(SIGNING_KEY_ENV, "")
-    return key.encode("utf-8") if key else None
-
-
-def _signature(key: bytes, data: bytes) -> str:
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def _unsigned(path: Path, data: bytes, key: bytes | None) -> bytes:
@@ -389,7 +376,7 @@ def _unsigned(path: Path, data: bytes, key: bytes | None) -> bytes:
         return data
     header_end = len(SIGNED_MAGIC) + 64
     stated, body = data[len(SIGNED_MAGIC) : header_end], data[header_end + 1 :]
-    if key and not hmac.compare_digest(stated, _signature(key, body).encode("ascii")):
+    if key and not signature_matches(key, body, stated):
         raise WatchlistError(
             f"refusing watchlist {path}: its signature does not match (altered, or signed with another key)"
         )

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
+from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_cli
 
 from lfr_batch.audit import AUDIT_FILE
 from lfr_batch.cli import main
 from lfr_batch.review import MAX_NOTE_CHARS
 from lfr_batch.scan import subject_photo_name
-from lfr_batch.watchlist import build_watchlist, save_watchlist
+from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 
 @pytest.fixture
@@ -194,3 +194,54 @@ def test_with_a_key_lists_are_signed_and_unsigned_or_altered_ones_refused(
     # Without a key, a signed list still loads (its signature unchecked).
     monkeypatch.delenv("LFR_BATCH_KEY")
     assert scan_cli(MALE_ONLY, out=tmp_path / "nokey", watchlist=signed) == 0
+
+
+def rewrite_chain(lines: list[dict]) -> list[str]:
+    """What a forger without the key can do: recompute every hash and link."""
+    from lfr_batch.audit import GENESIS, line_hash
+
+    previous, written = GENESIS, []
+    for entry in lines:
+        entry = {**entry, "previous": previous}
+        entry["hash"] = line_hash(entry)
+        previous = entry["hash"]
+        written.append(json.dumps(entry, sort_keys=True))
+    return written
+
+
+def test_with_a_key_forged_rechained_and_truncated_audit_logs_are_found(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("LFR_BATCH_KEY", "s3cret")
+    signed = tmp_path / "signed.pkl"
+    save_watchlist(load_watchlist(SAMPLE_WATCHLIST), signed, b"s3cret")
+    for _ in range(3):
+        assert scan_cli(MALE_ONLY, out=tmp_path, watchlist=signed) == 0
+    log = tmp_path / AUDIT_FILE
+    original = log.read_text(encoding="utf-8")
+    assert main(["audit", "verify", str(tmp_path)]) == 0
+    entries = [json.loads(line) for line in original.splitlines()]
+
+    forged = [*entries[:2], {**entries[2], "user": "someone else"}]
+    log.write_text("\n".join(rewrite_chain(forged)) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3: its HMAC does not match" in err  # a recomputed hash needs a new HMAC
+    assert "line 1:" not in err
+
+    removed = [entries[0], entries[2]]  # line 2 taken out, the chain recomputed
+    log.write_text("\n".join(rewrite_chain(removed)) + "\n", encoding="utf-8")
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2: its HMAC does not match" in err
+    assert "truncated: the head records 3 lines, 2 remain" in err
+
+    log.write_text("".join(original.splitlines(keepends=True)[:2]), encoding="utf-8")
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    assert "truncated: the head records 3 lines, 2 remain" in capsys.readouterr().err
+
+    # Without the key the chain alone cannot see a cut tail or a recomputed chain.
+    log.write_text(original, encoding="utf-8")
+    monkeypatch.delenv("LFR_BATCH_KEY")
+    assert main(["audit", "verify", str(tmp_path)]) == 0

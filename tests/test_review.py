@@ -159,8 +159,20 @@ def test_purge_deletes_evidence_but_keeps_the_figures(reviewed_out: Path, capsys
 
     assert main(["purge", str(reviewed_out), "--older-than", "30d"]) == 0  # all recent: nothing goes
     assert len(list((folder / "snapshots").glob("*.jpg"))) == 2
+    capsys.readouterr()
+    assert main(["purge", str(reviewed_out), "--older-than", "0h", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "a A00002 intel_actor_f1 seen" in out
+    assert "1 alert that led to an arrest kept (--include-arrests purges them too)" in out
+    assert "would purge 1 alert in 1 deployment" in out
+    assert len(list((folder / "snapshots").glob("*.jpg"))) == 2  # a dry run changes nothing
     assert main(["purge", str(reviewed_out), "--older-than", "0h"]) == 0
-    assert "purged 2 alerts" in capsys.readouterr().out
+    assert "purged 1 alert (1 file)" in capsys.readouterr().out
+    assert pd.read_csv(folder / "alerts.csv")["engagement"].tolist() == [
+        "arrest"
+    ]  # the arrest's evidence stays
+    assert main(["purge", str(reviewed_out), "--older-than", "0h", "--include-arrests"]) == 0
+    assert "purged 1 alert" in capsys.readouterr().out
     assert list((folder / "snapshots").glob("*.jpg")) == []
     assert list((folder / "watchlist_photos").glob("*.jpg")) == []
     assert len(pd.read_csv(folder / "alerts.csv")) == 0
