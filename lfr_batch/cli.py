@@ -724,7 +724,7 @@ def purge_command(
     if dry_run:
         click.echo(f"would purge {summary}")
         return
-    if preview.alerts and not assume_yes and sys.stdin.isatty():
+    if preview.alerts and not assume_yes and on_terminal():
         click.confirm(f"Delete the evidence of {summary}?", abort=True)
     result = purge(out_dir, age, include_arrests=include_arrests)
     audit.record(
@@ -734,6 +734,11 @@ def purge_command(
     )
     files = f"{result.files} {_plural(result.files, 'file')}"
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
+
+
+def on_terminal() -> bool:
+    """Whether a person is there to answer a question (scripts and cron jobs are not)."""
+    return sys.stdin.isatty()
 
 
 def _plural(count: int, word: str) -> str:

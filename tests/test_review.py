@@ -249,3 +249,17 @@ def test_a_stale_watchlist_warns_at_scan_time(tmp_path: Path, caplog) -> None:
             == 0
         )
     assert "hours ago" not in caplog.text
+
+
+def test_purge_on_a_terminal_asks_first_and_no_keeps_everything(reviewed_out: Path, monkeypatch) -> None:
+    folder = reviewed_out / "a"
+    before = sorted(p.name for p in (folder / "snapshots").iterdir())
+    monkeypatch.setattr("lfr_batch.cli.on_terminal", lambda: True)
+    runner = CliRunner()
+    answered_no = runner.invoke(cli, ["purge", str(reviewed_out), "--older-than", "0h"], input="n\n")
+    assert answered_no.exit_code == 1
+    assert "Delete the evidence of 2 alerts in 1 deployment? [y/N]" in answered_no.output
+    assert sorted(p.name for p in (folder / "snapshots").iterdir()) == before
+    answered_yes = runner.invoke(cli, ["purge", str(reviewed_out), "--older-than", "0h"], input="y\n")
+    assert answered_yes.exit_code == 0
+    assert "purged 2 alerts" in answered_yes.output
