@@ -285,6 +285,7 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     state = [f for f in files if f.startswith("d/.lfr-batch/")]
     assert sorted(set(files) - set(state)) == [
+        "audit.head",  # how many audit lines there are, and the last one's hash
         "audit.jsonl",
         "d/.lfr-batch.lock",  # who last held the deployment: a command, a process, a time
         "d/alerts.csv",
@@ -294,6 +295,7 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     ]
     assert "<img" not in (tmp_path / "d" / "report.html").read_text()
     assert (tmp_path / "d" / ".lfr-batch.lock").read_text().startswith("'scan' (process ")
+    assert set(json.loads((tmp_path / "audit.head").read_text())) == {"lines", "hash"}
     audit_line = json.loads((tmp_path / "audit.jsonl").read_text())
     assert audit_line["counts"] == {
         "videos_scanned": 2,
