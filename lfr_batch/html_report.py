@@ -25,6 +25,7 @@ FIGURES = (
     ("purpose", "Purpose"),
     ("watchlist_size", "Watchlist size"),
     ("threshold", "Threshold"),
+    ("threshold_mode", "Threshold chosen"),
     ("faces_seen", "Faces seen"),
     ("total_alerts", "Alerts"),
     ("true_alerts_confirmed", "True, confirmed"),
@@ -32,19 +33,45 @@ FIGURES = (
     ("false_alerts_confirmed", "False, confirmed"),
     ("false_alerts_unconfirmed", "False, unconfirmed"),
     ("false_alert_rate", "False alert rate (%)"),
+    ("expected_false_alert_rate", "Expected false alert rate (%)"),
+    ("faces_low_quality", "Faces too small or blurred to match"),
     ("arrests", "Arrests"),
     ("other_disposals", "Other disposals"),
     ("no_action", "No action"),
     ("software", "Software"),
     ("software_version", "Version"),
 )
-COLUMNS = ("Alert", "Probe", "Watchlist photo", "Subject", "Category", "Distance", "Seen", "Video", "Outcome")
+COLUMNS = (
+    "Alert",
+    "Probe",
+    "Watchlist photo",
+    "Subject",
+    "Category",
+    "Distance",
+    "Seen",
+    "Video",
+    "Outcome",
+    "Reviewer",
+    "Notes",
+)
+OUTCOME_LABELS = {
+    "true_confirmed": "True alert, confirmed",
+    "true_unconfirmed": "True alert, unconfirmed",
+    "false_confirmed": "False alert, confirmed",
+    "false_unconfirmed": "False alert, unconfirmed",
+    "arrest": "Arrest",
+    "other_disposal": "Other disposal",
+    "no_action": "No action",
+}
+THRESHOLD_MODES = {"auto": "calibrated to the watchlist", "fixed": "fixed by the operator"}
+RATE_FIGURES = ("false_alert_rate", "expected_false_alert_rate")
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}
-dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(11em,1fr));gap:.6em 1.5em;margin:0 0 1em}
-dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600}
+dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(12em,1fr));gap:.6em 1.5em;margin:0 0 1em}
+dl>div{min-width:0}
+dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle}
 th{cursor:pointer;background:#f4f4f4;user-select:none}
@@ -98,14 +125,36 @@ def _evaluation(folder: Path) -> str:
     )
 
 
+def _figure(deployment: dict[str, Any], key: str) -> str:
+    value = deployment.get(key, "")
+    if key in RATE_FIGURES and value != "":
+        return f"{float(value):.3g}"
+    if key == "threshold_mode":
+        return THRESHOLD_MODES.get(str(value), str(value))
+    return str(value) or "—"
+
+
 def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
     """The page for one deployment: its record and its alert rows (as in alerts.csv)."""
     escape = html.escape
+    # Each label and its value in one box, so they wrap together at any width.
     figures = "".join(
-        f"<dt>{escape(label)}</dt><dd>{escape(str(deployment.get(key, '')) or '—')}</dd>"
+        f'<div data-figure="{key}"><dt>{escape(label)}</dt><dd>{escape(_figure(deployment, key))}</dd></div>'
         for key, label in FIGURES
     )
-    keys = ("alert_id", "probe", "photo", "subject", "category", "distance", "seen", "video", "outcome")
+    keys = (
+        "alert_id",
+        "probe",
+        "photo",
+        "subject",
+        "category",
+        "distance",
+        "seen",
+        "video",
+        "outcome",
+        "reviewer",
+        "notes",
+    )
     head = "".join(
         f'<th data-key="{key}">{escape(label)}</th>' for key, label in zip(keys, COLUMNS, strict=True)
     )
@@ -113,7 +162,8 @@ def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]
     for alert in alerts:
         seen = alert.get("first_seen") or f"{alert['first_seen_s']} s"
         outcome = (
-            " / ".join(v for v in (alert.get("outcome"), alert.get("engagement")) if v) or "not reviewed"
+            " / ".join(OUTCOME_LABELS.get(v, v) for v in (alert.get("outcome"), alert.get("engagement")) if v)
+            or "not reviewed"
         )
         rows.append(
             "<tr>"
@@ -126,6 +176,8 @@ def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]
             f'<td data-sort="{escape(str(alert["first_seen_s"]))}">{escape(str(seen))}</td>'
             f"<td>{escape(alert['video'])}</td>"
             f"<td>{escape(outcome)}</td>"
+            f"<td>{escape(str(alert.get('reviewer') or ''))}</td>"
+            f"<td>{escape(str(alert.get('notes') or ''))}</td>"
             "</tr>"
         )
     title = f"Deployment {escape(deployment['deployment'])}"
