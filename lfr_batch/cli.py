@@ -23,7 +23,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__, audit
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.errors import AuditError, LfrBatchError
+from lfr_batch.errors import AuditError, LfrBatchError, ReportError
 from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, write_det_curve
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
@@ -383,17 +383,19 @@ def scan_command(
         keep_distances=keep_distances,
         overwrite=overwrite,
     )
-    progress = ScanProgress(enabled=not quiet)
+    # Bars only for a person watching: in a cron log their cursor codes are noise.
+    progress = ScanProgress(enabled=not quiet and sys.stderr.isatty())
     try:
         with logging_redirect_tqdm():
             result = scan(config, progress)
     finally:
         progress.close()
+    scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
+    failed = f" ({len(result.failed)} of them failed)" if result.failed else ""
     click.echo(
-        f"deployment {deployment}: {len(result.scanned)} videos scanned, "
-        f"{len(result.skipped)} already scanned, {len(result.failed)} failed; "
-        f"in all {len(result.records)} videos, {result.faces_seen} faces seen, "
-        f"{result.total_alerts} alerts"
+        f"deployment {deployment}: {scanned} {_plural(scanned, 'video')} scanned{failed}, "
+        f"{len(result.skipped)} already scanned; in all {records} {_plural(records, 'video')}, "
+        f"{result.faces_seen} {_plural(result.faces_seen, 'face')} seen, {alerts} {_plural(alerts, 'alert')}"
     )
     mode = "auto" if config.threshold is None else "fixed"
     click.echo(
@@ -655,6 +657,10 @@ def grid_command(
     """The published deployment grid: one row per deployment under OUT_DIR, in
     the published column order, and a totals row."""
     grid = collect(out_dir, since, until)
+    if not grid.rows:
+        raise ReportError(
+            f"no deployments under {out_dir}" + (" in that date range" if since or until else "")
+        )
     audit.record(
         out_dir,
         "grid --summary" if summary else "grid",
@@ -666,7 +672,7 @@ def grid_command(
             click.echo(line)
         return
     data = csv_bytes(PUBLISHED_COLUMNS, [*grid.rows, grid.totals()])
-    if output is None:
+    if output is None or str(output) == "-":
         click.echo(data.decode("utf-8-sig"), nl=False)
     else:
         write_atomic(output, data)

@@ -46,12 +46,12 @@ def test_rerun_adds_only_new_footage_and_counts_all(tmp_path: Path, capsys) -> N
     footage.mkdir()
     (footage / "1.mp4").write_bytes(MALE_ONLY.read_bytes())
     assert scan_cli(footage, out=tmp_path) == 0
-    assert "1 videos scanned, 0 already scanned" in capsys.readouterr().out
+    assert "1 video scanned, 0 already scanned" in capsys.readouterr().out
 
     (footage / "2.mp4").write_bytes(FEMALE_AND_MALE.read_bytes())
     (footage / "1-renamed.mp4").write_bytes(MALE_ONLY.read_bytes())  # same content, new name
     assert scan_cli(footage, out=tmp_path) == 0
-    assert "1 videos scanned, 2 already scanned" in capsys.readouterr().out
+    assert "1 video scanned, 2 already scanned" in capsys.readouterr().out
     videos = pd.read_csv(tmp_path / "d" / "videos.csv")
     assert [Path(v).name for v in videos["video"]] == ["1.mp4", "2.mp4"]
     record = pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]

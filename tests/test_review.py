@@ -147,6 +147,14 @@ def test_grid_date_range_and_bad_dates(reviewed_out: Path, capsys) -> None:
     rows = capsys.readouterr().out.strip().splitlines()
     assert [row.split(",")[0] for row in rows] == ["deployment", "a", "TOTAL"]
     assert main(["grid", str(reviewed_out), "--from", "last week"]) == 2
+    # A range with no deployment is an error, not an all-zero TOTAL.
+    capsys.readouterr()
+    assert main(["grid", str(reviewed_out), "--from", "2030-01-01"]) == 1
+    assert "no deployments under" in capsys.readouterr().err
+    # '-o -' is standard output, as in other tools, not a file named '-'.
+    assert main(["grid", str(reviewed_out), "-o", "-"]) == 0
+    assert capsys.readouterr().out.startswith("deployment,")
+    assert not Path("-").exists()
 
 
 def test_purge_deletes_evidence_but_keeps_the_figures(reviewed_out: Path, capsys) -> None:
