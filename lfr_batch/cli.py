@@ -303,6 +303,12 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     help="Hours after which the watchlist counts as stale and a warning is given.",
 )
 @click.option(
+    "--wait",
+    is_flag=True,
+    help="If another command (a scan, review or purge) holds the deployment, wait for it to "
+    "finish instead of stopping with an error.",
+)
+@click.option(
     "--keep-distances",
     is_flag=True,
     help="Also write distances.csv: each face's three nearest subjects and distances (numbers, "
@@ -339,6 +345,7 @@ def scan_command(
     scheduler: str | None,
     segment_seconds: float,
     watchlist_max_age_h: float,
+    wait: bool,
     keep_distances: bool,
     overwrite: bool,
     quiet: bool,
@@ -382,6 +389,7 @@ def scan_command(
         watchlist_max_age_h=watchlist_max_age_h,
         keep_distances=keep_distances,
         overwrite=overwrite,
+        wait=wait,
     )
     # Bars only for a person watching: in a cron log their cursor codes are noise.
     progress = ScanProgress(enabled=not quiet and sys.stderr.isatty())

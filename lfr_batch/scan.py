@@ -100,6 +100,7 @@ class ScanConfig:
     watchlist_max_age_h: float = DEFAULT_WATCHLIST_MAX_AGE_H
     keep_distances: bool = False
     overwrite: bool = False
+    wait: bool = False  # for a deployment another command holds, instead of stopping
 
     def validate(self) -> None:
         if not _DEPLOYMENT_NAME.match(self.deployment) or ".." in self.deployment:
@@ -316,7 +317,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     threshold, expected_rate = config.resolve_threshold(watchlist)
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
-    with deployment_lock(config.deployment_dir, "scan"):
+    with deployment_lock(config.deployment_dir, "scan", wait=config.wait):
         state = _open_deployment(config, watchlist_sha256, threshold)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)

@@ -92,16 +92,17 @@ class VideoRecord:
 
 
 @contextmanager
-def deployment_lock(deployment_dir: Path, command: str) -> Iterator[None]:
+def deployment_lock(deployment_dir: Path, command: str, wait: bool = False) -> Iterator[None]:
     """Hold the deployment for one command that changes it; a second process is
-    refused in one line naming the holder. The kernel releases the lock when its
-    holder exits, however it exits (kill -9 included), so no stale lock remains."""
+    refused in one line naming the holder, or with ``wait`` waits for it. The kernel
+    releases the lock when its holder exits, however it exits (kill -9 included),
+    so no stale lock remains."""
     deployment_dir.mkdir(parents=True, exist_ok=True)
     path = deployment_dir / LOCK_FILE
     handle = path.open("a+", encoding="utf-8")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = " ".join(handle.read().split())[:200] or "another process"

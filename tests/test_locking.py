@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -147,3 +148,13 @@ def test_workers_die_with_a_scan_killed_with_kill_9(tmp_path: Path) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.2)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_scan_wait_waits_for_the_holder_instead_of_stopping(tmp_path: Path) -> None:
+    holder = hold_in_another_process(tmp_path / "d")
+    threading.Timer(1.5, holder.kill).start()
+    began = time.monotonic()
+    assert scan_cli(MALE_ONLY, out=tmp_path, options=("--wait",)) == 0
+    assert time.monotonic() - began >= 1.0  # it waited for the holder to go
+    holder.wait()
+    assert (tmp_path / "d" / "deployment.csv").is_file()
