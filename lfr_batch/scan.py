@@ -70,7 +70,9 @@ MIN_SEGMENT_SECONDS = 10.0
 # Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
 DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
+# Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
+# on every system, with no path separator or control character.
+_DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
 _FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
@@ -106,7 +108,7 @@ class ScanConfig:
         if not _DEPLOYMENT_NAME.match(self.deployment) or ".." in self.deployment:
             raise ConfigError(
                 f"deployment name {self.deployment!r} must start with a letter or digit and use "
-                "only letters, digits, spaces, '.', '_' and '-' (it names a folder)"
+                "only letters (of any alphabet), digits, spaces, '.', '_' and '-' (it names a folder)"
             )
         if self.threshold is not None and not 0.0 < self.threshold < 2.0:
             raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")

@@ -245,3 +245,12 @@ def test_with_a_key_forged_rechained_and_truncated_audit_logs_are_found(
     log.write_text(original, encoding="utf-8")
     monkeypatch.delenv("LFR_BATCH_KEY")
     assert main(["audit", "verify", str(tmp_path)]) == 0
+
+
+def test_deployment_names_in_any_alphabet_stay_folder_names(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path, deployment="Ærø Łódź 2026") == 0
+    assert (tmp_path / "Ærø Łódź 2026" / "deployment.csv").is_file()
+    for name in ("../escape", "a/b", "_hidden", "tab\there", "x" * 129):
+        assert scan_cli(MALE_ONLY, out=tmp_path, deployment=name) == 2
+        assert "must start with a letter or digit" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.head", "audit.jsonl", "Ærø Łódź 2026"]
