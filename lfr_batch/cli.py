@@ -51,6 +51,8 @@ from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save
 logger = logging.getLogger(SOFTWARE_NAME)
 
 EXIT_SOME_VIDEOS_FAILED = 3
+FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET, FFMPEG_ERRORS = "-8", "16"  # AV_LOG_QUIET, AV_LOG_ERROR
 
 
 class IsoDateTime(click.ParamType):
@@ -136,6 +138,10 @@ def cli(verbose: bool) -> None:
         format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # FFmpeg's own complaints ("moov atom not found") would reach stderr unasked; why a
+    # video failed goes into videos.csv and one line of ours. -v lets its errors through.
+    # Read when the first video is opened, and inherited by worker processes.
+    os.environ.setdefault(FFMPEG_LOG_LEVEL_ENV, FFMPEG_ERRORS if verbose else FFMPEG_QUIET)
 
 
 def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_cli
+from conftest import (
+    FEMALE_AND_MALE,
+    MALE_ONLY,
+    SAMPLE_PHOTOS,
+    SAMPLE_WATCHLIST,
+    scan_cli,
+    write_corrupt_video,
+)
 
 from lfr_batch.audit import AUDIT_FILE
 from lfr_batch.cli import main
@@ -254,3 +261,14 @@ def test_deployment_names_in_any_alphabet_stay_folder_names(tmp_path: Path, caps
         assert scan_cli(MALE_ONLY, out=tmp_path, deployment=name) == 2
         assert "must start with a letter or digit" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.head", "audit.jsonl", "Ærø Łódź 2026"]
+
+
+def test_ffmpeg_noise_stays_off_stderr(tmp_path: Path, capfd, monkeypatch) -> None:
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    broken = write_corrupt_video(tmp_path / "broken.mp4")
+    assert scan_cli(broken, MALE_ONLY, out=tmp_path) == 3
+    err = capfd.readouterr().err
+    assert "moov atom" not in err
+    assert "broken.mp4: skipped" in err
+    videos = pd.read_csv(tmp_path / "d" / "videos.csv", keep_default_na=False)
+    assert videos["status"].tolist() == ["failed", "ok"]
