@@ -12,6 +12,7 @@ import re
 import sys
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -133,15 +134,30 @@ class ScanProgress:
 def cli(verbose: bool) -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
     per-deployment reports in the shape police forces publish for LFR."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s", stream=sys.stderr)
+    set_verbosity(verbose)
+
+
+def set_verbosity(verbose: bool) -> None:
+    """INFO or WARNING logs; FFmpeg's own errors only with -v."""
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     # FFmpeg's own complaints ("moov atom not found") would reach stderr unasked; why a
-    # video failed goes into videos.csv and one line of ours. -v lets its errors through.
-    # Read when the first video is opened, and inherited by worker processes.
-    os.environ.setdefault(FFMPEG_LOG_LEVEL_ENV, FFMPEG_ERRORS if verbose else FFMPEG_QUIET)
+    # video failed goes into videos.csv and one line of ours. Read when the first video
+    # is opened, and inherited by worker processes; a value set by the user wins.
+    if os.environ.get(FFMPEG_LOG_LEVEL_ENV) in (None, FFMPEG_QUIET, FFMPEG_ERRORS):
+        os.environ[FFMPEG_LOG_LEVEL_ENV] = FFMPEG_ERRORS if verbose else FFMPEG_QUIET
+
+
+def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-v after the subcommand too (lfr-batch scan ... -v), as users type it."""
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=lambda _ctx, _param, value: set_verbosity(True) if value else None,
+        help="Log each step's progress (INFO) as well as warnings.",
+    )(command)
 
 
 def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
@@ -192,6 +208,7 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
 
 
 @cli.command("scan")
+@verbose_option
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--config",
@@ -474,6 +491,7 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
 
 
 @cli.command("review")
+@verbose_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--import",
@@ -578,6 +596,7 @@ def _date(value: str | None) -> date | None:
 
 
 @cli.command("evaluate")
+@verbose_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--truth",
@@ -638,6 +657,7 @@ def _percent(share: float) -> str:
 
 
 @cli.command("grid")
+@verbose_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "-o",
@@ -694,6 +714,7 @@ def grid_command(
 
 
 @cli.command("purge")
+@verbose_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--older-than",
@@ -771,6 +792,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@verbose_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 def audit_verify(out_dir: Path) -> None:
     """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved."""
@@ -793,6 +815,7 @@ def watchlist_group() -> None:
 
 
 @watchlist_group.command("build")
+@verbose_option
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -849,6 +872,7 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
 
 
 @watchlist_group.command("info")
+@verbose_option
 @click.argument("path", type=click.Path(path_type=Path))
 def watchlist_info(path: Path) -> None:
     """Show a watchlist's subjects, encodings, categories and expired entries."""

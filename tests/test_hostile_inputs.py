@@ -13,6 +13,7 @@ from conftest import (
     MALE_ONLY,
     SAMPLE_PHOTOS,
     SAMPLE_WATCHLIST,
+    scan_args,
     scan_cli,
     write_corrupt_video,
 )
@@ -272,3 +273,12 @@ def test_ffmpeg_noise_stays_off_stderr(tmp_path: Path, capfd, monkeypatch) -> No
     assert "broken.mp4: skipped" in err
     videos = pd.read_csv(tmp_path / "d" / "videos.csv", keep_default_na=False)
     assert videos["status"].tolist() == ["failed", "ok"]
+
+
+def test_verbose_after_the_subcommand_and_before_it(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path / "after", options=("-v",)) == 0
+    assert "frames analysed" in capsys.readouterr().err
+    assert main(["-v", *scan_args(MALE_ONLY, out=tmp_path / "before")]) == 0
+    assert "frames analysed" in capsys.readouterr().err
+    assert scan_cli(MALE_ONLY, out=tmp_path / "plain") == 0
+    assert "frames analysed" not in capsys.readouterr().err  # each command starts quiet again
