@@ -12,11 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lfr_batch.video import to_rgb
-
-PHOTO_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
-)
+from lfr_batch.video import PHOTO_SUFFIXES, to_rgb
 
 
 class PhotoError(ValueError):

@@ -19,6 +19,10 @@ from lfr_batch.errors import VideoError
 
 logger = logging.getLogger(__name__)
 
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+)
+PHOTOS_BELONG = "photos of people to look for belong in a watchlist ('lfr-batch watchlist build')"
 VIDEO_SUFFIXES = frozenset(
     {
         ".mp4",
@@ -67,18 +71,27 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into video paths.
 
     A folder contributes the files whose suffix is a known video suffix; a file
-    named explicitly is always taken, so an odd extension still gets tried.
+    named explicitly is always taken, so an odd extension still gets tried, unless
+    it is a photo: those belong in a watchlist, and saying so helps more.
     """
+    given = list(inputs)
     found: list[Path] = []
-    for item in inputs:
+    photos = 0
+    for item in given:
         if item.is_dir():
-            found.extend(
-                sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-            )
+            files = [p for p in item.rglob("*") if p.is_file()]
+            found.extend(sorted(p for p in files if p.suffix.lower() in VIDEO_SUFFIXES))
+            photos += sum(p.suffix.lower() in PHOTO_SUFFIXES for p in files)
+        elif item.is_file() and item.suffix.lower() in PHOTO_SUFFIXES:
+            raise VideoError(f"{item} is a photo, not footage: {PHOTOS_BELONG}")
         elif item.is_file():
             found.append(item)
         else:
             raise VideoError(f"input not found: {item}")
+    if not found and photos:
+        raise VideoError(
+            f"no video files in {', '.join(map(str, given))}, only {photos} photos: {PHOTOS_BELONG}"
+        )
     unique: dict[Path, None] = dict.fromkeys(found)
     return list(unique)
 

@@ -282,3 +282,16 @@ def test_verbose_after_the_subcommand_and_before_it(tmp_path: Path, capsys) -> N
     assert "frames analysed" in capsys.readouterr().err
     assert scan_cli(MALE_ONLY, out=tmp_path / "plain") == 0
     assert "frames analysed" not in capsys.readouterr().err  # each command starts quiet again
+
+
+def test_photos_given_as_footage_are_pointed_to_the_watchlist(tmp_path: Path, capsys) -> None:
+    photo = SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"
+    assert scan_cli(photo, out=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "1.png is a photo, not footage" in err
+    assert "watchlist build" in err
+    assert scan_cli(SAMPLE_PHOTOS, out=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "no video files in" in err
+    assert "only 3 photos" in err
+    assert not (tmp_path / "d").exists()
