@@ -25,20 +25,19 @@ Needs ../shared/data (skips with a message when it is absent). Four parts:
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from common import REPO, machine
+from common import REPO, machine, timed_scan
 
 from lfr_batch.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
-from lfr_batch.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_quality
+from lfr_batch.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_sharpness
 from lfr_batch.evaluation import evaluate
 from lfr_batch.faces import FaceDetector
 from lfr_batch.photos import crop_face, load_photo
-from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.scan import default_workers
 from lfr_batch.synthetic import MovingBackground, Walker, write_video
 from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, save_watchlist
 
@@ -148,7 +147,7 @@ def part_quality(people: Watchlist, sources: list[Path]) -> None:
             for blur in (0.0, 0.8, 1.5, 2.5):
                 shown = cv2.GaussianBlur(small, (0, 0), blur) if blur else small
                 encoding = encoder(np.ascontiguousarray(shown), box[None])[0]
-                _sizes, sharpness = face_quality(shown, box[None])
+                sharpness = face_sharpness(shown, box[None])
                 rows.append(
                     {
                         "size": target,
@@ -253,19 +252,7 @@ def synthetic_scene(
 def scan_and_evaluate(
     inputs: list[Path], watchlist: Path, out: Path, truth: Path | None, groups: Path | None, **options
 ) -> tuple[float, pd.DataFrame, pd.Series, list, pd.DataFrame | None]:
-    config = ScanConfig(
-        inputs=tuple(inputs),
-        watchlist=watchlist,
-        deployment="bench",
-        out_dir=out,
-        overwrite=True,
-        keep_distances=True,
-        workers=default_workers(),
-        **options,
-    )
-    began = time.perf_counter()
-    scan(config)
-    wall = time.perf_counter() - began
+    wall = timed_scan(inputs, watchlist, out, keep_distances=True, workers=default_workers(), **options)
     folder = out / "bench"
     alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
     record = pd.read_csv(folder / "deployment.csv").iloc[0]

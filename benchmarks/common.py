@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,7 @@ import numpy as np
 
 from lfr_batch.faces import FaceDetector
 from lfr_batch.photos import crop_face, load_photo
-from lfr_batch.scan import default_workers
+from lfr_batch.scan import ScanConfig, default_workers, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +63,16 @@ def synthetic_clip(
         face_heights=(int(90 * scale), int(140 * scale)),
     )
     return write_video(path, background, walkers, seconds, fps=fps)
+
+
+def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> float:
+    """Wall seconds of one `lfr-batch scan` into OUT/bench, written afresh."""
+    config = ScanConfig(
+        inputs=tuple(paths), watchlist=watchlist, deployment="bench", out_dir=out, overwrite=True, **options
+    )
+    began = time.perf_counter()
+    scan(config)
+    return time.perf_counter() - began
 
 
 def footage_seconds(paths: list[Path]) -> float:

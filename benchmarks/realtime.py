@@ -31,12 +31,12 @@ from pathlib import Path
 
 import cv2
 import pandas as pd
-from common import SAMPLE, WATCHLIST, footage_seconds, machine, synthetic_clip
+from common import SAMPLE, WATCHLIST, footage_seconds, machine, synthetic_clip, timed_scan
 
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.faces import FaceDetector
 from lfr_batch.matches import WatchlistMatcher
-from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.scan import default_workers
 from lfr_batch.video import find_videos, to_rgb
 from lfr_batch.watchlist import load_watchlist
 
@@ -47,17 +47,7 @@ def synthetic_720p(folder: Path, seconds: float) -> Path:
 
 def scanner(**options) -> Callable[[list[Path], Path], tuple[float, pd.DataFrame | None]]:
     def run(paths: list[Path], out: Path) -> tuple[float, pd.DataFrame | None]:
-        config = ScanConfig(
-            inputs=tuple(paths),
-            watchlist=WATCHLIST,
-            deployment="bench",
-            out_dir=out,
-            overwrite=True,
-            **options,
-        )
-        began = time.perf_counter()
-        scan(config)
-        wall = time.perf_counter() - began
+        wall = timed_scan(paths, WATCHLIST, out, **options)
         return wall, pd.read_csv(out / "bench" / "alerts.csv", keep_default_na=False)
 
     return run

@@ -66,16 +66,15 @@ class TrackEvidence:
         self.encoding_sum = self.encoding_sum + encoding
         self.views += 1
         self.best_view_distance = min(self.best_view_distance, nearest_distance)
-        worst = max(self.candidates, key=lambda v: v.nearest_distance, default=None)
-        if len(self.candidates) < SNAPSHOT_CANDIDATES or (
-            worst is not None and nearest_distance < worst.nearest_distance
-        ):
-            if len(self.candidates) == SNAPSHOT_CANDIDATES and worst is not None:
-                self.candidates.remove(worst)
-            crop = crop_face(frame.image, box, margin=SNAPSHOT_MARGIN)
-            self.candidates.append(
-                _View(frame.index, frame.time_s, box.copy(), encoding.copy(), nearest_distance, crop)
-            )
+        if len(self.candidates) == SNAPSHOT_CANDIDATES:
+            worst = max(self.candidates, key=lambda v: v.nearest_distance)
+            if nearest_distance >= worst.nearest_distance:
+                return
+            self.candidates.remove(worst)
+        crop = crop_face(frame.image, box, margin=SNAPSHOT_MARGIN)
+        self.candidates.append(
+            _View(frame.index, frame.time_s, box.copy(), encoding.copy(), nearest_distance, crop)
+        )
 
     def merge(self, later: TrackEvidence) -> TrackEvidence:
         """One track's evidence from its parts on either side of a segment seam."""

@@ -13,7 +13,7 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.faces import box_to_rect
+from lfr_batch.faces import Detections, box_to_rect
 from lfr_batch.models import ENCODER_MODEL, LANDMARK_MODEL, load_models
 
 ENCODING_SIZE = 128
@@ -46,13 +46,11 @@ MIN_SHARPNESS = 0.15
 _SHARPNESS_SIDE = 32
 
 
-def face_quality(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each face's size in pixels and its sharpness: the variance of the Laplacian of
-    the face shrunk to 32 px, relative to its contrast, so it does not depend on size."""
-    sizes = np.zeros(len(boxes))
+def face_sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Each face's sharpness: the variance of the Laplacian of the face shrunk to 32 px,
+    relative to its contrast, so it does not depend on the face's size."""
     sharpness = np.zeros(len(boxes))
     for row, (top, right, bottom, left) in enumerate(np.asarray(boxes, dtype=np.int64)):
-        sizes[row] = np.sqrt(max(bottom - top, 1) * max(right - left, 1))
         face = image[max(top, 0) : bottom, max(left, 0) : right]
         if face.size == 0:
             continue
@@ -60,13 +58,12 @@ def face_quality(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.n
         small = cv2.resize(grey, (_SHARPNESS_SIDE, _SHARPNESS_SIDE), interpolation=cv2.INTER_AREA)
         small = small.astype(np.float64)
         sharpness[row] = cv2.Laplacian(small, cv2.CV_64F).var() / max(small.var(), 1e-6)
-    return sizes, sharpness
+    return sharpness
 
 
-def good_enough_to_match(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def good_enough_to_match(image: np.ndarray, faces: Detections) -> np.ndarray:
     """Which faces are large and sharp enough for their encodings to be trusted."""
-    sizes, sharpness = face_quality(image, boxes)
-    return (sizes >= MIN_FACE_PX) & (sharpness >= MIN_SHARPNESS)
+    return (faces.sizes >= MIN_FACE_PX) & (face_sharpness(image, faces.boxes) >= MIN_SHARPNESS)
 
 
 # A clearly better view of a tracked face: this much larger, or this much more

@@ -37,7 +37,7 @@ import numpy as np
 from lfr_batch.alerts import TrackDecision, TrackEvidence, decide
 from lfr_batch.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match
 from lfr_batch.errors import VideoError, WatchlistError
-from lfr_batch.faces import DetectorName, FaceDetector
+from lfr_batch.faces import Detections, DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.signing import signing_key
@@ -150,7 +150,9 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)
                 chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s)
                 if chosen.any():
-                    usable = good_enough_to_match(frame.image, faces.boxes[chosen])
+                    usable = good_enough_to_match(
+                        frame.image, Detections(faces.boxes[chosen], faces.scores[chosen])
+                    )
                     for track_id in track_ids[chosen][~usable].tolist():
                         evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
                     chosen[np.flatnonzero(chosen)[~usable]] = False

@@ -23,6 +23,7 @@ from conftest import (
 from lfr_batch.calibration import MIN_PAIRS, REFERENCE_TAIL, Calibration, calibrate, fit_tail
 from lfr_batch.cli import main
 from lfr_batch.encodings import MIN_FACE_PX, good_enough_to_match
+from lfr_batch.faces import Detections
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 
@@ -191,16 +192,22 @@ def test_bad_threshold_options_are_one_line_and_write_nothing(
     assert not (tmp_path / "d").exists()
 
 
+def faces(boxes: np.ndarray) -> Detections:
+    return Detections(boxes, np.zeros(len(boxes)))
+
+
 def test_the_quality_gate_refuses_small_and_blurred_faces() -> None:
     face = face_crop(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png")
     height, width = face.shape[:2]
     box = np.array([[0, width, height, 0]])
-    assert good_enough_to_match(face, box).tolist() == [True]
+    assert good_enough_to_match(face, faces(box)).tolist() == [True]
     blurred = cv2.GaussianBlur(face, (0, 0), height / 12)
-    assert good_enough_to_match(blurred, box).tolist() == [False]
+    assert good_enough_to_match(blurred, faces(box)).tolist() == [False]
     scale = (MIN_FACE_PX - 4) / height
     tiny = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    assert good_enough_to_match(tiny, np.array([[0, tiny.shape[1], tiny.shape[0], 0]])).tolist() == [False]
+    assert good_enough_to_match(tiny, faces(np.array([[0, tiny.shape[1], tiny.shape[0], 0]]))).tolist() == [
+        False
+    ]
 
 
 @pytest.fixture(scope="module")
