@@ -277,9 +277,9 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
         f"{'setting':<22} {'threshold':>9} {'found':>7} {'alerts':>6} {'false':>5} {'strangers alerted':>17} "
         f"{'repeated':>8} {'faces seen':>10} {'expected FAR':>12} {'measured FAR':>12} {'x real time':>11}"
     )
-    for label, options in (("default (auto)", {}), ("old fixed 0.6", {"threshold": 0.6})):
+    for label, options in SETTINGS:
         wall, _alerts, record, results, sweep = scan_and_evaluate(
-            [clip], watchlist_path, work / label.split()[0], truth_path, groups_path, **options
+            [clip], watchlist_path, work / label.replace(" ", "_"), truth_path, groups_path, **options
         )
         overall = results[0]
         print(
@@ -295,7 +295,7 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
                 f"  group {group.group:<14} found {group.watchlisted_found}/{group.watchlisted_appearances}, "
                 f"strangers alerted {group.strangers_alerted}/{group.stranger_appearances}"
             )
-        if label.startswith("default") and sweep is not None:
+        if label == SETTINGS[0][0] and sweep is not None:
             calibration = watchlist.calibrated
             print(
                 "  sweep on the default scan's tracks (decision on the mean of each track's views; "
@@ -316,14 +316,22 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
                 )
 
 
+# Each detector at the default (calibrated) threshold, and HOG at the old fixed cut.
+SETTINGS: tuple[tuple[str, dict], ...] = (
+    ("auto blazeface", {"detector": "blazeface"}),
+    ("auto hog", {"detector": "hog"}),
+    ("fixed 0.6 hog", {"threshold": 0.6, "detector": "hog"}),
+)
+
+
 def part_real(people_path: Path, work: Path) -> None:
     print(
         "\n## 4. Real clips against all 86 people (intel_actor_* references are frames of the head-pose clips)"
     )
     clips = [VIDEOS / name for name in KNOWN if (VIDEOS / name).is_file()]
-    for label, options in (("default (auto)", {}), ("old fixed 0.6", {"threshold": 0.6})):
+    for label, options in SETTINGS:
         wall, alerts, record, _results, _sweep = scan_and_evaluate(
-            clips, people_path, work / ("real_" + label.split()[0]), None, None, **options
+            clips, people_path, work / ("real_" + label.replace(" ", "_")), None, None, **options
         )
         known = [row.subject_id in KNOWN[Path(row.video).name] for row in alerts.itertuples()]
         names = {name: [] for name in KNOWN}

@@ -150,4 +150,4 @@ class MotionRegions:
             > FULL_FRAME_SHARE * height * width
         ):
             return None
-        return moving + merge_regions(track_regions)
+        return moving + track_regions

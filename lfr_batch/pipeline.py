@@ -46,6 +46,9 @@ from lfr_batch.video import VideoReader
 from lfr_batch.watchlist import Watchlist, load_watchlist
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
+# In a busy frame, new faces are looked for everywhere at least once per this much
+# footage (a passer-by stays in view for several seconds); tracked faces every frame.
+NEW_FACE_SWEEP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,23 @@ class SegmentResult:
     open_evidence: dict[int, TrackEvidence] = field(default_factory=dict)  # tracks at a seam
     error: str = ""
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # by stage, see StageClock
+
+
+class StageClock:
+    """Where a segment's time goes, stage by stage (printed with -v): each call to
+    :meth:`lap` charges the time since the previous one to the stage named."""
+
+    STAGES = ("decode", "motion", "detect", "track", "quality", "encode", "match")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] += now - self._last
+        self._last = now
 
 
 def file_stamp(path: Path) -> tuple[int, int]:
@@ -125,13 +145,16 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
     matcher = settings_matcher(settings)
-    detector = FaceDetector(settings.detector, settings.upsample)
+    sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
+    detector = FaceDetector(
+        settings.detector, settings.upsample, max(round(settings.sample_fps * NEW_FACE_SWEEP_S), 1)
+    )
     encoder = FaceEncoder()
     motion = MotionRegions()
     tracker = FaceTracker()
     policy = EncodingPolicy(settings.threshold, every=settings.exhaustive)
     evidence: dict[int, TrackEvidence] = {}
-    sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
+    clock = StageClock()
     try:
         with VideoReader(Path(task.video)) as reader:
             info = reader.info
@@ -139,6 +162,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
             result.frame_count = info.frame_count
             reported = 0
             for frame in reader.frames(sample_fps, task.start_frame, task.end_frame):
+                clock.lap("decode")
                 regions = (
                     None
                     if settings.exhaustive
@@ -146,9 +170,16 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 )
                 if result.frames_analysed == 0:
                     result.start_time_s = frame.time_s
-                faces = detector(frame.image, regions)
+                clock.lap("motion")
+                faces = (
+                    detector(frame.image)
+                    if settings.exhaustive
+                    else detector.next_frame(frame.image, regions)
+                )
+                clock.lap("detect")
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)
                 chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s)
+                clock.lap("track")
                 if chosen.any():
                     usable = good_enough_to_match(
                         frame.image, Detections(faces.boxes[chosen], faces.scores[chosen])
@@ -156,9 +187,11 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     for track_id in track_ids[chosen][~usable].tolist():
                         evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
                     chosen[np.flatnonzero(chosen)[~usable]] = False
+                clock.lap("quality")
                 if chosen.any():
                     boxes, chosen_ids = faces.boxes[chosen], track_ids[chosen]
                     encodings = encoder(frame.image, boxes)
+                    clock.lap("encode")
                     nearest = matcher.match(encodings).distance
                     policy.record(
                         chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, nearest
@@ -167,10 +200,12 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                         evidence.setdefault(track_id, TrackEvidence()).add(
                             frame, boxes[row], encodings[row], float(nearest[row])
                         )
+                    clock.lap("match")
                 result.frames_analysed += 1
                 if on_frames is not None:
                     on_frames(reader.frames_decoded - reported)
                     reported = reader.frames_decoded
+                clock.lap("decode")
             result.frames_decoded = reader.frames_decoded
             result.end_time_s = reader.duration_s
     except (VideoError, cv2.error, RuntimeError) as error:
@@ -183,6 +218,8 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
             result.open_evidence[track.track_id] = evidence[track.track_id]
         else:
             result.decisions[track.track_id] = decide(evidence[track.track_id], matcher)
+    clock.lap("match")
+    result.stage_seconds = clock.seconds
     result.seconds = time.perf_counter() - began
     return result
 
@@ -214,6 +251,7 @@ class VideoAssembly:
         self.frames_decoded = 0
         self.frames_analysed = 0
         self.seconds = 0.0
+        self.stage_seconds = dict.fromkeys(StageClock.STAGES, 0.0)
         self.errors: list[tuple[int, str]] = []
         self.folded = 0
         self._tracks: dict[int, Track] = {}  # by id in the video
@@ -250,6 +288,8 @@ class VideoAssembly:
         self.frames_decoded += segment.frames_decoded
         self.frames_analysed += segment.frames_analysed
         self.seconds += segment.seconds
+        for stage, seconds in segment.stage_seconds.items():
+            self.stage_seconds[stage] += seconds
         if segment.error:
             self.errors.append((segment.index, segment.error))
         continues = join_at_seam(self._previous, segment.tracks)

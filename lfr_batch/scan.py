@@ -192,6 +192,7 @@ class ScanResult:
     watchlist_sha256: str = ""
     threshold: float = 0.0  # the distance matched at (resolved when ``auto``)
     expected_false_alert_rate: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # this run's processing time by stage
 
     @property
     def failed(self) -> list[VideoRecord]:
@@ -461,7 +462,10 @@ def _run_and_commit(
     try:
         while next_to_commit < len(planned):
             while next_to_commit < len(planned) and planned[next_to_commit].complete:
-                result.scanned.append(_commit(planned[next_to_commit], state, watchlist, config, scanned_at))
+                video = planned[next_to_commit]
+                result.scanned.append(_commit(video, state, watchlist, config, scanned_at))
+                for stage, seconds in video.assembly.stage_seconds.items():
+                    result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
                 report(Progress("video_end", video=planned[next_to_commit].path))
                 next_to_commit += 1
             if next_to_commit < len(planned):
@@ -564,6 +568,11 @@ def _commit(
         record.frames_analysed,
         record.faces_seen,
         len(alerts),
+    )
+    logger.info(
+        "%s: processing seconds by stage: %s",
+        video.path,
+        ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in assembly.stage_seconds.items()),
     )
     return record
 

@@ -64,10 +64,16 @@ def render_frame(background: np.ndarray, walkers: Sequence[Walker], time_s: floa
 
 class MovingBackground:
     """A real clip (pedestrians, traffic) played in a loop at ``width``×``height``,
-    with Gaussian sensor noise of ``noise`` grey levels: RGB frames, one per call."""
+    with Gaussian sensor noise of ``noise`` grey levels: RGB frames, one per call.
+    ``blur`` (a Gaussian's sigma in pixels) softens the clip first, so that the
+    faces of its own people cannot be detected and the truth stays exact while
+    they still move."""
 
-    def __init__(self, path: Path, width: int, height: int, noise: float = 4.0, seed: int = 0) -> None:
+    def __init__(
+        self, path: Path, width: int, height: int, noise: float = 4.0, seed: int = 0, blur: float = 0.0
+    ) -> None:
         self.path, self.size, self._capture = path, (width, height), cv2.VideoCapture(str(path))
+        self.blur = blur
         rng = np.random.default_rng(seed)
         # A few noise fields, cycled: fresh noise per frame costs more than the rest of a frame.
         self._noise = [rng.normal(0.0, noise, (height, width, 3)).astype(np.int16) for _ in range(7)]
@@ -83,7 +89,10 @@ class MovingBackground:
             ok, bgr = self._capture.read()
             if not ok:
                 raise RuntimeError(f"cannot read a frame from {self.path}")
-        scene = cv2.resize(bgr, self.size, interpolation=cv2.INTER_LINEAR).astype(np.int16)
+        scene = cv2.resize(bgr, self.size, interpolation=cv2.INTER_LINEAR)
+        if self.blur > 0:
+            scene = cv2.GaussianBlur(scene, (0, 0), self.blur)
+        scene = scene.astype(np.int16)
         self._index += 1
         noisy = np.clip(scene + self._noise[self._index % len(self._noise)], 0, 255).astype(np.uint8)
         return cv2.cvtColor(noisy, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,240 @@
+"""Crowded footage: speed, recall, repeats and counting of `lfr-batch scan`, per detector,
+beside the naive loop, over a real moving background, in one run.
+
+    .venv/bin/python benchmarks/crowd.py [--seconds 30] [--work DIR] [--skip-slow]
+
+Needs ../shared/data (skips with a message when it is absent). Scenes, written once
+into --work and reused:
+
+- busy 720p: OpenCV's vtest.avi plaza (real pedestrians) looped at 1280x720 25 fps,
+  softened so that its own people's faces cannot be detected (the truth stays
+  exact), with sensor noise and MPEG-4 compression; people walk across with six
+  in view at any time, in both directions, so that paths cross; faces 40-110 px.
+  The watchlist is 70 people of ../shared/data/faces; 12 of them walk past (a
+  held-out photo each) among 14 strangers who pass again and again.
+- busy 1080p: the same at 1920x1080 (faces 60-165 px).
+- still 720p: the same people over one still frame of the plaza (the easy case).
+
+Methods, on the same clip in the same run: the scan at its defaults (BlazeFace),
+the scan with --detector hog, the exhaustive scan (every frame, whole frame, every
+face encoded: the reference for recall; left out with --skip-slow), and the naive
+loop (decode every frame, full-frame HOG at upsample 1, encode and match every
+face; timed on the first 10 s, which is enough for a rate).
+
+Columns: x real time (seconds of video / wall seconds); x naive (the naive loop's
+wall time for the same footage / this method's); found (watchlisted passes alerted
+on their own subject, of those in the truth, then of those the exhaustive scan
+found); false alerts; repeated (extra alerts for one pass); faces seen against the
+true number of passes; where the processing time went (share by stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from accuracy import FACES, SHARED, VIDEOS, all_people, face_crop, split_people
+from common import machine
+
+from lfr_batch.encodings import FaceEncoder
+from lfr_batch.evaluation import evaluate
+from lfr_batch.faces import FaceDetector
+from lfr_batch.matches import WatchlistMatcher
+from lfr_batch.scan import ScanConfig, ScanResult, default_workers, scan
+from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
+from lfr_batch.video import to_rgb
+from lfr_batch.watchlist import load_watchlist, save_watchlist
+
+IN_VIEW = 6
+CROSSING_S = (4.0, 6.0)
+FACE_HEIGHTS_720P = (40, 110)
+NAIVE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    label: str
+    width: int
+    height: int
+    moving: bool
+
+
+SCENES = (
+    Scene("busy 720p", 1280, 720, True),
+    Scene("busy 1080p", 1920, 1080, True),
+    Scene("still 720p", 1280, 720, False),
+)
+
+
+def crowd(people: list[tuple[str, Path]], seconds: float, width: int, height: int) -> list[Walker]:
+    """People crossing in both directions, IN_VIEW at a time, at random heights in the view."""
+    rng = np.random.default_rng(11)
+    detector = FaceDetector()
+    crops = {photo: face_crop(photo, detector) for _subject, photo in people}
+    scale = height / 720
+    walkers, enter_s, index = [], 0.3, 0
+    while True:
+        crossing_s = float(rng.uniform(*CROSSING_S))
+        if enter_s + crossing_s > seconds:
+            return walkers
+        subject, photo = people[index % len(people)]
+        face_height = int(rng.integers(*FACE_HEIGHTS_720P) * scale)
+        y = float(rng.uniform(face_height, height - face_height))
+        ends = ((-face_height * 0.2, y), (width + face_height * 0.2, y + float(rng.uniform(-60, 60) * scale)))
+        start, end = ends if index % 2 == 0 else ends[::-1]
+        walkers.append(Walker(subject, crops[photo], enter_s, enter_s + crossing_s, start, end, face_height))
+        enter_s += float(np.mean(CROSSING_S)) / IN_VIEW
+        index += 1
+
+
+def write_scene(scene: Scene, walkers: list[Walker], seconds: float, work: Path) -> Path:
+    path = work / f"{scene.label.replace(' ', '_')}_{seconds:.0f}s.mp4"
+    if path.is_file():
+        return path
+    vtest = VIDEOS / "vtest.avi"
+    background = (
+        MovingBackground(vtest, scene.width, scene.height, noise=4.0, blur=scene.height / 360)
+        if scene.moving
+        else background_from_video(vtest, scene.width, scene.height)
+    )
+    try:
+        write_video(path, background, walkers, seconds, fps=25.0)
+    finally:
+        if isinstance(background, MovingBackground):
+            background.close()
+    return path
+
+
+def truth_of(walkers: list[Walker], video: Path) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"video": video.name, "subject_id": w.label, "start_s": w.enter_s, "end_s": w.leave_s}
+            for w in walkers
+        ]
+    )
+
+
+def timed(inputs: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
+    config = ScanConfig(
+        inputs=tuple(inputs), watchlist=watchlist, deployment="bench", out_dir=out, overwrite=True, **options
+    )
+    began = time.perf_counter()
+    result = scan(config)
+    return time.perf_counter() - began, result
+
+
+def naive_seconds_per_footage_second(path: Path, watchlist: Path) -> float:
+    """The naive loop's wall seconds per second of footage, timed on its first seconds."""
+    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    matcher = WatchlistMatcher(load_watchlist(watchlist), 0.6, at=pd.Timestamp.now(tz="UTC").to_pydatetime())
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    began = time.perf_counter()
+    for _ in range(round(NAIVE_SECONDS * fps)):
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        image = to_rgb(bgr)
+        matcher.match(encoder(image, detector(image).boxes))
+    capture.release()
+    return (time.perf_counter() - began) / NAIVE_SECONDS
+
+
+def stage_shares(result: ScanResult) -> str:
+    total = sum(result.stage_seconds.values()) or 1.0
+    return " ".join(
+        f"{stage} {100 * seconds / total:.0f}%" for stage, seconds in result.stage_seconds.items() if seconds
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each scene (default 30)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/lfr-crowd"), help="cache and scratch folder")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out the exhaustive scan")
+    parser.add_argument("--scenes", default=",".join(s.label for s in SCENES), help="comma-separated")
+    args = parser.parse_args()
+    if not (SHARED / "SOURCES.md").is_file():
+        print(f"skipped: {SHARED} is not present on this machine")
+        return
+    print(machine())
+    args.work.mkdir(parents=True, exist_ok=True)
+    people = all_people(args.work)
+    sources = [FACES / source for source in people.encoding_source]
+    listed_walkers, strangers, watchlist = split_people(people, sources)
+    watchlist_path = args.work / "crowd_watchlist.pkl"
+    save_watchlist(watchlist, watchlist_path)
+    passers = listed_walkers + strangers  # the 12 watchlisted pass first among the strangers
+    order = np.random.default_rng(5).permutation(len(passers))
+    passers = [passers[i] for i in order]
+    methods: dict[str, dict[str, object]] = {
+        "scan (default)": {},
+        "scan, --detector hog": {"detector": "hog"},
+    }
+    if not args.skip_slow:
+        methods["exhaustive scan"] = {"exhaustive": True}
+    print(
+        f"watchlist {watchlist.size} subjects; {IN_VIEW} people in view at a time; "
+        f"{default_workers()} workers; naive loop timed on the first {NAIVE_SECONDS:.0f} s"
+    )
+    header = (
+        f"{'scene':<11} {'method':<21} {'x real time':>11} {'x naive':>7} {'found':>7} {'of exh.':>7} "
+        f"{'false':>5} {'repeated':>8} {'faces seen':>10}  where the time went"
+    )
+    print(header)
+    for scene in SCENES:
+        if scene.label not in args.scenes.split(","):
+            continue
+        walkers = crowd(passers, args.seconds, scene.width, scene.height)
+        clip = write_scene(scene, walkers, args.seconds, args.work)
+        truth_path = args.work / f"{clip.stem}_truth.csv"
+        truth_of(walkers, clip).to_csv(truth_path, index=False)
+        naive_wall = naive_seconds_per_footage_second(clip, watchlist_path) * args.seconds
+        print(f"{scene.label:<11} {'naive loop':<21} {args.seconds / naive_wall:>11.2f} {1.0:>7.1f}")
+        found_by: dict[str, set[int]] = {}
+        rows = []
+        for method, options in methods.items():
+            out = args.work / "out" / method.replace(" ", "_").replace(",", "")
+            wall, result = timed([clip], watchlist_path, out, workers=default_workers(), **options)
+            evaluation = evaluate(out / "bench", truth_path, None)[0]
+            overall = evaluation[0]
+            found_by[method] = found_passes(out / "bench", truth_path)
+            rows.append((method, wall, overall, result))
+        reference = found_by.get("exhaustive scan")
+        for method, wall, overall, result in rows:
+            of_exhaustive = (
+                f"{len(found_by[method] & reference)}/{len(reference)}" if reference is not None else "-"
+            )
+            print(
+                f"{scene.label:<11} {method:<21} {args.seconds / wall:>11.2f} {naive_wall / wall:>7.1f} "
+                f"{overall.watchlisted_found:>3}/{overall.watchlisted_appearances:<3} {of_exhaustive:>7} "
+                f"{overall.false_alerts:>5} {overall.repeated_alerts:>8} "
+                f"{overall.faces_seen:>4}/{overall.true_appearances:<5}  {stage_shares(result)}"
+            )
+
+
+def found_passes(folder: Path, truth_path: Path) -> set[int]:
+    """Which watchlisted passes (rows of the truth) an alert on their own subject overlaps."""
+    truth = pd.read_csv(truth_path, keep_default_na=False)
+    alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
+    found = set()
+    for row in truth.itertuples():
+        if not row.subject_id:
+            continue
+        hit = alerts[
+            (alerts["subject_id"] == row.subject_id)
+            & (alerts["first_seen_s"] <= row.end_s + 0.5)
+            & (alerts["last_seen_s"] >= row.start_s - 0.5)
+        ]
+        if len(hit):
+            found.add(int(row.Index))
+    return found
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""BlazeFace, MediaPipe's full-range face detector, run by OpenCV's DNN module.
+
+HOG finds frontal faces of 80 px and up (40 px at upsample 1, at four times the
+cost) and loses a head as soon as it turns. BlazeFace's full-range model, a small
+CNN trained for faces up to five metres from a camera, finds turned heads and
+faces of about 24 px, on a 192×192 input at about 8 ms a tile here. A frame is
+searched as a pyramid of overlapping 192-pixel tiles, all of one frame in one
+network batch; the weights ship inside this package (``data/``, Apache-2.0,
+origin in ``DATA_SOURCES.md``), so nothing is downloaded at run time.
+
+Boxes are returned the way dlib's HOG detector draws them (a little tighter and
+lower than BlazeFace's), because dlib's 5-point landmark model, and so the
+encodings, were trained on HOG's boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lfr_batch.errors import ModelError
+
+MODEL_PATH = Path(__file__).parent / "data" / "face_detection_full_range.tflite"
+MODEL_NAME = "mediapipe_face_detection_full_range"
+INPUT_SIDE = 192
+_GRID = 48  # one anchor per cell of a 48×48 grid (stride 4)
+_OUTPUTS = ("reshaped_classifier_face_4", "reshaped_regressor_face_4")
+MIN_SCORE = 0.5  # probability; MediaPipe's own cut
+# In the network's input a face is found reliably from about 28 px (measured on 40
+# people's photos pasted into the moving plaza: 33/40 at 24 px, 39/40 at 28 px)
+# up to well past 100 px; tiles overlap by more than the small end, and each
+# pyramid level halves the scale, so every face size is whole in some tile.
+RELIABLE_FACE_PX = 28.0
+TILE_OVERLAP = 64
+# A tracked face is searched at the scale that makes it this size: the middle of
+# the reliable range, with room to grow or shrink before the next frame.
+TRACKED_FACE_PX = 56.0
+# BlazeFace's box → dlib HOG's box, fitted on 362 photos that both detectors found:
+# HOG's side is 0.90 of BlazeFace's and its centre 0.017 sides lower.
+HOG_SIDE_RATIO = 0.90
+HOG_CENTRE_SHIFT = 0.017
+# Two boxes from neighbouring tiles or levels are one face above this overlap
+# (intersection over union), as in MediaPipe.
+SAME_FACE_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A square of the frame, ``side`` pixels wide from (``top``, ``left``), searched
+    at ``INPUT_SIDE / side`` input pixels per frame pixel."""
+
+    top: int
+    left: int
+    side: float
+
+
+def tiles_over(box: tuple[int, int, int, int], scale: float) -> list[Tile]:
+    """Overlapping tiles covering ``box`` (top, right, bottom, left) at ``scale``."""
+    top, right, bottom, left = box
+    side = INPUT_SIDE / scale
+    stride = (INPUT_SIDE - TILE_OVERLAP) / scale
+
+    def starts(low: int, high: int) -> list[float]:
+        if high - low <= side:
+            return [(low + high - side) / 2]  # centred on a box smaller than a tile
+        count = int(np.ceil((high - low - side) / stride)) + 1
+        return list(np.linspace(low, high - side, count))
+
+    return [Tile(round(y), round(x), side) for y in starts(top, bottom) for x in starts(left, right)]
+
+
+def pyramid(box: tuple[int, int, int, int], min_face_px: float) -> list[Tile]:
+    """Tiles covering ``box`` for every face from ``min_face_px`` up to the box's size."""
+    tiles: list[Tile] = []
+    scale = RELIABLE_FACE_PX / min_face_px
+    longest = max(box[2] - box[0], box[1] - box[3])
+    while True:
+        tiles += tiles_over(box, scale)
+        if longest * scale <= INPUT_SIDE:
+            return tiles
+        scale /= 2
+
+
+def intersects(tile: Tile, box: tuple[int, int, int, int]) -> bool:
+    top, right, bottom, left = box
+    return (
+        tile.top < bottom
+        and top < tile.top + tile.side
+        and tile.left < right
+        and left < tile.left + tile.side
+    )
+
+
+class TileSchedule:
+    """Which tiles to search in each analysed frame, at a bounded cost.
+
+    Finding new faces uses one fixed pyramid of tiles over the whole frame. Where
+    little moves, every tile that what moved touches is searched at once; in a
+    crowd, where most of the frame moves, only the tiles searched longest ago are,
+    up to a ``1/spread_frames`` share of the pyramid per frame, so every part of the
+    frame is still searched at least once every ``spread_frames`` analysed frames
+    (the scan makes that a second of footage, while a passer-by stays in view for
+    several). Tracked faces are searched in every frame, each at its own size."""
+
+    def __init__(self, min_face_px: float, spread_frames: int) -> None:
+        self.min_face_px = min_face_px
+        self.spread_frames = spread_frames
+        self._grid: list[Tile] = []
+        self._shape: tuple[int, int] = (0, 0)
+        self._last_searched: list[int] = []
+        self._frame = 0
+
+    def tiles(
+        self,
+        shape: tuple[int, int],
+        moving: list[tuple[int, int, int, int]] | None,
+        tracked: list[tuple[tuple[int, int, int, int], float]],
+        bounded: bool = True,
+    ) -> list[Tile]:
+        """``moving``: boxes where something moved (``None``: anywhere); ``tracked``:
+        each tracked face's search box and its expected size in pixels; ``bounded``
+        False searches every candidate tile (one image on its own)."""
+        if shape != self._shape:
+            self._shape = shape
+            self._grid = pyramid((0, shape[1], shape[0], 0), self.min_face_px)
+            self._last_searched = [-(10**9)] * len(self._grid)
+        self._frame += 1
+        candidates = [
+            index
+            for index, tile in enumerate(self._grid)
+            if moving is None or any(intersects(tile, box) for box in moving)
+        ]
+        budget = -(-len(self._grid) // self.spread_frames) if bounded else len(self._grid)
+        chosen = sorted(candidates, key=lambda index: self._last_searched[index])[:budget]
+        for index in chosen:
+            self._last_searched[index] = self._frame
+        tiles = [self._grid[index] for index in chosen]
+        for box, face_px in tracked:
+            # A face below the reliable size is searched at the scale of the smallest
+            # reliable one: enlarging it further only multiplies the tiles.
+            tiles += tiles_over(box, TRACKED_FACE_PX / max(face_px, RELIABLE_FACE_PX))
+        return tiles
+
+
+class BlazeFace:
+    """The network and its anchors; one per process (see :func:`load_blazeface`)."""
+
+    def __init__(self, path: Path = MODEL_PATH) -> None:
+        if not path.is_file():
+            raise ModelError(f"the BlazeFace model is missing: {path}")
+        try:
+            # OpenCV 5's new engine drops the classifier output; the classic one keeps both.
+            engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+            args = (str(path),) if engine is None else (str(path), engine)
+            self.net = cv2.dnn.readNetFromTFLite(*args)
+        except (cv2.error, AttributeError) as error:
+            raise ModelError(f"OpenCV cannot load the BlazeFace model: {error}") from error
+        centres = (np.arange(_GRID, dtype=np.float32) + 0.5) / _GRID
+        anchor_x, anchor_y = np.meshgrid(centres, centres)
+        self.anchors = np.stack([anchor_x.ravel(), anchor_y.ravel()], axis=1)
+
+    def detect(self, image: np.ndarray, tiles: list[Tile]) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in the ``tiles`` of an RGB image: boxes (N×4 int32, top, right, bottom,
+        left, clipped to the image, in dlib HOG's convention) and logit scores."""
+        if not tiles:
+            return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
+        batch = np.stack([crop_tile(image, tile) for tile in tiles]).astype(np.float32)
+        self.net.setInput((batch / 127.5 - 1.0).transpose(0, 3, 1, 2))
+        raw_scores, raw_boxes = self.net.forward(list(_OUTPUTS))
+        logits = raw_scores.reshape(len(tiles), -1)
+        regressions = raw_boxes.reshape(len(tiles), -1, 16)
+        boxes, scores = [], []
+        min_logit = np.log(MIN_SCORE / (1 - MIN_SCORE))
+        for tile, tile_logits, tile_regressions in zip(tiles, logits, regressions, strict=True):
+            hits = np.flatnonzero(tile_logits > min_logit)
+            if not len(hits):
+                continue
+            found = tile_regressions[hits, :4] / INPUT_SIDE
+            centre_x = (found[:, 0] + self.anchors[hits, 0]) * tile.side + tile.left
+            centre_y = (found[:, 1] + self.anchors[hits, 1]) * tile.side + tile.top
+            side = np.sqrt(np.abs(found[:, 2] * found[:, 3])) * tile.side * HOG_SIDE_RATIO
+            centre_y = centre_y + HOG_CENTRE_SHIFT * side
+            half = side / 2
+            boxes.append(np.stack([centre_y - half, centre_x + half, centre_y + half, centre_x - half], 1))
+            scores.append(tile_logits[hits].astype(np.float64))
+        if not boxes:
+            return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
+        return one_box_per_face(np.vstack(boxes), np.concatenate(scores), image.shape[:2])
+
+
+def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:
+    """The tile resized to the network's input; parts outside the image are black."""
+    height, width = image.shape[:2]
+    side = round(tile.side)
+    top, left = tile.top, tile.left
+    crop = image[max(top, 0) : min(top + side, height), max(left, 0) : min(left + side, width)]
+    if crop.shape[:2] != (side, side):
+        padded = np.zeros((side, side, 3), dtype=image.dtype)
+        padded[max(-top, 0) : max(-top, 0) + crop.shape[0], max(-left, 0) : max(-left, 0) + crop.shape[1]] = (
+            crop
+        )
+        crop = padded
+    interpolation = cv2.INTER_AREA if side > INPUT_SIDE else cv2.INTER_LINEAR
+    return cv2.resize(crop, (INPUT_SIDE, INPUT_SIDE), interpolation=interpolation)
+
+
+def one_box_per_face(
+    boxes: np.ndarray, scores: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Non-maximum suppression (anchors next to each other, and neighbouring tiles and
+    levels, find one face several times), then boxes clipped to the image."""
+    order = np.argsort(-scores)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 1] - boxes[:, 3])
+    kept: list[int] = []
+    for index in order.tolist():
+        if kept:
+            others = boxes[kept]
+            height = np.minimum(others[:, 2], boxes[index, 2]) - np.maximum(others[:, 0], boxes[index, 0])
+            width = np.minimum(others[:, 1], boxes[index, 1]) - np.maximum(others[:, 3], boxes[index, 3])
+            overlap = np.clip(height, 0, None) * np.clip(width, 0, None)
+            union = areas[kept] + areas[index] - overlap
+            # A face cut by a tile's edge is a smaller box inside the whole one.
+            inside = overlap / np.minimum(areas[kept], areas[index])
+            if np.any((overlap / union > SAME_FACE_IOU) | (inside > 0.7)):
+                continue
+        kept.append(index)
+    height, width = shape
+    result = np.round(boxes[kept]).astype(np.int32)
+    result[:, [0, 2]] = np.clip(result[:, [0, 2]], 0, height)
+    result[:, [1, 3]] = np.clip(result[:, [1, 3]], 0, width)
+    valid = (result[:, 2] > result[:, 0]) & (result[:, 1] > result[:, 3])
+    return result[valid], scores[kept][valid]
+
+
+@functools.cache
+def load_blazeface() -> BlazeFace:
+    return BlazeFace()

@@ -1,0 +1,145 @@
+"""The BlazeFace detector: its boxes feed dlib's landmarks and encoder as HOG's do,
+it finds turned heads and small faces HOG misses, and its tiles find each face once."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_PHOTOS, STRANGERS_WALKING
+
+from lfr_batch import blazeface
+from lfr_batch.encodings import FaceEncoder
+from lfr_batch.errors import ModelError
+from lfr_batch.faces import FaceDetector
+from lfr_batch.motion import Region
+from lfr_batch.photos import crop_face, load_photo
+from lfr_batch.synthetic import paste
+from lfr_batch.video import VideoReader
+
+PEOPLE = {
+    "intel_actor_f1": sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png")),
+    "intel_actor_m1": sorted((PHOTOS / "intel_actor_m1").glob("*.png")),
+    "orl_s01": sorted((PHOTOS / "orl_s01").glob("*.png")),
+}
+
+
+def _encodings(detector: FaceDetector) -> dict[str, list[np.ndarray]]:
+    encoder = FaceEncoder()
+    found: dict[str, list[np.ndarray]] = {}
+    for person, photos in PEOPLE.items():
+        for photo in photos:
+            image = load_photo(photo)
+            boxes = detector(image).boxes
+            assert len(boxes) == 1, f"{detector.model} finds {len(boxes)} faces in {photo.name} of {person}"
+            found.setdefault(person, []).append(encoder(image, boxes)[0])
+    return found
+
+
+def test_same_person_distances_do_not_grow_with_blazeface_boxes() -> None:
+    """dlib's landmark model was trained on HOG's boxes: BlazeFace's are mapped to
+    them, so the encodings of one person stay as close as with HOG."""
+    by_detector = {name: _encodings(FaceDetector(name, upsample=1)) for name in ("hog", "blazeface")}
+    same_person = {
+        name: [
+            float(np.linalg.norm(a - b))
+            for encodings in found.values()
+            for a, b in itertools.combinations(encodings, 2)
+        ]
+        for name, found in by_detector.items()
+    }
+    assert np.mean(same_person["blazeface"]) <= np.mean(same_person["hog"]) + 0.01
+    # And one photo encoded from either detector's box is mostly nearly the same encoding
+    # (a turned head's landmarks move most: 0.22 for F1's first photo).
+    apart = [
+        float(np.linalg.norm(ours - hogs))
+        for person, encodings in by_detector["blazeface"].items()
+        for ours, hogs in zip(encodings, by_detector["hog"][person], strict=True)
+    ]
+    assert np.median(apart) < 0.06
+    assert max(apart) < 0.3
+
+
+def _frames_with_faces(detector: FaceDetector, path, at_least: int) -> int:
+    with VideoReader(path) as reader:
+        return sum(len(detector(frame.image)) >= at_least for frame in reader.frames(5.0, 0, None))
+
+
+def test_blazeface_keeps_turned_heads_that_hog_loses() -> None:
+    # Both actors are in every frame; the woman turns her head away and back.
+    both_hog = _frames_with_faces(FaceDetector("hog", upsample=1), FEMALE_AND_MALE, 2)
+    both_blazeface = _frames_with_faces(FaceDetector("blazeface", upsample=1), FEMALE_AND_MALE, 2)
+    assert both_blazeface > 2 * max(both_hog, 1)
+
+
+def test_blazeface_finds_faces_of_about_20_pixels_that_hog_misses() -> None:
+    # Two people walk towards the camera with faces of 18-26 px.
+    assert _frames_with_faces(FaceDetector("hog", upsample=1), STRANGERS_WALKING, 1) == 0
+    assert _frames_with_faces(FaceDetector("blazeface", upsample=1), STRANGERS_WALKING, 1) > 5
+
+
+def _scene_with_face(face_height: int, centre: tuple[float, float]) -> np.ndarray:
+    """A face pasted into a textured scene with no face of its own."""
+    noise = np.random.default_rng(0).normal(110, 40, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
+    scene = cv2.GaussianBlur(noise, (0, 0), 3)
+    photo = load_photo(PHOTOS / "intel_actor_m1" / "1.png")
+    paste(scene, crop_face(photo, FaceDetector()(photo).boxes[0], margin=0.35), centre, face_height)
+    return scene
+
+
+@pytest.mark.parametrize(
+    "centre",
+    [
+        (640.0, 360.0),
+        (137.0, 100.0),  # across the seam between the first two tiles of the finest level
+        (1250.0, 680.0),  # running off the frame's corner
+    ],
+)
+def test_one_face_is_found_once_wherever_the_tiles_cut_it(centre) -> None:
+    image = _scene_with_face(100, centre)
+    detections = FaceDetector("blazeface", upsample=1)(image)
+    assert len(detections) == 1
+    top, right, bottom, left = detections.boxes[0]
+    assert left <= centre[0] <= right or right == 1280
+    assert 0 <= top < bottom <= 720
+    assert 0 <= left < right <= 1280
+
+
+def test_a_tracked_face_is_found_in_its_region_at_its_own_size() -> None:
+    image = _scene_with_face(200, (400.0, 300.0))
+    whole = FaceDetector("blazeface", upsample=1)(image)
+    assert len(whole) == 1
+    size = float(whole.sizes[0])
+    region = Region((150, 600, 450, 200), scale=110.0 / size)  # as motion.py asks for a tracked face
+    tracked = FaceDetector("blazeface", upsample=1)(image, [region])
+    assert len(tracked) == 1
+    assert np.abs(tracked.boxes[0] - whole.boxes[0]).max() < 0.15 * size
+
+
+def test_the_tiles_of_every_level_cover_the_whole_box() -> None:
+    box = (10, 1290, 730, 7)  # top, right, bottom, left; not a multiple of anything
+    tiles = blazeface.pyramid(box, 40.0)
+    scales = sorted({round(blazeface.INPUT_SIDE / t.side, 6) for t in tiles}, reverse=True)
+    assert scales[0] == pytest.approx(blazeface.RELIABLE_FACE_PX / 40.0, rel=1e-3)
+    assert len(scales) > 1
+    for scale in scales:
+        level = [t for t in tiles if round(blazeface.INPUT_SIDE / t.side, 6) == scale]
+        covered = np.zeros((730, 1290), dtype=bool)
+        for tile in level:
+            side = round(tile.side)
+            covered[max(tile.top, 0) : tile.top + side, max(tile.left, 0) : tile.left + side] = True
+        assert covered[10:730, 7:1290].all()
+    # The coarsest level sees the whole box in one tile.
+    assert max(box[2] - box[0], box[1] - box[3]) * scales[-1] <= blazeface.INPUT_SIDE
+
+
+def test_no_face_gives_no_boxes() -> None:
+    detections = FaceDetector("blazeface")(np.full((480, 640, 3), 90, np.uint8))
+    assert detections.boxes.shape == (0, 4)
+
+
+def test_a_missing_model_file_is_one_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelError, match="BlazeFace model is missing"):
+        blazeface.BlazeFace(tmp_path / "absent.tflite")
