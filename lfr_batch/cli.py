@@ -288,7 +288,9 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     type=click.Choice(DETECTORS),
     default="hog",
     show_default=True,
-    help="dlib face detector: HOG (fast, frontal) or CNN (slower, finds turned faces).",
+    help="Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
+    "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without a GPU). "
+    "Landmarks and encodings are dlib's whichever is chosen.",
 )
 @click.option(
     "--exhaustive",

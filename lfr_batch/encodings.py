@@ -92,7 +92,8 @@ class _TrackViews:
 class EncodingPolicy:
     """Decides which tracked faces to encode, since encoding is the costly step: a
     track's first usable view; then a clearly better view; every 0.4 s while it lies
-    near a subject (evidence for its decision); every 1.5 s while it matches nobody;
+    near a subject (evidence for its decision) or near another face (to keep the two
+    apart); every 1.5 s while it matches nobody;
     at most 8 views. ``every=True`` encodes every face (the exhaustive mode, for
     checking the fast one)."""
 
@@ -102,9 +103,16 @@ class EncodingPolicy:
         self._views: dict[int, _TrackViews] = {}
 
     def select(
-        self, track_ids: np.ndarray, sizes: np.ndarray, scores: np.ndarray, time_s: float
+        self,
+        track_ids: np.ndarray,
+        sizes: np.ndarray,
+        scores: np.ndarray,
+        time_s: float,
+        crowded: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Boolean mask over the faces of one frame: which to encode now."""
+        """Boolean mask over the faces of one frame: which to encode now. A face with
+        another close by (``crowded``) is looked at as often as a candidate, so the
+        tracker can tell the two apart by appearance."""
         chosen = np.zeros(len(track_ids), dtype=bool)
         for row, track_id in enumerate(track_ids.tolist()):
             views = self._views.get(track_id)
@@ -117,7 +125,8 @@ class EncodingPolicy:
                 float(sizes[row]) >= views.best_size * BETTER_SIZE_RATIO
                 or float(scores[row]) >= views.best_score + BETTER_SCORE_MARGIN
             )
-            interval = CANDIDATE_LOOK_INTERVAL_S if views.candidate else UNMATCHED_LOOK_INTERVAL_S
+            close_look = views.candidate or (crowded is not None and bool(crowded[row]))
+            interval = CANDIDATE_LOOK_INTERVAL_S if close_look else UNMATCHED_LOOK_INTERVAL_S
             chosen[row] = better or time_s - views.last_encoded_s >= interval
         return chosen
 

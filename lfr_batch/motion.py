@@ -85,15 +85,11 @@ def pad_box(box: Box, margin: int, height: int, width: int) -> Box:
 
 
 class MotionRegions:
-    """Turns each analysed frame into the regions to search; :meth:`reset` per video or segment."""
+    """Turns each analysed frame of one video or segment into the regions to search."""
 
     def __init__(self, keyframe_interval_s: float = KEYFRAME_INTERVAL_S) -> None:
         self.keyframe_interval_s = keyframe_interval_s
         self._previous: np.ndarray | None = None
-        self._last_keyframe_s = -np.inf
-
-    def reset(self) -> None:
-        self._previous = None
         self._last_keyframe_s = -np.inf
 
     def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> list[Region] | None:

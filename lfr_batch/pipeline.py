@@ -9,10 +9,11 @@ segments of one video back together at their seams.
 One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
 :class:`~lfr_batch.motion.MotionRegions` says where to look →
 :class:`~lfr_batch.faces.FaceDetector` finds faces there →
-:class:`~lfr_batch.tracks.FaceTracker` links them to tracks →
+:class:`~lfr_batch.tracks.FaceTracker` links them to tracks by position →
 :class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding and
 :func:`~lfr_batch.encodings.good_enough_to_match` drops those too small or blurred →
-:class:`~lfr_batch.encodings.FaceEncoder` encodes them →
+:class:`~lfr_batch.encodings.FaceEncoder` encodes them, and the tracker checks
+those links by appearance →
 :class:`~lfr_batch.matches.WatchlistMatcher` ranks the subjects →
 :class:`~lfr_batch.alerts.TrackEvidence` gathers each track's views, and when the
 track ends :func:`~lfr_batch.alerts.decide` compares their mean with the watchlist.
@@ -41,7 +42,14 @@ from lfr_batch.faces import Detections, DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.signing import signing_key
-from lfr_batch.tracks import DEFAULT_MAX_GAP_S, FaceTracker, Track, join_at_seam, merged
+from lfr_batch.tracks import (
+    DEFAULT_MAX_GAP_S,
+    FaceTracker,
+    Track,
+    crowded_faces,
+    join_at_seam,
+    merged,
+)
 from lfr_batch.video import VideoReader
 from lfr_batch.watchlist import Watchlist, load_watchlist
 
@@ -178,7 +186,9 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 )
                 clock.lap("detect")
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)
-                chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s)
+                chosen = policy.select(
+                    track_ids, faces.sizes, faces.scores, frame.time_s, crowded_faces(faces.boxes)
+                )
                 clock.lap("track")
                 if chosen.any():
                     usable = good_enough_to_match(
@@ -189,9 +199,12 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     chosen[np.flatnonzero(chosen)[~usable]] = False
                 clock.lap("quality")
                 if chosen.any():
-                    boxes, chosen_ids = faces.boxes[chosen], track_ids[chosen]
+                    boxes = faces.boxes[chosen]
                     encodings = encoder(frame.image, boxes)
                     clock.lap("encode")
+                    chosen_ids = tracker.confirm(
+                        frame.index, frame.time_s, track_ids[chosen], boxes, encodings
+                    )
                     nearest = matcher.match(encodings).distance
                     policy.record(
                         chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, nearest

@@ -6,6 +6,13 @@ is close enough to where that face should be by now (its last position moved
 on at its pace) and of a similar size, allowing more deviation the longer the
 track has gone unseen; a track unseen for ``max_gap_s`` ends. The same rule
 joins tracks across the seam between two segments of a long video.
+
+Position alone confuses people in a crowd: two who cross can swap tracks, and
+one who is hidden for a moment comes back as a new face. Each encoded view
+therefore also checks the link by appearance (:meth:`FaceTracker.confirm`): a
+face unlike its track's earlier views is taken from that track and given to the
+live track it does look like, or starts its own; a new track whose first view
+looks like a track lost a moment ago nearby continues that track.
 """
 
 from __future__ import annotations
@@ -20,6 +27,14 @@ DEFAULT_MAX_GAP_S = 1.0
 MOTION_ALLOWANCE = 1.0
 MOTION_ALLOWANCE_PER_S = 4.0
 MAX_SCALE_CHANGE = 1.6
+# Encoding distances for appearance (dlib's encoder): one person's views of one walk
+# lie within about 0.45 of their mean, different people beyond 0.6 (see benchmarks/).
+SAME_APPEARANCE = 0.45
+OTHER_APPEARANCE = 0.6
+# A track lost this long ago may be continued by a face that looks like it, found
+# where the track's pace allows (with this many times the usual allowance).
+REFIND_S = 3.0
+REFIND_ALLOWANCE = 2.0
 
 
 @dataclass
@@ -33,6 +48,20 @@ class Track:
     last_box: np.ndarray
     detections: int = 1
     velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second, x then y
+    appearance_sum: np.ndarray | None = None  # sum of the encodings of its views
+    appearance_views: int = 0
+
+    def appearance_distance(self, encoding: np.ndarray) -> float:
+        """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
+        if self.appearance_sum is None:
+            return np.inf
+        return float(np.linalg.norm(self.appearance_sum / self.appearance_views - encoding))
+
+    def add_appearance(self, encoding: np.ndarray) -> None:
+        self.appearance_sum = (
+            encoding.copy() if self.appearance_sum is None else self.appearance_sum + encoding
+        )
+        self.appearance_views += 1
 
     def predicted_box(self, time_s: float) -> np.ndarray:
         """Where the face should be at ``time_s`` if it keeps its pace."""
@@ -78,6 +107,21 @@ def link_costs(
     return np.where(plausible, movement, np.inf)
 
 
+CROWDED_DISTANCE = 1.5  # face sizes between two faces' centres
+
+
+def crowded_faces(boxes: np.ndarray) -> np.ndarray:
+    """Which faces have another within CROWDED_DISTANCE of them: where position alone
+    may link a face to the wrong track (two people crossing)."""
+    if len(boxes) < 2:
+        return np.zeros(len(boxes), dtype=bool)
+    centres, sizes = box_centres_and_sizes(boxes)
+    apart = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    near = apart < CROWDED_DISTANCE * np.maximum(sizes[:, None], sizes[None, :])
+    np.fill_diagonal(near, False)
+    return near.any(axis=1)
+
+
 def greedy_pairs(costs: np.ndarray) -> list[tuple[int, int]]:
     """Pairs (row, column) by increasing cost, each row and column used once.
 
@@ -97,17 +141,31 @@ def greedy_pairs(costs: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
+@dataclass(frozen=True)
+class _Position:
+    """A track's position before this frame's update, to undo a wrong link."""
+
+    last_seen_s: float
+    last_frame: int
+    last_box: np.ndarray
+    velocity: tuple[float, float]
+    detections: int
+
+
+def _position(track: Track) -> _Position:
+    return _Position(track.last_seen_s, track.last_frame, track.last_box, track.velocity, track.detections)
+
+
 class FaceTracker:
-    """Assigns a track id to every box; call :meth:`reset` between videos."""
+    """Assigns a track id to every box of one video or segment."""
 
     def __init__(self, max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
         self.max_gap_s = max_gap_s
         self.tracks: list[Track] = []
         self._live: list[Track] = []
-
-    def reset(self) -> None:
-        self.tracks = []
-        self._live = []
+        self._by_id: dict[int, Track] = {}
+        self._next_id = 0
+        self._before: dict[int, _Position] = {}  # positions before this frame's links
 
     def expected_boxes(self, time_s: float) -> np.ndarray:
         """For each live track, its last box and its predicted box at ``time_s`` (2N×4):
@@ -118,8 +176,9 @@ class FaceTracker:
         return np.stack([box for t in live for box in (t.last_box, t.predicted_box(time_s))])
 
     def update(self, frame_index: int, time_s: float, boxes: np.ndarray) -> np.ndarray:
-        """Link ``boxes`` (N×4) seen at ``time_s`` to tracks; return N track ids."""
+        """Link ``boxes`` (N×4) seen at ``time_s`` to tracks by position; return N track ids."""
         self._live = [t for t in self._live if time_s - t.last_seen_s <= self.max_gap_s]
+        self._before = {}
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
         if len(boxes) == 0:
             return track_ids
@@ -135,31 +194,141 @@ class FaceTracker:
             )
             for track_index, box_index in greedy_pairs(costs):
                 track = self._live[track_index]
-                elapsed_s = time_s - track.last_seen_s
-                if elapsed_s > 0:
-                    (old_x, old_y), (new_x, new_y) = box_centres_and_sizes(
-                        np.stack([track.last_box, boxes[box_index]])
-                    )[0]
-                    track.velocity = ((new_x - old_x) / elapsed_s, (new_y - old_y) / elapsed_s)
-                track.last_seen_s = time_s
-                track.last_frame = frame_index
-                track.last_box = boxes[box_index].copy()
-                track.detections += 1
+                self._before[track.track_id] = _position(track)
+                _move(track, frame_index, time_s, boxes[box_index])
                 track_ids[box_index] = track.track_id
         for box_index in np.flatnonzero(track_ids < 0):
-            track = Track(
-                track_id=len(self.tracks),
-                first_seen_s=time_s,
-                last_seen_s=time_s,
-                first_frame=frame_index,
-                last_frame=frame_index,
-                first_box=boxes[box_index].copy(),
-                last_box=boxes[box_index].copy(),
-            )
-            self.tracks.append(track)
-            self._live.append(track)
-            track_ids[box_index] = track.track_id
+            track_ids[box_index] = self._new_track(frame_index, time_s, boxes[box_index]).track_id
         return track_ids
+
+    def confirm(
+        self, frame_index: int, time_s: float, track_ids: np.ndarray, boxes: np.ndarray, encodings: np.ndarray
+    ) -> np.ndarray:
+        """Check this frame's links of the encoded faces (``boxes`` with their
+        ``track_ids`` from :meth:`update`) by appearance; return their track ids,
+        corrected where a face belongs to another track."""
+        tracks = [self._by_id[track_id] for track_id in track_ids.tolist()]
+        wrong = {
+            row
+            for row, track in enumerate(tracks)
+            if track.appearance_distance(encodings[row]) > OTHER_APPEARANCE  # inf when never encoded
+            and track.appearance_views
+        }
+        for row in wrong:  # all first: two people who swapped tracks free each other's
+            self._undo(tracks[row])
+        taken = {track.track_id for row, track in enumerate(tracks) if row not in wrong}
+        corrected = track_ids.copy()
+        for row, (track, encoding) in enumerate(zip(tracks, encodings, strict=True)):
+            box = boxes[row]
+            if row in wrong:
+                other = self._live_track_like(encoding, box, time_s, taken)
+                if other is None:
+                    track = self._new_track(frame_index, time_s, box)
+                else:
+                    self._continue(other, frame_index, time_s, box)
+                    track = other
+            elif track.first_seen_s == time_s and track.appearance_views == 0:
+                earlier = self._lost_track_like(encoding, box, time_s, taken)
+                if earlier is not None:
+                    self._drop(track)
+                    self._continue(earlier, frame_index, time_s, box)
+                    track = earlier
+            taken.add(track.track_id)
+            track.add_appearance(encoding)
+            corrected[row] = track.track_id
+        return corrected
+
+    def _new_track(self, frame_index: int, time_s: float, box: np.ndarray) -> Track:
+        track = Track(
+            track_id=self._next_id,
+            first_seen_s=time_s,
+            last_seen_s=time_s,
+            first_frame=frame_index,
+            last_frame=frame_index,
+            first_box=box.copy(),
+            last_box=box.copy(),
+        )
+        self._next_id += 1
+        self.tracks.append(track)
+        self._live.append(track)
+        self._by_id[track.track_id] = track
+        return track
+
+    def _drop(self, track: Track) -> None:
+        """A track made this frame for a face that turned out to continue another."""
+        self.tracks.remove(track)
+        self._live.remove(track)
+        del self._by_id[track.track_id]
+
+    def _undo(self, track: Track) -> None:
+        """Take this frame's face away from ``track`` (it was someone else)."""
+        before = self._before.pop(track.track_id, None)
+        if before is None:
+            return
+        track.last_seen_s, track.last_frame, track.last_box = (
+            before.last_seen_s,
+            before.last_frame,
+            before.last_box,
+        )
+        track.velocity, track.detections = before.velocity, before.detections
+
+    def _continue(self, track: Track, frame_index: int, time_s: float, box: np.ndarray) -> None:
+        self._before[track.track_id] = _position(track)
+        _move(track, frame_index, time_s, box)
+        if track not in self._live:
+            self._live.append(track)
+
+    def _live_track_like(
+        self, encoding: np.ndarray, box: np.ndarray, time_s: float, taken: set[int]
+    ) -> Track | None:
+        """The live track not linked this frame that this face looks like, if near enough."""
+        return self._nearest_like(
+            [t for t in self._live if t.track_id not in taken and t.last_seen_s < time_s],
+            encoding,
+            box,
+            time_s,
+            REFIND_ALLOWANCE,
+        )
+
+    def _lost_track_like(
+        self, encoding: np.ndarray, box: np.ndarray, time_s: float, taken: set[int]
+    ) -> Track | None:
+        """A track lost within REFIND_S (or not linked this frame) that this face continues."""
+        recent = [
+            t
+            for t in self.tracks
+            if t.track_id not in taken and t.last_seen_s < time_s and time_s - t.last_seen_s <= REFIND_S
+        ]
+        return self._nearest_like(recent, encoding, box, time_s, REFIND_ALLOWANCE)
+
+    @staticmethod
+    def _nearest_like(
+        tracks: list[Track], encoding: np.ndarray, box: np.ndarray, time_s: float, allowance: float
+    ) -> Track | None:
+        best, best_distance = None, SAME_APPEARANCE
+        for track in tracks:
+            distance = track.appearance_distance(encoding)
+            if distance > best_distance:
+                continue
+            (from_centre, to_centre), sizes = box_centres_and_sizes(
+                np.stack([track.predicted_box(time_s), box])
+            )
+            movement = float(np.linalg.norm(from_centre - to_centre)) / float(sizes.max())
+            elapsed_s = time_s - track.last_seen_s
+            if movement <= allowance * (MOTION_ALLOWANCE + MOTION_ALLOWANCE_PER_S * elapsed_s):
+                best, best_distance = track, distance
+        return best
+
+
+def _move(track: Track, frame_index: int, time_s: float, box: np.ndarray) -> None:
+    elapsed_s = time_s - track.last_seen_s
+    if elapsed_s > 0:
+        (old_x, old_y), (new_x, new_y) = box_centres_and_sizes(np.stack([track.last_box, box]))[0]
+        track.velocity = ((new_x - old_x) / elapsed_s, (new_y - old_y) / elapsed_s)
+    track.last_seen_s = time_s
+    track.last_frame = frame_index
+    track.last_box = box.copy()
+    track.detections += 1
 
 
 def join_at_seam(

@@ -30,8 +30,6 @@ def test_first_frame_and_keyframes_search_the_whole_frame() -> None:
     assert motion.regions(scene(), 0.0, NO_TRACKS) is None
     assert motion.regions(scene(), 0.2, NO_TRACKS) == []  # nothing moved: nothing to search
     assert motion.regions(scene(), 10.0, NO_TRACKS) is None
-    motion.reset()
-    assert motion.regions(scene(), 10.2, NO_TRACKS) is None
 
 
 def test_what_moved_is_searched_at_full_reach() -> None:

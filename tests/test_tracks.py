@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lfr_batch.tracks import FaceTracker
+from lfr_batch.tracks import FaceTracker, crowded_faces
 
 
 def box(x: float, y: float, size: float = 60) -> list[int]:
@@ -58,9 +58,76 @@ def test_a_jump_across_the_frame_or_a_size_change_starts_a_new_track() -> None:
     assert tracker.update(2, 0.4, np.array([box(600, 100, size=200)])).tolist() == [2]
 
 
-def test_reset_starts_counting_again() -> None:
+def appearance(seed: int) -> np.ndarray:
+    """A stand-in encoding: people's are about 0.9 apart, as dlib's are for strangers."""
+    vector = np.random.default_rng(seed).normal(size=128)
+    return vector / np.linalg.norm(vector) * 0.65
+
+
+A, B = appearance(1), appearance(2)
+
+
+def test_a_face_linked_by_position_to_the_wrong_track_goes_to_the_one_it_looks_like() -> None:
     tracker = FaceTracker()
-    tracker.update(0, 0.0, np.array([box(100, 100)]))
-    tracker.reset()
-    assert tracker.tracks == []
-    assert tracker.update(0, 0.0, np.array([box(100, 100)])).tolist() == [0]
+    boxes = np.array([box(100, 100), box(250, 100)])
+    ids = tracker.update(0, 0.0, boxes)
+    assert tracker.confirm(0, 0.0, ids, boxes, np.stack([A, B])).tolist() == [0, 1]
+    # B steps in front of where A was; A is hidden. Position says A's track, appearance B's.
+    seen = np.array([box(115, 100)])
+    assert tracker.update(1, 0.2, seen).tolist() == [0]
+    assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None]).tolist() == [1]
+    first, second = tracker.tracks
+    assert first.last_seen_s == 0.0  # A's track keeps its own last sighting
+    assert first.detections == 1
+    assert second.last_seen_s == 0.2
+    assert second.last_box.tolist() == box(115, 100)
+
+
+def test_a_face_unlike_its_track_and_every_other_starts_a_new_face_seen() -> None:
+    tracker = FaceTracker()
+    first = np.array([box(100, 100)])
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
+    stranger = np.array([box(110, 100)])
+    ids = tracker.update(1, 0.2, stranger)
+    assert tracker.confirm(1, 0.2, ids, stranger, appearance(3)[None]).tolist() == [1]
+    assert len(tracker.tracks) == 2
+
+
+def test_a_face_lost_for_a_moment_and_found_again_nearby_is_still_one_face_seen() -> None:
+    tracker = FaceTracker(max_gap_s=1.0)
+    first = np.array([box(100, 100)])
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
+    again = np.array([box(160, 100)])
+    ids = tracker.update(8, 1.6, again)  # past the gap: a new track by position...
+    assert ids.tolist() == [1]
+    assert tracker.confirm(8, 1.6, ids, again, (A + 0.01)[None]).tolist() == [0]  # ...the same face
+    assert len(tracker.tracks) == 1
+    assert tracker.tracks[0].last_seen_s == 1.6
+    # Someone else found there instead stays a face of their own.
+    other = np.array([box(200, 100)])
+    ids = tracker.update(9, 4.0, other)
+    assert tracker.confirm(9, 4.0, ids, other, B[None]).tolist() == [ids[0]]
+    assert len(tracker.tracks) == 2
+
+
+def test_two_people_who_meet_and_turn_back_keep_their_own_tracks() -> None:
+    """Position alone swaps them: both stop at one spot and walk back the way they came."""
+    tracker = FaceTracker()
+    path_a = [100, 140, 180, 200, 180, 140, 100]
+    path_b = [300, 260, 220, 205, 220, 260, 300]
+    ids_of_a, ids_of_b = set(), set()
+    for step, (x_a, x_b) in enumerate(zip(path_a, path_b, strict=True)):
+        boxes = np.array([box(x_a, 100), box(x_b, 100)])
+        ids = tracker.update(step, step * 0.2, boxes)
+        ids = tracker.confirm(step, step * 0.2, ids, boxes, np.stack([A, B]))
+        ids_of_a.add(int(ids[0]))
+        ids_of_b.add(int(ids[1]))
+    assert ids_of_a == {0}
+    assert ids_of_b == {1}
+    assert len(tracker.tracks) == 2
+
+
+def test_faces_close_to_another_are_marked_crowded() -> None:
+    boxes = np.array([box(100, 100), box(160, 100), box(500, 100)])
+    assert crowded_faces(boxes).tolist() == [True, True, False]
+    assert crowded_faces(np.array([box(100, 100)])).tolist() == [False]
