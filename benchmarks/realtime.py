@@ -5,6 +5,7 @@ time). Methods, all on the same clips in the same run:
 
 - scan (default): `lfr-batch scan` at default settings (local workers, one per core);
 - scan, 1 worker: the same in one process;
+- scan, hog: the default with ``--detector hog`` (the default before BlazeFace);
 - exhaustive scan: every frame, whole frame, every face encoded (`--exhaustive`);
 - naive loop: decode every frame, full-frame HOG (upsample 1, the scan's reach),
   encode and match every face found.
@@ -97,6 +98,7 @@ def main() -> None:
     methods = {
         "scan (default)": scanner(workers=default_workers()),
         "scan, 1 worker": scanner(workers=1),
+        "scan, hog": scanner(workers=default_workers(), detector="hog"),
     }
     if not args.skip_slow:
         methods["exhaustive scan"] = scanner(workers=default_workers(), exhaustive=True)

@@ -104,7 +104,8 @@ class TileSchedule:
     up to a ``1/spread_frames`` share of the pyramid per frame, so every part of the
     frame is still searched at least once every ``spread_frames`` analysed frames
     (the scan makes that a second of footage, while a passer-by stays in view for
-    several). Tracked faces are searched in every frame, each at its own size."""
+    several). The first frame is searched whole. Tracked faces are searched in every
+    frame, each at its own size."""
 
     def __init__(self, min_face_px: float, spread_frames: int) -> None:
         self.min_face_px = min_face_px
@@ -135,6 +136,8 @@ class TileSchedule:
             if moving is None or any(intersects(tile, box) for box in moving)
         ]
         budget = -(-len(self._grid) // self.spread_frames) if bounded else len(self._grid)
+        # Never searched yet (the first frame): all of them, whatever the budget.
+        budget = max(budget, sum(self._last_searched[index] < 0 for index in candidates))
         chosen = sorted(candidates, key=lambda index: self._last_searched[index])[:budget]
         for index in chosen:
             self._last_searched[index] = self._frame
@@ -165,7 +168,8 @@ class BlazeFace:
 
     def detect(self, image: np.ndarray, tiles: list[Tile]) -> tuple[np.ndarray, np.ndarray]:
         """Faces in the ``tiles`` of an RGB image: boxes (N×4 int32, top, right, bottom,
-        left, clipped to the image, in dlib HOG's convention) and logit scores."""
+        left, clipped to the image, in dlib HOG's convention) and scores (the
+        probability of a face)."""
         if not tiles:
             return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
         batch = np.stack([crop_tile(image, tile) for tile in tiles]).astype(np.float32)
@@ -189,7 +193,8 @@ class BlazeFace:
             scores.append(tile_logits[hits].astype(np.float64))
         if not boxes:
             return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
-        return one_box_per_face(np.vstack(boxes), np.concatenate(scores), image.shape[:2])
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(np.concatenate(scores), -80.0, 80.0)))
+        return one_box_per_face(np.vstack(boxes), probabilities, image.shape[:2])
 
 
 def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:

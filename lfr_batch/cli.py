@@ -286,7 +286,7 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
 @click.option(
     "--detector",
     type=click.Choice(DETECTORS),
-    default="hog",
+    default=ScanConfig.detector,
     show_default=True,
     help="Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
     "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without a GPU). "

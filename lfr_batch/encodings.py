@@ -71,9 +71,11 @@ def good_enough_to_match(image: np.ndarray, faces: Detections) -> np.ndarray:
 BETTER_SIZE_RATIO = 1.25
 BETTER_SCORE_MARGIN = 0.5
 # A face near a subject gathers views this often, for the decision on its whole track;
-# one that matches nobody gets another look this often.
+# one that matches nobody gets another look this often, until this many views have
+# all lain far from everyone (its mean will not come near anyone either).
 CANDIDATE_LOOK_INTERVAL_S = 0.4
 UNMATCHED_LOOK_INTERVAL_S = 1.5
+UNMATCHED_VIEWS = 2
 # A face this much further than the threshold from everyone is not a candidate.
 CANDIDATE_BAND = 0.1
 # Views encoded per track at most (the exhaustive mode has no cap).
@@ -87,15 +89,17 @@ class _TrackViews:
     last_encoded_s: float
     encoded: int = 1
     candidate: bool = False
+    crowded: bool = False  # close to another face since its last encoded view
 
 
 class EncodingPolicy:
     """Decides which tracked faces to encode, since encoding is the costly step: a
     track's first usable view; then a clearly better view; every 0.4 s while it lies
-    near a subject (evidence for its decision) or near another face (to keep the two
-    apart); every 1.5 s while it matches nobody;
-    at most 8 views. ``every=True`` encodes every face (the exhaustive mode, for
-    checking the fast one)."""
+    near a subject (evidence for its decision); every 1.5 s while it matches nobody,
+    until two views have; once more when it comes clear of another face it was close
+    to (so the tracker can check, by appearance, that two people who crossed kept
+    their own tracks); at most 8 views. ``every=True`` encodes every face (the
+    exhaustive mode, for checking the fast one)."""
 
     def __init__(self, threshold: float, every: bool = False) -> None:
         self.candidate_distance = threshold + CANDIDATE_BAND
@@ -110,9 +114,8 @@ class EncodingPolicy:
         time_s: float,
         crowded: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Boolean mask over the faces of one frame: which to encode now. A face with
-        another close by (``crowded``) is looked at as often as a candidate, so the
-        tracker can tell the two apart by appearance."""
+        """Boolean mask over the faces of one frame: which to encode now; ``crowded``
+        marks the faces with another close by."""
         chosen = np.zeros(len(track_ids), dtype=bool)
         for row, track_id in enumerate(track_ids.tolist()):
             views = self._views.get(track_id)
@@ -125,9 +128,17 @@ class EncodingPolicy:
                 float(sizes[row]) >= views.best_size * BETTER_SIZE_RATIO
                 or float(scores[row]) >= views.best_score + BETTER_SCORE_MARGIN
             )
-            close_look = views.candidate or (crowded is not None and bool(crowded[row]))
-            interval = CANDIDATE_LOOK_INTERVAL_S if close_look else UNMATCHED_LOOK_INTERVAL_S
-            chosen[row] = better or time_s - views.last_encoded_s >= interval
+            crowded_now = crowded is not None and bool(crowded[row])
+            if views.candidate:
+                look_again = time_s - views.last_encoded_s >= CANDIDATE_LOOK_INTERVAL_S
+            else:
+                look_again = (
+                    views.encoded < UNMATCHED_VIEWS
+                    and time_s - views.last_encoded_s >= UNMATCHED_LOOK_INTERVAL_S
+                )
+            came_clear = views.crowded and not crowded_now
+            views.crowded = views.crowded or crowded_now
+            chosen[row] = better or look_again or came_clear
         return chosen
 
     def record(
@@ -151,3 +162,4 @@ class EncodingPolicy:
             views.last_encoded_s = time_s
             views.encoded += 1
             views.candidate = views.candidate or candidate
+            views.crowded = False

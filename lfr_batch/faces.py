@@ -24,6 +24,7 @@ DetectorName = Literal["hog", "blazeface", "cnn"]
 DETECTORS: tuple[DetectorName, ...] = ("hog", "blazeface", "cnn")
 # The smallest face each --upsample reaches (HOG's reach; BlazeFace is given the same).
 HOG_MIN_FACE_PX = 80.0
+MIN_SIZE_OF_REACH = 0.4
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,10 @@ class FaceDetector:
             else [(r.box, TRACKED_FACE_TARGET_PX / r.scale) for r in regions if r.scale is not None]
         )
         tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
-        boxes, scores = blazeface.load_blazeface().detect(image, tiles)
-        return Detections(boxes, scores)
+        found = Detections(*blazeface.load_blazeface().detect(image, tiles))
+        # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
+        keep = found.sizes >= MIN_SIZE_OF_REACH * self.min_face_px
+        return Detections(found.boxes[keep], found.scores[keep])
 
     def _detect(self, image: np.ndarray, upsample: int) -> Detections:
         models = load_models()

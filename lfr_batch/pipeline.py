@@ -57,6 +57,7 @@ EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 # In a busy frame, new faces are looked for everywhere at least once per this much
 # footage (a passer-by stays in view for several seconds); tracked faces every frame.
 NEW_FACE_SWEEP_S = 1.0
+MIN_DETECTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,9 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     else detector.next_frame(frame.image, regions)
                 )
                 clock.lap("detect")
-                track_ids = tracker.update(frame.index, frame.time_s, faces.boxes)
-                chosen = policy.select(
-                    track_ids, faces.sizes, faces.scores, frame.time_s, crowded_faces(faces.boxes)
-                )
+                crowded = crowded_faces(faces.boxes)
+                track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded)
+                chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s, crowded)
                 clock.lap("track")
                 if chosen.any():
                     usable = good_enough_to_match(
@@ -223,8 +223,14 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
             result.end_time_s = reader.duration_s
     except (VideoError, cv2.error, RuntimeError) as error:
         result.error = one_line(error)
-    result.tracks = tracker.tracks
-    for track in tracker.tracks:
+    # A face seen is a track found in two analysed frames at least: one detection is a
+    # glimpse too brief to judge, and most often a false detection in a busy scene.
+    result.tracks = [
+        track
+        for track in tracker.tracks
+        if track.detections >= MIN_DETECTIONS or at_seam(track, task, result)
+    ]
+    for track in result.tracks:
         if track.track_id not in evidence:
             continue
         if at_seam(track, task, result):

@@ -63,6 +63,9 @@ logger = logging.getLogger(__name__)
 # A walking person (about 1.4 m/s) crosses a CCTV view in a few seconds and faces the
 # camera for about one of them; 5 samples a second give several looks in that second.
 DEFAULT_SAMPLE_FPS = 5.0
+# A video is split to keep idle workers busy only into pieces at least this long:
+# each piece starts its motion and tracking afresh, and its tracks meet at a seam.
+MIN_SPLIT_SECONDS = 5.0
 DEFAULT_UPSAMPLE = 1
 # Long enough that seams are rare, short enough that one long file feeds every worker.
 DEFAULT_SEGMENT_SECONDS = 30.0
@@ -94,7 +97,7 @@ class ScanConfig:
     max_false_alert_rate: float = DEFAULT_MAX_FALSE_ALERT_RATE
     sample_fps: float = DEFAULT_SAMPLE_FPS
     upsample: int = DEFAULT_UPSAMPLE
-    detector: DetectorName = "hog"
+    detector: DetectorName = "blazeface"
     exhaustive: bool = False
     workers: int = 1
     scheduler: str | None = None
@@ -258,7 +261,7 @@ class _Planned:
 
 
 def _plan(
-    path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float
+    path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float, min_segments: int = 1
 ) -> tuple[_Planned, list[SegmentTask]]:
     planned = _Planned(path, sha256, VideoAssembly(settings_matcher(settings), settings.keep_distances))
     try:
@@ -273,7 +276,9 @@ def _plan(
     else:
         # Segment starts fall on the sampling grid, so every split samples the same frames.
         step = max(round(fps / settings.sample_fps), 1) if not settings.exhaustive else 1
-        length = max(round(segment_seconds * fps) // step * step, step)
+        length = round(segment_seconds * fps) // step * step
+        shared = -(-frame_count // (min_segments * step)) * step  # a 1/min_segments share, on the grid
+        length = max(min(length, max(shared, round(MIN_SPLIT_SECONDS * fps))), step)
         boundaries = list(range(0, frame_count, length)) or [0]
     ends: list[int | None] = [*boundaries[1:], None]
     tasks = [
@@ -433,7 +438,9 @@ def _plan_videos(
             result.skipped.append(path)
             continue
         seen.add(sha256)
-        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds)
+        # Fewer videos than workers: split each further, so one file keeps every core busy.
+        min_segments = -(-config.workers // len(videos))
+        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds, min_segments)
         video.path = path
         planned.append(video)
         tasks.extend(video_tasks)

@@ -11,8 +11,10 @@ Position alone confuses people in a crowd: two who cross can swap tracks, and
 one who is hidden for a moment comes back as a new face. Each encoded view
 therefore also checks the link by appearance (:meth:`FaceTracker.confirm`): a
 face unlike its track's earlier views is taken from that track and given to the
-live track it does look like, or starts its own; a new track whose first view
-looks like a track lost a moment ago nearby continues that track.
+live track it does look like, or starts its own, when another face came close
+since the last check (a face alone that looks unlike its earlier views has
+turned its head); a new track whose first view looks like a track lost a moment
+ago nearby continues that track.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second, x then y
     appearance_sum: np.ndarray | None = None  # sum of the encodings of its views
     appearance_views: int = 0
+    crowded: bool = False  # close to another face since its appearance was last checked
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
@@ -175,8 +178,11 @@ class FaceTracker:
             return np.zeros((0, 4), dtype=np.int32)
         return np.stack([box for t in live for box in (t.last_box, t.predicted_box(time_s))])
 
-    def update(self, frame_index: int, time_s: float, boxes: np.ndarray) -> np.ndarray:
-        """Link ``boxes`` (N×4) seen at ``time_s`` to tracks by position; return N track ids."""
+    def update(
+        self, frame_index: int, time_s: float, boxes: np.ndarray, crowded: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Link ``boxes`` (N×4) seen at ``time_s`` to tracks by position; return N track ids.
+        ``crowded`` marks the boxes with another face close by (:func:`crowded_faces`)."""
         self._live = [t for t in self._live if time_s - t.last_seen_s <= self.max_gap_s]
         self._before = {}
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
@@ -199,6 +205,9 @@ class FaceTracker:
                 track_ids[box_index] = track.track_id
         for box_index in np.flatnonzero(track_ids < 0):
             track_ids[box_index] = self._new_track(frame_index, time_s, boxes[box_index]).track_id
+        if crowded is not None:
+            for track_id in track_ids[crowded].tolist():
+                self._by_id[track_id].crowded = True
         return track_ids
 
     def confirm(
@@ -208,11 +217,14 @@ class FaceTracker:
         ``track_ids`` from :meth:`update`) by appearance; return their track ids,
         corrected where a face belongs to another track."""
         tracks = [self._by_id[track_id] for track_id in track_ids.tolist()]
+        # Only where another face came close can position have linked the wrong one; a
+        # face alone that looks unlike its earlier views has turned its head.
         wrong = {
             row
             for row, track in enumerate(tracks)
-            if track.appearance_distance(encodings[row]) > OTHER_APPEARANCE  # inf when never encoded
+            if track.crowded
             and track.appearance_views
+            and track.appearance_distance(encodings[row]) > OTHER_APPEARANCE
         }
         for row in wrong:  # all first: two people who swapped tracks free each other's
             self._undo(tracks[row])
@@ -235,6 +247,7 @@ class FaceTracker:
                     track = earlier
             taken.add(track.track_id)
             track.add_appearance(encoding)
+            track.crowded = False
             corrected[row] = track.track_id
         return corrected
 

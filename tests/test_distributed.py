@@ -79,6 +79,21 @@ def test_two_workers_give_the_same_reports_as_one(seam_video: Path, tmp_path: Pa
     assert_same_reports(tmp_path / "one" / "d", tmp_path / "two" / "d")
 
 
+def test_one_video_is_split_to_keep_both_workers_busy_with_the_same_reports(
+    seam_video: Path, tmp_path: Path
+) -> None:
+    # 24 s with two workers: two 12 s segments, the seam under F1's walk.
+    assert scan_cli(seam_video, out=tmp_path / "one", options=("--workers", "1")) == 0
+    assert scan_cli(seam_video, out=tmp_path / "two", options=("--workers", "2")) == 0
+    for run in ("one", "two"):
+        record = pd.read_csv(tmp_path / run / "d" / "deployment.csv").iloc[0]
+        assert (record["faces_seen"], record["total_alerts"]) == (2, 1), run
+    one = pd.read_csv(tmp_path / "one" / "d" / "alerts.csv")
+    two = pd.read_csv(tmp_path / "two" / "d" / "alerts.csv")
+    assert two.loc[0, "subject_id"] == one.loc[0, "subject_id"]
+    assert abs(two.loc[0, "first_seen_s"] - one.loc[0, "first_seen_s"]) < 0.5
+
+
 def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     inputs = (SAMPLE_VIDEOS, seam_video)

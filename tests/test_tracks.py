@@ -74,7 +74,7 @@ def test_a_face_linked_by_position_to_the_wrong_track_goes_to_the_one_it_looks_l
     assert tracker.confirm(0, 0.0, ids, boxes, np.stack([A, B])).tolist() == [0, 1]
     # B steps in front of where A was; A is hidden. Position says A's track, appearance B's.
     seen = np.array([box(115, 100)])
-    assert tracker.update(1, 0.2, seen).tolist() == [0]
+    assert tracker.update(1, 0.2, seen, crowded=np.array([True])).tolist() == [0]
     assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None]).tolist() == [1]
     first, second = tracker.tracks
     assert first.last_seen_s == 0.0  # A's track keeps its own last sighting
@@ -88,7 +88,7 @@ def test_a_face_unlike_its_track_and_every_other_starts_a_new_face_seen() -> Non
     first = np.array([box(100, 100)])
     tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
     stranger = np.array([box(110, 100)])
-    ids = tracker.update(1, 0.2, stranger)
+    ids = tracker.update(1, 0.2, stranger, crowded=np.array([True]))
     assert tracker.confirm(1, 0.2, ids, stranger, appearance(3)[None]).tolist() == [1]
     assert len(tracker.tracks) == 2
 
@@ -118,13 +118,23 @@ def test_two_people_who_meet_and_turn_back_keep_their_own_tracks() -> None:
     ids_of_a, ids_of_b = set(), set()
     for step, (x_a, x_b) in enumerate(zip(path_a, path_b, strict=True)):
         boxes = np.array([box(x_a, 100), box(x_b, 100)])
-        ids = tracker.update(step, step * 0.2, boxes)
+        ids = tracker.update(step, step * 0.2, boxes, crowded_faces(boxes))
         ids = tracker.confirm(step, step * 0.2, ids, boxes, np.stack([A, B]))
         ids_of_a.add(int(ids[0]))
         ids_of_b.add(int(ids[1]))
     assert ids_of_a == {0}
     assert ids_of_b == {1}
     assert len(tracker.tracks) == 2
+
+
+def test_a_face_alone_that_turns_its_head_keeps_its_track() -> None:
+    tracker = FaceTracker()
+    first = np.array([box(100, 100)])
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
+    turned = np.array([box(104, 100)])
+    ids = tracker.update(1, 0.2, turned, crowded=np.array([False]))
+    assert tracker.confirm(1, 0.2, ids, turned, B[None]).tolist() == [0]
+    assert len(tracker.tracks) == 1
 
 
 def test_faces_close_to_another_are_marked_crowded() -> None:
