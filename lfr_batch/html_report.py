@@ -2,9 +2,11 @@
 
 Each alert's probe snapshot beside the subject's watchlist photo, with
 distance, time, video and review outcome, sortable (click a column heading)
-and filterable (type in the box), under the deployment's figures. Images are
-embedded, scripts are inline and nothing is fetched from the network, so the
-page can be opened on a machine that is offline or locked down.
+and filterable (type in the box), under the deployment's figures and a
+timeline of each video (faces seen per 10 s, and each alert coloured by its
+review outcome), drawn as inline SVG. Images are embedded, scripts are inline
+and nothing is fetched from the network, so the page can be opened on a
+machine that is offline or locked down.
 """
 
 from __future__ import annotations
@@ -73,12 +75,22 @@ dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(12em,1fr));gap:.6e
 dl>div{min-width:0}
 dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle;overflow-wrap:anywhere}
 th{cursor:pointer;background:#f4f4f4;user-select:none}
 img{height:96px;width:auto;image-rendering:auto;border:1px solid #ccc}
 .none{color:#888}
 img.figure{height:auto;max-width:100%;border:none}
+.timeline{margin:.2em 0 1em}.timeline h3{font-size:1em;margin:.6em 0 .2em;overflow-wrap:anywhere}
+.timeline svg{width:100%;height:auto;display:block}
+.legend span{display:inline-block;margin-right:1.2em}.legend i{display:inline-block;width:.9em;height:.9em;
+vertical-align:-.1em;margin-right:.3em}
 """
+# Colour-blind-safe (Okabe-Ito): unreviewed orange, true alerts vermilion, false alerts blue.
+OUTCOME_COLOURS = {"": "#e69f00", "true": "#d55e00", "false": "#0072b2"}
+FACES_COLOUR = "#b8b8b8"
+TIMELINE_WIDTH, TIMELINE_HEIGHT, BARS_HEIGHT = 1000, 78, 36
+TIMELINE_BARS = 120
+TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800)
 
 SCRIPT = """
 const table=document.getElementById('alerts'),body=table.tBodies[0],filter=document.getElementById('filter');
@@ -125,6 +137,91 @@ def _evaluation(folder: Path) -> str:
     )
 
 
+def clock(seconds: float) -> str:
+    """A time into a video as h:mm:ss or m:ss."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _timeline(video: dict[str, Any], alerts: list[dict[str, Any]], bin_s: float) -> str:
+    """One video's timeline as inline SVG: grey bars of faces seen per bin, and a band
+    and marker for each alert from its first to its last sighting."""
+    escape = html.escape
+    duration = max(float(video.get("duration_s") or 0.0), bin_s / 10)
+    scale = TIMELINE_WIDTH / duration
+    parts = []
+    stored = [int(count) for count in video.get("faces_seen_by_bin") or []]
+    # At most TIMELINE_BARS bars: a long video's bins are added up into wider ones.
+    group = max(-(-len(stored) // TIMELINE_BARS), 1)
+    counts = [sum(stored[i : i + group]) for i in range(0, len(stored), group)]
+    bin_s *= group
+    most = max(counts, default=0) or 1
+    for index, count in enumerate(counts):
+        if not count:
+            continue
+        height = BARS_HEIGHT * count / most
+        start = index * bin_s
+        parts.append(
+            f'<rect class="faces" x="{start * scale:.1f}" y="{BARS_HEIGHT - height + 4:.1f}" '
+            f'width="{max(min(bin_s, duration - start) * scale - 1, 1):.1f}" height="{height:.1f}" '
+            f'fill="{FACES_COLOUR}"><title>{clock(start)}-{clock(start + bin_s)}: {count} '
+            f"face{'s' if count != 1 else ''} seen</title></rect>"
+        )
+    for alert in alerts:
+        first, last = float(alert["first_seen_s"]), float(alert["last_seen_s"])
+        verdict = str(alert.get("outcome") or "").split("_")[0]
+        colour = OUTCOME_COLOURS.get(verdict, OUTCOME_COLOURS[""])
+        outcome = OUTCOME_LABELS.get(str(alert.get("outcome")), "not reviewed")
+        who = f"{alert['subject_name']} ({alert['subject_id']})"
+        label = f"{alert['alert_id']} {who}, {clock(first)}-{clock(last)}, {outcome}"
+        x = first * scale
+        parts.append(
+            f'<g data-alert="{escape(str(alert["alert_id"]))}" data-outcome="{escape(verdict or "none")}">'
+            f"<title>{escape(label)}</title>"
+            f'<rect x="{x:.1f}" y="{BARS_HEIGHT + 6}" width="{max((last - first) * scale, 3):.1f}" '
+            f'height="10" fill="{colour}"/>'
+            f'<path d="M{x:.1f} {BARS_HEIGHT + 6}v-{BARS_HEIGHT + 2}" stroke="{colour}" '
+            f'stroke-width="2"/></g>'
+        )
+    step = next((s for s in TICK_STEPS_S if duration / s <= 10), TICK_STEPS_S[-1])
+    ticks = []
+    for index in range(int(duration // step) + 1):
+        x = index * step * scale
+        anchor = "start" if index == 0 else "end" if x > TIMELINE_WIDTH - 30 else "middle"
+        ticks.append(
+            f'<path d="M{x:.1f} {BARS_HEIGHT + 18}v4" stroke="#666"/>'
+            f'<text x="{x:.1f}" y="{TIMELINE_HEIGHT - 2}" text-anchor="{anchor}">{clock(index * step)}</text>'
+        )
+    start = f", from {escape(str(video['start']))}" if video.get("start") else ""
+    return (
+        f'<div class="timeline" data-video="{escape(str(video["video"]))}">'
+        f"<h3>{escape(str(video['video']))} ({clock(duration)}{start})</h3>"
+        f'<svg viewBox="0 0 {TIMELINE_WIDTH} {TIMELINE_HEIGHT}" role="img" font-size="13" fill="#444" '
+        f'aria-label="timeline of {escape(str(video["video"]))}">'
+        f'<path d="M0 {BARS_HEIGHT + 18}H{TIMELINE_WIDTH}" stroke="#666"/>{"".join(parts)}{"".join(ticks)}'
+        "</svg></div>"
+    )
+
+
+def _timelines(videos: list[dict[str, Any]], alerts: list[dict[str, Any]], bin_s: float) -> str:
+    shown = [v for v in videos if v.get("status") in ("ok", "partial")]
+    if not shown:
+        return ""
+    legend = "".join(
+        f'<span><i style="background:{colour}"></i>{label}</span>'
+        for colour, label in (
+            (FACES_COLOUR, "faces first seen (bar height: how many)"),
+            (OUTCOME_COLOURS[""], "alert, not reviewed"),
+            (OUTCOME_COLOURS["true"], "true alert"),
+            (OUTCOME_COLOURS["false"], "false alert"),
+        )
+    )
+    return f'<h2>Timeline</h2><p class="legend">{legend}</p>' + "".join(
+        _timeline(v, [a for a in alerts if a["video"] == v["video"]], bin_s) for v in shown
+    )
+
+
 def _figure(deployment: dict[str, Any], key: str) -> str:
     value = deployment.get(key, "")
     if key in RATE_FIGURES and value != "":
@@ -134,8 +231,15 @@ def _figure(deployment: dict[str, Any], key: str) -> str:
     return str(value) or "—"
 
 
-def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
-    """The page for one deployment: its record and its alert rows (as in alerts.csv)."""
+def render(
+    folder: Path,
+    deployment: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    videos: list[dict[str, Any]],
+    bin_s: float,
+) -> str:
+    """The page for one deployment: its record, its alert rows (as in alerts.csv) and
+    its videos (as the deployment holds them; ``faces_seen_by_bin`` per ``bin_s``)."""
     escape = html.escape
     # Each label and its value in one box, so they wrap together at any width.
     figures = "".join(
@@ -190,10 +294,17 @@ def render(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]
         f'<p><label>Filter <input id="filter" type="search" placeholder="name, video, outcome…"></label> '
         f'<span id="shown">{len(alerts)}</span> of {len(alerts)} alerts shown; click a heading to sort.</p>'
         f'<table id="alerts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f"{_timelines(videos, alerts, bin_s)}"
         f"{_evaluation(folder)}"
         f"<script>{SCRIPT}</script></body></html>"
     )
 
 
-def write_report(folder: Path, deployment: dict[str, Any], alerts: list[dict[str, Any]]) -> None:
-    write_atomic(folder / REPORT_HTML, render(folder, deployment, alerts).encode("utf-8"))
+def write_report(
+    folder: Path,
+    deployment: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    videos: list[dict[str, Any]],
+    bin_s: float,
+) -> None:
+    write_atomic(folder / REPORT_HTML, render(folder, deployment, alerts, videos, bin_s).encode("utf-8"))

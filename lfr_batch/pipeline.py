@@ -42,6 +42,7 @@ from lfr_batch.faces import Detections, DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.motion import MotionRegions
 from lfr_batch.signing import signing_key
+from lfr_batch.state import TIMELINE_BIN_S
 from lfr_batch.tracks import (
     DEFAULT_MAX_GAP_S,
     FaceTracker,
@@ -263,6 +264,7 @@ class VideoAssembly:
         self.matcher = matcher
         self.keep_distances = keep_distances
         self.faces_seen = 0
+        self.faces_seen_by_bin: list[int] = []  # new faces per TIMELINE_BIN_S of video, for the timeline
         self.faces_low_quality = 0
         self.decisions: dict[int, TrackDecision] = {}  # by id in the video: alerts (and all, to keep)
         self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
@@ -325,6 +327,9 @@ class VideoAssembly:
             else:
                 global_id = self.faces_seen
                 self.faces_seen += 1
+                time_bin = int(track.first_seen_s // TIMELINE_BIN_S)
+                self.faces_seen_by_bin += [0] * (time_bin + 1 - len(self.faces_seen_by_bin))
+                self.faces_seen_by_bin[time_bin] += 1
                 self._tracks[global_id] = replace(track, track_id=global_id)
             local_to_global[track.track_id] = global_id
             if evidence is not None:

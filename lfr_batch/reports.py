@@ -22,7 +22,7 @@ from typing import Any
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
 from lfr_batch.html_report import write_report
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
@@ -346,5 +346,11 @@ def write_reports(state: DeploymentState) -> None:
             DISTANCE_COLUMNS,
             ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
         )
-    write_report(folder, record, [{key: _cell(value) for key, value in row.items()} for row in rows])
+    write_report(
+        folder,
+        record,
+        [{key: _cell(value) for key, value in row.items()} for row in rows],
+        [asdict(video) for video in state.ordered()],
+        TIMELINE_BIN_S,
+    )
     write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [record])

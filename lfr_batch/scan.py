@@ -565,6 +565,7 @@ def _commit(
         frames_analysed=assembly.frames_analysed,
         faces_seen=assembly.faces_seen,
         faces_low_quality=assembly.faces_low_quality,
+        faces_seen_by_bin=assembly.faces_seen_by_bin,
         alerts=alerts,
         distances=_distance_rows(assembly, watchlist) if assembly.keep_distances else [],
     )

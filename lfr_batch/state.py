@@ -61,6 +61,9 @@ class AlertRecord:
     runner_up_distance: float | None = None
 
 
+TIMELINE_BIN_S = 2.0  # faces seen are counted per this much video, for the alert sheet's timeline
+
+
 @dataclass(frozen=True)
 class VideoRecord:
     sha256: str
@@ -77,6 +80,7 @@ class VideoRecord:
     frames_analysed: int = 0
     faces_seen: int = 0
     faces_low_quality: int = 0  # faces seen but never large or sharp enough to match
+    faces_seen_by_bin: list[int] = field(default_factory=list)  # per TIMELINE_BIN_S: counts only
     processing_seconds: float = 0.0
     scanned_at: str = ""
     alerts: list[AlertRecord] = field(default_factory=list)

@@ -89,3 +89,80 @@ def test_filter_and_sort(sheet: Path, tmp_path: Path) -> None:
     distances = pd.read_csv(sheet.parent / "alerts.csv").set_index("alert_id")["distance"]
     descending = distances.sort_values(ascending=False).index.tolist()
     assert visible_rows(dom(sheet, "#sort=distance&order=desc", tmp_path)) == descending
+
+
+def test_each_video_has_a_timeline_with_its_alerts_coloured_by_review(sheet: Path) -> None:
+    page = sheet.read_text()
+    timelines = re.findall(r'<div class="timeline" data-video="([^"]+)">(.*?)</svg></div>', page, flags=re.S)
+    videos = pd.read_csv(sheet.parent / "videos.csv")
+    assert [video for video, _svg in timelines] == videos["video"].tolist()
+    alerts = pd.read_csv(sheet.parent / "alerts.csv").set_index("alert_id")
+    for alert_id, outcome in (("A00001", "true"), ("A00002", "none")):
+        svg = next(svg for video, svg in timelines if video == alerts.loc[alert_id, "video"])
+        assert f'<g data-alert="{alert_id}" data-outcome="{outcome}">' in svg
+    # The bars add up to the faces seen, and say so when hovered.
+    counts = [int(n) for n in re.findall(r"<title>[0-9:]+-[0-9:]+: (\d+) faces? seen</title>", page)]
+    assert sum(counts) == int(pd.read_csv(sheet.parent / "deployment.csv").iloc[0]["faces_seen"])
+
+
+LAYOUT_CHECK = """<script>
+window.addEventListener('load', () => {
+  const problems = [];
+  const box = e => e.getBoundingClientRect();
+  if (document.documentElement.scrollWidth > window.innerWidth) problems.push('page wider than the window');
+  const figures = [...document.querySelectorAll('[data-figure]')];
+  for (const figure of figures) {
+    const label = box(figure.querySelector('dt')), value = box(figure.querySelector('dd'));
+    if (value.top < label.bottom - 1 || value.top - label.bottom > 8 || Math.abs(value.left - label.left) > 1)
+      problems.push('figure ' + figure.dataset.figure + ': value not under its label');
+  }
+  figures.forEach((a, i) => figures.slice(i + 1).forEach(b => {
+    const p = box(a), q = box(b);
+    if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+      problems.push('figures ' + a.dataset.figure + ' and ' + b.dataset.figure + ' overlap');
+  }));
+  for (const svg of document.querySelectorAll('.timeline svg')) {
+    if (box(svg).right > window.innerWidth) problems.push('timeline wider than the window');
+    const labels = [...svg.querySelectorAll('text')].map(box);
+    labels.forEach((a, i) => labels.slice(i + 1).forEach(b => {
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+        problems.push('timeline labels overlap');
+    }));
+  }
+  const images = [...document.images];
+  if (!images.every(i => i.complete && i.naturalWidth > 0)) problems.push('an image did not load');
+  document.body.dataset.layout = problems.length ? problems.join('; ') : 'ok';
+});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [900, 1280, 1920])
+def test_nothing_overlaps_or_drifts_apart_at_common_widths(sheet: Path, tmp_path: Path, width: int) -> None:
+    """The figures' labels sit over their values, boxes and timeline labels never
+    overlap, nothing runs off the page and every image loads, at laptop and desktop
+    widths; a screenshot is taken at each width as a person would see it."""
+    if BROWSER is None:
+        pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
+    checked = sheet.parent / f"layout_{width}.html"
+    checked.write_text(sheet.read_text().replace("</body>", LAYOUT_CHECK + "</body>"))
+    common = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--window-size={width},1200",
+        "--virtual-time-budget=5000",
+    ]
+    document = subprocess.run(
+        [*common, "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert 'data-layout="ok"' in document, re.search(r'data-layout="([^"]*)"', document)
+    screenshot = tmp_path / f"sheet_{width}.png"
+    subprocess.run(
+        [*common, f"--screenshot={screenshot}", sheet.as_uri()], capture_output=True, timeout=120, check=True
+    )
+    header = screenshot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == width
