@@ -29,10 +29,10 @@ from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, w
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
-from lfr_batch.grid import DEFAULT_SUPPLIER, PUBLISHED_COLUMNS, collect
+from lfr_batch.grid import DEFAULT_SUPPLIER, GRID_DAYS, GRID_MOMENTS, GRID_NUMBERS, PUBLISHED_COLUMNS, collect
 from lfr_batch.grid import summary as grid_summary
 from lfr_batch.html_report import DET_FIGURE, REPORT_HTML
-from lfr_batch.reports import ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
+from lfr_batch.reports import ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
 from lfr_batch.retention import parse_age, purge
 from lfr_batch.review import Review, import_reviews, open_deployment, pending, record_review
 from lfr_batch.scan import (
@@ -46,6 +46,7 @@ from lfr_batch.scan import (
     scan,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
+from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import deployment_lock
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
@@ -450,7 +451,7 @@ def scan_command(
             "alerts": result.total_alerts,
         },
     )
-    for name in (ALERTS_CSV, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML):
+    for name in (ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML):
         click.echo(f"  {result.deployment_dir / name}")
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
@@ -665,7 +666,8 @@ def _percent(share: float) -> str:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the grid CSV here.  [default: standard output]",
+    help="Write the grid here: a workbook if FILE ends in .xlsx, else CSV; - is standard output.  "
+    "[default: standard output]",
 )
 @click.option(
     "--from",
@@ -707,7 +709,20 @@ def grid_command(
         for line in grid_summary(grid, supplier):
             click.echo(line)
         return
-    data = csv_bytes(PUBLISHED_COLUMNS, [*grid.rows, grid.totals()])
+    rows = [*grid.rows, grid.totals()]
+    if output is not None and output.suffix.lower() == ".xlsx":
+        write_xlsx(
+            output,
+            PUBLISHED_COLUMNS,
+            rows,
+            numbers=GRID_NUMBERS,
+            moments=GRID_MOMENTS,
+            days=GRID_DAYS,
+            sheet="grid",
+        )
+        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+        return
+    data = csv_bytes(PUBLISHED_COLUMNS, rows)
     if output is None or str(output) == "-":
         click.echo(data.decode("utf-8-sig"), nl=False)
     else:

@@ -33,6 +33,16 @@ PUBLISHED_COLUMNS = (
     "software_version",
 )
 SUMMED_COLUMNS = ("total_alerts", *OUTCOME_COLUMNS, "faces_seen")
+# How the grid's columns are typed in grid.xlsx (any other column is text).
+GRID_NUMBERS = (
+    "watchlist_size",
+    "threshold",
+    *SUMMED_COLUMNS,
+    "false_alert_rate",
+    "expected_false_alert_rate",
+)
+GRID_MOMENTS = ("start", "end")
+GRID_DAYS = ("date",)
 DEFAULT_SUPPLIER = "the lfr-batch project (open source)"
 
 

@@ -75,7 +75,8 @@ dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(12em,1fr));gap:.6e
 dl>div{min-width:0}
 dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle;overflow-wrap:anywhere}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle}
+td{overflow-wrap:anywhere}
 th{cursor:pointer;background:#f4f4f4;user-select:none}
 img{height:96px;width:auto;image-rendering:auto;border:1px solid #ccc}
 .none{color:#888}

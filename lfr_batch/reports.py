@@ -3,6 +3,7 @@
 ``OUT/NAME/`` receives ``alerts.csv`` (one row per alert, with the review
 columns), ``deployment.csv`` (one row in the published deployment-record
 shape), ``videos.csv`` (one row per input file, failures with their reason),
+``alerts.xlsx`` (alerts.csv as a typed workbook),
 ``report.html`` (the alert sheet) and ``snapshots/`` (a JPEG crop per alert).
 Every file is written atomically, and every text cell is made safe to open in a
 spreadsheet.
@@ -22,12 +23,32 @@ from typing import Any
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
 from lfr_batch.html_report import write_report
+from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
 VIDEOS_CSV = "videos.csv"
 DISTANCES_CSV = "distances.csv"
+ALERTS_XLSX = "alerts.xlsx"
+# How each alerts.csv column is typed in alerts.xlsx (any other column is text).
+ALERT_NUMBERS = (
+    "track_id",
+    "first_seen_s",
+    "last_seen_s",
+    "best_frame",
+    "best_time_s",
+    "distance",
+    "threshold",
+    "views",
+    "view_distance",
+    "runner_up_distance",
+    "top",
+    "right",
+    "bottom",
+    "left",
+)
+ALERT_MOMENTS = ("first_seen", "last_seen")
 SNAPSHOTS_DIR = "snapshots"
 SUBJECT_PHOTOS_DIR = "watchlist_photos"
 
@@ -340,6 +361,14 @@ def write_reports(state: DeploymentState) -> None:
     record = deployment_row(state, reviews)
     write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
     write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
+    write_xlsx(
+        folder / ALERTS_XLSX,
+        ALERT_COLUMNS,
+        rows,
+        numbers=ALERT_NUMBERS,
+        moments=ALERT_MOMENTS,
+        sheet="alerts",
+    )
     if settings.get("keep_distances"):
         write_csv(
             folder / DISTANCES_CSV,

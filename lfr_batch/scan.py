@@ -45,6 +45,7 @@ from lfr_batch.pipeline import (
 )
 from lfr_batch.reports import (
     ALERTS_CSV,
+    ALERTS_XLSX,
     DEPLOYMENT_CSV,
     DISTANCES_CSV,
     SNAPSHOTS_DIR,
@@ -412,7 +413,7 @@ def _open_deployment(config: ScanConfig, watchlist_sha256: str, threshold: float
         state.clear()
         for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
             shutil.rmtree(config.deployment_dir / folder, ignore_errors=True)
-        for name in (ALERTS_CSV, VIDEOS_CSV, DEPLOYMENT_CSV, DISTANCES_CSV, REPORT_HTML):
+        for name in (ALERTS_CSV, ALERTS_XLSX, VIDEOS_CSV, DEPLOYMENT_CSV, DISTANCES_CSV, REPORT_HTML):
             (config.deployment_dir / name).unlink(missing_ok=True)
     elif state.exists:
         state.check_same_scan(config.scan_settings(watchlist_sha256, threshold))
