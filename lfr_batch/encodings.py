@@ -61,6 +61,13 @@ def face_sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return sharpness
 
 
+def whole_in_view(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which faces lie wholly inside the frame: a face cut by the frame's edge (someone
+    walking in or out) gives an encoding of half a face; a later view will be whole."""
+    height, width = image.shape[:2]
+    return (boxes[:, 0] > 0) & (boxes[:, 3] > 0) & (boxes[:, 2] < height) & (boxes[:, 1] < width)
+
+
 def good_enough_to_match(image: np.ndarray, faces: Detections) -> np.ndarray:
     """Which faces are large and sharp enough for their encodings to be trusted."""
     return (faces.sizes >= MIN_FACE_PX) & (face_sharpness(image, faces.boxes) >= MIN_SHARPNESS)

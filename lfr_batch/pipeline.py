@@ -10,8 +10,9 @@ One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
 :class:`~lfr_batch.motion.MotionRegions` says where to look →
 :class:`~lfr_batch.faces.FaceDetector` finds faces there →
 :class:`~lfr_batch.tracks.FaceTracker` links them to tracks by position →
-:class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding and
-:func:`~lfr_batch.encodings.good_enough_to_match` drops those too small or blurred →
+:class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding,
+:func:`~lfr_batch.encodings.whole_in_view` drops faces cut by the frame's edge and
+:func:`~lfr_batch.encodings.good_enough_to_match` those too small or blurred →
 :class:`~lfr_batch.encodings.FaceEncoder` encodes them, and the tracker checks
 those links by appearance →
 :class:`~lfr_batch.matches.WatchlistMatcher` ranks the subjects →
@@ -36,7 +37,7 @@ import cv2
 import numpy as np
 
 from lfr_batch.alerts import TrackDecision, TrackEvidence, decide
-from lfr_batch.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match
+from lfr_batch.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match, whole_in_view
 from lfr_batch.errors import VideoError, WatchlistError
 from lfr_batch.faces import Detections, DetectorName, FaceDetector
 from lfr_batch.matches import WatchlistMatcher
@@ -190,6 +191,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 crowded = crowded_faces(faces.boxes)
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded)
                 chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s, crowded)
+                chosen &= whole_in_view(frame.image, faces.boxes)
                 clock.lap("track")
                 if chosen.any():
                     usable = good_enough_to_match(
