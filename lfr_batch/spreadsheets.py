@@ -22,8 +22,17 @@ import pandas as pd
 from lfr_batch.files import write_atomic
 
 MAX_COLUMN_WIDTH = 60
+CELL_LIMIT = 32767  # characters Excel keeps in one cell
+TRUNCATED = " … [cut short: the whole text is in the CSV]"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
+
+
+def _text(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > CELL_LIMIT:
+        return text[: CELL_LIMIT - len(TRUNCATED)] + TRUNCATED
+    return text
 
 
 def _number(value: Any) -> Any:
@@ -76,7 +85,7 @@ def xlsx_bytes(
             {
                 column: converters[column](row.get(column))
                 if column in converters
-                else ("" if row.get(column) is None else str(row.get(column)))
+                else _text(row.get(column))
                 for column in columns
             }
             for row in rows

@@ -143,10 +143,11 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
     record = read(sample_run, "deployment.csv").iloc[0]
     assert record["location"] == "'=Bundled sample"  # shown as text, never run
     assert record["purpose"] == "Demonstration"
+    # Five people: F1 and M1 together, M1 alone, and the two small faces walking (18-26 px).
     assert record[["watchlist_size", "total_alerts", "faces_seen", "videos", "videos_failed"]].tolist() == [
         1,
         1,
-        3,
+        5,
         3,
         0,
     ]
@@ -289,6 +290,7 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
         "audit.jsonl",
         "d/.lfr-batch.lock",  # who last held the deployment: a command, a process, a time
         "d/alerts.csv",
+        "d/alerts.xlsx",
         "d/deployment.csv",
         "d/report.html",
         "d/videos.csv",
@@ -301,11 +303,11 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
         "videos_scanned": 2,
         "videos_skipped": 0,
         "videos_failed": 0,
-        "faces_seen": 1,
+        "faces_seen": 3,  # M1, and the two people walking towards the camera
         "alerts": 0,
     }
     assert len(read(tmp_path / "d", "alerts.csv")) == 0
-    assert read(tmp_path / "d", "deployment.csv").iloc[0]["faces_seen"] == 1
+    assert read(tmp_path / "d", "deployment.csv").iloc[0]["faces_seen"] == 3
     # The scan state holds per-video counts only: no box, encoding or crop of anyone.
     for name in state:
         data = json.loads((tmp_path / name).read_text())
