@@ -6,6 +6,7 @@ turned into one line on stderr and an exit code here, and only here.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -29,7 +30,15 @@ from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, w
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
-from lfr_batch.grid import DEFAULT_SUPPLIER, GRID_DAYS, GRID_MOMENTS, GRID_NUMBERS, PUBLISHED_COLUMNS, collect
+from lfr_batch.grid import (
+    DEFAULT_SUPPLIER,
+    GRID_DAYS,
+    GRID_MOMENTS,
+    GRID_NUMBERS,
+    PUBLISHED_COLUMNS,
+    collect,
+    summary_figures,
+)
 from lfr_batch.grid import summary as grid_summary
 from lfr_batch.html_report import DET_FIGURE, REPORT_HTML
 from lfr_batch.reports import ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
@@ -129,9 +138,27 @@ class ScanProgress:
             bar.close()
 
 
+QUIET = "lfr_batch.quiet"  # in the click context: -q was given
+
+
+def set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        logging.getLogger().setLevel(logging.ERROR)
+        ctx.meta[QUIET] = True
+
+
+def quiet(ctx: click.Context | None = None) -> bool:
+    """Whether -q was given (before or after the subcommand)."""
+    context = ctx or click.get_current_context()
+    return bool(context.meta.get(QUIET))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name=SOFTWARE_NAME)
 @click.option("-v", "--verbose", is_flag=True, help="Log each video's progress (INFO) as well as warnings.")
+@click.option(
+    "-q", "--quiet", is_flag=True, expose_value=False, callback=set_quiet, help="Errors only on stderr."
+)
 def cli(verbose: bool) -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
     per-deployment reports in the shape police forces publish for LFR."""
@@ -150,7 +177,15 @@ def set_verbosity(verbose: bool) -> None:
 
 
 def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """-v after the subcommand too (lfr-batch scan ... -v), as users type it."""
+    """-v and -q after the subcommand too (lfr-batch scan ... -v), as users type them."""
+    command = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=set_quiet,
+        help="Errors only on stderr: no warnings, no progress bars.",
+    )(command)
     return click.option(
         "-v",
         "--verbose",
@@ -159,6 +194,19 @@ def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
         callback=lambda _ctx, _param, value: set_verbosity(True) if value else None,
         help="Log each step's progress (INFO) as well as warnings.",
     )(command)
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object on stdout instead of the text (for scripts).",
+    )(command)
+
+
+def echo_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
@@ -347,12 +395,7 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     help="Forget what this deployment scanned before (reports and review entries "
     "included) and scan everything again. Without it, files already scanned are skipped.",
 )
-@click.option(
-    "-q",
-    "--quiet",
-    is_flag=True,
-    help="No progress bars (for scripts); warnings still go to stderr.",
-)
+@json_option
 def scan_command(
     inputs: tuple[Path, ...],
     watchlist_path: Path | None,
@@ -374,7 +417,7 @@ def scan_command(
     wait: bool,
     keep_distances: bool,
     overwrite: bool,
-    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Scan video files or folders (searched recursively) against a watchlist.
 
@@ -418,24 +461,47 @@ def scan_command(
         wait=wait,
     )
     # Bars only for a person watching: in a cron log their cursor codes are noise.
-    progress = ScanProgress(enabled=not quiet and sys.stderr.isatty())
+    progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
         with logging_redirect_tqdm():
             result = scan(config, progress)
     finally:
         progress.close()
     scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
-    failed = f" ({len(result.failed)} of them failed)" if result.failed else ""
-    click.echo(
-        f"deployment {deployment}: {scanned} {_plural(scanned, 'video')} scanned{failed}, "
-        f"{len(result.skipped)} already scanned; in all {records} {_plural(records, 'video')}, "
-        f"{result.faces_seen} {_plural(result.faces_seen, 'face')} seen, {alerts} {_plural(alerts, 'alert')}"
-    )
     mode = "auto" if config.threshold is None else "fixed"
-    click.echo(
-        f"threshold {result.threshold:.3f} ({mode}): about "
-        f"{result.expected_false_alert_rate * 10_000:.2g} false alerts expected per 10,000 faces seen"
-    )
+    names = (ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML)
+    reports = [result.deployment_dir / name for name in names]
+    if as_json:
+        echo_json(
+            {
+                "deployment": config.deployment,
+                "deployment_dir": str(result.deployment_dir),
+                "videos_scanned": scanned,
+                "videos_skipped": len(result.skipped),
+                "videos_failed": [{"video": r.video, "reason": r.reason} for r in result.failed],
+                "videos": records,
+                "faces_seen": result.faces_seen,
+                "alerts": alerts,
+                "threshold": round(result.threshold, 4),
+                "threshold_mode": mode,
+                "expected_false_alert_rate": result.expected_false_alert_rate,
+                "reports": [str(path) for path in reports],
+            }
+        )
+    else:
+        failed = f" ({len(result.failed)} of them failed)" if result.failed else ""
+        faces = f"{result.faces_seen} {_plural(result.faces_seen, 'face')}"
+        click.echo(
+            f"deployment {deployment}: {scanned} {_plural(scanned, 'video')} scanned{failed}, "
+            f"{len(result.skipped)} already scanned; in all {records} {_plural(records, 'video')}, "
+            f"{faces} seen, {alerts} {_plural(alerts, 'alert')}"
+        )
+        click.echo(
+            f"threshold {result.threshold:.3f} ({mode}): about "
+            f"{result.expected_false_alert_rate * 10_000:.2g} false alerts expected per 10,000 faces seen"
+        )
+        for path in reports:
+            click.echo(f"  {path}")
     audit.record(
         config.out_dir,
         "scan",
@@ -451,8 +517,6 @@ def scan_command(
             "alerts": result.total_alerts,
         },
     )
-    for name in (ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML):
-        click.echo(f"  {result.deployment_dir / name}")
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
 
@@ -515,7 +579,14 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
     show_default=True,
     help="Show the probe and watchlist photos in the terminal, where it is a colour terminal.",
 )
-def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool) -> None:
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another command holds the deployment, wait for it instead of stopping.",
+)
+def review_command(
+    deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool, wait: bool
+) -> None:
     """Review the alerts of OUT/NAME: true or false, and what happened next.
 
     In the terminal, each unreviewed alert is shown with its snapshot and the
@@ -524,7 +595,7 @@ def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str
     """
     state = open_deployment(deployment_dir)
     if import_path is not None:
-        with deployment_lock(deployment_dir, "review --import"):
+        with deployment_lock(deployment_dir, "review --import", wait=wait):
             result = import_reviews(open_deployment(deployment_dir), import_path)
         audit.record(
             deployment_dir.parent,
@@ -575,7 +646,7 @@ def review_command(deployment_dir: Path, import_path: Path | None, reviewer: str
             name = click.prompt("  reviewer", default=reviewer or None)
             notes = click.prompt("  notes", default="", show_default=False)
             # Each answer under the lock, on the state as it is now: a scan may have added videos.
-            with deployment_lock(deployment_dir, "review"):
+            with deployment_lock(deployment_dir, "review", wait=wait):
                 state = open_deployment(deployment_dir)
                 answer = Review(OUTCOME_KEYS[key], ENGAGEMENT_KEYS[engagement], name, notes)
                 record_review(state, alert.alert_id, answer)
@@ -689,8 +760,20 @@ def _percent(share: float) -> str:
 @click.option(
     "--supplier", default=DEFAULT_SUPPLIER, show_default=True, help="Supplier named in the summary."
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --summary: print the figures as one JSON object (for scripts).",
+)
 def grid_command(
-    out_dir: Path, output: Path | None, since: date | None, until: date | None, summary: bool, supplier: str
+    out_dir: Path,
+    output: Path | None,
+    since: date | None,
+    until: date | None,
+    summary: bool,
+    supplier: str,
+    as_json: bool,
 ) -> None:
     """The published deployment grid: one row per deployment under OUT_DIR, in
     the published column order, and a totals row."""
@@ -705,7 +788,12 @@ def grid_command(
         inputs=[folder / DEPLOYMENT_CSV for folder in grid.folders],
         counts={"deployments": len(grid.rows)},
     )
+    if as_json and not summary:
+        raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
     if summary:
+        if as_json:
+            echo_json(summary_figures(grid, supplier))
+            return
         for line in grid_summary(grid, supplier):
             click.echo(line)
         return
@@ -756,8 +844,13 @@ def grid_command(
     is_flag=True,
     help="Purge alerts reviewed as leading to an arrest too; without it their evidence is kept.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another command holds the deployment, wait for it instead of stopping.",
+)
 def purge_command(
-    out_dir: Path, older_than: str, dry_run: bool, assume_yes: bool, include_arrests: bool
+    out_dir: Path, older_than: str, dry_run: bool, assume_yes: bool, include_arrests: bool, wait: bool
 ) -> None:
     """Delete alert evidence past its retention period, keeping the published figures.
 
@@ -765,7 +858,7 @@ def purge_command(
     led to an arrest are kept unless --include-arrests.
     """
     age = parse_age(older_than)
-    preview = purge(out_dir, age, include_arrests=include_arrests, dry_run=True)
+    preview = purge(out_dir, age, include_arrests=include_arrests, dry_run=True, wait=wait)
     for candidate in preview.candidates:
         click.echo(
             f"{printable(candidate.deployment)} {candidate.alert_id} {printable(candidate.subject_id)} "
@@ -784,7 +877,7 @@ def purge_command(
         return
     if preview.alerts and not assume_yes and on_terminal():
         click.confirm(f"Delete the evidence of {summary}?", abort=True)
-    result = purge(out_dir, age, include_arrests=include_arrests)
+    result = purge(out_dir, age, include_arrests=include_arrests, wait=wait)
     audit.record(
         out_dir,
         f"purge --older-than {older_than}" + (" --include-arrests" if include_arrests else ""),
@@ -811,19 +904,34 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @verbose_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-def audit_verify(out_dir: Path) -> None:
-    """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved."""
+@json_option
+def audit_verify(out_dir: Path, as_json: bool) -> None:
+    """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved
+    (exit 0 when the chain is intact, 1 otherwise)."""
     if not (out_dir / audit.AUDIT_FILE).is_file():
         raise AuditError(f"no audit log at {out_dir / audit.AUDIT_FILE}")
-    verification = audit.verify(out_dir, signing_key())
-    for problem in verification.problems:
-        click.echo(problem, err=True)
+    key = signing_key()
+    verification = audit.verify(out_dir, key)
+    if as_json:
+        echo_json(
+            {
+                "audit_log": str(out_dir / audit.AUDIT_FILE),
+                "lines": verification.lines,
+                "intact": not verification.problems,
+                "signed": key is not None,
+                "problems": verification.problems,
+            }
+        )
+    else:
+        for problem in verification.problems:
+            click.echo(problem, err=True)
     if verification.problems:
         raise AuditError(
             f"{out_dir / audit.AUDIT_FILE}: {len(verification.problems)} problem(s) "
             f"in {verification.lines} lines"
         )
-    click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
+    if not as_json:
+        click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
 
 
 @cli.group("watchlist")
@@ -856,8 +964,7 @@ def watchlist_group() -> None:
     "photos), used only to calibrate the list's false alert rate; nothing of them is stored. "
     "[default: calibrate from the list's own photos]",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def watchlist_build(source: Path, output: Path, upsample: int, background: Path | None, quiet: bool) -> None:
+def watchlist_build(source: Path, output: Path, upsample: int, background: Path | None) -> None:
     """Build a watchlist from SOURCE/<subject_id>/<photos>.
 
     An optional SOURCE/subjects.csv gives subject_id,name,category,reason,expires.
@@ -869,7 +976,8 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
 
     def on_photo(_photo: Path, total: int) -> None:
         if not bars:
-            bars.append(tqdm(total=total, unit="photo", desc="photos", disable=quiet))
+            shown = not quiet() and sys.stderr.isatty()
+            bars.append(tqdm(total=total, unit="photo", desc="photos", disable=not shown))
         bars[0].update(1)
 
     try:
@@ -891,12 +999,45 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
 @watchlist_group.command("info")
 @verbose_option
 @click.argument("path", type=click.Path(path_type=Path))
-def watchlist_info(path: Path) -> None:
+@json_option
+def watchlist_info(path: Path, as_json: bool) -> None:
     """Show a watchlist's subjects, encodings, categories and expired entries."""
     key = signing_key()
     watchlist = load_watchlist(path, key)
     now = datetime.now(UTC)
     per_subject = watchlist.encodings_per_subject()
+    expired = [s for s in watchlist.subjects if s.is_expired(now)]
+    categories = Counter(s.category or "(none)" for s in watchlist.subjects)
+    if as_json:
+        calibration = watchlist.calibrated
+        auto = calibration.auto_threshold(DEFAULT_MAX_FALSE_ALERT_RATE, watchlist.size)
+        echo_json(
+            {
+                "watchlist": str(path),
+                "created": watchlist.created or None,
+                "format": "face_recognition" if watchlist.legacy_format else "lfr-batch",
+                "signature_checked": key is not None,
+                "subjects": watchlist.size,
+                "encodings": len(watchlist.encodings),
+                "expired": len(expired),
+                "categories": dict(sorted(categories.items())),
+                "subject_list": [
+                    {
+                        "subject_id": subject.subject_id,
+                        "name": subject.name,
+                        "category": subject.category,
+                        "encodings": int(count),
+                        "expires": subject.expires or None,
+                        "expired": subject.is_expired(now),
+                    }
+                    for subject, count in zip(watchlist.subjects, per_subject, strict=True)
+                ],
+                "calibration": {"source": calibration.tail.source, "pairs": calibration.tail.pairs},
+                "auto_threshold": round(auto, 4),
+                "thresholds": calibration.table(watchlist.size, (auto, *TABLE_THRESHOLDS)),
+            }
+        )
+        return
     click.echo(f"watchlist: {path}")
     click.echo(
         f"created: {watchlist.created or 'unknown'}"
@@ -907,23 +1048,40 @@ def watchlist_info(path: Path) -> None:
         click.echo(f"signature: checked with ${SIGNING_KEY_ENV}")
     else:
         click.echo(f"signature: not checked (${SIGNING_KEY_ENV} is not set)")
-    expired = [s for s in watchlist.subjects if s.is_expired(now)]
     click.echo(f"expired: {len(expired)}")
-    categories = Counter(s.category or "(none)" for s in watchlist.subjects)
     click.echo("categories:")
     for category, count in sorted(categories.items()):
-        click.echo(f"  {count:5d}  {category}")
+        click.echo(f"  {count:5d}  {printable(category)}")
     click.echo("")
-    header = f"{'subject_id':<20} {'name':<24} {'enc':>4}  {'expires':<25} category"
-    click.echo(header)
-    for subject, count in zip(watchlist.subjects, per_subject, strict=True):
-        flag = " EXPIRED" if subject.is_expired(now) else ""
+    rows = [
+        (
+            cell(subject.subject_id),
+            cell(subject.name),
+            str(count),
+            cell(subject.expires or "-") + (" EXPIRED" if subject.is_expired(now) else ""),
+            cell(subject.category or "-"),
+        )
+        for subject, count in zip(watchlist.subjects, per_subject, strict=True)
+    ]
+    header = ("subject_id", "name", "enc", "expires", "category")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    for row in [header, *rows]:
         click.echo(
-            f"{printable(subject.subject_id):<20} {printable(subject.name):<24} {count:>4}  "
-            f"{printable(subject.expires or '-') + flag:<25} {printable(subject.category or '-')}"
+            "  ".join(
+                value.rjust(width) if column == 2 else value.ljust(width)
+                for column, (value, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
         )
     click.echo("")
     echo_calibration(watchlist)
+
+
+CELL_WIDTH = 32  # characters of a name or id shown in a table column; longer ones are cut with …
+
+
+def cell(text: str) -> str:
+    shown = printable(text)
+    return shown if len(shown) <= CELL_WIDTH else shown[: CELL_WIDTH - 1] + "…"
 
 
 def echo_calibration(watchlist: Watchlist) -> None:

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.reports import (
     ALERTS_CSV,
@@ -64,26 +66,27 @@ class Grid:
     subjects_alerted: set[str] = field(default_factory=set)
 
     def totals(self) -> dict[str, Any]:
-        sums = {column: sum(int(row[column] or 0) for row in self.rows) for column in SUMMED_COLUMNS}
+        """The TOTAL row: counts summed, durations added, the false alert rate recomputed and
+        the expected rate weighted by faces seen (pandas does the column arithmetic)."""
+        frame = pd.DataFrame(self.rows, columns=list(PUBLISHED_COLUMNS), dtype=object).fillna("")
+        counts = frame[list(SUMMED_COLUMNS)].replace("", "0").astype(int)
+        sums = {column: int(counts[column].sum()) for column in SUMMED_COLUMNS}
         false_alerts = sums["false_alerts_confirmed"] + sums["false_alerts_unconfirmed"]
-        dates = sorted(row["date"] for row in self.rows if row["date"])
-        seconds = sum(_seconds(row["duration"]) for row in self.rows if row["duration"])
+        dates = sorted(day for day in frame["date"] if day)
+        seconds = sum(_seconds(duration) for duration in frame["duration"] if duration)
+        expected = pd.to_numeric(frame["expected_false_alert_rate"].replace("", "0"))
+        faces = sums["faces_seen"]
         return {
             "deployment": "TOTAL",
             "date": f"{dates[0]}/{dates[-1]}" if dates else "",
             "duration": f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
             **sums,
-            "false_alert_rate": false_alert_rate(false_alerts, sums["faces_seen"]),
-            "expected_false_alert_rate": self._expected_rate(sums["faces_seen"]),
+            "false_alert_rate": false_alert_rate(false_alerts, faces),
+            # The false alerts each deployment expected, summed, over all faces seen (%).
+            "expected_false_alert_rate": round(float((expected * counts["faces_seen"]).sum()) / faces, 6)
+            if faces
+            else 0.0,
         }
-
-    def _expected_rate(self, faces_seen: int) -> float:
-        """The false alerts each deployment expected, summed, over all faces seen (%)."""
-        expected = sum(
-            float(row.get("expected_false_alert_rate") or 0) * int(row["faces_seen"] or 0)
-            for row in self.rows
-        )
-        return round(expected / faces_seen, 6) if faces_seen else 0.0
 
 
 def collect(out_dir: Path, since: date | None = None, until: date | None = None) -> Grid:
@@ -113,31 +116,58 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
     return grid
 
 
+def summary_figures(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> dict[str, Any]:
+    """The figures asked for under freedom of information, as numbers."""
+    totals = grid.totals()
+    sizes = [int(row["watchlist_size"] or 0) for row in grid.rows]
+    return {
+        "deployments": len(grid.rows),
+        "dates": totals["date"],
+        "time_deployed": totals["duration"],
+        "faces_seen": totals["faces_seen"],
+        "alerts": totals["total_alerts"],
+        "subjects_alerted": len(grid.subjects_alerted),
+        **{column: totals[column] for column in OUTCOME_COLUMNS},
+        "true_alerts": totals["true_alerts_confirmed"] + totals["true_alerts_unconfirmed"],
+        "false_alerts": totals["false_alerts_confirmed"] + totals["false_alerts_unconfirmed"],
+        "false_alert_rate": totals["false_alert_rate"],
+        "expected_false_alert_rate": totals["expected_false_alert_rate"],
+        "watchlist_size_min": min(sizes, default=0),
+        "watchlist_size_max": max(sizes, default=0),
+        "watchlist_categories": dict(sorted(grid.categories.items())),
+        "software": SOFTWARE_NAME,
+        "software_versions": sorted({row["software_version"] for row in grid.rows}) or [__version__],
+        "supplier": supplier,
+    }
+
+
 def summary(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> list[str]:
     """Plain answers to the questions asked of LFR deployments under freedom of information."""
-    totals = grid.totals()
-    true_alerts = totals["true_alerts_confirmed"] + totals["true_alerts_unconfirmed"]
-    false_alerts = totals["false_alerts_confirmed"] + totals["false_alerts_unconfirmed"]
-    sizes = [int(row["watchlist_size"] or 0) for row in grid.rows]
-    versions = sorted({row["software_version"] for row in grid.rows}) or [__version__]
-    reviewed = true_alerts + false_alerts
-    lines = [
-        f"Deployments: {len(grid.rows)}"
-        + (f" ({totals['date'].replace('/', ' to ')})" if totals["date"] else ""),
-        f"Total time deployed: {totals['duration']}",
-        f"Faces seen: {totals['faces_seen']}",
-        f"Alerts (people alerted): {totals['total_alerts']}, "
-        f"of {len(grid.subjects_alerted)} different watchlist subjects (purged alerts' subjects not counted)",
-        f"Reviewed: {reviewed}; true alerts: {true_alerts} ({totals['true_alerts_confirmed']} confirmed, "
-        f"{totals['true_alerts_unconfirmed']} unconfirmed); false alerts: {false_alerts} "
-        f"({totals['false_alerts_confirmed']} confirmed, {totals['false_alerts_unconfirmed']} unconfirmed)",
-        f"False alert rate: {totals['false_alert_rate']}% of faces seen "
-        f"(expected at the thresholds used: {totals['expected_false_alert_rate']}%)",
-        f"Outcomes: {totals['arrests']} arrests, {totals['other_disposals']} other disposals, "
-        f"{totals['no_action']} no action",
-        "Watchlist size: " + (f"{min(sizes)} to {max(sizes)} subjects per deployment" if sizes else "none"),
+    figures = summary_figures(grid, supplier)
+    reviewed = figures["true_alerts"] + figures["false_alerts"]
+    return [
+        f"Deployments: {figures['deployments']}"
+        + (f" ({figures['dates'].replace('/', ' to ')})" if figures["dates"] else ""),
+        f"Total time deployed: {figures['time_deployed']}",
+        f"Faces seen: {figures['faces_seen']}",
+        f"Alerts (people alerted): {figures['alerts']}, of {figures['subjects_alerted']} different "
+        "watchlist subjects (purged alerts' subjects not counted)",
+        f"Reviewed: {reviewed}; true alerts: {figures['true_alerts']} "
+        f"({figures['true_alerts_confirmed']} confirmed, {figures['true_alerts_unconfirmed']} unconfirmed); "
+        f"false alerts: {figures['false_alerts']} ({figures['false_alerts_confirmed']} confirmed, "
+        f"{figures['false_alerts_unconfirmed']} unconfirmed)",
+        f"False alert rate: {figures['false_alert_rate']}% of faces seen "
+        f"(expected at the thresholds used: {figures['expected_false_alert_rate']}%)",
+        f"Outcomes: {figures['arrests']} arrests, {figures['other_disposals']} other disposals, "
+        f"{figures['no_action']} no action",
+        "Watchlist size: "
+        + (
+            f"{figures['watchlist_size_min']} to {figures['watchlist_size_max']} subjects per deployment"
+            if figures["deployments"]
+            else "none"
+        ),
         "Watchlist subjects per category (summed over deployments):",
-        *[f"  {count:6d}  {category}" for category, count in sorted(grid.categories.items())],
-        f"Software: {SOFTWARE_NAME}, version {', '.join(versions)}; supplier: {supplier}",
+        *[f"  {count:6d}  {category}" for category, count in figures["watchlist_categories"].items()],
+        f"Software: {figures['software']}, version {', '.join(figures['software_versions'])}; "
+        f"supplier: {figures['supplier']}",
     ]
-    return lines

@@ -267,6 +267,8 @@ class VideoAssembly:
         self.keep_distances = keep_distances
         self.faces_seen = 0
         self.faces_seen_by_bin: list[int] = []  # new faces per TIMELINE_BIN_S of video, for the timeline
+        self._next_id = 0
+        self._counted: set[int] = set()  # tracks found often enough to be faces seen
         self.faces_low_quality = 0
         self.decisions: dict[int, TrackDecision] = {}  # by id in the video: alerts (and all, to keep)
         self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
@@ -295,7 +297,21 @@ class VideoAssembly:
             self._record(global_id, decide(evidence, self.matcher))
         self._pending = {}
 
+    def _count(self, global_id: int) -> None:
+        """A face seen once its track, joined over seams, has MIN_DETECTIONS detections: a
+        glimpse kept only because it touched a seam counts if it goes on over it."""
+        track = self._tracks[global_id]
+        if global_id in self._counted or track.detections < MIN_DETECTIONS:
+            return
+        self._counted.add(global_id)
+        self.faces_seen += 1
+        time_bin = int(track.first_seen_s // TIMELINE_BIN_S)
+        self.faces_seen_by_bin += [0] * (time_bin + 1 - len(self.faces_seen_by_bin))
+        self.faces_seen_by_bin[time_bin] += 1
+
     def _record(self, global_id: int, decision: TrackDecision) -> None:
+        if global_id not in self._counted:
+            return  # a glimpse at a seam that went no further: not a face seen, no decision
         self.faces_low_quality += decision.low_quality
         earlier = self.decisions.get(global_id)
         if earlier is not None and earlier.alerts and earlier.distances[0] <= decision.distances[0]:
@@ -327,12 +343,10 @@ class VideoAssembly:
                 if earlier is not None:
                     evidence = earlier if evidence is None else earlier.merge(evidence)
             else:
-                global_id = self.faces_seen
-                self.faces_seen += 1
-                time_bin = int(track.first_seen_s // TIMELINE_BIN_S)
-                self.faces_seen_by_bin += [0] * (time_bin + 1 - len(self.faces_seen_by_bin))
-                self.faces_seen_by_bin[time_bin] += 1
+                global_id = self._next_id
+                self._next_id += 1
                 self._tracks[global_id] = replace(track, track_id=global_id)
+            self._count(global_id)
             local_to_global[track.track_id] = global_id
             if evidence is not None:
                 still_open[global_id] = evidence

@@ -76,16 +76,18 @@ def purge(
     *,
     include_arrests: bool = False,
     dry_run: bool = False,
+    wait: bool = False,
 ) -> PurgeResult:
     """Delete the details of every alert under ``out_dir`` older than ``older_than``;
     alerts reviewed as leading to an arrest are kept unless ``include_arrests``.
-    ``dry_run`` lists what would go and changes nothing."""
+    ``dry_run`` lists what would go and changes nothing; ``wait`` waits for a
+    deployment held by another command instead of stopping."""
     now = now or datetime.now(UTC)
     deployments = files = arrests_kept = 0
     candidates: list[PurgeCandidate] = []
     for settings in sorted(out_dir.glob(f"*/{STATE_DIR}/settings.json")):
         folder = settings.parent.parent
-        with deployment_lock(folder, "purge"):
+        with deployment_lock(folder, "purge", wait=wait):
             state = DeploymentState(folder)
             reviews = current_reviews(state)
             expired: dict[str, list[AlertRecord]] = {}

@@ -56,6 +56,17 @@ class Review:
 def open_deployment(folder: Path) -> DeploymentState:
     state = DeploymentState(folder)
     if not state.exists:
+        inside = (
+            sorted(child.name for child in folder.iterdir() if DeploymentState(child).exists)
+            if folder.is_dir()
+            else []
+        )
+        if inside:
+            shown = ", ".join(inside[:10]) + (f" and {len(inside) - 10} more" if len(inside) > 10 else "")
+            raise ReviewError(
+                f"{folder} is a reports folder: name one of its deployments ({shown}), "
+                f"e.g. {folder / inside[0]}"
+            )
         raise ReviewError(f"{folder} holds no scanned deployment")
     return state
 

@@ -229,6 +229,30 @@ def start_from_filename(path: Path) -> datetime | None:
         return None
 
 
+def _warn_about_start(start: datetime | None, videos: list[Path]) -> None:
+    """Once per scan: a --start that cannot be what the user meant for every file."""
+    if start is None:
+        return
+    unnamed = [path for path in videos if start_from_filename(path) is None]
+    if len(unnamed) > 1:
+        logger.warning(
+            "--start %s is taken as the first frame of each of %d files whose names carry no time: "
+            "they overlap in time, so the deployment's duration counts them once; name files like "
+            "cam1_20261126T140000.mp4 to give each its own start",
+            start.isoformat(),
+            len(unnamed),
+        )
+    if start.tzinfo is None:
+        zone = datetime.now().astimezone().strftime("UTC%z")
+        logger.warning(
+            "--start %s has no time zone: taken as this machine's local time (%s); add one, "
+            "e.g. %s+01:00, to be sure",
+            start.isoformat(),
+            zone,
+            start.isoformat(),
+        )
+
+
 def _video_start(path: Path, default: datetime | None) -> datetime | None:
     from_name = start_from_filename(path)
     if from_name is None:
@@ -368,6 +392,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             expected_false_alert_rate=expected_rate,
         )
         planned, tasks = _plan_videos(videos, state, settings, config, result)
+        _warn_about_start(config.start, [video.path for video in planned])
         report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
         _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
 

@@ -67,6 +67,12 @@ class Frame:
     image: np.ndarray  # H×W×3 uint8, RGB (dlib's order)
 
 
+def link_problem(path: Path) -> str:
+    if path.is_dir():
+        return f"{path} (a link to a folder, not followed: it could lead round in a loop)"
+    return f"{path} (a link that leads nowhere, or round in a loop)"
+
+
 def find_videos(inputs: Iterable[Path]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into video paths.
 
@@ -77,17 +83,25 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
     given = list(inputs)
     found: list[Path] = []
     photos = 0
+    skipped: list[str] = []
     for item in given:
         if item.is_dir():
-            files = [p for p in item.rglob("*") if p.is_file()]
-            found.extend(sorted(p for p in files if p.suffix.lower() in VIDEO_SUFFIXES))
+            entries = sorted(item.rglob("*"))
+            files = [p for p in entries if p.is_file()]
+            found.extend(p for p in files if p.suffix.lower() in VIDEO_SUFFIXES)
             photos += sum(p.suffix.lower() in PHOTO_SUFFIXES for p in files)
+            # Links are where a folder walk goes wrong: say which were passed over.
+            skipped += [link_problem(p) for p in entries if p.is_symlink() and (p.is_dir() or not p.exists())]
         elif item.is_file() and item.suffix.lower() in PHOTO_SUFFIXES:
             raise VideoError(f"{item} is a photo, not footage: {PHOTOS_BELONG}")
         elif item.is_file():
             found.append(item)
         else:
             raise VideoError(f"input not found: {item}")
+    if skipped:
+        logger.warning(
+            "skipped %d %s: %s", len(skipped), "link" if len(skipped) == 1 else "links", "; ".join(skipped)
+        )
     if not found and photos:
         raise VideoError(
             f"no video files in {', '.join(map(str, given))}, only {photos} photos: {PHOTOS_BELONG}"

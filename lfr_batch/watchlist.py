@@ -517,6 +517,11 @@ def build_watchlist(
         if entry.is_file() and entry.name != SUBJECTS_CSV:
             rejected.append(RejectedPhoto(entry, "not inside a subject folder"))
     folders = sorted(p for p in source.iterdir() if p.is_dir())
+    if not folders and rejected:
+        raise WatchlistError(
+            f"{source} holds {len(rejected)} files but no subject folders: put each person's photos "
+            f"in {source}/<subject_id>/ (the folder's name is the subject id)"
+        )
     photos = {folder: sorted(p for p in folder.rglob("*") if p.is_file()) for folder in folders}
     total_photos = sum(len(found) for found in photos.values())
     for folder in folders:

@@ -108,7 +108,8 @@ def scan_args(
     deployment: str = "d",
     options: tuple[str, ...] = (),
 ) -> list[str]:
-    """The arguments of ``lfr-batch scan`` as a user would type them, quietly."""
+    """The arguments of ``lfr-batch scan`` as a user would type them (no progress bars:
+    stderr is not a terminal under pytest)."""
     return [
         "scan",
         *map(str, inputs),
@@ -118,7 +119,6 @@ def scan_args(
         deployment,
         "--out",
         str(out),
-        "--quiet",
         *options,
     ]
 

@@ -60,3 +60,15 @@ def test_help_lists_every_command_and_version(capsys) -> None:
     assert "watchlist" in out
     assert main(["--version"]) == 0
     assert "lfr-batch, version" in capsys.readouterr().out
+
+
+def test_a_flat_folder_of_photos_says_where_photos_belong(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "photos"
+    source.mkdir()
+    for name in ("1.png", "2.png"):
+        (source / name).write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / name).read_bytes())
+    assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"holds 2 files but no subject folders: put each person's photos in {source}/<subject_id>/" in err
+    assert not (tmp_path / "w.pkl").exists()

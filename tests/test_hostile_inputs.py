@@ -4,6 +4,7 @@ or handled, and the next command on the deployment works."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -295,3 +296,32 @@ def test_photos_given_as_footage_are_pointed_to_the_watchlist(tmp_path: Path, ca
     assert "no video files in" in err
     assert "only 3 photos" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_links_that_lead_nowhere_or_round_a_loop_are_listed_not_followed(tmp_path: Path, caplog) -> None:
+    footage = tmp_path / "footage"
+    (footage / "cam2").mkdir(parents=True)
+    shutil.copy(MALE_ONLY, footage / "cam1.mp4")
+    (footage / "broken.mp4").symlink_to(footage / "gone.mp4")
+    (footage / "loop.mp4").symlink_to(footage / "loop.mp4")
+    (footage / "cam2" / "up").symlink_to(footage)
+    assert scan_cli(footage, out=tmp_path / "out", options=("--workers", "1")) == 0
+    warning = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped 3 links"))
+    assert "broken.mp4 (a link that leads nowhere" in warning
+    assert "loop.mp4 (a link that leads nowhere, or round in a loop)" in warning
+    assert "up (a link to a folder, not followed" in warning
+    videos = pd.read_csv(tmp_path / "out" / "d" / "videos.csv")
+    assert videos["video"].tolist() == [str(footage / "cam1.mp4")]
+
+
+def test_one_start_for_several_unnamed_files_or_no_time_zone_is_said(tmp_path: Path, caplog) -> None:
+    inputs = (MALE_ONLY, FEMALE_AND_MALE)
+    options = ("--workers", "1", "--start", "2026-11-26T14:00:00")
+    assert scan_cli(*inputs, out=tmp_path, options=options) == 0
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("is taken as the first frame of each of 2 files" in message for message in messages)
+    assert any("has no time zone: taken as this machine's local time" in message for message in messages)
+    caplog.clear()
+    zoned = ("--workers", "1", "--start", "2026-11-26T14:00:00+00:00")
+    assert scan_cli(MALE_ONLY, out=tmp_path / "one", options=zoned) == 0
+    assert not [r for r in caplog.records if "--start" in r.getMessage()]

@@ -158,3 +158,20 @@ def test_scan_wait_waits_for_the_holder_instead_of_stopping(tmp_path: Path) -> N
     assert time.monotonic() - began >= 1.0  # it waited for the holder to go
     holder.wait()
     assert (tmp_path / "d" / "deployment.csv").is_file()
+
+
+def test_review_import_and_purge_wait_for_the_holder_too(tmp_path: Path) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    folder = tmp_path / "d"
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes((folder / "alerts.csv").read_bytes())
+    for command in (
+        ["review", str(folder), "--import", str(edited), "--wait"],
+        ["purge", str(tmp_path), "--older-than", "1h", "--wait"],
+    ):
+        holder = hold_in_another_process(folder)
+        threading.Timer(1.0, holder.kill).start()
+        began = time.monotonic()
+        assert main(command) == 0
+        assert time.monotonic() - began >= 0.5, command
+        holder.wait()

@@ -1,0 +1,119 @@
+"""What scripts rely on: --json objects, -q and -v on every command, one-line refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args
+
+from lfr_batch.cli import cli, main
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory, walk_video: Path) -> Path:
+    out = tmp_path_factory.mktemp("scripted")
+    assert main(scan_args(walk_video, out=out, options=("--workers", "1"))) == 0
+    return out
+
+
+def test_scan_json_is_one_object_with_the_run_s_figures(tmp_path: Path, walk_video: Path, capsys) -> None:
+    assert main(scan_args(walk_video, out=tmp_path, options=("--workers", "1", "--json"))) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["deployment"] == "d"
+    assert (result["videos_scanned"], result["videos_skipped"], result["videos_failed"]) == (1, 0, [])
+    assert result["faces_seen"] == 2
+    assert result["alerts"] == 1
+    assert result["threshold_mode"] == "auto"
+    assert 0 < result["expected_false_alert_rate"] <= 1e-4
+    assert all(Path(path).is_file() for path in result["reports"])
+
+
+def test_grid_summary_json_has_the_published_figures(scanned: Path, capsys) -> None:
+    capsys.readouterr()
+    assert main(["grid", str(scanned), "--summary", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["deployments"] == 1
+    assert figures["faces_seen"] == 2
+    assert figures["alerts"] == 1
+    assert figures["false_alerts"] == 0
+    assert figures["watchlist_categories"] == {"Suspected of an offence": 1}
+    assert main(["grid", str(scanned), "--json"]) == 2  # the grid itself is CSV or xlsx
+    assert "--json goes with --summary" in capsys.readouterr().err
+
+
+def test_audit_verify_json_reports_an_intact_and_a_broken_chain(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(scan_args(MALE_ONLY, out=out, options=("--workers", "1"))) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["lines"], report["intact"], report["problems"]) == (1, True, [])
+    log = out / "audit.jsonl"
+    log.write_text(log.read_text().replace('"scan"', '"purge"'))
+    assert main(["audit", "verify", str(out), "--json"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["intact"] is False
+    assert report["problems"]
+
+
+def test_watchlist_info_json_and_long_names_keep_their_columns(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "src"
+    long_name = "Subject with a very long name that would push every column " * 3
+    for subject in ("a", "b" * 80):
+        (source / subject).mkdir(parents=True)
+        (source / subject / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
+    (source / "subjects.csv").write_text(f"subject_id,name,category\na,{long_name},wanted\n{'b' * 80},Bob,\n")
+    watchlist = tmp_path / "w.pkl"
+    assert main(["watchlist", "build", str(source), "-o", str(watchlist)]) == 0
+    capsys.readouterr()
+    assert main(["watchlist", "info", str(watchlist), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["subjects"] == 2
+    assert {s["subject_id"]: s["name"] for s in info["subject_list"]}["a"] == long_name
+    assert main(["watchlist", "info", str(watchlist)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("subject_id"))) :][:3]
+    # Every column starts at the same place on each line, and long cells are cut.
+    starts = {line.index("enc") for line in table[:1]} | {line.index(" 1 ") for line in table[1:]}
+    assert len(starts) == 1 or max(starts) - min(starts) <= 2
+    assert all(len(line) < 160 for line in table)
+    assert "…" in table[1] or "…" in table[2]
+
+
+def _commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+@pytest.mark.parametrize("command", list(_commands()), ids=" ".join)
+def test_every_command_takes_v_and_q(command: tuple[str, ...], capsys) -> None:
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "-q, --quiet" in text
+    assert "-v, --verbose" in text
+
+
+def test_quiet_keeps_warnings_off_stderr(tmp_path: Path, capsys) -> None:
+    loose = ("--workers", "1", "--threshold", "0.6")
+    assert main(scan_args(MALE_ONLY, out=tmp_path / "a", options=loose)) == 0
+    assert "is looser than" in capsys.readouterr().err
+    assert main(scan_args(MALE_ONLY, out=tmp_path / "b", options=(*loose, "-q"))) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_review_on_the_reports_folder_names_its_deployments(scanned: Path, capsys) -> None:
+    assert main(["review", str(scanned)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is a reports folder: name one of its deployments (d)" in err
+
+
+def test_info_on_the_bundled_watchlist_as_json(capsys) -> None:
+    assert main(["watchlist", "info", str(SAMPLE_WATCHLIST), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["auto_threshold"] > 0.3
