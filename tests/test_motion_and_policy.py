@@ -89,11 +89,15 @@ def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> 
     assert every.select(ids, sizes, scores, 0.2).tolist() == [True]
 
 
-def track(track_id: int, first_s: float, last_s: float, first_x: int, last_x: int) -> Track:
+def track(
+    track_id: int, first_s: float, last_s: float, first_x: int, last_x: int, detections: int = 5
+) -> Track:
     def box(x: int) -> np.ndarray:
         return np.array([100, x + 60, 160, x])
 
-    return Track(track_id, first_s, last_s, 0, 0, box(first_x), box(last_x), velocity=(100.0, 0.0))
+    return Track(
+        track_id, first_s, last_s, 0, 0, box(first_x), box(last_x), detections, velocity=(100.0, 0.0)
+    )
 
 
 def unit(axis: int, scale: float = 1.0) -> np.ndarray:
@@ -156,3 +160,22 @@ def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces()
     assert list(kept.decisions) == [0]
     assert kept.decisions[0].distances[0] == pytest.approx(np.sqrt(2))
     assert plain.decisions == {}
+
+
+def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
+    """A single detection is not a face seen; near a seam it is kept until the next
+    segment says whether it continues there."""
+    watchlist = Watchlist([Subject("a")], unit(0)[None], np.array([0]))
+    matcher = WatchlistMatcher(watchlist, 0.4, datetime(2026, 11, 26, tzinfo=UTC))
+    first = SegmentResult("v", 0, 0)
+    first.tracks = [track(0, 9.8, 9.8, 480, 480, detections=1), track(1, 9.6, 9.6, 100, 100, detections=1)]
+    first.open_evidence = {1: evidence(unit(0))}  # a lone view right on subject a
+    second = SegmentResult("v", 1, 250)
+    second.tracks = [track(0, 10.0, 12.0, 500, 700, detections=9)]
+    assembly = VideoAssembly(matcher)
+    assembly.add(first)
+    assembly.add(second)
+    assembly.finish()
+    assert assembly.faces_seen == 1  # track 0 went on over the seam; track 1 did not
+    assert assembly.alert_tracks() == []  # and a glimpse never alerts
+    assert sum(assembly.faces_seen_by_bin) == 1

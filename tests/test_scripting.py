@@ -61,7 +61,7 @@ def test_audit_verify_json_reports_an_intact_and_a_broken_chain(tmp_path: Path, 
 
 def test_watchlist_info_json_and_long_names_keep_their_columns(tmp_path: Path, capsys) -> None:
     source = tmp_path / "src"
-    long_name = "Subject with a very long name that would push every column " * 3
+    long_name = ("Subject with a very long name that would push every column " * 3).strip()
     for subject in ("a", "b" * 80):
         (source / subject).mkdir(parents=True)
         (source / subject / "1.png").write_bytes((SAMPLE_PHOTOS / "intel_actor_f1" / "1.png").read_bytes())
