@@ -98,8 +98,10 @@ def intersects(tile: Tile, box: tuple[int, int, int, int]) -> bool:
 class TileSchedule:
     """Which tiles to search in each analysed frame, at a bounded cost.
 
-    Finding new faces uses one fixed pyramid of tiles over the whole frame. Where
-    little moves, every tile that what moved touches is searched at once; in a
+    Where little moves, each moving region is searched on its own, through a
+    pyramid of tiles over just that region. Otherwise new faces are looked for
+    through one fixed pyramid of tiles over the whole frame: every tile that
+    what moved touches is searched at once, or, in a
     crowd, where most of the frame moves, only the tiles searched longest ago are,
     up to a ``1/spread_frames`` share of the pyramid per frame, so every part of the
     frame is still searched at least once every ``spread_frames`` analysed frames
@@ -139,9 +141,15 @@ class TileSchedule:
         # Never searched yet (the first frame): all of them, whatever the budget.
         budget = max(budget, sum(self._last_searched[index] < 0 for index in candidates))
         chosen = sorted(candidates, key=lambda index: self._last_searched[index])[:budget]
-        for index in chosen:
-            self._last_searched[index] = self._frame
-        tiles = [self._grid[index] for index in chosen]
+        # A few small moving regions are cheaper searched on their own than through the
+        # grid tiles they touch (a walker touches up to four tiles of the finest level).
+        own = [tile for box in moving or () for tile in pyramid(box, self.min_face_px)]
+        if moving is not None and len(own) < len(chosen):
+            tiles = own
+        else:
+            for index in chosen:
+                self._last_searched[index] = self._frame
+            tiles = [self._grid[index] for index in chosen]
         for box, face_px in tracked:
             # A face below the reliable size is searched at the scale of the smallest
             # reliable one: enlarging it further only multiplies the tiles.
