@@ -68,6 +68,18 @@ def all_people(work: Path) -> Watchlist:
     return load_watchlist(path)
 
 
+def shared_people(work: Path) -> tuple[Watchlist, list[Path]] | None:
+    """Every person of ../shared/data/faces and each encoding's photo, or None (said on
+    stdout) when the shared data is absent; prints the machine first."""
+    if not (SHARED / "SOURCES.md").is_file():
+        print(f"skipped: {SHARED} is not present on this machine")
+        return None
+    print(machine())
+    work.mkdir(parents=True, exist_ok=True)
+    people = all_people(work)
+    return people, [FACES / source for source in people.encoding_source]
+
+
 def part_photos(people: Watchlist) -> None:
     print("\n## 1. Photos: calibration, subject representation, strangers against a list")
     encodings, owner, size = people.encodings, people.encoding_subject, people.size
@@ -357,13 +369,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-quality", action="store_true", help="leave out part 2 (about 2 minutes)")
     args = parser.parse_args()
-    if not (SHARED / "SOURCES.md").is_file():
-        print(f"skipped: {SHARED} is not present on this machine")
+    shared = shared_people(args.work)
+    if shared is None:
         return
-    print(machine())
-    args.work.mkdir(parents=True, exist_ok=True)
-    people = all_people(args.work)
-    sources = [FACES / source for source in people.encoding_source]
+    people, sources = shared
     part_photos(people)
     if not args.skip_quality:
         part_quality(people, sources)

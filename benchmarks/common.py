@@ -11,10 +11,13 @@ import cv2
 import dlib
 import numpy as np
 
+from lfr_batch.encodings import FaceEncoder
 from lfr_batch.faces import FaceDetector
+from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.scan import ScanConfig, default_workers, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
+from lfr_batch.video import to_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHLIST = REPO / "watchlists" / "sample.pkl"
@@ -63,6 +66,24 @@ def synthetic_clip(
         face_heights=(int(90 * scale), int(140 * scale)),
     )
     return write_video(path, background, walkers, seconds, fps=fps)
+
+
+def naive_loop(path: Path, matcher: WatchlistMatcher, frames: int | None = None) -> None:
+    """The baseline: every frame (or the first ``frames``), full-frame HOG at upsample 1
+    (the scan's reach), every face encoded and matched; no tracking."""
+    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    capture = cv2.VideoCapture(str(path))
+    try:
+        done = 0
+        while frames is None or done < frames:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            image = to_rgb(bgr)
+            matcher.match(encoder(image, detector(image).boxes))
+            done += 1
+    finally:
+        capture.release()
 
 
 def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> float:

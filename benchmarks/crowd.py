@@ -38,16 +38,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from accuracy import FACES, SHARED, VIDEOS, all_people, face_crop, split_people
-from common import machine
+from accuracy import VIDEOS, face_crop, shared_people, split_people
+from common import naive_loop
 
-from lfr_batch.encodings import FaceEncoder
 from lfr_batch.evaluation import evaluate
 from lfr_batch.faces import FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.scan import ScanConfig, ScanResult, default_workers, scan
 from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
-from lfr_batch.video import to_rgb
 from lfr_batch.watchlist import load_watchlist, save_watchlist
 
 IN_VIEW = 6
@@ -130,18 +128,12 @@ def timed(inputs: list[Path], watchlist: Path, out: Path, **options: object) -> 
 
 def naive_seconds_per_footage_second(path: Path, watchlist: Path) -> float:
     """The naive loop's wall seconds per second of footage, timed on its first seconds."""
-    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
     matcher = WatchlistMatcher(load_watchlist(watchlist), 0.6, at=pd.Timestamp.now(tz="UTC").to_pydatetime())
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS)
-    began = time.perf_counter()
-    for _ in range(round(NAIVE_SECONDS * fps)):
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        image = to_rgb(bgr)
-        matcher.match(encoder(image, detector(image).boxes))
     capture.release()
+    began = time.perf_counter()
+    naive_loop(path, matcher, frames=round(NAIVE_SECONDS * fps))
     return (time.perf_counter() - began) / NAIVE_SECONDS
 
 
@@ -159,13 +151,10 @@ def main() -> None:
     parser.add_argument("--skip-slow", action="store_true", help="leave out the exhaustive scan")
     parser.add_argument("--scenes", default=",".join(s.label for s in SCENES), help="comma-separated")
     args = parser.parse_args()
-    if not (SHARED / "SOURCES.md").is_file():
-        print(f"skipped: {SHARED} is not present on this machine")
+    shared = shared_people(args.work)
+    if shared is None:
         return
-    print(machine())
-    args.work.mkdir(parents=True, exist_ok=True)
-    people = all_people(args.work)
-    sources = [FACES / source for source in people.encoding_source]
+    people, sources = shared
     listed_walkers, strangers, watchlist = split_people(people, sources)
     watchlist_path = args.work / "crowd_watchlist.pkl"
     save_watchlist(watchlist, watchlist_path)

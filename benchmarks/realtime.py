@@ -5,7 +5,7 @@ time). Methods, all on the same clips in the same run:
 
 - scan (default): `lfr-batch scan` at default settings (local workers, one per core);
 - scan, 1 worker: the same in one process;
-- scan, hog: the default with ``--detector hog`` (the default before BlazeFace);
+- scan, blazeface: the default with ``--detector blazeface``;
 - exhaustive scan: every frame, whole frame, every face encoded (`--exhaustive`);
 - naive loop: decode every frame, full-frame HOG (upsample 1, the scan's reach),
   encode and match every face found.
@@ -30,15 +30,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import pandas as pd
-from common import SAMPLE, WATCHLIST, footage_seconds, machine, synthetic_clip, timed_scan
+from common import SAMPLE, WATCHLIST, footage_seconds, machine, naive_loop, synthetic_clip, timed_scan
 
-from lfr_batch.encodings import FaceEncoder
-from lfr_batch.faces import FaceDetector
 from lfr_batch.matches import WatchlistMatcher
 from lfr_batch.scan import default_workers
-from lfr_batch.video import find_videos, to_rgb
+from lfr_batch.video import find_videos
 from lfr_batch.watchlist import load_watchlist
 
 
@@ -56,18 +53,10 @@ def scanner(**options) -> Callable[[list[Path], Path], tuple[float, pd.DataFrame
 
 def naive(paths: list[Path], _out: Path) -> tuple[float, pd.DataFrame | None]:
     """Every frame, full-resolution HOG, an encoding per face; no tracking, so no alerts."""
-    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
     matcher = WatchlistMatcher(load_watchlist(WATCHLIST), 0.6, at=datetime.now(UTC))
     began = time.perf_counter()
     for path in paths:
-        capture = cv2.VideoCapture(str(path))
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            image = to_rgb(bgr)
-            matcher.match(encoder(image, detector(image).boxes))
-        capture.release()
+        naive_loop(path, matcher)
     return time.perf_counter() - began, None
 
 
@@ -98,7 +87,7 @@ def main() -> None:
     methods = {
         "scan (default)": scanner(workers=default_workers()),
         "scan, 1 worker": scanner(workers=1),
-        "scan, hog": scanner(workers=default_workers(), detector="hog"),
+        "scan, blazeface": scanner(workers=default_workers(), detector="blazeface"),
     }
     if not args.skip_slow:
         methods["exhaustive scan"] = scanner(workers=default_workers(), exhaustive=True)

@@ -8,6 +8,7 @@ Needs Debian's chromium (or Chrome) on the PATH.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -45,15 +46,16 @@ def shoot(page: Path, target: Path, width: int, height: int, profile: Path) -> N
 
 
 def main_() -> None:
+    os.chdir(REPO)  # paths in the sheet as a user types them: sample_videos/…
     with tempfile.TemporaryDirectory() as temporary:
         out = Path(temporary) / "reports"
         deployment = out / "sample"
         code = main(
             [
                 "scan",
-                str(REPO / "sample_videos"),
+                "sample_videos",
                 "--watchlist",
-                str(REPO / "watchlists" / "sample.pkl"),
+                "watchlists/sample.pkl",
                 "--deployment",
                 "sample",
                 "--out",

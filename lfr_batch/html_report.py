@@ -16,8 +16,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-from lfr_batch.files import write_atomic
-
 REPORT_HTML = "report.html"
 DET_FIGURE = "det.png"  # written by lfr-batch evaluate
 FIGURES = (
@@ -76,7 +74,7 @@ dl>div{min-width:0}
 dt{font-size:.85em;color:#555}dd{margin:0;font-size:1.2em;font-weight:600;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:middle}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:anywhere}td:first-child{white-space:nowrap}
 th{cursor:pointer;background:#f4f4f4;user-select:none}
 img{height:96px;width:auto;image-rendering:auto;border:1px solid #ccc}
 .none{color:#888}
@@ -299,13 +297,3 @@ def render(
         f"{_evaluation(folder)}"
         f"<script>{SCRIPT}</script></body></html>"
     )
-
-
-def write_report(
-    folder: Path,
-    deployment: dict[str, Any],
-    alerts: list[dict[str, Any]],
-    videos: list[dict[str, Any]],
-    bin_s: float,
-) -> None:
-    write_atomic(folder / REPORT_HTML, render(folder, deployment, alerts, videos, bin_s).encode("utf-8"))

@@ -22,7 +22,8 @@ from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
-from lfr_batch.html_report import write_report
+from lfr_batch.html_report import REPORT_HTML
+from lfr_batch.html_report import render as render_report
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
@@ -375,11 +376,12 @@ def write_reports(state: DeploymentState) -> None:
             DISTANCE_COLUMNS,
             ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
         )
-    write_report(
+    page = render_report(
         folder,
         record,
         [{key: _cell(value) for key, value in row.items()} for row in rows],
         [asdict(video) for video in state.ordered()],
         TIMELINE_BIN_S,
     )
+    write_atomic(folder / REPORT_HTML, page.encode("utf-8"))
     write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [record])
