@@ -196,6 +196,14 @@ def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def wait_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait",
+        is_flag=True,
+        help="If another command holds the deployment, wait for it instead of stopping.",
+    )(command)
+
+
 def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json",
@@ -579,11 +587,7 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
     show_default=True,
     help="Show the probe and watchlist photos in the terminal, where it is a colour terminal.",
 )
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="If another command holds the deployment, wait for it instead of stopping.",
-)
+@wait_option
 def review_command(
     deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool, wait: bool
 ) -> None:
@@ -844,11 +848,7 @@ def grid_command(
     is_flag=True,
     help="Purge alerts reviewed as leading to an arrest too; without it their evidence is kept.",
 )
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="If another command holds the deployment, wait for it instead of stopping.",
-)
+@wait_option
 def purge_command(
     out_dir: Path, older_than: str, dry_run: bool, assume_yes: bool, include_arrests: bool, wait: bool
 ) -> None:
