@@ -241,6 +241,15 @@ def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: Aler
     }
 
 
+TIMELINE_FIELDS = ("video", "status", "start", "duration_s", "faces_seen_by_bin")
+
+
+def timeline_row(video: VideoRecord) -> dict[str, Any]:
+    """What the sheet's timeline reads of a video: not a deep copy of its alerts and
+    distances, which ``asdict`` would make on every review answer."""
+    return {name: getattr(video, name) for name in TIMELINE_FIELDS}
+
+
 def video_row(video: VideoRecord) -> dict[str, Any]:
     return {**asdict(video), "alerts": len(video.alerts) + video.purged.get("total_alerts", 0)}
 
@@ -380,7 +389,7 @@ def write_reports(state: DeploymentState) -> None:
         folder,
         record,
         [{key: _cell(value) for key, value in row.items()} for row in rows],
-        [asdict(video) for video in state.ordered()],
+        [timeline_row(video) for video in state.ordered()],
         TIMELINE_BIN_S,
     )
     write_atomic(folder / REPORT_HTML, page.encode("utf-8"))
