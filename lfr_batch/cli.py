@@ -25,6 +25,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__, audit
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
+from lfr_batch.case_report import CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
 from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, write_det_curve
 from lfr_batch.executors import SCHEDULER_ENV
@@ -40,10 +41,19 @@ from lfr_batch.grid import (
     summary_figures,
 )
 from lfr_batch.grid import summary as grid_summary
-from lfr_batch.html_report import DET_FIGURE, REPORT_HTML
+from lfr_batch.html_report import DET_FIGURE, REPORT_HTML, clock
 from lfr_batch.reports import ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
 from lfr_batch.retention import parse_age, purge
-from lfr_batch.review import Review, import_reviews, open_deployment, pending, record_review
+from lfr_batch.review import (
+    ALERT_FORM,
+    Review,
+    ReviewForm,
+    form_for,
+    import_reviews,
+    open_deployment,
+    pending,
+    record_review,
+)
 from lfr_batch.scan import (
     DEFAULT_SAMPLE_FPS,
     DEFAULT_SEGMENT_SECONDS,
@@ -54,9 +64,17 @@ from lfr_batch.scan import (
     default_workers,
     scan,
 )
+from lfr_batch.search import (
+    DEFAULT_BELOW,
+    DEFAULT_MAX_FALSE_CANDIDATE_RATE,
+    DEFAULT_TOP,
+    LOOK_FURTHER,
+    SearchConfig,
+    search,
+)
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.spreadsheets import write_xlsx
-from lfr_batch.state import deployment_lock
+from lfr_batch.state import AlertRecord, deployment_lock
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -264,6 +282,64 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
 
 
+def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How footage is read and where the work runs: the same for scan and search."""
+    command = click.option(
+        "--segment-seconds",
+        default=DEFAULT_SEGMENT_SECONDS,
+        show_default=True,
+        type=float,
+        help="Length of the segments long videos are split into for workers.",
+    )(command)
+    command = click.option(
+        "--scheduler",
+        envvar=SCHEDULER_ENV,
+        default=None,
+        help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
+        f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
+    )(command)
+    command = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=default_workers,
+        show_default="one per CPU core",
+        help="Local worker processes; long files are split into segments so one file uses them all.",
+    )(command)
+    command = click.option(
+        "--detector",
+        type=click.Choice(DETECTORS),
+        default=ScanConfig.detector,
+        show_default=True,
+        help="Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
+        "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without a GPU). "
+        "Landmarks and encodings are dlib's whichever is chosen.",
+    )(command)
+    command = click.option(
+        "--upsample",
+        default=DEFAULT_UPSAMPLE,
+        show_default=True,
+        type=click.IntRange(0, 3),
+        help="Times the frame is doubled before detection: 0 finds faces from ~80 px, "
+        "1 from ~40 px, 2 from ~20 px; each step costs about 4x.",
+    )(command)
+    command = click.option(
+        "--fps",
+        "sample_fps",
+        default=DEFAULT_SAMPLE_FPS,
+        show_default=True,
+        type=float,
+        help="Frames analysed per second of video (every frame if the video has fewer).",
+    )(command)
+    command = click.option(
+        "--start",
+        type=IsoDateTime(),
+        default=None,
+        help="Wall-clock time of the first frame (ISO 8601), for files whose name carries no "
+        "timestamp such as 20261126T140000. Default: unknown, so wall-clock columns stay empty.",
+    )(command)
+    return command
+
+
 @cli.command("scan")
 @verbose_option
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
@@ -301,13 +377,7 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     default="",
     help="Why the deployment took place, as it should be published.  [default: empty]",
 )
-@click.option(
-    "--start",
-    type=IsoDateTime(),
-    default=None,
-    help="Wall-clock time of the first frame (ISO 8601), for files whose name carries no "
-    "timestamp such as 20261126T140000. Default: unknown, so wall-clock columns stay empty.",
-)
+@footage_options
 @click.option(
     "--threshold",
     default="auto",
@@ -325,56 +395,10 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     help="False alerts per face seen that --threshold auto allows (0.0001: one in 10,000).",
 )
 @click.option(
-    "--fps",
-    "sample_fps",
-    default=DEFAULT_SAMPLE_FPS,
-    show_default=True,
-    type=float,
-    help="Frames analysed per second of video (every frame if the video has fewer).",
-)
-@click.option(
-    "--upsample",
-    default=DEFAULT_UPSAMPLE,
-    show_default=True,
-    type=click.IntRange(0, 3),
-    help="Times the frame is doubled before detection: 0 finds faces from ~80 px, "
-    "1 from ~40 px, 2 from ~20 px; each step costs about 4x.",
-)
-@click.option(
-    "--detector",
-    type=click.Choice(DETECTORS),
-    default=ScanConfig.detector,
-    show_default=True,
-    help="Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
-    "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without a GPU). "
-    "Landmarks and encodings are dlib's whichever is chosen.",
-)
-@click.option(
     "--exhaustive",
     is_flag=True,
     help="Analyse every frame in full and encode every face: many times slower; "
     "for checking what the fast default finds.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=default_workers,
-    show_default="one per CPU core",
-    help="Local worker processes; long files are split into segments so one file uses them all.",
-)
-@click.option(
-    "--scheduler",
-    envvar=SCHEDULER_ENV,
-    default=None,
-    help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
-    f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
-)
-@click.option(
-    "--segment-seconds",
-    default=DEFAULT_SEGMENT_SECONDS,
-    show_default=True,
-    type=float,
-    help="Length of the segments long videos are split into for workers.",
 )
 @click.option(
     "--watchlist-max-age",
@@ -529,6 +553,183 @@ def scan_command(
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
 
 
+@cli.command("search")
+@verbose_option
+@click.argument("photos", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--footage",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A video file, or a folder searched recursively; give --footage again for more.  [required]",
+)
+@click.option("--case", "case", help="Name of the case; results go to OUT/NAME/.  [required]")
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("cases"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder that holds one sub-folder per case.",
+)
+@click.option(
+    "--top",
+    default=DEFAULT_TOP,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Most candidates listed (and kept: the evidence of any ranked lower is deleted).",
+)
+@click.option(
+    "--below",
+    default=DEFAULT_BELOW,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help=f"Candidates listed beneath the cut (the nearest, within {LOOK_FURTHER}), to show where "
+    "the evidence thins out.",
+)
+@click.option(
+    "--max-false-candidate-rate",
+    default=DEFAULT_MAX_FALSE_CANDIDATE_RATE,
+    show_default=True,
+    type=float,
+    help="False candidates per face seen that the cut allows (0.001: one in 1,000), calibrated as "
+    "scan's --threshold auto is.",
+)
+@footage_options
+@wait_option
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Forget what this case searched before (candidates and reviews included) and search "
+    "everything again. Without it, footage already searched is skipped.",
+)
+@json_option
+def search_command(
+    photos: tuple[Path, ...],
+    footage: tuple[Path, ...],
+    case: str | None,
+    out_dir: Path,
+    top: int,
+    below: int,
+    max_false_candidate_rate: float,
+    start: datetime | None,
+    sample_fps: float,
+    upsample: int,
+    detector: str,
+    workers: int,
+    scheduler: str | None,
+    segment_seconds: float,
+    wait: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Find one person in recorded footage: PHOTOS of them (each showing one face)
+    against every face in the --footage.
+
+    Writes OUT/NAME/candidates.csv, candidates.xlsx, case.html and snapshots/: the
+    candidates nearest the person, ranked, down to a calibrated cut and a few
+    beneath it, for a person to judge (lfr-batch review OUT/NAME). Running it again
+    on the same case searches only footage not searched before. Exits 0 when every
+    video was searched, 3 when some could not be, 1 or 2 on an error.
+    """
+    missing = [
+        name for name, value in (("PHOTOS", photos), ("--footage", footage), ("--case", case)) if not value
+    ]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}")
+    config = SearchConfig(
+        photos=photos,
+        footage=footage,
+        case=str(case),
+        out_dir=out_dir,
+        top=top,
+        below=below,
+        max_false_candidate_rate=max_false_candidate_rate,
+        start=start,
+        sample_fps=sample_fps,
+        upsample=upsample,
+        detector=detector,  # type: ignore[arg-type]
+        workers=workers,
+        scheduler=scheduler or None,
+        segment_seconds=segment_seconds,
+        overwrite=overwrite,
+        wait=wait,
+    )
+    progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
+    try:
+        with logging_redirect_tqdm():
+            result = search(config, progress)
+    finally:
+        progress.close()
+    scanned = result.scan
+    faces_seen = sum(record.faces_seen for record in scanned.records)
+    expected = result.expected_false_candidate_rate * faces_seen
+    files = [result.case_dir / name for name in (CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML)]
+    if as_json:
+        echo_json(
+            {
+                "case": config.case,
+                "case_dir": str(result.case_dir),
+                "videos_searched": len(scanned.scanned),
+                "videos_skipped": len(scanned.skipped),
+                "videos_failed": [{"video": r.video, "reason": r.reason} for r in scanned.failed],
+                "faces_seen": faces_seen,
+                "cut": result.cut,
+                "expected_false_candidates": round(expected, 4),
+                "candidates": [
+                    {
+                        "rank": rank,
+                        "candidate_id": alert.alert_id,
+                        "distance": alert.distance,
+                        "above_cut": alert.distance <= result.cut,
+                        "video": video.video,
+                        "first_seen_s": alert.first_seen_s,
+                        "last_seen_s": alert.last_seen_s,
+                    }
+                    for rank, (video, alert) in enumerate(result.candidates, start=1)
+                ],
+                "reports": [str(path) for path in files],
+            }
+        )
+    else:
+        videos = len(scanned.records)
+        click.echo(
+            f"case {config.case}: {len(scanned.scanned)} {_plural(len(scanned.scanned), 'video')} searched, "
+            f"{len(scanned.skipped)} already searched; in all {videos} {_plural(videos, 'video')}, "
+            f"{faces_seen} {_plural(faces_seen, 'face')} seen"
+        )
+        click.echo(
+            f"cut {result.cut:.3f}: about {expected:.2g} false candidates expected above it; "
+            f"{result.above_cut} {_plural(result.above_cut, 'candidate')} above the cut, "
+            f"{len(result.candidates) - result.above_cut} listed below it"
+        )
+        for rank, (video, alert) in enumerate(result.candidates, start=1):
+            place = "" if alert.distance <= result.cut else "  (below the cut)"
+            click.echo(
+                f"  #{rank} {alert.alert_id} distance {alert.distance:.3f}  {printable(video.video)} "
+                f"{clock(alert.first_seen_s)}-{clock(alert.last_seen_s)}{place}"
+            )
+        for path in files:
+            click.echo(f"  {path}")
+    audit.record(
+        config.out_dir,
+        "search",
+        deployment=config.case,
+        inputs=[*result.probe.photos, *scanned.inputs],
+        watchlist_sha256=result.probe.sha256,
+        threshold=result.cut,
+        counts={
+            "videos_searched": len(scanned.scanned),
+            "videos_skipped": len(scanned.skipped),
+            "videos_failed": len(scanned.failed),
+            "faces_seen": faces_seen,
+            "candidates": len(result.candidates),
+            "above_cut": result.above_cut,
+        },
+    )
+    if scanned.failed:
+        sys.exit(EXIT_SOME_VIDEOS_FAILED)
+
+
 OUTCOME_KEYS = {
     "tc": "true_confirmed",
     "tu": "true_unconfirmed",
@@ -565,6 +766,9 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
     return "\n".join(lines)
 
 
+VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
+
+
 @cli.command("review")
 @verbose_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
@@ -572,8 +776,9 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
     "--import",
     "import_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Take outcome, engagement, reviewer and notes from an edited copy of alerts.csv "
-    "(all rows, or none if any is refused).  [default: review in the terminal]",
+    help="Take the review columns from an edited copy of alerts.csv (outcome, engagement, "
+    "reviewer, notes) or of a case's candidates.csv (verdict, reviewer, notes): all rows, or "
+    "none if any is refused.  [default: review in the terminal]",
 )
 @click.option(
     "--reviewer",
@@ -585,19 +790,22 @@ def terminal_preview(paths: list[Path], width: int = 24) -> str:
     "--preview/--no-preview",
     default=True,
     show_default=True,
-    help="Show the probe and watchlist photos in the terminal, where it is a colour terminal.",
+    help="Show the snapshot and the watchlist (or probe) photo in the terminal, where it is a "
+    "colour terminal.",
 )
 @wait_option
 def review_command(
     deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool, wait: bool
 ) -> None:
-    """Review the alerts of OUT/NAME: true or false, and what happened next.
+    """Review the alerts of a deployment (OUT/NAME): true or false, and what happened
+    next; or the candidates of a search case (cases/NAME): match, no match or unsure.
 
-    In the terminal, each unreviewed alert is shown with its snapshot and the
-    subject's watchlist photo; each answer is saved at once, so you can stop (q)
-    and resume later. deployment.csv is recomputed after every answer.
+    In the terminal, each unreviewed finding is shown with its snapshot beside the
+    subject's watchlist photo (or the probe photo); each answer is saved at once,
+    so you can stop (q) and resume later. The reports are rewritten after every answer.
     """
     state = open_deployment(deployment_dir)
+    form = form_for(state)
     if import_path is not None:
         with deployment_lock(deployment_dir, "review --import", wait=wait):
             result = import_reviews(open_deployment(deployment_dir), import_path)
@@ -614,54 +822,71 @@ def review_command(
     answered = 0
     show_pictures = preview and sys.stdout.isatty()
     try:
-        for number, (video, alert) in enumerate(waiting, start=1):
+        for number, (video, finding) in enumerate(waiting, start=1):
+            click.echo(f"\n[{number}/{len(waiting)}] {_describe(form, finding)}")
+            start = f" = {video.start} + {finding.first_seen_s} s" if video.start else ""
             click.echo(
-                f"\n[{number}/{len(waiting)}] alert {alert.alert_id}: {printable(alert.subject_name)} "
-                f"({printable(alert.subject_id)}; {printable(alert.category or 'no category')})"
+                f"  video {printable(video.video)}, seen {finding.first_seen_s}-{finding.last_seen_s} s"
+                f"{start}, best frame {finding.best_frame}, distance {finding.distance}"
             )
-            start = f" = {video.start} + {alert.first_seen_s} s" if video.start else ""
-            click.echo(
-                f"  video {printable(video.video)}, seen {alert.first_seen_s}-{alert.last_seen_s} s{start}, "
-                f"best frame {alert.best_frame}, distance {alert.distance}"
+            photos = [deployment_dir / finding.snapshot] + (
+                [deployment_dir / finding.subject_photo] if finding.subject_photo else []
             )
-            photos = [deployment_dir / alert.snapshot] + (
-                [deployment_dir / alert.subject_photo] if alert.subject_photo else []
-            )
-            for label, path in zip(("probe", "watchlist photo"), photos, strict=False):
+            labels = ("snapshot", "watchlist photo" if form is ALERT_FORM else "probe photo")
+            for label, path in zip(labels, photos, strict=False):
                 click.echo(f"  {label}: {path}")
             if show_pictures:
                 click.echo(terminal_preview(photos))
-            key = click.prompt(
-                "  outcome: tc true confirmed, tu true unconfirmed, fc false confirmed, "
-                "fu false unconfirmed; s skip, q quit",
-                type=click.Choice([*OUTCOME_KEYS, "s", "q"]),
-                show_choices=False,
-            )
-            if key == "q":
+            answer = _ask(form, reviewer)
+            if answer is None:
                 break
-            if key == "s":
+            if answer.verdict == "":
                 continue
-            engagement = click.prompt(
-                "  engagement: a arrest, o other disposal, n no action, - none",
-                type=click.Choice(list(ENGAGEMENT_KEYS)),
-                show_choices=False,
-                default="-",
-            )
-            name = click.prompt("  reviewer", default=reviewer or None)
-            notes = click.prompt("  notes", default="", show_default=False)
             # Each answer under the lock, on the state as it is now: a scan may have added videos.
             with deployment_lock(deployment_dir, "review", wait=wait):
-                state = open_deployment(deployment_dir)
-                answer = Review(OUTCOME_KEYS[key], ENGAGEMENT_KEYS[engagement], name, notes)
-                record_review(state, alert.alert_id, answer)
+                record_review(open_deployment(deployment_dir), finding.alert_id, answer)
             answered += 1
     finally:
         if answered:
             audit.record(
                 deployment_dir.parent, "review", deployment=deployment_dir.name, counts={"answered": answered}
             )
-    remaining = len(pending(state))
-    click.echo(f"{answered} answers saved; {remaining} alerts still to review in {deployment_dir}")
+    remaining = len(pending(open_deployment(deployment_dir)))
+    click.echo(f"{answered} answers saved; {remaining} {form.noun}s still to review in {deployment_dir}")
+
+
+def _describe(form: ReviewForm, finding: AlertRecord) -> str:
+    if form is ALERT_FORM:
+        return (
+            f"alert {finding.alert_id}: {printable(finding.subject_name)} "
+            f"({printable(finding.subject_id)}; {printable(finding.category or 'no category')})"
+        )
+    return f"candidate {finding.alert_id} for case {printable(finding.subject_id)}"
+
+
+def _ask(form: ReviewForm, reviewer: str) -> Review | None:
+    """One finding's answer; None to quit, an empty verdict to skip."""
+    if form is ALERT_FORM:
+        keys, prompt = (
+            OUTCOME_KEYS,
+            ("  outcome: tc true confirmed, tu true unconfirmed, fc false confirmed, fu false unconfirmed"),
+        )
+    else:
+        keys, prompt = VERDICT_KEYS, "  verdict: m match, n no match, u unsure"
+    key = click.prompt(f"{prompt}; s skip, q quit", type=click.Choice([*keys, "s", "q"]), show_choices=False)
+    if key in ("q", "s"):
+        return None if key == "q" else Review("")
+    engagement = "-"
+    if form.engagements:
+        engagement = click.prompt(
+            "  engagement: a arrest, o other disposal, n no action, - none",
+            type=click.Choice(list(ENGAGEMENT_KEYS)),
+            show_choices=False,
+            default="-",
+        )
+    name = click.prompt("  reviewer", default=reviewer or None)
+    notes = click.prompt("  notes", default="", show_default=False)
+    return Review(keys[key], ENGAGEMENT_KEYS[engagement], name, notes)
 
 
 def _date(value: str | None) -> date | None:

@@ -35,3 +35,7 @@ class ReviewError(LfrBatchError):
 
 class AuditError(LfrBatchError):
     """The audit log's hash chain is broken: a line was edited, removed or moved."""
+
+
+class SearchError(LfrBatchError):
+    """A probe photo cannot be used: unreadable, no face, or more than one."""

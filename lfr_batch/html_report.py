@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,9 @@ img.figure{height:auto;max-width:100%;border:none}
 .timeline svg{width:100%;height:auto;display:block}
 .legend span{display:inline-block;margin-right:1.2em}.legend i{display:inline-block;width:.9em;height:.9em;
 vertical-align:-.1em;margin-right:.3em}
+tr[data-listed=below]{background:#f4f4f4;color:#555}
+td.probes img{height:64px;margin-right:2px}
+.probe-strip img{margin-right:.4em}
 """
 # Colour-blind-safe (Okabe-Ito): unreviewed orange, true alerts vermilion, false alerts blue.
 OUTCOME_COLOURS = {"": "#e69f00", "true": "#d55e00", "false": "#0072b2"}
@@ -92,7 +96,8 @@ TIMELINE_BARS = 120
 TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800)
 
 SCRIPT = """
-const table=document.getElementById('alerts'),body=table.tBodies[0],filter=document.getElementById('filter');
+const table=document.getElementById('findings'),body=table.tBodies[0];
+const filter=document.getElementById('filter');
 function applyFilter(){const q=filter.value.toLowerCase();let shown=0;
  for(const row of body.rows){const hit=row.textContent.toLowerCase().includes(q);row.hidden=!hit;shown+=hit;}
  document.getElementById('shown').textContent=shown;}
@@ -115,7 +120,7 @@ window.addEventListener('load',()=>{const images=[...document.images];
 """
 
 
-def _image(folder: Path, relative: str, label: str) -> str:
+def embedded_image(folder: Path, relative: str, label: str) -> str:
     path = folder / relative if relative else None
     if path is None or not path.is_file():
         return '<span class="none">none</span>'
@@ -143,9 +148,21 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _timeline(video: dict[str, Any], alerts: list[dict[str, Any]], bin_s: float) -> str:
+@dataclass(frozen=True)
+class Marker:
+    """A finding on a video's timeline: an alert, or a search candidate."""
+
+    finding_id: str
+    video: str
+    first_seen_s: float
+    last_seen_s: float
+    verdict: str  # a key of OUTCOME_COLOURS: "", "true" or "false"
+    label: str  # shown when hovered
+
+
+def _timeline(video: dict[str, Any], markers: list[Marker], bin_s: float) -> str:
     """One video's timeline as inline SVG: grey bars of faces seen per bin, and a band
-    and marker for each alert from its first to its last sighting."""
+    and marker for each finding from its first to its last sighting."""
     escape = html.escape
     duration = max(float(video.get("duration_s") or 0.0), bin_s / 10)
     scale = TIMELINE_WIDTH / duration
@@ -167,17 +184,13 @@ def _timeline(video: dict[str, Any], alerts: list[dict[str, Any]], bin_s: float)
             f'fill="{FACES_COLOUR}"><title>{clock(start)}-{clock(start + bin_s)}: {count} '
             f"face{'s' if count != 1 else ''} seen</title></rect>"
         )
-    for alert in alerts:
-        first, last = float(alert["first_seen_s"]), float(alert["last_seen_s"])
-        verdict = str(alert.get("outcome") or "").split("_")[0]
-        colour = OUTCOME_COLOURS.get(verdict, OUTCOME_COLOURS[""])
-        outcome = OUTCOME_LABELS.get(str(alert.get("outcome")), "not reviewed")
-        who = f"{alert['subject_name']} ({alert['subject_id']})"
-        label = f"{alert['alert_id']} {who}, {clock(first)}-{clock(last)}, {outcome}"
+    for marker in markers:
+        first, last = marker.first_seen_s, marker.last_seen_s
+        colour = OUTCOME_COLOURS.get(marker.verdict, OUTCOME_COLOURS[""])
         x = first * scale
         parts.append(
-            f'<g data-alert="{escape(str(alert["alert_id"]))}" data-outcome="{escape(verdict or "none")}">'
-            f"<title>{escape(label)}</title>"
+            f'<g data-marker="{escape(marker.finding_id)}" data-outcome="{escape(marker.verdict or "none")}">'
+            f"<title>{escape(marker.label)}</title>"
             f'<rect x="{x:.1f}" y="{BARS_HEIGHT + 6}" width="{max((last - first) * scale, 3):.1f}" '
             f'height="10" fill="{colour}"/>'
             f'<path d="M{x:.1f} {BARS_HEIGHT + 6}v-{BARS_HEIGHT + 2}" stroke="{colour}" '
@@ -203,21 +216,71 @@ def _timeline(video: dict[str, Any], alerts: list[dict[str, Any]], bin_s: float)
     )
 
 
-def _timelines(videos: list[dict[str, Any]], alerts: list[dict[str, Any]], bin_s: float) -> str:
+def timelines(
+    videos: list[dict[str, Any]], markers: list[Marker], bin_s: float, legend: tuple[tuple[str, str], ...]
+) -> str:
     shown = [v for v in videos if v.get("status") in ("ok", "partial")]
     if not shown:
         return ""
-    legend = "".join(
+    keys = "".join(
         f'<span><i style="background:{colour}"></i>{label}</span>'
-        for colour, label in (
-            (FACES_COLOUR, "faces first seen (bar height: how many)"),
-            (OUTCOME_COLOURS[""], "alert, not reviewed"),
-            (OUTCOME_COLOURS["true"], "true alert"),
-            (OUTCOME_COLOURS["false"], "false alert"),
-        )
+        for colour, label in ((FACES_COLOUR, "faces first seen (bar height: how many)"), *legend)
     )
-    return f'<h2>Timeline</h2><p class="legend">{legend}</p>' + "".join(
-        _timeline(v, [a for a in alerts if a["video"] == v["video"]], bin_s) for v in shown
+    return f'<h2>Timeline</h2><p class="legend">{keys}</p>' + "".join(
+        _timeline(v, [m for m in markers if m.video == v["video"]], bin_s) for v in shown
+    )
+
+
+ALERT_LEGEND = (
+    (OUTCOME_COLOURS[""], "alert, not reviewed"),
+    (OUTCOME_COLOURS["true"], "true alert"),
+    (OUTCOME_COLOURS["false"], "false alert"),
+)
+
+
+def _alert_marker(alert: dict[str, Any]) -> Marker:
+    first, last = float(alert["first_seen_s"]), float(alert["last_seen_s"])
+    outcome = OUTCOME_LABELS.get(str(alert.get("outcome")), "not reviewed")
+    who = f"{alert['subject_name']} ({alert['subject_id']})"
+    return Marker(
+        finding_id=str(alert["alert_id"]),
+        video=str(alert["video"]),
+        first_seen_s=first,
+        last_seen_s=last,
+        verdict=str(alert.get("outcome") or "").split("_")[0],
+        label=f"{alert['alert_id']} {who}, {clock(first)}-{clock(last)}, {outcome}",
+    )
+
+
+def page(title: str, body: str) -> str:
+    """A self-contained page: no request leaves it, whatever a cell holds."""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+        f"style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{title}</h1>{body}<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def filter_box(placeholder: str, rows: int, noun: str) -> str:
+    return (
+        f'<p><label>Filter <input id="filter" type="search" placeholder="{html.escape(placeholder)}">'
+        "</label> "
+        f'<span id="shown">{rows}</span> of {rows} {noun} shown; click a heading to sort.</p>'
+    )
+
+
+def figures(values: dict[str, Any], labels: tuple[tuple[str, str], ...]) -> str:
+    """Each label and its value in one box, so they wrap together at any width."""
+    escape = html.escape
+    return (
+        "<dl>"
+        + "".join(
+            f'<div data-figure="{key}"><dt>{escape(label)}</dt><dd>{escape(_figure(values, key))}</dd></div>'
+            for key, label in labels
+        )
+        + "</dl>"
     )
 
 
@@ -240,11 +303,6 @@ def render(
     """The page for one deployment: its record, its alert rows (as in alerts.csv) and
     its videos (as the deployment holds them; ``faces_seen_by_bin`` per ``bin_s``)."""
     escape = html.escape
-    # Each label and its value in one box, so they wrap together at any width.
-    figures = "".join(
-        f'<div data-figure="{key}"><dt>{escape(label)}</dt><dd>{escape(_figure(deployment, key))}</dd></div>'
-        for key, label in FIGURES
-    )
     keys = (
         "alert_id",
         "probe",
@@ -271,8 +329,8 @@ def render(
         rows.append(
             "<tr>"
             f"<td>{escape(alert['alert_id'])}</td>"
-            f"<td>{_image(folder, alert['snapshot'], 'probe ' + alert['alert_id'])}</td>"
-            f"<td>{_image(folder, alert.get('subject_photo', ''), 'watchlist ' + alert['subject_id'])}</td>"
+            f"<td>{embedded_image(folder, alert['snapshot'], 'probe ' + alert['alert_id'])}</td>"
+            f"<td>{embedded_image(folder, alert.get('subject_photo', ''), 'watchlist photo')}</td>"
             f"<td>{escape(alert['subject_name'])} ({escape(alert['subject_id'])})</td>"
             f"<td>{escape(alert['category'] or '—')}</td>"
             f"<td>{alert['distance']}</td>"
@@ -283,17 +341,11 @@ def render(
             f"<td>{escape(str(alert.get('notes') or ''))}</td>"
             "</tr>"
         )
-    title = f"Deployment {escape(deployment['deployment'])}"
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
-        f"style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-        f"<title>{title}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{title}</h1><dl>{figures}</dl>"
-        f'<p><label>Filter <input id="filter" type="search" placeholder="name, video, outcome…"></label> '
-        f'<span id="shown">{len(alerts)}</span> of {len(alerts)} alerts shown; click a heading to sort.</p>'
-        f'<table id="alerts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-        f"{_timelines(videos, alerts, bin_s)}"
-        f"{_evaluation(folder)}"
-        f"<script>{SCRIPT}</script></body></html>"
+    return page(
+        f"Deployment {escape(deployment['deployment'])}",
+        figures(deployment, FIGURES)
+        + filter_box("name, video, outcome…", len(alerts), "alerts")
+        + f'<table id="findings"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        + timelines(videos, [_alert_marker(alert) for alert in alerts], bin_s, ALERT_LEGEND)
+        + _evaluation(folder),
     )

@@ -189,11 +189,11 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> byte
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([spreadsheet_safe(_cell(row.get(column))) for column in columns])
+        writer.writerow([spreadsheet_safe(cell_text(row.get(column))) for column in columns])
     return text.getvalue().encode("utf-8-sig")
 
 
-def _cell(value: Any) -> Any:
+def cell_text(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
@@ -388,7 +388,7 @@ def write_reports(state: DeploymentState) -> None:
     page = render_report(
         folder,
         record,
-        [{key: _cell(value) for key, value in row.items()} for row in rows],
+        [{key: cell_text(value) for key, value in row.items()} for row in rows],
         [timeline_row(video) for video in state.ordered()],
         TIMELINE_BIN_S,
     )

@@ -1,10 +1,12 @@
-"""Stage 8, alerts → reviewed alerts: recording what reviewers decided.
+"""Stage 8, findings → reviewed findings: recording what reviewers decided.
 
-Each alert gets an ``outcome`` (true or false, confirmed or unconfirmed), an
-``engagement`` (arrest, other disposal, no action), the ``reviewer`` and
-``notes``. Answers are kept in the deployment's review store and the reports
-are rewritten at once, so the deployment record's true/false counts, outcomes
-and false alert rate always reflect what has been reviewed.
+A deployment's alert gets an ``outcome`` (true or false, confirmed or
+unconfirmed) and an ``engagement`` (arrest, other disposal, no action); a search
+case's candidate gets a ``verdict`` (match, no match, unsure). Both get the
+``reviewer`` and ``notes``. Answers are kept in the folder's review store and
+its reports are rewritten at once, so the deployment record's true/false
+counts, outcomes and false alert rate (or the case's verdicts) always reflect
+what has been reviewed.
 """
 
 from __future__ import annotations
@@ -14,43 +16,106 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lfr_batch.case_report import (
+    CANDIDATES_CSV,
+    CASE_REVIEW_COLUMNS,
+    VERDICTS,
+    is_case,
+    ranked,
+    write_case_reports,
+)
 from lfr_batch.errors import ReviewError
-from lfr_batch.reports import ENGAGEMENTS, FORMULA_PREFIXES, OUTCOMES, REVIEW_COLUMNS, write_reports
+from lfr_batch.reports import (
+    ALERTS_CSV,
+    ENGAGEMENTS,
+    FORMULA_PREFIXES,
+    OUTCOMES,
+    REVIEW_COLUMNS,
+    write_reports,
+)
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 
-# Columns of an edited alerts.csv that must still match what was scanned, so a
-# row moved to another alert, or an alert id typed over, is caught.
-IDENTITY_COLUMNS = ("alert_id", "video", "subject_id", "best_frame")
 # Long enough for any account of an engagement; short enough for every spreadsheet cell.
 MAX_NOTE_CHARS = 10_000
 MAX_REVIEWER_CHARS = 200
 
 
 @dataclass(frozen=True)
+class ReviewForm:
+    """What a reviewer answers about one kind of finding, and where it is listed."""
+
+    noun: str  # "alert" or "candidate"
+    id_column: str
+    # Columns of an edited CSV that must still match what was scanned, so a row moved
+    # to another finding, or an id typed over, is caught.
+    identity: tuple[str, ...]
+    verdict_column: str
+    verdicts: tuple[str, ...]
+    engagements: tuple[str, ...]  # empty: not asked
+    columns: tuple[str, ...]  # the review columns of its CSV
+    csv_name: str
+
+
+ALERT_FORM = ReviewForm(
+    "alert",
+    "alert_id",
+    ("video", "subject_id", "best_frame"),
+    "outcome",
+    OUTCOMES,
+    ENGAGEMENTS,
+    REVIEW_COLUMNS,
+    ALERTS_CSV,
+)
+CANDIDATE_FORM = ReviewForm(
+    "candidate",
+    "candidate_id",
+    ("video", "best_frame"),
+    "verdict",
+    VERDICTS,
+    (),
+    CASE_REVIEW_COLUMNS,
+    CANDIDATES_CSV,
+)
+
+
+def form_for(state: DeploymentState) -> ReviewForm:
+    return CANDIDATE_FORM if is_case(state) else ALERT_FORM
+
+
+def write_folder_reports(state: DeploymentState) -> None:
+    """Rewrite a deployment's reports, or a case's."""
+    (write_case_reports if is_case(state) else write_reports)(state)
+
+
+@dataclass(frozen=True)
 class Review:
-    outcome: str
+    verdict: str  # an alert's outcome, or a candidate's verdict
     engagement: str = ""
     reviewer: str = ""
     notes: str = ""
 
-    def validate(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ReviewError(f"outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
-        if self.engagement and self.engagement not in ENGAGEMENTS:
-            raise ReviewError(f"engagement {self.engagement!r} is not one of {', '.join(ENGAGEMENTS)}")
+    def validate(self, form: ReviewForm) -> None:
+        if self.verdict not in form.verdicts:
+            raise ReviewError(
+                f"{form.verdict_column} {self.verdict!r} is not one of {', '.join(form.verdicts)}"
+            )
+        if self.engagement and self.engagement not in form.engagements:
+            allowed = ", ".join(form.engagements) or "none (a candidate has no engagement)"
+            raise ReviewError(f"engagement {self.engagement!r} is not one of {allowed}")
         if len(self.notes) > MAX_NOTE_CHARS:
             raise ReviewError(f"notes of {len(self.notes):,} characters are longer than {MAX_NOTE_CHARS:,}")
         if len(self.reviewer) > MAX_REVIEWER_CHARS:
             raise ReviewError(f"a reviewer name of {len(self.reviewer):,} characters is too long")
 
-    def as_entry(self) -> dict[str, str]:
-        return {
-            "outcome": self.outcome,
-            "engagement": self.engagement,
-            "reviewer": self.reviewer,
-            "notes": self.notes,
-            "reviewed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+    def values(self, form: ReviewForm) -> dict[str, str]:
+        """The answer under its form's column names."""
+        answers = {form.verdict_column: self.verdict, "reviewer": self.reviewer, "notes": self.notes}
+        if form.engagements:
+            answers["engagement"] = self.engagement
+        return answers
+
+    def as_entry(self, form: ReviewForm) -> dict[str, str]:
+        return {**self.values(form), "reviewed_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def open_deployment(folder: Path) -> DeploymentState:
@@ -67,25 +132,27 @@ def open_deployment(folder: Path) -> DeploymentState:
                 f"{folder} is a reports folder: name one of its deployments ({shown}), "
                 f"e.g. {folder / inside[0]}"
             )
-        raise ReviewError(f"{folder} holds no scanned deployment")
+        raise ReviewError(f"{folder} holds no scanned deployment or search case")
     return state
 
 
 def pending(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
-    """Alerts with no outcome yet, in alert-id order."""
-    reviews = state.reviews()
-    return [(v, a) for v, a in state.alerts() if not reviews.get(a.alert_id, {}).get("outcome")]
+    """Findings with no answer yet: alerts in id order, candidates nearest first."""
+    verdict, reviews = form_for(state).verdict_column, state.reviews()
+    findings = ranked(state) if is_case(state) else state.alerts()
+    return [(v, a) for v, a in findings if not reviews.get(a.alert_id, {}).get(verdict)]
 
 
-def record_review(state: DeploymentState, alert_id: str, review: Review) -> None:
+def record_review(state: DeploymentState, finding_id: str, review: Review) -> None:
     """Save one answer and rewrite the reports, at once."""
-    review.validate()
-    if alert_id not in {a.alert_id for _v, a in state.alerts()}:
-        raise ReviewError(f"no alert {alert_id} in {state.deployment_dir}")
+    form = form_for(state)
+    review.validate(form)
+    if finding_id not in {a.alert_id for _v, a in state.alerts()}:
+        raise ReviewError(f"no {form.noun} {finding_id} in {state.deployment_dir}")
     reviews = state.reviews()
-    reviews[alert_id] = review.as_entry()
+    reviews[finding_id] = review.as_entry(form)
     state.save_reviews(reviews)
-    write_reports(state)
+    write_folder_reports(state)
 
 
 @dataclass(frozen=True)
@@ -95,70 +162,76 @@ class ImportResult:
 
 
 def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
-    """Take review columns from an edited alerts.csv: all rows or none.
+    """Take review columns from an edited alerts.csv (or candidates.csv): all rows or none.
 
-    A row whose alert id is unknown, whose alert no longer matches what was
-    scanned, or whose values are not allowed, is refused with its line and the
-    reason; then nothing is recorded. An empty outcome leaves a recorded review
-    as it is."""
+    A row whose id is unknown, whose finding no longer matches what was scanned,
+    or whose values are not allowed, is refused with its line and the reason;
+    then nothing is recorded. An empty outcome (verdict) leaves a recorded
+    review as it is."""
+    form = form_for(state)
+    wanted = (form.id_column, *form.identity, *form.columns)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in (*IDENTITY_COLUMNS, *REVIEW_COLUMNS) if c not in (reader.fieldnames or [])]
+            missing = [c for c in wanted if c not in (reader.fieldnames or [])]
             if missing:
-                raise ReviewError(f"{path}: missing column(s) {', '.join(missing)}")
+                raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {form.csv_name}?)")
             rows = list(enumerate(reader, start=2))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ReviewError(f"cannot read {path}: {error}") from None
 
-    alerts = {a.alert_id: (v, a) for v, a in state.alerts()}
+    findings = {a.alert_id: (v, a) for v, a in state.alerts()}
     reviews = state.reviews()
     problems: list[str] = []
     updates: dict[str, dict[str, str]] = {}
     first_line: dict[str, int] = {}
+    folder = state.deployment_dir.name
+    owner = "case" if is_case(state) else "deployment"
     for line, row in rows:
-        values = {key: _unescape(row.get(key) or "").strip() for key in (*IDENTITY_COLUMNS, *REVIEW_COLUMNS)}
-        alert_id = values["alert_id"]
-        deployment = _unescape(row.get("deployment") or "").strip()
-        if deployment and deployment != state.deployment_dir.name:
+        values = {key: _unescape(row.get(key) or "").strip() for key in wanted}
+        finding_id = values[form.id_column]
+        named = _unescape(row.get(owner) or "").strip()
+        if named and named != folder:
+            problems.append(f"line {line}: a row of {owner} {named!r}, not {folder!r}")
+            continue
+        if finding_id in first_line:
             problems.append(
-                f"line {line}: a row of deployment {deployment!r}, not {state.deployment_dir.name!r}"
+                f"line {line}: {form.noun} {finding_id} again (first on line {first_line[finding_id]})"
             )
             continue
-        if alert_id in first_line:
-            problems.append(f"line {line}: alert {alert_id} again (first on line {first_line[alert_id]})")
+        first_line[finding_id] = line
+        if finding_id not in findings:
+            problems.append(f"line {line}: unknown {form.noun} id {finding_id!r}")
             continue
-        first_line[alert_id] = line
-        if alert_id not in alerts:
-            problems.append(f"line {line}: unknown alert id {alert_id!r}")
-            continue
-        video, alert = alerts[alert_id]
+        video, alert = findings[finding_id]
         scanned = {"video": video.video, "subject_id": alert.subject_id, "best_frame": str(alert.best_frame)}
-        changed = [key for key, value in scanned.items() if values[key] != value]
+        changed = [key for key in form.identity if values[key] != scanned[key]]
         if changed:
-            problems.append(
-                f"line {line}: alert {alert_id} does not match the scan ({', '.join(changed)} changed)"
-            )
+            what = ", ".join(changed)
+            problems.append(f"line {line}: {form.noun} {finding_id} does not match the scan ({what} changed)")
             continue
-        if not values["outcome"]:
-            if values["engagement"] or values["notes"]:
-                problems.append(f"line {line}: alert {alert_id} has review details but no outcome")
+        verdict = values[form.verdict_column]
+        if not verdict:
+            if any(values[key] for key in form.columns if key not in (form.verdict_column, "reviewer")):
+                problems.append(
+                    f"line {line}: {form.noun} {finding_id} has review details but no {form.verdict_column}"
+                )
             continue
-        review = Review(values["outcome"], values["engagement"], values["reviewer"], values["notes"])
+        review = Review(verdict, values.get("engagement", ""), values["reviewer"], values["notes"])
         try:
-            review.validate()
+            review.validate(form)
         except ReviewError as error:
-            problems.append(f"line {line}: alert {alert_id}: {error}")
+            problems.append(f"line {line}: {form.noun} {finding_id}: {error}")
             continue
-        current = reviews.get(alert_id, {})
-        if all(current.get(key, "") == getattr(review, key) for key in REVIEW_COLUMNS):
+        current = reviews.get(finding_id, {})
+        if all(current.get(key, "") == value for key, value in review.values(form).items()):
             continue
-        updates[alert_id] = review.as_entry()
+        updates[finding_id] = review.as_entry(form)
     if problems:
         raise ReviewError(f"{path}: nothing imported; " + "; ".join(problems))
     reviews.update(updates)
     state.save_reviews(reviews)
-    write_reports(state)
+    write_folder_reports(state)
     return ImportResult(applied=len(updates), unchanged=len(rows) - len(updates))
 
 

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lfr_batch import __version__
-from lfr_batch.alerts import build_alerts
+from lfr_batch.alerts import Alert, build_alerts
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError
@@ -336,24 +336,62 @@ def _warn_about(
         )
 
 
+class Evidence(Protocol):
+    """What a run keeps of the tracks that matched, and the reports it writes: a
+    deployment's alerts (:class:`AlertEvidence`) or a case's candidates
+    (:class:`lfr_batch.search.CandidateEvidence`)."""
+
+    outputs: tuple[str, ...]  # files and folders in the folder that ``--overwrite`` removes
+
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
+        """The records (and evidence on disk) of one video's matched tracks."""
+        ...
+
+    def committed(self, state: DeploymentState) -> None:
+        """Called after each video is committed, and before a run starts."""
+        ...
+
+    def write_reports(self, state: DeploymentState) -> None: ...
+
+
+@dataclass(frozen=True)
+class LoadedWatchlist:
+    watchlist: Watchlist
+    path: str  # resolved, for every worker to load
+    stamp: tuple[int, int]
+    sha256: str
+
+
+def load_for_scan(path: Path) -> LoadedWatchlist:
+    if not path.is_file():
+        load_watchlist(path)  # says why: not found, or a folder
+    resolved, stamp = str(path.resolve()), file_stamp(path)
+    return LoadedWatchlist(
+        shared_watchlist(resolved, stamp, signing_key()), resolved, stamp, file_sha256(path)
+    )
+
+
+def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
+    videos = find_videos(inputs)
+    if not videos:
+        raise VideoError(f"no video files found in {', '.join(str(p) for p in inputs)}")
+    return videos
+
+
 def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanResult:
     """Scan the inputs not yet scanned into the deployment, then write its reports."""
     config.validate()
-    report = progress or (lambda _event: None)
     began = time.perf_counter()
-    if not config.watchlist.is_file():
-        load_watchlist(config.watchlist)  # says why: not found, or a folder
-    watchlist_path, watchlist_stamp = str(config.watchlist.resolve()), file_stamp(config.watchlist)
-    watchlist = shared_watchlist(watchlist_path, watchlist_stamp, signing_key())
-    watchlist_sha256 = file_sha256(config.watchlist)
-    videos = find_videos(config.inputs)
-    if not videos:
-        raise VideoError(f"no video files found in {', '.join(str(p) for p in config.inputs)}")
+    loaded = load_for_scan(config.watchlist)
+    watchlist = loaded.watchlist
+    videos = find_footage(config.inputs)
     threshold, expected_rate = config.resolve_threshold(watchlist)
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
+    evidence = AlertEvidence(config.deployment_dir)
     with deployment_lock(config.deployment_dir, "scan", wait=config.wait):
-        state = _open_deployment(config, watchlist_sha256, threshold)
+        scan_settings = config.scan_settings(loaded.sha256, threshold)
+        state = open_state(config.deployment_dir, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
@@ -361,7 +399,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         _warn_about_threshold(watchlist, config, threshold, expected_rate)
         expired_ids = {subject.subject_id for subject in expired}
         state.start(
-            config.scan_settings(watchlist_sha256, threshold),
+            scan_settings,
             {"location": config.location, "purpose": config.purpose},
             {
                 "file": config.watchlist.name,
@@ -375,42 +413,62 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
                 "calibration": watchlist.calibrated.tail.source,
             },
         )
-        settings = AnalysisSettings(
-            watchlist=watchlist_path,
-            watchlist_stamp=watchlist_stamp,
-            threshold=threshold,
-            sample_fps=config.sample_fps,
-            upsample=config.upsample,
-            detector=config.detector,
-            exhaustive=config.exhaustive,
-            at=scanned_at,
-            keep_distances=config.keep_distances,
-        )
         result = ScanResult(
             deployment_dir=config.deployment_dir,
             records=[],
-            watchlist_sha256=watchlist_sha256,
+            watchlist_sha256=loaded.sha256,
             threshold=threshold,
             expected_false_alert_rate=expected_rate,
         )
-        planned, tasks = _plan_videos(videos, state, settings, config, result)
-        _warn_about_start(config.start, [video.path for video in planned])
-        report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
-        _run_and_commit(planned, tasks, state, watchlist, config, scanned_at, report, result)
-
-        state.finish_run(
-            {
-                "started": iso(scanned_at),
-                "finished": iso(datetime.now(UTC).replace(microsecond=0)),
-                "processing_seconds": round(time.perf_counter() - began, 3),
-                "videos_scanned": len(result.scanned),
-                "videos_skipped": len(result.skipped),
-                "software_version": __version__,
-            }
-        )
-        result.records = state.ordered()
-        write_reports(state)
+        scan_footage(videos, state, loaded, threshold, config, scanned_at, evidence, progress, result)
+        finish_run(state, scanned_at, began, result)
+        evidence.write_reports(state)
         return result
+
+
+def scan_footage(
+    videos: list[Path],
+    state: DeploymentState,
+    loaded: LoadedWatchlist,
+    threshold: float,
+    config: ScanConfig,
+    scanned_at: datetime,
+    evidence: Evidence,
+    progress: ProgressCallback | None,
+    result: ScanResult,
+) -> None:
+    """Scan the videos the folder has not scanned yet and commit each, keeping what
+    ``evidence`` keeps of its matched tracks. Called under the folder's lock."""
+    report = progress or (lambda _event: None)
+    settings = AnalysisSettings(
+        watchlist=loaded.path,
+        watchlist_stamp=loaded.stamp,
+        threshold=threshold,
+        sample_fps=config.sample_fps,
+        upsample=config.upsample,
+        detector=config.detector,
+        exhaustive=config.exhaustive,
+        at=scanned_at,
+        keep_distances=config.keep_distances,
+    )
+    planned, tasks = _plan_videos(videos, state, settings, config, result)
+    _warn_about_start(config.start, [video.path for video in planned])
+    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
+    _run_and_commit(planned, tasks, state, loaded.watchlist, config, scanned_at, evidence, report, result)
+
+
+def finish_run(state: DeploymentState, scanned_at: datetime, began: float, result: ScanResult) -> None:
+    state.finish_run(
+        {
+            "started": iso(scanned_at),
+            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
+            "processing_seconds": round(time.perf_counter() - began, 3),
+            "videos_scanned": len(result.scanned),
+            "videos_skipped": len(result.skipped),
+            "software_version": __version__,
+        }
+    )
+    result.records = state.ordered()
 
 
 def _warn_about_threshold(
@@ -433,17 +491,22 @@ def _warn_about_threshold(
         )
 
 
-def _open_deployment(config: ScanConfig, watchlist_sha256: str, threshold: float) -> DeploymentState:
-    """The deployment's state: cleared for --overwrite, else checked against these settings."""
-    state = DeploymentState(config.deployment_dir)
-    if config.overwrite:
+def open_state(
+    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[str, ...]
+) -> DeploymentState:
+    """The folder's state: cleared with its ``outputs`` for --overwrite, else checked
+    against these settings."""
+    state = DeploymentState(folder)
+    if overwrite:
         state.clear()
-        for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
-            shutil.rmtree(config.deployment_dir / folder, ignore_errors=True)
-        for name in (ALERTS_CSV, ALERTS_XLSX, VIDEOS_CSV, DEPLOYMENT_CSV, DISTANCES_CSV, REPORT_HTML):
-            (config.deployment_dir / name).unlink(missing_ok=True)
+        for name in outputs:
+            path = folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
     elif state.exists:
-        state.check_same_scan(config.scan_settings(watchlist_sha256, threshold))
+        state.check_same_scan(scan_settings)
     return state
 
 
@@ -482,6 +545,7 @@ def _run_and_commit(
     watchlist: Watchlist,
     config: ScanConfig,
     scanned_at: datetime,
+    evidence: Evidence,
     report: ProgressCallback,
     result: ScanResult,
 ) -> None:
@@ -498,7 +562,7 @@ def _run_and_commit(
         while next_to_commit < len(planned):
             while next_to_commit < len(planned) and planned[next_to_commit].complete:
                 video = planned[next_to_commit]
-                result.scanned.append(_commit(video, state, watchlist, config, scanned_at))
+                result.scanned.append(_commit(video, state, watchlist, config, scanned_at, evidence))
                 for stage, seconds in video.assembly.stage_seconds.items():
                     result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
                 report(Progress("video_end", video=planned[next_to_commit].path))
@@ -516,9 +580,10 @@ def _commit(
     watchlist: Watchlist,
     config: ScanConfig,
     scanned_at: datetime,
+    evidence: Evidence,
 ) -> VideoRecord:
-    """Turn a finished video's segments into its record: alerts numbered, snapshots
-    written, then the record stored (atomically, last)."""
+    """Turn a finished video's segments into its record: evidence kept (snapshots
+    written), then the record stored (atomically, last)."""
     assembly = video.assembly
     start = _video_start(video.path, config.start)
     common = {
@@ -537,45 +602,7 @@ def _commit(
         return record
 
     assembly.finish()
-    alerts = []
-    number = state.next_alert_number()
-    for alert in build_alerts(assembly.alert_tracks(), assembly.decisions):
-        alert_id = f"A{number:05d}"
-        number += 1
-        snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
-        write_atomic(state.deployment_dir / snapshot, alert.best.snapshot_jpeg)
-        subject = watchlist.subjects[alert.subject_index]
-        subject_photo = ""
-        if subject.photo_jpeg:
-            # Only subjects with an alert: the reviewer compares the two faces.
-            subject_photo = f"{SUBJECT_PHOTOS_DIR}/{subject_photo_name(subject.subject_id)}"
-            write_atomic(state.deployment_dir / subject_photo, subject.photo_jpeg)
-        top, right, bottom, left = alert.best.box
-        runner_up = alert.decision.subjects[1]
-        alerts.append(
-            AlertRecord(
-                alert_id=alert_id,
-                track_id=alert.track.track_id,
-                first_seen_s=round(alert.track.first_seen_s, 3),
-                last_seen_s=round(alert.track.last_seen_s, 3),
-                best_frame=alert.best.frame_index,
-                best_time_s=round(alert.best.time_s, 3),
-                subject_id=subject.subject_id,
-                subject_name=subject.name,
-                category=subject.category,
-                distance=round(alert.decision.distances[0], 4),
-                top=top,
-                right=right,
-                bottom=bottom,
-                left=left,
-                snapshot=snapshot,
-                subject_photo=subject_photo,
-                views=alert.decision.views,
-                view_distance=round(alert.best.distance, 4),
-                runner_up_subject_id=watchlist.subjects[runner_up].subject_id if runner_up >= 0 else "",
-                runner_up_distance=round(alert.decision.distances[1], 4) if runner_up >= 0 else None,
-            )
-        )
+    alerts = evidence.keep(state, build_alerts(assembly.alert_tracks(), assembly.decisions), watchlist)
     broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
     if not broken and assembly.frame_count and assembly.frames_decoded < 0.9 * assembly.frame_count:
         broken.append(f"decoding stopped after {assembly.frames_decoded} of {assembly.frame_count} frames")
@@ -598,6 +625,7 @@ def _commit(
         distances=_distance_rows(assembly, watchlist) if assembly.keep_distances else [],
     )
     state.commit(record)
+    evidence.committed(state)
     logger.info(
         "%s: %d frames analysed, %d faces seen, %d alerts",
         video.path,
@@ -611,6 +639,84 @@ def _commit(
         ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in assembly.stage_seconds.items()),
     )
     return record
+
+
+class AlertEvidence:
+    """A deployment keeps each alert: a snapshot of the face at its best frame and the
+    subject's watchlist photo beside it, numbered A00001, A00002, … in commit order."""
+
+    outputs = (
+        SNAPSHOTS_DIR,
+        SUBJECT_PHOTOS_DIR,
+        ALERTS_CSV,
+        ALERTS_XLSX,
+        VIDEOS_CSV,
+        DEPLOYMENT_CSV,
+        DISTANCES_CSV,
+        REPORT_HTML,
+    )
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
+        records = []
+        number = state.next_alert_number()
+        for alert in alerts:
+            alert_id = f"A{number:05d}"
+            number += 1
+            snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
+            write_atomic(self.folder / snapshot, alert.best.snapshot_jpeg)
+            subject = watchlist.subjects[alert.subject_index]
+            subject_photo = ""
+            if subject.photo_jpeg:
+                # Only subjects with an alert: the reviewer compares the two faces.
+                subject_photo = f"{SUBJECT_PHOTOS_DIR}/{subject_photo_name(subject.subject_id)}"
+                write_atomic(self.folder / subject_photo, subject.photo_jpeg)
+            runner_up = alert.decision.subjects[1]
+            records.append(
+                alert_record(
+                    alert,
+                    alert_id,
+                    snapshot,
+                    subject,
+                    subject_photo=subject_photo,
+                    runner_up_subject_id=watchlist.subjects[runner_up].subject_id if runner_up >= 0 else "",
+                    runner_up_distance=round(alert.decision.distances[1], 4) if runner_up >= 0 else None,
+                )
+            )
+        return records
+
+    def committed(self, state: DeploymentState) -> None:
+        """Nothing to tidy: a deployment keeps every alert until it is purged."""
+
+    def write_reports(self, state: DeploymentState) -> None:
+        write_reports(state)
+
+
+def alert_record(alert: Alert, alert_id: str, snapshot: str, subject: Subject, **extra: Any) -> AlertRecord:
+    """The stored record of a matched track, its snapshot already written."""
+    top, right, bottom, left = alert.best.box
+    return AlertRecord(
+        alert_id=alert_id,
+        track_id=alert.track.track_id,
+        first_seen_s=round(alert.track.first_seen_s, 3),
+        last_seen_s=round(alert.track.last_seen_s, 3),
+        best_frame=alert.best.frame_index,
+        best_time_s=round(alert.best.time_s, 3),
+        subject_id=subject.subject_id,
+        subject_name=subject.name,
+        category=subject.category,
+        distance=round(alert.decision.distances[0], 4),
+        top=top,
+        right=right,
+        bottom=bottom,
+        left=left,
+        snapshot=snapshot,
+        views=alert.decision.views,
+        view_distance=round(alert.best.distance, 4),
+        **extra,
+    )
 
 
 def _distance_rows(assembly: VideoAssembly, watchlist: Watchlist) -> list[dict[str, Any]]:

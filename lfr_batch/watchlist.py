@@ -452,7 +452,7 @@ def _detection_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
 
 
-def _one_face(
+def one_face(
     photo: Path, detector: FaceDetector, encoder: FaceEncoder
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The photo, its one face's box and that face's encoding; PhotoError says why not."""
@@ -478,7 +478,7 @@ def _background_encodings(
     found = []
     for photo in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
-            found.append(_one_face(photo, detector, encoder)[2])
+            found.append(one_face(photo, detector, encoder)[2])
         except PhotoError as error:
             rejected.append(RejectedPhoto(photo, f"background: {error}"))
     if not found:
@@ -532,7 +532,7 @@ def build_watchlist(
             if on_photo is not None:
                 on_photo(photo, total_photos)
             try:
-                image, box, encoding = _one_face(photo, detector, encoder)
+                image, box, encoding = one_face(photo, detector, encoder)
             except PhotoError as error:
                 rejected.append(RejectedPhoto(photo, str(error)))
                 continue

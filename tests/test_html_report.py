@@ -99,7 +99,7 @@ def test_each_video_has_a_timeline_with_its_alerts_coloured_by_review(sheet: Pat
     alerts = pd.read_csv(sheet.parent / "alerts.csv").set_index("alert_id")
     for alert_id, outcome in (("A00001", "true"), ("A00002", "none")):
         svg = next(svg for video, svg in timelines if video == alerts.loc[alert_id, "video"])
-        assert f'<g data-alert="{alert_id}" data-outcome="{outcome}">' in svg
+        assert f'<g data-marker="{alert_id}" data-outcome="{outcome}">' in svg
     # The bars add up to the faces seen, and say so when hovered.
     counts = [int(n) for n in re.findall(r"<title>[0-9:]+-[0-9:]+: (\d+) faces? seen</title>", page)]
     assert sum(counts) == int(pd.read_csv(sheet.parent / "deployment.csv").iloc[0]["faces_seen"])

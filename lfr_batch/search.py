@@ -1,0 +1,351 @@
+"""Retrospective search: where does one person appear in recorded footage?
+
+An investigator's photos of one person (each must show exactly one usable face)
+become a one-subject list, and the footage runs through the same engine as a
+scan (:func:`lfr_batch.scan.scan_footage`): segments, workers or Dask,
+skip-on-rerun, a record per video. Every track is compared with the person, and
+the result is a ranked list of candidates for a trained person to judge, not an
+alert: the candidates down to a cut calibrated as a scan's threshold is (so the
+list states how many false candidates to expect), then the next few below the
+cut, marked so, to show where the evidence thins out.
+
+``cases/NAME/`` is one case folder, owned like a deployment folder (same state,
+lock and review store): ``candidates.csv``, ``candidates.xlsx``, ``case.html``
+(:mod:`lfr_batch.case_report`), ``snapshots/`` (one crop per listed candidate)
+and ``probe/`` (the face of each probe photo). Only listed candidates keep
+evidence: a candidate pushed off the list by nearer ones loses its snapshot and
+record at once, and nothing of any other face is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from lfr_batch.alerts import Alert
+from lfr_batch.calibration import calibrate
+from lfr_batch.case_report import (
+    CANDIDATES_CSV,
+    CANDIDATES_XLSX,
+    CASE_HTML,
+    CASE_KIND,
+    PROBE_DIR,
+    ranked,
+    shown_count,
+    write_case_reports,
+)
+from lfr_batch.encodings import FaceEncoder
+from lfr_batch.errors import ConfigError, SearchError
+from lfr_batch.executors import check_scheduler
+from lfr_batch.faces import DetectorName, FaceDetector
+from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
+from lfr_batch.photos import PhotoError, crop_face, encode_jpeg
+from lfr_batch.reports import SNAPSHOTS_DIR
+from lfr_batch.scan import (
+    DEFAULT_SAMPLE_FPS,
+    DEFAULT_SEGMENT_SECONDS,
+    DEFAULT_UPSAMPLE,
+    ProgressCallback,
+    ScanConfig,
+    ScanResult,
+    alert_record,
+    find_footage,
+    finish_run,
+    load_for_scan,
+    open_state,
+    scan_footage,
+)
+from lfr_batch.signing import signing_key
+from lfr_batch.state import STATE_DIR, AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.watchlist import REFERENCE_PHOTO_MAX_SIDE, Subject, Watchlist, one_face, save_watchlist
+
+logger = logging.getLogger(__name__)
+
+# A reviewer reads every candidate and nobody is stopped on one, so the list may hold
+# more false candidates than a live alert may: one in 1,000 faces seen, not 10,000.
+DEFAULT_MAX_FALSE_CANDIDATE_RATE = 1e-3
+DEFAULT_TOP = 50
+DEFAULT_BELOW = 5
+# How far below the cut the list may look: dlib's own cut for telling two photos apart.
+# Nearer than this a face is kept (in memory) until the list is ranked; further, never.
+LOOK_FURTHER = 0.6
+PROBE_LIST = "probe.lfrlist"
+MAX_PROBE_PHOTOS = 50
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    photos: tuple[Path, ...]
+    footage: tuple[Path, ...]
+    case: str
+    out_dir: Path = Path("cases")
+    top: int = DEFAULT_TOP
+    below: int = DEFAULT_BELOW
+    max_false_candidate_rate: float = DEFAULT_MAX_FALSE_CANDIDATE_RATE
+    start: datetime | None = None
+    sample_fps: float = DEFAULT_SAMPLE_FPS
+    upsample: int = DEFAULT_UPSAMPLE
+    detector: DetectorName = "hog"
+    workers: int = 1
+    scheduler: str | None = None
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    overwrite: bool = False
+    wait: bool = False
+
+    @property
+    def case_dir(self) -> Path:
+        return self.out_dir / self.case
+
+    def scan_config(self) -> ScanConfig:
+        """How the footage is scanned: a scan's engine, matching as far as LOOK_FURTHER."""
+        return ScanConfig(
+            inputs=self.footage,
+            watchlist=self.case_dir / STATE_DIR / PROBE_LIST,
+            deployment=self.case,
+            out_dir=self.out_dir,
+            start=self.start,
+            threshold=LOOK_FURTHER,
+            sample_fps=self.sample_fps,
+            upsample=self.upsample,
+            detector=self.detector,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            segment_seconds=self.segment_seconds,
+            overwrite=self.overwrite,
+            wait=self.wait,
+        )
+
+    def validate(self) -> None:
+        if not self.photos:
+            raise ConfigError("no probe photo given")
+        if len(self.photos) > MAX_PROBE_PHOTOS:
+            raise ConfigError(
+                f"{len(self.photos)} probe photos: at most {MAX_PROBE_PHOTOS}, all of one person"
+            )
+        if not 1 <= self.top <= 10_000:
+            raise ConfigError(f"--top {self.top} must lie between 1 and 10,000")
+        if not 0 <= self.below <= 100:
+            raise ConfigError(f"--below {self.below} must lie between 0 and 100")
+        if not (math.isfinite(self.max_false_candidate_rate) and 0 < self.max_false_candidate_rate < 0.1):
+            raise ConfigError(
+                f"max false candidate rate {self.max_false_candidate_rate} must lie between 0 and 0.1 "
+                f"(the default, {DEFAULT_MAX_FALSE_CANDIDATE_RATE:g}, is one in 1,000 faces seen)"
+            )
+        try:
+            self.scan_config().validate()
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("deployment name", "case name")) from None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The person searched for: their photos' faces as a one-subject list."""
+
+    watchlist: Watchlist
+    photos: tuple[tuple[str, str], ...]  # (path, sha256) of each probe photo
+    crops: tuple[bytes, ...]  # each photo's face, for the reviewer
+
+    @property
+    def sha256(self) -> str:
+        """What identifies the person searched for: the photos' contents, in any order."""
+        return hashlib.sha256("\n".join(sorted(h for _p, h in self.photos)).encode()).hexdigest()
+
+
+def read_probe(photos: Sequence[Path], case: str) -> Probe:
+    """Each photo's one face, encoded; a photo with no face, or several, is refused."""
+    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    encodings, crops, hashes = [], [], []
+    for photo in photos:
+        try:
+            image, box, encoding = one_face(photo, detector, encoder)
+        except PhotoError as error:
+            raise SearchError(f"probe photo {photo}: {error}") from None
+        encodings.append(encoding)
+        crops.append(encode_jpeg(crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85))
+        hashes.append((str(photo), file_sha256(photo)))
+    rows = np.stack(encodings)
+    _warn_about_two_people(rows, [path for path, _h in hashes])
+    subjects = np.zeros(len(rows), dtype=np.int64)
+    watchlist = Watchlist(
+        subjects=[Subject(subject_id=case, name=case, photo_jpeg=crops[0])],
+        encodings=rows,
+        encoding_subject=subjects,
+        encoding_source=[Path(path).name for path, _h in hashes],
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        models={"detector": HOG_DETECTOR_MODEL, "landmarks": LANDMARK_MODEL, "encoder": ENCODER_MODEL},
+        calibration=calibrate(rows, subjects, 1),
+    )
+    return Probe(watchlist, tuple(hashes), tuple(crops))
+
+
+def _warn_about_two_people(encodings: np.ndarray, photos: list[str]) -> None:
+    """Photos of two people would rank the faces between them: say so, as the ranking
+    stays a person's to judge (a photo years older can lie far from the rest)."""
+    gaps = np.linalg.norm(encodings[:, None, :] - encodings[None, :, :], axis=2)
+    first, second = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
+    if gaps[first, second] > LOOK_FURTHER:
+        logger.warning(
+            "probe photos %s and %s look like different people (distance %.2f, over %g): "
+            "the candidates are ranked against both; give photos of one person",
+            photos[first],
+            photos[second],
+            gaps[first, second],
+            LOOK_FURTHER,
+        )
+
+
+def probe_photo_path(index: int) -> str:
+    return f"{PROBE_DIR}/probe-{index + 1}.jpg"
+
+
+class CandidateEvidence:
+    """A case keeps its listed candidates only: a snapshot each, numbered C00001, …"""
+
+    outputs = (SNAPSHOTS_DIR, PROBE_DIR, CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML)
+
+    def __init__(self, folder: Path, cut: float, top: int, below: int) -> None:
+        self.folder, self.cut, self.top, self.below = folder, cut, top, below
+
+    def _shown(self, distances: list[float]) -> int:
+        return shown_count(sorted(distances), self.cut, self.top, self.below)
+
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
+        held = [alert.distance for _video, alert in state.alerts()]
+        found = sorted(alerts, key=lambda a: a.decision.distances[0])
+        distances = sorted(held + [round(a.decision.distances[0], 4) for a in found])
+        shown = self._shown(distances)
+        last = distances[shown - 1] if shown else -math.inf
+        records = []
+        number = state.next_alert_number()
+        for alert in found:
+            if round(alert.decision.distances[0], 4) > last:
+                break  # ranked below every listed candidate: nothing of it is written
+            candidate_id = f"C{number:05d}"
+            number += 1
+            snapshot = f"{SNAPSHOTS_DIR}/{candidate_id}.jpg"
+            write_atomic(self.folder / snapshot, alert.best.snapshot_jpeg)
+            subject = watchlist.subjects[alert.subject_index]
+            records.append(
+                alert_record(alert, candidate_id, snapshot, subject, subject_photo=probe_photo_path(0))
+            )
+        return records
+
+    def committed(self, state: DeploymentState) -> None:
+        """Drop candidates ranked off the list: their records, snapshots and reviews."""
+        listed = ranked(state)
+        dropped = {
+            alert.alert_id for _video, alert in listed[self._shown([a.distance for _v, a in listed]) :]
+        }
+        if not dropped:
+            return
+        for record in state.ordered():
+            gone = [alert for alert in record.alerts if alert.alert_id in dropped]
+            if not gone:
+                continue
+            last_number = max(int(alert.alert_id[1:]) for alert in gone)
+            purged = {
+                **record.purged,
+                "last_alert_number": max(last_number, record.purged.get("last_alert_number", 0)),
+            }
+            kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
+            state.replace_record(replace(record, alerts=kept, purged=purged))
+            for alert in gone:
+                (self.folder / alert.snapshot).unlink(missing_ok=True)
+        reviews = state.reviews()
+        if dropped & reviews.keys():
+            state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
+        logger.info(
+            "%d candidate(s) ranked off the list by nearer ones: their evidence is deleted", len(dropped)
+        )
+
+    def write_reports(self, state: DeploymentState) -> None:
+        write_case_reports(state)
+
+
+@dataclass
+class SearchResult:
+    case_dir: Path
+    scan: ScanResult
+    cut: float
+    expected_false_candidate_rate: float  # per face seen, at the cut
+    probe: Probe
+    candidates: list[tuple[VideoRecord, AlertRecord]] = field(default_factory=list)  # ranked
+
+    @property
+    def above_cut(self) -> int:
+        return sum(alert.distance <= self.cut for _video, alert in self.candidates)
+
+
+def search(config: SearchConfig, progress: ProgressCallback | None = None) -> SearchResult:
+    """Search the footage not yet searched in this case, then rank and write the case."""
+    config.validate()
+    began = time.perf_counter()
+    probe = read_probe(config.photos, config.case)
+    calibration = probe.watchlist.calibrated
+    cut = min(calibration.auto_threshold(config.max_false_candidate_rate, 1), LOOK_FURTHER)
+    expected_rate = calibration.expected_false_alert_rate(cut, 1)
+    videos = find_footage(config.footage)
+    scan_config = config.scan_config()
+    if config.scheduler:
+        check_scheduler(config.scheduler)  # before --overwrite clears anything
+    evidence = CandidateEvidence(config.case_dir, cut, config.top, config.below)
+    with deployment_lock(config.case_dir, "search", wait=config.wait):
+        scan_settings = {
+            **scan_config.scan_settings(probe.sha256, LOOK_FURTHER),
+            "kind": CASE_KIND,
+            "cut": cut,
+            "top": config.top,
+            "below": config.below,
+            "max_false_candidate_rate": config.max_false_candidate_rate,
+        }
+        _refuse_another_person(DeploymentState(config.case_dir), probe, config)
+        state = open_state(config.case_dir, scan_settings, config.overwrite, evidence.outputs)
+        # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
+        save_watchlist(probe.watchlist, scan_config.watchlist, signing_key())
+        for index, crop in enumerate(probe.crops):
+            write_atomic(config.case_dir / probe_photo_path(index), crop)
+        state.start(
+            scan_settings,
+            {},
+            {
+                "probe_photos": [
+                    {"photo": path, "sha256": digest, "face": probe_photo_path(index)}
+                    for index, (path, digest) in enumerate(probe.photos)
+                ],
+                "expected_false_candidate_rate": expected_rate,
+                "calibration": calibration.tail.source,
+            },
+        )
+        evidence.committed(state)  # a run killed between a commit and its tidying
+        scanned_at = datetime.now(UTC).replace(microsecond=0)
+        result = ScanResult(
+            deployment_dir=config.case_dir,
+            records=[],
+            watchlist_sha256=probe.sha256,
+            threshold=cut,
+            expected_false_alert_rate=expected_rate,
+        )
+        loaded = load_for_scan(scan_config.watchlist)
+        scan_footage(videos, state, loaded, LOOK_FURTHER, scan_config, scanned_at, evidence, progress, result)
+        finish_run(state, scanned_at, began, result)
+        evidence.write_reports(state)
+        return SearchResult(config.case_dir, result, cut, expected_rate, probe, ranked(state))
+
+
+def _refuse_another_person(state: DeploymentState, probe: Probe, config: SearchConfig) -> None:
+    """One case is one person: other photos would mix two people's candidates."""
+    stored = state.settings.get("scan", {}).get("watchlist_sha256")
+    if state.exists and not config.overwrite and stored != probe.sha256:
+        raise ConfigError(
+            f"case {config.case} was searched with other probe photos; give the same photos, "
+            "use another --case, or --overwrite"
+        )
