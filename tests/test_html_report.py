@@ -136,14 +136,21 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-@pytest.mark.parametrize("width", [900, 1280, 1920])
+WIDTHS = (900, 1280, 1920)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_nothing_overlaps_or_drifts_apart_at_common_widths(sheet: Path, tmp_path: Path, width: int) -> None:
+    check_layout(sheet, tmp_path, width)
+
+
+def check_layout(sheet: Path, tmp_path: Path, width: int) -> None:
     """The figures' labels sit over their values, boxes and timeline labels never
     overlap, nothing runs off the page and every image loads, at laptop and desktop
     widths; a screenshot is taken at each width as a person would see it."""
     if BROWSER is None:
         pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
-    checked = sheet.parent / f"layout_{width}.html"
+    checked = tmp_path / f"layout_{width}.html"
     checked.write_text(sheet.read_text().replace("</body>", LAYOUT_CHECK + "</body>"))
     common = [
         BROWSER,

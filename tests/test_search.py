@@ -20,7 +20,8 @@ from conftest import (
     STRANGERS_WALKING,
     blank_image,
 )
-from test_html_report import dom
+from openpyxl import load_workbook
+from test_html_report import WIDTHS, check_layout, dom
 
 from lfr_batch.case_report import shown_count
 from lfr_batch.cli import cli, main
@@ -200,6 +201,22 @@ def test_the_case_sheet_shows_probe_and_candidates_side_by_side(f1_case: Path, t
     timelines = re.findall(r'<div class="timeline" data-video="([^"]+)">', document)
     assert len(timelines) == 3
     assert len(re.findall(r'<g data-marker="C\d{5}"', document)) == len(listed)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_case_sheet_lays_out_at_common_widths(f1_case: Path, tmp_path: Path, width: int) -> None:
+    check_layout(f1_case / "case.html", tmp_path, width)
+
+
+def test_candidates_xlsx_holds_the_list_typed(f1_case: Path) -> None:
+    sheet = load_workbook(f1_case / "candidates.xlsx").active
+    header = [cell.value for cell in sheet[1]]
+    rows = [
+        dict(zip(header, (cell.value for cell in row), strict=True)) for row in sheet.iter_rows(min_row=2)
+    ]
+    listed = candidates(f1_case)
+    assert [row["candidate_id"] for row in rows] == listed["candidate_id"].tolist()
+    assert all(isinstance(row["distance"], float) and isinstance(row["rank"], int) for row in rows)
 
 
 def test_candidates_are_reviewed_in_the_terminal_and_from_the_spreadsheet(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 from conftest import SAMPLE_WATCHLIST
 
-from lfr_batch.scan import ScanConfig, scan
+from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.search import SearchConfig, search
 
 
 def run(videos: list[Path], out: Path, **options) -> pd.DataFrame:
@@ -43,3 +44,33 @@ def test_crowd_and_plaza_footage_gives_no_alert(shared_data: Path, tmp_path: Pat
     videos = pd.read_csv(tmp_path / "d" / "videos.csv")
     assert videos["status"].tolist() == ["ok", "ok", "ok"]
     assert videos["frames_decoded"].tolist() == [795, 127, 125]  # files named: in the order given
+
+
+def test_a_search_finds_f1_in_every_clip_she_is_in_above_every_stranger(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The done-when of retrospective search: F1's reference photos against every clip
+    in ../shared/data/videos (crowds, plazas, classrooms, a broadcast): each clip she
+    appears in is above the cut, ranked above every stranger, and no stranger is."""
+    photos = tuple(sorted((shared_data / "faces" / "intel_actor_f1").glob("*.png")))
+    result = search(
+        SearchConfig(
+            photos=photos,
+            footage=(shared_data / "videos",),
+            case="f1",
+            out_dir=tmp_path,
+            workers=default_workers(),
+        )
+    )
+    listed = pd.read_csv(tmp_path / "f1" / "candidates.csv", keep_default_na=False)
+    her_clips = {
+        "intel_head-pose-face-detection-female_preview.mp4",
+        "intel_head-pose-face-detection-female-and-male_preview.mp4",
+        "intel_face-demographics-walking-and-pause_preview.mp4",
+    }
+    above = listed[listed["listed"] == "above the cut"]
+    assert {Path(video).name for video in above["video"]} == her_clips
+    assert len(above) == len(her_clips)  # one candidate per appearance
+    # The strangers listed beneath the cut lie further than every appearance of hers.
+    assert (listed[listed["listed"] == "below the cut"]["distance"] > above["distance"].max()).all()
+    assert len(result.scan.records) == len(list((shared_data / "videos").iterdir()))
