@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from lfr_batch.html_report import (
     page,
     timelines,
 )
-from lfr_batch.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, write_csv
+from lfr_batch.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, video_row, write_csv
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
@@ -122,7 +121,6 @@ def candidate_rows(state: DeploymentState) -> list[dict[str, Any]]:
     reviews = state.reviews()
     rows = []
     for rank, (video, alert) in enumerate(ranked(state), start=1):
-        start = datetime.fromisoformat(video.start) if video.start else None
         review = reviews.get(alert.alert_id, {})
         rows.append(
             {
@@ -133,8 +131,8 @@ def candidate_rows(state: DeploymentState) -> list[dict[str, Any]]:
                 "listed": ABOVE if alert.distance <= cut else BELOW,
                 "cut": cut,
                 "video": video.video,
-                "first_seen": at_offset(start, alert.first_seen_s),
-                "last_seen": at_offset(start, alert.last_seen_s),
+                "first_seen": at_offset(video.start, alert.first_seen_s),
+                "last_seen": at_offset(video.start, alert.last_seen_s),
                 **{column: review.get(column, "") for column in CASE_REVIEW_COLUMNS},
             }
         )
@@ -166,7 +164,7 @@ def write_case_reports(state: DeploymentState) -> None:
     write_csv(
         folder / "videos.csv",
         CASE_VIDEO_COLUMNS,
-        ({**asdict(record), "candidates": len(record.alerts)} for record in state.ordered()),
+        ({**video_row(record), "candidates": len(record.alerts)} for record in state.ordered()),
     )
     write_xlsx(
         folder / CANDIDATES_XLSX,

@@ -75,6 +75,7 @@ from lfr_batch.search import (
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import AlertRecord, deployment_lock
+from lfr_batch.times import iso
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -824,7 +825,7 @@ def review_command(
     try:
         for number, (video, finding) in enumerate(waiting, start=1):
             click.echo(f"\n[{number}/{len(waiting)}] {_describe(form, finding)}")
-            start = f" = {video.start} + {finding.first_seen_s} s" if video.start else ""
+            start = f" = {iso(video.start)} + {finding.first_seen_s} s" if video.start else ""
             click.echo(
                 f"  video {printable(video.video)}, seen {finding.first_seen_s}-{finding.last_seen_s} s"
                 f"{start}, best frame {finding.best_frame}, distance {finding.distance}"

@@ -26,6 +26,7 @@ from lfr_batch.html_report import REPORT_HTML
 from lfr_batch.html_report import render as render_report
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.times import comparable, iso
 
 ALERTS_CSV = "alerts.csv"
 DEPLOYMENT_CSV = "deployment.csv"
@@ -205,20 +206,6 @@ def cell_text(value: Any) -> Any:
     return value
 
 
-def iso(moment: datetime | None) -> str:
-    return (
-        ""
-        if moment is None
-        else moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    )
-
-
-def comparable(moment: datetime) -> datetime:
-    """A time that can be compared with any other. The one rule for a time without a
-    zone (a file name's, a --start without one): it is local time where lfr-batch runs."""
-    return moment if moment.tzinfo else moment.astimezone()
-
-
 def hms(seconds: float) -> str:
     """A duration as H:MM:SS, which spreadsheets read as a time."""
     whole = round(seconds)
@@ -230,13 +217,12 @@ def at_offset(start: datetime | None, seconds: float) -> datetime | None:
 
 
 def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord) -> dict[str, Any]:
-    start = datetime.fromisoformat(video.start) if video.start else None
     return {
         **asdict(alert),
         "deployment": deployment,
         "video": video.video,
-        "first_seen": at_offset(start, alert.first_seen_s),
-        "last_seen": at_offset(start, alert.last_seen_s),
+        "first_seen": at_offset(video.start, alert.first_seen_s),
+        "last_seen": at_offset(video.start, alert.last_seen_s),
         "threshold": threshold,
     }
 
@@ -247,7 +233,7 @@ TIMELINE_FIELDS = ("video", "status", "start", "duration_s", "faces_seen_by_bin"
 def timeline_row(video: VideoRecord) -> dict[str, Any]:
     """What the sheet's timeline reads of a video: not a deep copy of its alerts and
     distances, which ``asdict`` would make on every review answer."""
-    return {name: getattr(video, name) for name in TIMELINE_FIELDS}
+    return {**{name: getattr(video, name) for name in TIMELINE_FIELDS}, "start": iso(video.start)}
 
 
 def video_row(video: VideoRecord) -> dict[str, Any]:
@@ -301,9 +287,8 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
     records = state.ordered()
     spans = []
     for record in records:
-        if record.start:
-            start = datetime.fromisoformat(record.start)
-            spans.append((start, start + timedelta(seconds=record.duration_s)))
+        if record.start is not None:
+            spans.append((record.start, record.start + timedelta(seconds=record.duration_s)))
     # Files may mix times with and without a zone (a --start with one, file names without):
     # they are compared by comparable()'s rule, and each is shown as it was given.
     start = min((s for s, _ in spans), key=comparable) if spans else None

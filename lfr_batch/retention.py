@@ -20,11 +20,11 @@ from lfr_batch.reports import (
     OUTCOME_COLUMNS,
     SNAPSHOTS_DIR,
     SUBJECT_PHOTOS_DIR,
-    comparable,
     current_reviews,
-    write_reports,
 )
+from lfr_batch.review import write_folder_reports
 from lfr_batch.state import STATE_DIR, AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.times import comparable
 
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -62,11 +62,10 @@ class PurgeResult:
 
 def seen_at(record: VideoRecord, alert: AlertRecord) -> datetime:
     """When the alert's face was seen, or when its video was scanned if that is unknown."""
-    if record.start:
-        moment = datetime.fromisoformat(record.start) + timedelta(seconds=alert.first_seen_s)
-    else:
-        moment = datetime.fromisoformat(record.scanned_at)
-    return comparable(moment)
+    if record.start is not None:
+        return comparable(record.start + timedelta(seconds=alert.first_seen_s))
+    # A record without even its scan time (written by hand) is never taken as old.
+    return comparable(record.scanned_at or datetime.now(UTC))
 
 
 def purge(
@@ -135,5 +134,5 @@ def _purge_deployment(
             if f"{folder}/{path.name}" not in referenced:
                 path.unlink()
                 files += 1
-    write_reports(state)
+    write_folder_reports(state)
     return files

@@ -51,11 +51,11 @@ from lfr_batch.reports import (
     SNAPSHOTS_DIR,
     SUBJECT_PHOTOS_DIR,
     VIDEOS_CSV,
-    iso,
     write_reports,
 )
 from lfr_batch.signing import signing_key
 from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.times import iso
 from lfr_batch.video import VideoReader, find_videos
 from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
 
@@ -590,8 +590,8 @@ def _commit(
         "sha256": video.sha256,
         "video": str(video.path),
         "sequence": state.next_sequence(),
-        "start": iso(start),
-        "scanned_at": iso(scanned_at),
+        "start": start,
+        "scanned_at": scanned_at,
         "processing_seconds": round(assembly.seconds, 3),
     }
     first_error = video.error or next((error for index, error in assembly.errors if index == 0), "")

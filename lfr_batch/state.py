@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
@@ -26,6 +27,9 @@ from typing import Any
 
 from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.files import write_atomic
+from lfr_batch.times import iso, parse_time
+
+logger = logging.getLogger(__name__)
 
 STATE_DIR = ".lfr-batch"
 # Beside the state folder, not in it: --overwrite deletes that folder, and a lock file
@@ -71,7 +75,7 @@ class VideoRecord:
     sequence: int  # order of commitment: reports list videos and alerts in this order
     status: str  # ok, partial or failed
     reason: str = ""
-    start: str = ""  # ISO 8601 wall-clock time of the first frame, if known
+    start: datetime | None = None  # wall-clock time of the first frame, if known
     duration_s: float = 0.0
     fps: float = 0.0
     width: int = 0
@@ -82,7 +86,7 @@ class VideoRecord:
     faces_low_quality: int = 0  # faces seen but never large or sharp enough to match
     faces_seen_by_bin: list[int] = field(default_factory=list)  # per TIMELINE_BIN_S: counts only
     processing_seconds: float = 0.0
-    scanned_at: str = ""
+    scanned_at: datetime | None = None
     alerts: list[AlertRecord] = field(default_factory=list)
     # Figures of alerts deleted at the end of their retention period (see lfr_batch.retention).
     purged: dict[str, int] = field(default_factory=dict)
@@ -92,7 +96,11 @@ class VideoRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoRecord:
         alerts = [AlertRecord(**alert) for alert in data.pop("alerts", [])]
-        return cls(**data, alerts=alerts)
+        times = {name: parse_time(data.pop(name, None)) for name in ("start", "scanned_at")}
+        return cls(**data, **times, alerts=alerts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "start": iso(self.start), "scanned_at": iso(self.scanned_at)}
 
 
 @contextmanager
@@ -144,17 +152,28 @@ class DeploymentState:
             return
         try:
             self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
-            for path in sorted((self.folder / VIDEOS_DIR).glob("*.json")):
-                record = VideoRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
-                self.records[record.sha256] = record
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError) as error:
             raise ReportError(
                 f"the scan state in {self.folder} is unreadable ({error}); rerun with --overwrite"
             ) from None
-        if self.settings.get("version") != STATE_VERSION:
+        if not isinstance(self.settings, dict) or self.settings.get("version") != STATE_VERSION:
             raise ReportError(
                 f"the scan state in {self.folder} is of another version; rerun with --overwrite"
             )
+        for path in sorted((self.folder / VIDEOS_DIR).glob("*.json")):
+            try:
+                record = VideoRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError, AttributeError) as error:
+                # One damaged record must not hide the rest; without it, its video is
+                # simply not yet scanned, and the next scan of it writes it afresh.
+                logger.warning(
+                    "%s is unreadable (%s): its video is left out until it is scanned again", path, error
+                )
+                continue
+            if path.stem != record.sha256:
+                logger.warning("%s holds the record of another file: left out", path)
+                continue
+            self.records[record.sha256] = record
 
     def check_same_scan(self, scan_settings: dict[str, Any]) -> None:
         """Refuse to add footage scanned in another way: the figures would not add up."""
@@ -212,7 +231,7 @@ class DeploymentState:
         """Rewrite a stored record (after a purge removed its alert details)."""
         write_atomic(
             self.folder / VIDEOS_DIR / f"{record.sha256}.json",
-            json.dumps(asdict(record), indent=1).encode("utf-8"),
+            json.dumps(record.to_json(), indent=1).encode("utf-8"),
         )
         self.records[record.sha256] = record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -164,3 +165,21 @@ def test_an_unreadable_scan_state_is_a_clear_error(tmp_path: Path, capsys, bad: 
     (tmp_path / "d" / ".lfr-batch" / "settings.json").write_text(bad)
     assert scan_cli(MALE_ONLY, out=tmp_path) == 1
     assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"sha256": "x"}', "[]"])
+def test_one_damaged_video_record_does_not_hide_the_rest(tmp_path: Path, caplog, damage: str) -> None:
+    assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path) == 0
+    records = sorted((tmp_path / "d" / ".lfr-batch" / "videos").glob("*.json"))
+    damaged = next(path for path in records if json.loads(path.read_text())["video"] == str(MALE_ONLY))
+    damaged.write_text(damage)
+    # Review and the reports still read the other video's record and alert ...
+    assert main(["review", str(tmp_path / "d"), "--import", str(tmp_path / "d" / "alerts.csv")]) == 0
+    assert "is unreadable" in caplog.text
+    videos = pd.read_csv(tmp_path / "d" / "videos.csv")
+    assert videos["video"].tolist() == [str(FEMALE_AND_MALE)]
+    # ... and the next scan scans the damaged one's video again.
+    assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path) == 0
+    videos = pd.read_csv(tmp_path / "d" / "videos.csv")
+    assert sorted(videos["video"]) == sorted([str(MALE_ONLY), str(FEMALE_AND_MALE)])
+    assert json.loads(damaged.read_text())["video"] == str(MALE_ONLY)

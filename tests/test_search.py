@@ -252,3 +252,34 @@ def test_candidates_are_reviewed_in_the_terminal_and_from_the_spreadsheet(
 def test_photos_of_two_people_are_warned_of(tmp_path: Path, caplog) -> None:
     assert main(search_args([F1_PHOTOS[0], M1_PHOTOS[0]], MALE_ONLY, out=tmp_path)) == 0
     assert "look like different people" in caplog.text
+
+
+def test_purge_deletes_old_candidates_and_rewrites_the_case(tmp_path: Path, walk_video: Path) -> None:
+    assert main(search_args(F1_PHOTOS, walk_video, out=tmp_path)) == 0
+    assert len(candidates(tmp_path / "f1")) == 1
+    # The walk was filmed on 2026-11-26 at 14:00 (its file name): older than an hour.
+    assert main(["purge", str(tmp_path), "--older-than", "1h", "--yes"]) == 0
+    assert candidates(tmp_path / "f1").empty
+    assert not list((tmp_path / "f1" / "snapshots").iterdir())
+    assert not (tmp_path / "f1" / "alerts.csv").exists()  # a case, not a deployment
+    assert sorted(p.name for p in (tmp_path / "f1" / "probe").iterdir()) == [
+        "probe-1.jpg",
+        "probe-2.jpg",
+        "probe-3.jpg",
+    ]
+
+
+def test_a_dask_cluster_gives_the_same_candidates_as_a_local_run(tmp_path: Path, walk_video: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    assert main(search_args(F1_PHOTOS, walk_video, FEMALE_AND_MALE, out=tmp_path / "local")) == 0
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        options = ("--scheduler", cluster.scheduler_address)
+        assert (
+            main(search_args(F1_PHOTOS, walk_video, FEMALE_AND_MALE, out=tmp_path / "dask", options=options))
+            == 0
+        )
+    columns = ["candidate_id", "video", "distance", "best_frame", "listed"]
+    local, dask = candidates(tmp_path / "local" / "f1"), candidates(tmp_path / "dask" / "f1")
+    assert dask[columns].to_dict("records") == local[columns].to_dict("records")
