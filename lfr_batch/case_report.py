@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.files import write_atomic
 from lfr_batch.html_report import (
     OUTCOME_COLOURS,
@@ -30,10 +30,6 @@ from lfr_batch.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, video_ro
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
-CANDIDATES_CSV = "candidates.csv"
-CANDIDATES_XLSX = "candidates.xlsx"
-CASE_HTML = "case.html"
-PROBE_DIR = "probe"
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
 
 VERDICTS = ("match", "no_match", "unsure")
@@ -159,15 +155,15 @@ def case_figures(state: DeploymentState, rows: list[dict[str, Any]]) -> dict[str
 
 def write_case_reports(state: DeploymentState) -> None:
     """Write every file of the case from what it holds; candidates.csv last."""
-    folder = state.deployment_dir
+    paths = state.paths
     rows = candidate_rows(state)
     write_csv(
-        folder / "videos.csv",
+        paths.videos_csv,
         CASE_VIDEO_COLUMNS,
         ({**video_row(record), "candidates": len(record.alerts)} for record in state.ordered()),
     )
     write_xlsx(
-        folder / CANDIDATES_XLSX,
+        paths.candidates_xlsx,
         CANDIDATE_COLUMNS,
         rows,
         numbers=CANDIDATE_NUMBERS,
@@ -182,13 +178,13 @@ def write_case_reports(state: DeploymentState) -> None:
         }
         for record in state.ordered()
     ]
-    text = render_case(folder, case_figures(state, rows), probes, rows, videos)
-    write_atomic(folder / CASE_HTML, text.encode("utf-8"))
-    write_csv(folder / CANDIDATES_CSV, CANDIDATE_COLUMNS, rows)
+    text = render_case(paths, case_figures(state, rows), probes, rows, videos)
+    write_atomic(paths.case_html, text.encode("utf-8"))
+    write_csv(paths.candidates_csv, CANDIDATE_COLUMNS, rows)
 
 
 def render_case(
-    folder: Path,
+    paths: DeploymentFolder,
     summary: dict[str, Any],
     probes: list[str],
     rows: list[dict[str, Any]],
@@ -197,9 +193,7 @@ def render_case(
     """The case sheet: the probe faces, the figures, the ranked candidates beside the
     probe faces, and where each was seen on its video's timeline."""
     escape = html.escape
-    probe_faces = "".join(
-        embedded_image(folder, path, f"probe photo {n}") for n, path in enumerate(probes, 1)
-    )
+    probe_faces = "".join(embedded_image(paths, path, f"probe photo {n}") for n, path in enumerate(probes, 1))
     head = "".join(
         f'<th data-key="{key}">{label}</th>'
         for key, label in (
@@ -224,7 +218,7 @@ def render_case(
         body.append(
             f'<tr data-listed="{"above" if row["listed"] == ABOVE else "below"}">'
             f"<td>{row['rank']}</td><td>{cells['candidate_id']}</td>"
-            f"<td>{embedded_image(folder, row['snapshot'], 'candidate ' + row['candidate_id'])}</td>"
+            f"<td>{embedded_image(paths, row['snapshot'], 'candidate ' + row['candidate_id'])}</td>"
             f'<td class="probes">{probe_faces}</td>'
             f"<td>{row['distance']}</td><td>{cells['listed']}</td>"
             f'<td data-sort="{row["first_seen_s"]}">{seen}</td><td>{cells["video"]}</td>'
@@ -250,7 +244,7 @@ def render_case(
         "rows below the cut show where the evidence thins out. A person judges every row.</p>"
     )
     return page(
-        f"Case {escape(str(folder.name))}",
+        f"Case {escape(paths.name)}",
         f'<div class="probe-strip"><h2>Probe photos</h2>{probe_faces}</div>'
         + figures(summary, CASE_FIGURES)
         + note

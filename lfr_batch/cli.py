@@ -25,9 +25,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__, audit
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.case_report import CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
-from lfr_batch.evaluation import EVALUATION_COLUMNS, EVALUATION_CSV, evaluate, write_det_curve
+from lfr_batch.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
@@ -41,8 +41,8 @@ from lfr_batch.grid import (
     summary_figures,
 )
 from lfr_batch.grid import summary as grid_summary
-from lfr_batch.html_report import DET_FIGURE, REPORT_HTML, clock
-from lfr_batch.reports import ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, csv_bytes, write_reports
+from lfr_batch.html_report import clock
+from lfr_batch.reports import csv_bytes, write_reports
 from lfr_batch.retention import parse_age, purge
 from lfr_batch.review import (
     ALERT_FORM,
@@ -74,7 +74,7 @@ from lfr_batch.search import (
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.spreadsheets import write_xlsx
-from lfr_batch.state import AlertRecord, deployment_lock
+from lfr_batch.state import AlertRecord
 from lfr_batch.times import iso
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
@@ -502,8 +502,8 @@ def scan_command(
         progress.close()
     scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
     mode = "auto" if config.threshold is None else "fixed"
-    names = (ALERTS_CSV, ALERTS_XLSX, DEPLOYMENT_CSV, VIDEOS_CSV, REPORT_HTML)
-    reports = [result.deployment_dir / name for name in names]
+    paths = DeploymentFolder(result.deployment_dir)
+    reports = [paths.alerts_csv, paths.alerts_xlsx, paths.deployment_csv, paths.videos_csv, paths.report_html]
     if as_json:
         echo_json(
             {
@@ -664,7 +664,8 @@ def search_command(
     scanned = result.scan
     faces_seen = sum(record.faces_seen for record in scanned.records)
     expected = result.expected_false_candidate_rate * faces_seen
-    files = [result.case_dir / name for name in (CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML)]
+    paths = DeploymentFolder(result.case_dir)
+    files = [paths.candidates_csv, paths.candidates_xlsx, paths.case_html]
     if as_json:
         echo_json(
             {
@@ -808,7 +809,7 @@ def review_command(
     state = open_deployment(deployment_dir)
     form = form_for(state)
     if import_path is not None:
-        with deployment_lock(deployment_dir, "review --import", wait=wait):
+        with DeploymentFolder(deployment_dir).lock("review --import", wait=wait):
             result = import_reviews(open_deployment(deployment_dir), import_path)
         audit.record(
             deployment_dir.parent,
@@ -844,7 +845,7 @@ def review_command(
             if answer.verdict == "":
                 continue
             # Each answer under the lock, on the state as it is now: a scan may have added videos.
-            with deployment_lock(deployment_dir, "review", wait=wait):
+            with DeploymentFolder(deployment_dir).lock("review", wait=wait):
                 record_review(open_deployment(deployment_dir), finding.alert_id, answer)
             answered += 1
     finally:
@@ -926,9 +927,14 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     When the scan kept distances (scan --keep-distances) it adds a threshold sweep,
     drawn as a DET curve in det.png and in report.html.
     """
+    paths = DeploymentFolder(deployment_dir)
     results, sweep = evaluate(deployment_dir, truth_path, groups_path)
     rows = [result.row() for result in results] + ([] if sweep is None else sweep.to_dict("records"))
-    write_atomic(deployment_dir / EVALUATION_CSV, csv_bytes(EVALUATION_COLUMNS, rows))
+    with paths.lock("evaluate"):
+        write_atomic(paths.evaluation_csv, csv_bytes(EVALUATION_COLUMNS, rows))
+        if sweep is not None:
+            write_det_curve(sweep, paths.det_figure, results[0].threshold)
+            write_reports(open_deployment(deployment_dir))
     for result in results:
         click.echo(
             f"{result.group}: threshold {result.threshold:.3f}: "
@@ -939,7 +945,7 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             f"{result.alerts} alerts, {result.false_alerts} false, {result.repeated_alerts} repeated; "
             f"{result.faces_seen} faces seen for {result.true_appearances} true appearances"
         )
-    click.echo(f"  {deployment_dir / EVALUATION_CSV}")
+    click.echo(f"  {paths.evaluation_csv}")
     overall = results[0]
     audit.record(
         deployment_dir.parent,
@@ -950,10 +956,7 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
         counts={"found": overall.watchlisted_found, "false_alerts": overall.false_alerts},
     )
     if sweep is not None:
-        write_det_curve(sweep, deployment_dir / DET_FIGURE, results[0].threshold)
-        with deployment_lock(deployment_dir, "evaluate"):
-            write_reports(open_deployment(deployment_dir))
-        click.echo(f"  {deployment_dir / DET_FIGURE}")
+        click.echo(f"  {paths.det_figure}")
 
 
 def _percent(share: float) -> str:
@@ -1015,7 +1018,7 @@ def grid_command(
     audit.record(
         out_dir,
         "grid --summary" if summary else "grid",
-        inputs=[folder / DEPLOYMENT_CSV for folder in grid.folders],
+        inputs=[DeploymentFolder(folder).deployment_csv for folder in grid.folders],
         counts={"deployments": len(grid.rows)},
     )
     if as_json and not summary:

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.errors import ConfigError
 
 TRUTH_COLUMNS = ("video", "subject_id", "start_s", "end_s")
-EVALUATION_CSV = "evaluation.csv"
 # A track's span is widened by this much when matched to an appearance: sampling and
 # detection trim a second or so off either end of a walk.
 OVERLAP_SLACK_S = 0.5
@@ -216,8 +216,8 @@ def evaluate(
     rows when the scan kept distances. Writes nothing."""
     truth = read_truth(truth_path)
     groups = read_groups(groups_path) if groups_path is not None else {}
-    alerts_path, videos_path = deployment_dir / "alerts.csv", deployment_dir / "videos.csv"
-    deployment_path = deployment_dir / "deployment.csv"
+    paths = DeploymentFolder(deployment_dir)
+    alerts_path, videos_path, deployment_path = paths.alerts_csv, paths.videos_csv, paths.deployment_csv
     if not deployment_path.is_file():
         raise ConfigError(f"{deployment_dir} holds no scanned deployment (no deployment.csv)")
     alerts = pd.read_csv(alerts_path, dtype={"subject_id": str}, keep_default_na=False, encoding="utf-8-sig")
@@ -238,7 +238,7 @@ def evaluate(
             # Faces seen are not split by group: false alerts per face seen stays an overall figure.
             results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
     sweep = None
-    distances_path = deployment_dir / "distances.csv"
+    distances_path = paths.distances_csv
     if distances_path.is_file():
         distances = pd.read_csv(
             distances_path, dtype={"subject_1": str}, keep_default_na=False, encoding="utf-8-sig"

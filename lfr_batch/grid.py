@@ -17,14 +17,12 @@ from typing import Any
 import pandas as pd
 
 from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch.deployment import DeploymentFolder, folders_in
 from lfr_batch.reports import (
-    ALERTS_CSV,
     DEPLOYMENT_COLUMNS,
-    DEPLOYMENT_CSV,
     OUTCOME_COLUMNS,
     false_alert_rate,
 )
-from lfr_batch.state import SETTINGS_FILE, STATE_DIR
 
 PUBLISHED_COLUMNS = (
     *DEPLOYMENT_COLUMNS[: DEPLOYMENT_COLUMNS.index("faces_seen") + 1],
@@ -92,7 +90,10 @@ class Grid:
 def collect(out_dir: Path, since: date | None = None, until: date | None = None) -> Grid:
     """Every deployment under ``out_dir`` whose date lies in [since, until], by date."""
     found = []
-    for path in sorted(out_dir.glob(f"*/{DEPLOYMENT_CSV}")):
+    for paths in folders_in(out_dir):
+        path = paths.deployment_csv
+        if not path.is_file():
+            continue  # a search case, or a deployment not yet reported
         row = _read_rows(path)[0]
         day = date.fromisoformat(row["date"]) if row["date"] else None
         if (since or until) and (day is None or (since and day < since) or (until and day > until)):
@@ -101,7 +102,8 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
     found.sort(key=lambda item: (not item[0], item[0], item[1].name))  # by date; undated last
     grid = Grid(rows=[row for _, _, row in found], folders=[folder for _, folder, _ in found])
     for folder in grid.folders:
-        settings_path = folder / STATE_DIR / SETTINGS_FILE
+        paths = DeploymentFolder(folder)
+        settings_path = paths.settings
         if settings_path.is_file():
             categories = (
                 json.loads(settings_path.read_text(encoding="utf-8"))
@@ -111,8 +113,8 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
             grid.categories.update(
                 {category or "(no category)": count for category, count in categories.items()}
             )
-        if (folder / ALERTS_CSV).is_file():
-            grid.subjects_alerted.update(row["subject_id"] for row in _read_rows(folder / ALERTS_CSV))
+        if paths.alerts_csv.is_file():
+            grid.subjects_alerted.update(row["subject_id"] for row in _read_rows(paths.alerts_csv))
     return grid
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-REPORT_HTML = "report.html"
-DET_FIGURE = "det.png"  # written by lfr-batch evaluate
+from lfr_batch.deployment import DeploymentFolder
+
 FIGURES = (
     ("location", "Location"),
     ("date", "Date"),
@@ -120,17 +119,17 @@ window.addEventListener('load',()=>{const images=[...document.images];
 """
 
 
-def embedded_image(folder: Path, relative: str, label: str) -> str:
-    path = folder / relative if relative else None
+def embedded_image(paths: DeploymentFolder, relative: str, label: str) -> str:
+    path = paths.file(relative) if relative else None
     if path is None or not path.is_file():
         return '<span class="none">none</span>'
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(label)}" src="data:image/jpeg;base64,{data}">'
 
 
-def _evaluation(folder: Path) -> str:
+def _evaluation(paths: DeploymentFolder) -> str:
     """The DET curve of ``lfr-batch evaluate``, where one was drawn."""
-    path = folder / DET_FIGURE
+    path = paths.det_figure
     if not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -294,7 +293,7 @@ def _figure(deployment: dict[str, Any], key: str) -> str:
 
 
 def render(
-    folder: Path,
+    paths: DeploymentFolder,
     deployment: dict[str, Any],
     alerts: list[dict[str, Any]],
     videos: list[dict[str, Any]],
@@ -329,8 +328,8 @@ def render(
         rows.append(
             "<tr>"
             f"<td>{escape(alert['alert_id'])}</td>"
-            f"<td>{embedded_image(folder, alert['snapshot'], 'probe ' + alert['alert_id'])}</td>"
-            f"<td>{embedded_image(folder, alert.get('subject_photo', ''), 'watchlist photo')}</td>"
+            f"<td>{embedded_image(paths, alert['snapshot'], 'probe ' + alert['alert_id'])}</td>"
+            f"<td>{embedded_image(paths, alert.get('subject_photo', ''), 'watchlist photo')}</td>"
             f"<td>{escape(alert['subject_name'])} ({escape(alert['subject_id'])})</td>"
             f"<td>{escape(alert['category'] or '—')}</td>"
             f"<td>{alert['distance']}</td>"
@@ -347,5 +346,5 @@ def render(
         + filter_box("name, video, outcome…", len(alerts), "alerts")
         + f'<table id="findings"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
         + timelines(videos, [_alert_marker(alert) for alert in alerts], bin_s, ALERT_LEGEND)
-        + _evaluation(folder),
+        + _evaluation(paths),
     )

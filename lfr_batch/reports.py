@@ -22,17 +22,11 @@ from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
-from lfr_batch.html_report import REPORT_HTML
 from lfr_batch.html_report import render as render_report
 from lfr_batch.spreadsheets import write_xlsx
 from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.times import comparable, iso
 
-ALERTS_CSV = "alerts.csv"
-DEPLOYMENT_CSV = "deployment.csv"
-VIDEOS_CSV = "videos.csv"
-DISTANCES_CSV = "distances.csv"
-ALERTS_XLSX = "alerts.xlsx"
 # How each alerts.csv column is typed in alerts.xlsx (any other column is text).
 ALERT_NUMBERS = (
     "track_id",
@@ -51,8 +45,6 @@ ALERT_NUMBERS = (
     "left",
 )
 ALERT_MOMENTS = ("first_seen", "last_seen")
-SNAPSHOTS_DIR = "snapshots"
-SUBJECT_PHOTOS_DIR = "watchlist_photos"
 
 REVIEW_COLUMNS = ("outcome", "engagement", "reviewer", "notes")
 OUTCOMES = ("true_confirmed", "true_unconfirmed", "false_confirmed", "false_unconfirmed")
@@ -264,7 +256,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
 def current_reviews(state: DeploymentState) -> dict[str, dict[str, str]]:
     """Every alert's review: from the review store, or, for alerts it does not hold,
     from review columns typed straight into alerts.csv."""
-    typed = read_review_columns(state.deployment_dir / ALERTS_CSV)
+    typed = read_review_columns(state.paths.alerts_csv)
     return {**typed, **{alert_id: review for alert_id, review in state.reviews().items() if review}}
 
 
@@ -344,20 +336,20 @@ def write_reports(state: DeploymentState) -> None:
     """Write the CSVs from everything the deployment holds; deployment.csv last, so
     its presence means a complete set. The review columns and the deployment's
     counts come from the same reviews (see :func:`current_reviews`)."""
-    folder = state.deployment_dir
+    paths = state.paths
     settings = state.settings["scan"]
     reviews = current_reviews(state)
     rows = []
     for record, alert in state.alerts():
-        row = alert_row(folder.name, settings["threshold"], record, alert)
+        row = alert_row(paths.name, settings["threshold"], record, alert)
         review = reviews.get(alert.alert_id, {})
         row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
         rows.append(row)
     record = deployment_row(state, reviews)
-    write_csv(folder / VIDEOS_CSV, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
-    write_csv(folder / ALERTS_CSV, ALERT_COLUMNS, rows)
+    write_csv(paths.videos_csv, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
+    write_csv(paths.alerts_csv, ALERT_COLUMNS, rows)
     write_xlsx(
-        folder / ALERTS_XLSX,
+        paths.alerts_xlsx,
         ALERT_COLUMNS,
         rows,
         numbers=ALERT_NUMBERS,
@@ -366,16 +358,16 @@ def write_reports(state: DeploymentState) -> None:
     )
     if settings.get("keep_distances"):
         write_csv(
-            folder / DISTANCES_CSV,
+            paths.distances_csv,
             DISTANCE_COLUMNS,
             ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
         )
     page = render_report(
-        folder,
+        paths,
         record,
         [{key: cell_text(value) for key, value in row.items()} for row in rows],
         [timeline_row(video) for video in state.ordered()],
         TIMELINE_BIN_S,
     )
-    write_atomic(folder / REPORT_HTML, page.encode("utf-8"))
-    write_csv(folder / DEPLOYMENT_CSV, DEPLOYMENT_COLUMNS, [record])
+    write_atomic(paths.report_html, page.encode("utf-8"))
+    write_csv(paths.deployment_csv, DEPLOYMENT_COLUMNS, [record])

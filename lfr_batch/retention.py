@@ -15,15 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lfr_batch.deployment import DeploymentFolder, folders_in
 from lfr_batch.errors import ConfigError
 from lfr_batch.reports import (
     OUTCOME_COLUMNS,
-    SNAPSHOTS_DIR,
-    SUBJECT_PHOTOS_DIR,
     current_reviews,
 )
 from lfr_batch.review import write_folder_reports
-from lfr_batch.state import STATE_DIR, AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.times import comparable
 
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -84,9 +83,9 @@ def purge(
     now = now or datetime.now(UTC)
     deployments = files = arrests_kept = 0
     candidates: list[PurgeCandidate] = []
-    for settings in sorted(out_dir.glob(f"*/{STATE_DIR}/settings.json")):
-        folder = settings.parent.parent
-        with deployment_lock(folder, "purge", wait=wait):
+    for paths in folders_in(out_dir):
+        folder = paths.root
+        with paths.lock("purge", wait=wait):
             state = DeploymentState(folder)
             reviews = current_reviews(state)
             expired: dict[str, list[AlertRecord]] = {}
@@ -129,8 +128,8 @@ def _purge_deployment(
     state.save_reviews({key: value for key, value in state.reviews().items() if key in held})
     referenced = {a.snapshot for _v, a in state.alerts()} | {a.subject_photo for _v, a in state.alerts()}
     files = 0
-    for folder in (SNAPSHOTS_DIR, SUBJECT_PHOTOS_DIR):
-        for path in sorted((state.deployment_dir / folder).glob("*.jpg")):
+    for folder in (DeploymentFolder.SNAPSHOTS, DeploymentFolder.SUBJECT_PHOTOS):
+        for path in sorted(state.paths.file(folder).glob("*.jpg")):
             if f"{folder}/{path.name}" not in referenced:
                 path.unlink()
                 files += 1

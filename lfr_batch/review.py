@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr_batch.case_report import (
-    CANDIDATES_CSV,
     CASE_REVIEW_COLUMNS,
     VERDICTS,
     is_case,
@@ -26,7 +25,6 @@ from lfr_batch.case_report import (
 )
 from lfr_batch.errors import ReviewError
 from lfr_batch.reports import (
-    ALERTS_CSV,
     ENGAGEMENTS,
     FORMULA_PREFIXES,
     OUTCOMES,
@@ -53,7 +51,7 @@ class ReviewForm:
     verdicts: tuple[str, ...]
     engagements: tuple[str, ...]  # empty: not asked
     columns: tuple[str, ...]  # the review columns of its CSV
-    csv_name: str
+    listing: str  # the DeploymentFolder file its findings are listed in
 
 
 ALERT_FORM = ReviewForm(
@@ -64,7 +62,7 @@ ALERT_FORM = ReviewForm(
     OUTCOMES,
     ENGAGEMENTS,
     REVIEW_COLUMNS,
-    ALERTS_CSV,
+    "alerts_csv",
 )
 CANDIDATE_FORM = ReviewForm(
     "candidate",
@@ -74,7 +72,7 @@ CANDIDATE_FORM = ReviewForm(
     VERDICTS,
     (),
     CASE_REVIEW_COLUMNS,
-    CANDIDATES_CSV,
+    "candidates_csv",
 )
 
 
@@ -175,7 +173,8 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
             reader = csv.DictReader(handle)
             missing = [c for c in wanted if c not in (reader.fieldnames or [])]
             if missing:
-                raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {form.csv_name}?)")
+                listing = getattr(state.paths, form.listing).name
+                raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {listing}?)")
             rows = list(enumerate(reader, start=2))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ReviewError(f"cannot read {path}: {error}") from None

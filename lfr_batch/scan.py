@@ -11,7 +11,6 @@ Re-running a scan into the same deployment skips files already scanned.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -28,12 +27,12 @@ from typing import Any, Protocol
 from lfr_batch import __version__
 from lfr_batch.alerts import Alert, build_alerts
 from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.html_report import REPORT_HTML
 from lfr_batch.pipeline import (
     AnalysisSettings,
     SegmentTask,
@@ -43,18 +42,9 @@ from lfr_batch.pipeline import (
     settings_matcher,
     shared_watchlist,
 )
-from lfr_batch.reports import (
-    ALERTS_CSV,
-    ALERTS_XLSX,
-    DEPLOYMENT_CSV,
-    DISTANCES_CSV,
-    SNAPSHOTS_DIR,
-    SUBJECT_PHOTOS_DIR,
-    VIDEOS_CSV,
-    write_reports,
-)
+from lfr_batch.reports import write_reports
 from lfr_batch.signing import signing_key
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.times import iso
 from lfr_batch.video import VideoReader, find_videos
 from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
@@ -73,7 +63,6 @@ DEFAULT_SEGMENT_SECONDS = 30.0
 MIN_SEGMENT_SECONDS = 10.0
 # Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
 DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 # Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
 # on every system, with no path separator or control character.
 _DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
@@ -213,13 +202,6 @@ class ScanResult:
         return sum(len(r.alerts) for r in self.records)
 
 
-def subject_photo_name(subject_id: str) -> str:
-    """A file name for a subject's photo: readable, short, and never shared by two ids
-    (``a b`` and ``a_b`` look alike once made safe; a 240-character id is too long)."""
-    digest = hashlib.sha256(subject_id.encode("utf-8")).hexdigest()[:12]
-    return f"{_SAFE_NAME.sub('_', subject_id)[:60]}-{digest}.jpg"
-
-
 def start_from_filename(path: Path) -> datetime | None:
     """The recording start encoded in a file name such as ``cam1_20261126T140000.mp4``."""
     found = _FILENAME_TIMESTAMP.search(path.stem)
@@ -341,7 +323,7 @@ class Evidence(Protocol):
     deployment's alerts (:class:`AlertEvidence`) or a case's candidates
     (:class:`lfr_batch.search.CandidateEvidence`)."""
 
-    outputs: tuple[str, ...]  # files and folders in the folder that ``--overwrite`` removes
+    outputs: tuple[Path, ...]  # files and folders that ``--overwrite`` removes besides the state
 
     def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
         """The records (and evidence on disk) of one video's matched tracks."""
@@ -388,8 +370,9 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     threshold, expected_rate = config.resolve_threshold(watchlist)
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
-    evidence = AlertEvidence(config.deployment_dir)
-    with deployment_lock(config.deployment_dir, "scan", wait=config.wait):
+    paths = DeploymentFolder(config.deployment_dir)
+    evidence = AlertEvidence(paths)
+    with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256, threshold)
         state = open_state(config.deployment_dir, scan_settings, config.overwrite, evidence.outputs)
 
@@ -492,15 +475,14 @@ def _warn_about_threshold(
 
 
 def open_state(
-    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[str, ...]
+    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
 ) -> DeploymentState:
     """The folder's state: cleared with its ``outputs`` for --overwrite, else checked
     against these settings."""
     state = DeploymentState(folder)
     if overwrite:
         state.clear()
-        for name in outputs:
-            path = folder / name
+        for path in outputs:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -645,19 +627,9 @@ class AlertEvidence:
     """A deployment keeps each alert: a snapshot of the face at its best frame and the
     subject's watchlist photo beside it, numbered A00001, A00002, … in commit order."""
 
-    outputs = (
-        SNAPSHOTS_DIR,
-        SUBJECT_PHOTOS_DIR,
-        ALERTS_CSV,
-        ALERTS_XLSX,
-        VIDEOS_CSV,
-        DEPLOYMENT_CSV,
-        DISTANCES_CSV,
-        REPORT_HTML,
-    )
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, paths: DeploymentFolder) -> None:
+        self.paths = paths
+        self.outputs = paths.deployment_outputs
 
     def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
         records = []
@@ -665,14 +637,14 @@ class AlertEvidence:
         for alert in alerts:
             alert_id = f"A{number:05d}"
             number += 1
-            snapshot = f"{SNAPSHOTS_DIR}/{alert_id}.jpg"
-            write_atomic(self.folder / snapshot, alert.best.snapshot_jpeg)
+            snapshot = self.paths.snapshot(alert_id)
+            write_atomic(self.paths.file(snapshot), alert.best.snapshot_jpeg)
             subject = watchlist.subjects[alert.subject_index]
             subject_photo = ""
             if subject.photo_jpeg:
                 # Only subjects with an alert: the reviewer compares the two faces.
-                subject_photo = f"{SUBJECT_PHOTOS_DIR}/{subject_photo_name(subject.subject_id)}"
-                write_atomic(self.folder / subject_photo, subject.photo_jpeg)
+                subject_photo = self.paths.subject_photo(subject.subject_id)
+                write_atomic(self.paths.file(subject_photo), subject.photo_jpeg)
             runner_up = alert.decision.subjects[1]
             records.append(
                 alert_record(

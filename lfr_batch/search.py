@@ -33,15 +33,12 @@ import numpy as np
 from lfr_batch.alerts import Alert
 from lfr_batch.calibration import calibrate
 from lfr_batch.case_report import (
-    CANDIDATES_CSV,
-    CANDIDATES_XLSX,
-    CASE_HTML,
     CASE_KIND,
-    PROBE_DIR,
     ranked,
     shown_count,
     write_case_reports,
 )
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, SearchError
 from lfr_batch.executors import check_scheduler
@@ -49,7 +46,6 @@ from lfr_batch.faces import DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.photos import PhotoError, crop_face, encode_jpeg
-from lfr_batch.reports import SNAPSHOTS_DIR
 from lfr_batch.scan import (
     DEFAULT_SAMPLE_FPS,
     DEFAULT_SEGMENT_SECONDS,
@@ -65,7 +61,7 @@ from lfr_batch.scan import (
     scan_footage,
 )
 from lfr_batch.signing import signing_key
-from lfr_batch.state import STATE_DIR, AlertRecord, DeploymentState, VideoRecord, deployment_lock
+from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.watchlist import REFERENCE_PHOTO_MAX_SIDE, Subject, Watchlist, one_face, save_watchlist
 
 logger = logging.getLogger(__name__)
@@ -78,7 +74,6 @@ DEFAULT_BELOW = 5
 # How far below the cut the list may look: dlib's own cut for telling two photos apart.
 # Nearer than this a face is kept (in memory) until the list is ranked; further, never.
 LOOK_FURTHER = 0.6
-PROBE_LIST = "probe.lfrlist"
 MAX_PROBE_PHOTOS = 50
 
 
@@ -105,11 +100,15 @@ class SearchConfig:
     def case_dir(self) -> Path:
         return self.out_dir / self.case
 
+    @property
+    def paths(self) -> DeploymentFolder:
+        return DeploymentFolder(self.case_dir)
+
     def scan_config(self) -> ScanConfig:
         """How the footage is scanned: a scan's engine, matching as far as LOOK_FURTHER."""
         return ScanConfig(
             inputs=self.footage,
-            watchlist=self.case_dir / STATE_DIR / PROBE_LIST,
+            watchlist=self.paths.probe_list,
             deployment=self.case,
             out_dir=self.out_dir,
             start=self.start,
@@ -203,17 +202,12 @@ def _warn_about_two_people(encodings: np.ndarray, photos: list[str]) -> None:
         )
 
 
-def probe_photo_path(index: int) -> str:
-    return f"{PROBE_DIR}/probe-{index + 1}.jpg"
-
-
 class CandidateEvidence:
     """A case keeps its listed candidates only: a snapshot each, numbered C00001, …"""
 
-    outputs = (SNAPSHOTS_DIR, PROBE_DIR, CANDIDATES_CSV, CANDIDATES_XLSX, CASE_HTML)
-
-    def __init__(self, folder: Path, cut: float, top: int, below: int) -> None:
-        self.folder, self.cut, self.top, self.below = folder, cut, top, below
+    def __init__(self, paths: DeploymentFolder, cut: float, top: int, below: int) -> None:
+        self.paths, self.cut, self.top, self.below = paths, cut, top, below
+        self.outputs = paths.case_outputs
 
     def _shown(self, distances: list[float]) -> int:
         return shown_count(sorted(distances), self.cut, self.top, self.below)
@@ -231,11 +225,11 @@ class CandidateEvidence:
                 break  # ranked below every listed candidate: nothing of it is written
             candidate_id = f"C{number:05d}"
             number += 1
-            snapshot = f"{SNAPSHOTS_DIR}/{candidate_id}.jpg"
-            write_atomic(self.folder / snapshot, alert.best.snapshot_jpeg)
+            snapshot = self.paths.snapshot(candidate_id)
+            write_atomic(self.paths.file(snapshot), alert.best.snapshot_jpeg)
             subject = watchlist.subjects[alert.subject_index]
             records.append(
-                alert_record(alert, candidate_id, snapshot, subject, subject_photo=probe_photo_path(0))
+                alert_record(alert, candidate_id, snapshot, subject, subject_photo=self.paths.probe_face(0))
             )
         return records
 
@@ -259,7 +253,7 @@ class CandidateEvidence:
             kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
             state.replace_record(replace(record, alerts=kept, purged=purged))
             for alert in gone:
-                (self.folder / alert.snapshot).unlink(missing_ok=True)
+                self.paths.file(alert.snapshot).unlink(missing_ok=True)
         reviews = state.reviews()
         if dropped & reviews.keys():
             state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
@@ -297,8 +291,9 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
     scan_config = config.scan_config()
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
-    evidence = CandidateEvidence(config.case_dir, cut, config.top, config.below)
-    with deployment_lock(config.case_dir, "search", wait=config.wait):
+    paths = config.paths
+    evidence = CandidateEvidence(paths, cut, config.top, config.below)
+    with paths.lock("search", wait=config.wait):
         scan_settings = {
             **scan_config.scan_settings(probe.sha256, LOOK_FURTHER),
             "kind": CASE_KIND,
@@ -312,13 +307,13 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
         save_watchlist(probe.watchlist, scan_config.watchlist, signing_key())
         for index, crop in enumerate(probe.crops):
-            write_atomic(config.case_dir / probe_photo_path(index), crop)
+            write_atomic(paths.file(paths.probe_face(index)), crop)
         state.start(
             scan_settings,
             {},
             {
                 "probe_photos": [
-                    {"photo": path, "sha256": digest, "face": probe_photo_path(index)}
+                    {"photo": path, "sha256": digest, "face": paths.probe_face(index)}
                     for index, (path, digest) in enumerate(probe.photos)
                 ],
                 "expected_false_candidate_rate": expected_rate,

@@ -12,32 +12,21 @@ was on, and the next run picks up from there.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import shutil
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.files import write_atomic
 from lfr_batch.times import iso, parse_time
 
 logger = logging.getLogger(__name__)
 
-STATE_DIR = ".lfr-batch"
-# Beside the state folder, not in it: --overwrite deletes that folder, and a lock file
-# deleted while held would let a second process lock a new one.
-LOCK_FILE = ".lfr-batch.lock"
-SETTINGS_FILE = "settings.json"
-REVIEWS_FILE = "reviews.json"
-VIDEOS_DIR = "videos"
 STATE_VERSION = 1
 
 
@@ -103,41 +92,12 @@ class VideoRecord:
         return {**asdict(self), "start": iso(self.start), "scanned_at": iso(self.scanned_at)}
 
 
-@contextmanager
-def deployment_lock(deployment_dir: Path, command: str, wait: bool = False) -> Iterator[None]:
-    """Hold the deployment for one command that changes it; a second process is
-    refused in one line naming the holder, or with ``wait`` waits for it. The kernel
-    releases the lock when its holder exits, however it exits (kill -9 included),
-    so no stale lock remains."""
-    deployment_dir.mkdir(parents=True, exist_ok=True)
-    path = deployment_dir / LOCK_FILE
-    handle = path.open("a+", encoding="utf-8")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = " ".join(handle.read().split())[:200] or "another process"
-            raise ReportError(
-                f"deployment {deployment_dir.name} is in use by {holder}; "
-                "run this again once that has finished"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        since = datetime.now(UTC).isoformat(timespec="seconds")
-        handle.write(f"'{command}' (process {os.getpid()} on {socket.gethostname()}, since {since})")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
 class DeploymentState:
     """The scan state of one deployment folder."""
 
     def __init__(self, deployment_dir: Path) -> None:
         self.deployment_dir = deployment_dir
-        self.folder = deployment_dir / STATE_DIR
+        self.paths = DeploymentFolder(deployment_dir)
         self.settings: dict[str, Any] = {}
         self.records: dict[str, VideoRecord] = {}
         self._load()
@@ -147,20 +107,20 @@ class DeploymentState:
         return bool(self.settings)
 
     def _load(self) -> None:
-        settings_path = self.folder / SETTINGS_FILE
+        settings_path = self.paths.settings
         if not settings_path.is_file():
             return
         try:
             self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ReportError(
-                f"the scan state in {self.folder} is unreadable ({error}); rerun with --overwrite"
+                f"the scan state in {self.paths.state_dir} is unreadable ({error}); rerun with --overwrite"
             ) from None
         if not isinstance(self.settings, dict) or self.settings.get("version") != STATE_VERSION:
             raise ReportError(
-                f"the scan state in {self.folder} is of another version; rerun with --overwrite"
+                f"the scan state in {self.paths.state_dir} is of another version; rerun with --overwrite"
             )
-        for path in sorted((self.folder / VIDEOS_DIR).glob("*.json")):
+        for path in sorted(self.paths.records.glob("*.json")):
             try:
                 record = VideoRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, TypeError, AttributeError) as error:
@@ -211,7 +171,7 @@ class DeploymentState:
 
     def reviews(self) -> dict[str, dict[str, str]]:
         """The reviewers' entries, by alert id."""
-        path = self.folder / REVIEWS_FILE
+        path = self.paths.reviews
         if not path.is_file():
             return {}
         try:
@@ -221,7 +181,7 @@ class DeploymentState:
 
     def save_reviews(self, reviews: dict[str, dict[str, str]]) -> None:
         text = json.dumps(reviews, indent=1, sort_keys=True)
-        write_atomic(self.folder / REVIEWS_FILE, text.encode("utf-8"))
+        write_atomic(self.paths.reviews, text.encode("utf-8"))
 
     def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
         """Every alert the deployment holds, in alert-id order."""
@@ -229,15 +189,12 @@ class DeploymentState:
 
     def replace_record(self, record: VideoRecord) -> None:
         """Rewrite a stored record (after a purge removed its alert details)."""
-        write_atomic(
-            self.folder / VIDEOS_DIR / f"{record.sha256}.json",
-            json.dumps(record.to_json(), indent=1).encode("utf-8"),
-        )
+        write_atomic(self.paths.record(record.sha256), json.dumps(record.to_json(), indent=1).encode("utf-8"))
         self.records[record.sha256] = record
 
     def save_settings(self) -> None:
         text = json.dumps(self.settings, indent=2, sort_keys=True)
-        write_atomic(self.folder / SETTINGS_FILE, text.encode("utf-8"))
+        write_atomic(self.paths.settings, text.encode("utf-8"))
 
     def done(self, sha256: str) -> VideoRecord | None:
         """The record of a file with this content that needs no rescan (failed ones are retried)."""
@@ -260,7 +217,7 @@ class DeploymentState:
             r for r in self.records.values() if r.video == record.video and r.sha256 != record.sha256
         ]:
             if stale.status == "failed":
-                (self.folder / VIDEOS_DIR / f"{stale.sha256}.json").unlink(missing_ok=True)
+                self.paths.record(stale.sha256).unlink(missing_ok=True)
                 del self.records[stale.sha256]
 
     def ordered(self) -> list[VideoRecord]:
@@ -268,5 +225,5 @@ class DeploymentState:
 
     def clear(self) -> None:
         """Forget everything scanned (``--overwrite``)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.paths.state_dir, ignore_errors=True)
         self.settings, self.records = {}, {}

@@ -21,8 +21,8 @@ from conftest import (
 
 from lfr_batch.audit import AUDIT_FILE
 from lfr_batch.cli import main
+from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.review import MAX_NOTE_CHARS
-from lfr_batch.scan import subject_photo_name
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 
@@ -49,10 +49,10 @@ def test_a_torn_last_audit_line_is_reported_and_the_next_command_works(scanned: 
 
 
 def test_subject_photo_names_are_unique_and_short() -> None:
-    assert subject_photo_name("a b") != subject_photo_name("a_b")
-    long_id = "x" * 240
-    assert len(subject_photo_name(long_id)) <= 80
-    assert subject_photo_name("../../etc/passwd").startswith(".._.._etc_passwd-")
+    photo = DeploymentFolder(Path("reports/d")).subject_photo
+    assert photo("a b") != photo("a_b")
+    assert len(photo("x" * 240)) <= 100
+    assert photo("../../etc/passwd").startswith("watchlist_photos/.._.._etc_passwd-")
 
 
 def test_review_import_refuses_repeated_alerts_other_deployments_and_long_notes(

@@ -20,6 +20,9 @@ DEPLOYMENT_SIDE = (
     "evaluation",
     "signing",
     "files",
+    "deployment",
+    "times",
+    "case_report",
 )
 
 

@@ -14,13 +14,15 @@ import pandas as pd
 from conftest import MALE_ONLY, scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.state import LOCK_FILE, deployment_lock
+from lfr_batch.deployment import DeploymentFolder
+
+LOCK_FILE = DeploymentFolder(Path("d")).lock_file.name
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from lfr_batch.state import deployment_lock
-with deployment_lock(Path(sys.argv[1]), "scan"):
+from lfr_batch.deployment import DeploymentFolder
+with DeploymentFolder(Path(sys.argv[1])).lock("scan"):
     print("held", flush=True)
     time.sleep(60)
 """
@@ -88,7 +90,7 @@ def test_the_lock_is_released_however_its_holder_ends(tmp_path: Path) -> None:
     holder = hold_in_another_process(tmp_path / "d")
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    with deployment_lock(tmp_path / "d", "test"):
+    with DeploymentFolder(tmp_path / "d").lock("test"):
         assert "'test' (process" in (tmp_path / "d" / LOCK_FILE).read_text(encoding="utf-8")
 
 

@@ -1,0 +1,200 @@
+"""``OUT/NAME/``: one deployment's folder (or one search case's), and the one object
+that knows what lies where in it.
+
+::
+
+    OUT/NAME/
+      .lfr-batch.lock         held by every command that changes the folder
+      .lfr-batch/             the state (lfr_batch.state): settings.json,
+                              reviews.json, videos/<sha256>.json, probe.lfrlist
+      snapshots/              one crop per alert or listed candidate
+      a deployment's:         alerts.csv, alerts.xlsx, deployment.csv, videos.csv,
+                              report.html, watchlist_photos/, distances.csv,
+                              evaluation.csv, det.png
+      a case's:               candidates.csv, candidates.xlsx, videos.csv,
+                              case.html, probe/
+
+Every module reads and writes these through a :class:`DeploymentFolder`, so the
+layout is written down once, here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lfr_batch.errors import ReportError
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class DeploymentFolder:
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # --- the state -------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".lfr-batch"
+
+    @property
+    def settings(self) -> Path:
+        return self.state_dir / "settings.json"
+
+    @property
+    def reviews(self) -> Path:
+        return self.state_dir / "reviews.json"
+
+    @property
+    def records(self) -> Path:
+        return self.state_dir / "videos"
+
+    def record(self, sha256: str) -> Path:
+        return self.records / f"{sha256}.json"
+
+    @property
+    def probe_list(self) -> Path:
+        """A case's one-subject list of the person searched for, for every worker."""
+        return self.state_dir / "probe.lfrlist"
+
+    @property
+    def lock_file(self) -> Path:
+        # Beside the state folder, not in it: --overwrite deletes that folder, and a lock
+        # file deleted while held would let a second process lock a new one.
+        return self.root / ".lfr-batch.lock"
+
+    # --- a deployment's reports ------------------------------------------------------
+    @property
+    def alerts_csv(self) -> Path:
+        return self.root / "alerts.csv"
+
+    @property
+    def alerts_xlsx(self) -> Path:
+        return self.root / "alerts.xlsx"
+
+    @property
+    def deployment_csv(self) -> Path:
+        return self.root / "deployment.csv"
+
+    @property
+    def videos_csv(self) -> Path:
+        return self.root / "videos.csv"
+
+    @property
+    def distances_csv(self) -> Path:
+        return self.root / "distances.csv"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def evaluation_csv(self) -> Path:
+        return self.root / "evaluation.csv"
+
+    @property
+    def det_figure(self) -> Path:
+        return self.root / "det.png"
+
+    # --- a case's reports ------------------------------------------------------------
+    @property
+    def candidates_csv(self) -> Path:
+        return self.root / "candidates.csv"
+
+    @property
+    def candidates_xlsx(self) -> Path:
+        return self.root / "candidates.xlsx"
+
+    @property
+    def case_html(self) -> Path:
+        return self.root / "case.html"
+
+    # --- evidence, named relative to the folder in the records -----------------------
+    SNAPSHOTS = "snapshots"
+    SUBJECT_PHOTOS = "watchlist_photos"
+    PROBE_FACES = "probe"
+
+    def snapshot(self, finding_id: str) -> str:
+        return f"{self.SNAPSHOTS}/{finding_id}.jpg"
+
+    def subject_photo(self, subject_id: str) -> str:
+        """Readable, short, and never shared by two ids (``a b`` and ``a_b`` look alike
+        once made safe; a 240-character id is too long for a file name)."""
+        digest = hashlib.sha256(subject_id.encode("utf-8")).hexdigest()[:12]
+        return f"{self.SUBJECT_PHOTOS}/{_SAFE_NAME.sub('_', subject_id)[:60]}-{digest}.jpg"
+
+    def probe_face(self, index: int) -> str:
+        return f"{self.PROBE_FACES}/probe-{index + 1}.jpg"
+
+    def file(self, relative: str) -> Path:
+        return self.root / relative
+
+    @property
+    def deployment_outputs(self) -> tuple[Path, ...]:
+        """What a deployment's --overwrite removes besides the state."""
+        return (
+            self.root / self.SNAPSHOTS,
+            self.root / self.SUBJECT_PHOTOS,
+            self.alerts_csv,
+            self.alerts_xlsx,
+            self.videos_csv,
+            self.deployment_csv,
+            self.distances_csv,
+            self.report_html,
+        )
+
+    @property
+    def case_outputs(self) -> tuple[Path, ...]:
+        """What a case's --overwrite removes besides the state."""
+        return (
+            self.root / self.SNAPSHOTS,
+            self.root / self.PROBE_FACES,
+            self.candidates_csv,
+            self.candidates_xlsx,
+            self.videos_csv,
+            self.case_html,
+        )
+
+    @contextmanager
+    def lock(self, command: str, wait: bool = False) -> Iterator[None]:
+        """Hold the folder for one command that changes it; a second process is refused
+        in one line naming the holder, or with ``wait`` waits for it. The kernel releases
+        the lock when its holder exits, however it exits (kill -9 included), so no stale
+        lock remains."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_file.open("a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = " ".join(handle.read().split())[:200] or "another process"
+                raise ReportError(
+                    f"deployment {self.name} is in use by {holder}; run this again once that has finished"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            since = datetime.now(UTC).isoformat(timespec="seconds")
+            handle.write(f"'{command}' (process {os.getpid()} on {socket.gethostname()}, since {since})")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+
+def folders_in(out_dir: Path) -> list[DeploymentFolder]:
+    """The deployment and case folders directly under ``out_dir`` that hold a state."""
+    found = (DeploymentFolder(path) for path in sorted(out_dir.iterdir()) if path.is_dir())
+    return [folder for folder in found if folder.settings.is_file()]
