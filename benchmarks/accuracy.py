@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 from common import REPO, machine, timed_scan
 
-from lfr_batch.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
-from lfr_batch.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_sharpness
-from lfr_batch.evaluation import evaluate
-from lfr_batch.faces import FaceDetector
-from lfr_batch.photos import crop_face, load_photo
+from lfr_batch.records.evaluation import evaluate
 from lfr_batch.scan import default_workers
 from lfr_batch.synthetic import MovingBackground, Walker, write_video
+from lfr_batch.vision.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
+from lfr_batch.vision.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_sharpness
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 SHARED = REPO.parent / "shared" / "data"

@@ -11,13 +11,13 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.encodings import FaceEncoder
-from lfr_batch.faces import FaceDetector
-from lfr_batch.matches import WatchlistMatcher
-from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.scan import ScanConfig, default_workers, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
-from lfr_batch.video import to_rgb
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.matches import WatchlistMatcher
+from lfr_batch.vision.photos import crop_face, load_photo
+from lfr_batch.vision.video import to_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHLIST = REPO / "watchlists" / "sample.pkl"

@@ -1,10 +1,10 @@
 """lfr-batch: batch face matching of recorded CCTV footage against a watchlist.
 
 The pipeline, one module per stage: video → motion (where to look) → faces →
-tracks → encodings → matches → alerts (:mod:`lfr_batch.pipeline` runs them over
+tracks → encodings → matches → alerts (:mod:`lfr_batch.vision.pipeline` runs them over
 one segment of a video) → reports, review, grid. :mod:`lfr_batch.scan` plans
 and runs a whole scan; :mod:`lfr_batch.watchlist` builds and loads the
-watchlist that :mod:`lfr_batch.matches` compares against.
+watchlist that :mod:`lfr_batch.vision.matches` compares against.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -23,15 +23,14 @@ import cv2
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lfr_batch import SOFTWARE_NAME, __version__, audit
-from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.deployment import DeploymentFolder
+from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
-from lfr_batch.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
 from lfr_batch.executors import SCHEDULER_ENV
-from lfr_batch.faces import DETECTORS
 from lfr_batch.files import write_atomic
-from lfr_batch.grid import (
+from lfr_batch.records import audit
+from lfr_batch.records.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
     GRID_DAYS,
     GRID_MOMENTS,
@@ -40,11 +39,11 @@ from lfr_batch.grid import (
     collect,
     summary_figures,
 )
-from lfr_batch.grid import summary as grid_summary
-from lfr_batch.html_report import clock
-from lfr_batch.reports import csv_bytes, write_reports
-from lfr_batch.retention import parse_age, purge
-from lfr_batch.review import (
+from lfr_batch.records.grid import summary as grid_summary
+from lfr_batch.records.html_report import clock
+from lfr_batch.records.reports import csv_bytes, write_reports
+from lfr_batch.records.retention import parse_age, purge
+from lfr_batch.records.review import (
     ALERT_FORM,
     Review,
     ReviewForm,
@@ -54,6 +53,9 @@ from lfr_batch.review import (
     pending,
     record_review,
 )
+from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.state import AlertRecord
+from lfr_batch.records.times import iso
 from lfr_batch.scan import (
     DEFAULT_SAMPLE_FPS,
     DEFAULT_SEGMENT_SECONDS,
@@ -73,9 +75,8 @@ from lfr_batch.search import (
     search,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
-from lfr_batch.spreadsheets import write_xlsx
-from lfr_batch.state import AlertRecord
-from lfr_batch.times import iso
+from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
+from lfr_batch.vision.faces import DETECTORS
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)

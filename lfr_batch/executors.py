@@ -1,6 +1,6 @@
 """Where segments run: in this process, in local worker processes, or on a Dask cluster.
 
-Every backend runs the same :func:`~lfr_batch.pipeline.analyse_segment` on the
+Every backend runs the same :func:`~lfr_batch.vision.pipeline.analyse_segment` on the
 same tasks, so the reports do not depend on where the work was done.
 """
 
@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from lfr_batch.errors import ConfigError
-from lfr_batch.pipeline import SegmentResult, SegmentTask, analyse_segment
+from lfr_batch.vision.pipeline import SegmentResult, SegmentTask, analyse_segment
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The scan: plan the work, run it, record each video, and write the reports.
 
 Each input video is split into time segments (so one long file keeps every
-worker busy); each segment runs through :func:`~lfr_batch.pipeline.analyse_segment`
+worker busy); each segment runs through :func:`~lfr_batch.vision.pipeline.analyse_segment`
 inline, in local worker processes or on a Dask cluster; the segments of a video
 are joined at their seams; and each finished video is committed to the
-deployment's state (:mod:`lfr_batch.state`) in input order before the reports
-(:mod:`lfr_batch.reports`) are written from everything the deployment holds.
+deployment's state (:mod:`lfr_batch.records.state`) in input order before the reports
+(:mod:`lfr_batch.records.reports`) are written from everything the deployment holds.
 Re-running a scan into the same deployment skips files already scanned.
 """
 
@@ -25,15 +25,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lfr_batch import __version__
-from lfr_batch.alerts import Alert, build_alerts
-from lfr_batch.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
-from lfr_batch.deployment import DeploymentFolder
-from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ConfigError, VideoError
 from lfr_batch.executors import check_scheduler, run_segments
-from lfr_batch.faces import DETECTORS, DetectorName, FaceDetector
 from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.pipeline import (
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.reports import write_reports
+from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.times import iso
+from lfr_batch.signing import signing_key
+from lfr_batch.vision.alerts import Alert, build_alerts
+from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import DETECTORS, DetectorName, FaceDetector
+from lfr_batch.vision.pipeline import (
     AnalysisSettings,
     SegmentTask,
     VideoAssembly,
@@ -42,11 +46,7 @@ from lfr_batch.pipeline import (
     settings_matcher,
     shared_watchlist,
 )
-from lfr_batch.reports import write_reports
-from lfr_batch.signing import signing_key
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.times import iso
-from lfr_batch.video import VideoReader, find_videos
+from lfr_batch.vision.video import VideoReader, find_videos
 from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
 
 logger = logging.getLogger(__name__)
@@ -272,7 +272,8 @@ class _Planned:
 def _plan(
     path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float, min_segments: int = 1
 ) -> tuple[_Planned, list[SegmentTask]]:
-    planned = _Planned(path, sha256, VideoAssembly(settings_matcher(settings), settings.keep_distances))
+    assembly = VideoAssembly(settings_matcher(settings), TIMELINE_BIN_S, settings.keep_distances)
+    planned = _Planned(path, sha256, assembly)
     try:
         with VideoReader(path) as reader:
             fps, frame_count = reader.info.fps, reader.info.frame_count

@@ -11,7 +11,7 @@ cut, marked so, to show where the evidence thins out.
 
 ``cases/NAME/`` is one case folder, owned like a deployment folder (same state,
 lock and review store): ``candidates.csv``, ``candidates.xlsx``, ``case.html``
-(:mod:`lfr_batch.case_report`), ``snapshots/`` (one crop per listed candidate)
+(:mod:`lfr_batch.records.case_report`), ``snapshots/`` (one crop per listed candidate)
 and ``probe/`` (the face of each probe photo). Only listed candidates keep
 evidence: a candidate pushed off the list by nearer ones loses its snapshot and
 record at once, and nothing of any other face is written.
@@ -30,22 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lfr_batch.alerts import Alert
-from lfr_batch.calibration import calibrate
-from lfr_batch.case_report import (
+from lfr_batch.errors import ConfigError, SearchError
+from lfr_batch.executors import check_scheduler
+from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.records.case_report import (
     CASE_KIND,
     ranked,
     shown_count,
     write_case_reports,
 )
-from lfr_batch.deployment import DeploymentFolder
-from lfr_batch.encodings import FaceEncoder
-from lfr_batch.errors import ConfigError, SearchError
-from lfr_batch.executors import check_scheduler
-from lfr_batch.faces import DetectorName, FaceDetector
-from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
-from lfr_batch.photos import PhotoError, crop_face, encode_jpeg
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.scan import (
     DEFAULT_SAMPLE_FPS,
     DEFAULT_SEGMENT_SECONDS,
@@ -61,7 +56,12 @@ from lfr_batch.scan import (
     scan_footage,
 )
 from lfr_batch.signing import signing_key
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.vision.alerts import Alert
+from lfr_batch.vision.calibration import calibrate
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import DetectorName, FaceDetector
+from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
+from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg
 from lfr_batch.watchlist import REFERENCE_PHOTO_MAX_SIDE, Subject, Watchlist, one_face, save_watchlist
 
 logger = logging.getLogger(__name__)

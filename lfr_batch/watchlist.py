@@ -11,7 +11,7 @@ A watchlist file is a pickle of plain data only (no numpy objects)::
      "encoding_source": [photo path of each row],
      "calibration": {"location", "scale", "pairs", "source", "miss_shares", "note"}}
 
-The calibration (:mod:`lfr_batch.calibration`) is computed when the list is
+The calibration (:mod:`lfr_batch.vision.calibration`) is computed when the list is
 built; a list without one (older files, face_recognition pickles) is
 calibrated from its own encodings when it is loaded.
 
@@ -36,15 +36,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lfr_batch.calibration import Calibration, calibrate
-from lfr_batch.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.errors import WatchlistError
-from lfr_batch.faces import FaceDetector
 from lfr_batch.files import write_atomic
-from lfr_batch.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
-from lfr_batch.photos import PhotoError, crop_face, encode_jpeg, load_photo
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
+from lfr_batch.vision.calibration import Calibration, calibrate
+from lfr_batch.vision.encodings import ENCODING_SIZE, FaceEncoder
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
+from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg, load_photo
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from lfr_batch.cli import main
-from lfr_batch.faces import FaceDetector
-from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.synthetic import Walker, background_from_video, write_video
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist
 
 REPO = Path(__file__).resolve().parents[1]

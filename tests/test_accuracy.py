@@ -20,10 +20,10 @@ from conftest import (
     scan_cli,
 )
 
-from lfr_batch.calibration import MIN_PAIRS, REFERENCE_TAIL, Calibration, calibrate, fit_tail
 from lfr_batch.cli import main
-from lfr_batch.encodings import MIN_FACE_PX, good_enough_to_match
-from lfr_batch.faces import Detections
+from lfr_batch.vision.calibration import MIN_PAIRS, REFERENCE_TAIL, Calibration, calibrate, fit_tail
+from lfr_batch.vision.encodings import MIN_FACE_PX, good_enough_to_match
+from lfr_batch.vision.faces import Detections
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_PHOTOS, STRANGERS_WALKING
 
-from lfr_batch import blazeface
-from lfr_batch.encodings import FaceEncoder
 from lfr_batch.errors import ModelError
-from lfr_batch.faces import FaceDetector
-from lfr_batch.motion import Region
-from lfr_batch.photos import crop_face, load_photo
 from lfr_batch.synthetic import paste
-from lfr_batch.video import VideoReader
+from lfr_batch.vision import blazeface
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.motion import Region
+from lfr_batch.vision.photos import crop_face, load_photo
+from lfr_batch.vision.video import VideoReader
 
 PEOPLE = {
     "intel_actor_f1": sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png")),

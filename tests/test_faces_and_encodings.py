@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import PHOTOS, SAMPLE_PHOTOS, SAMPLE_VIDEOS, TEST_DATA
 
-from lfr_batch.encodings import FaceEncoder
-from lfr_batch.faces import FaceDetector
-from lfr_batch.photos import load_photo
-from lfr_batch.video import to_rgb
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.photos import load_photo
+from lfr_batch.vision.video import to_rgb
 
 
 def test_hog_finds_the_one_face_of_a_reference_photo() -> None:

@@ -19,10 +19,10 @@ from conftest import (
     write_corrupt_video,
 )
 
-from lfr_batch.audit import AUDIT_FILE
 from lfr_batch.cli import main
-from lfr_batch.deployment import DeploymentFolder
-from lfr_batch.review import MAX_NOTE_CHARS
+from lfr_batch.records.audit import AUDIT_FILE
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.review import MAX_NOTE_CHARS
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
 
@@ -207,7 +207,7 @@ def test_with_a_key_lists_are_signed_and_unsigned_or_altered_ones_refused(
 
 def rewrite_chain(lines: list[dict]) -> list[str]:
     """What a forger without the key can do: recompute every hash and link."""
-    from lfr_batch.audit import GENESIS, line_hash
+    from lfr_batch.records.audit import GENESIS, line_hash
 
     previous, written = GENESIS, []
     for entry in lines:

@@ -14,14 +14,14 @@ import pandas as pd
 from conftest import MALE_ONLY, scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.deployment import DeploymentFolder
+from lfr_batch.records.folder import DeploymentFolder
 
 LOCK_FILE = DeploymentFolder(Path("d")).lock_file.name
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from lfr_batch.deployment import DeploymentFolder
+from lfr_batch.records.folder import DeploymentFolder
 with DeploymentFolder(Path(sys.argv[1])).lock("scan"):
     print("held", flush=True)
     time.sleep(60)

@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from lfr_batch.alerts import TrackEvidence, decide
-from lfr_batch.encodings import MAX_VIEWS, EncodingPolicy
-from lfr_batch.matches import WatchlistMatcher
-from lfr_batch.motion import TRACKED_FACE_TARGET_PX, MotionRegions
-from lfr_batch.pipeline import SegmentResult, VideoAssembly
-from lfr_batch.tracks import Track
-from lfr_batch.video import Frame
+from lfr_batch.records.state import TIMELINE_BIN_S
+from lfr_batch.vision.alerts import TrackEvidence, decide
+from lfr_batch.vision.encodings import MAX_VIEWS, EncodingPolicy
+from lfr_batch.vision.matches import WatchlistMatcher
+from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, MotionRegions
+from lfr_batch.vision.pipeline import SegmentResult, VideoAssembly
+from lfr_batch.vision.tracks import Track
+from lfr_batch.vision.video import Frame
 from lfr_batch.watchlist import Subject, Watchlist
 
 NO_TRACKS = np.zeros((0, 4), dtype=np.int32)
@@ -125,7 +126,7 @@ def test_a_track_over_a_seam_is_one_face_decided_on_the_views_of_both_sides() ->
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700), track(1, 10.4, 11.0, 100, 100)]
     second.open_evidence = {0: evidence(unit(0) + unit(2, 0.1)), 1: evidence(unit(1) + unit(3, 0.2))}
-    assembly = VideoAssembly(matcher)
+    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
     assembly.add(second)  # segments may finish out of order
     assert assembly.folded == 0
     assembly.add(first)
@@ -151,7 +152,10 @@ def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces()
     segment.tracks = [track(0, 1.0, 2.0, 0, 100), track(1, 3.0, 4.0, 300, 300)]
     blurred = TrackEvidence(low_quality_views=3)
     segment.decisions = {0: decide(evidence(unit(4)), matcher), 1: decide(blurred, matcher)}
-    kept, plain = VideoAssembly(matcher, keep_distances=True), VideoAssembly(matcher)
+    kept, plain = (
+        VideoAssembly(matcher, TIMELINE_BIN_S, keep_distances=True),
+        VideoAssembly(matcher, TIMELINE_BIN_S),
+    )
     for assembly in (kept, plain):
         assembly.add(segment)
         assembly.finish()
@@ -172,7 +176,7 @@ def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
     first.open_evidence = {1: evidence(unit(0))}  # a lone view right on subject a
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700, detections=9)]
-    assembly = VideoAssembly(matcher)
+    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
     assembly.add(first)
     assembly.add(second)
     assembly.finish()

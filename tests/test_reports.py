@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lfr_batch.reports import csv_bytes, false_alert_rate, hms, spreadsheet_safe, write_csv
+from lfr_batch.records.reports import csv_bytes, false_alert_rate, hms, spreadsheet_safe, write_csv
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+44 20", "-2", "@SUM(A1)", "\tx", "\r=cmd"])

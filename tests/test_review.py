@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
 
 from lfr_batch.cli import cli, main
-from lfr_batch.grid import PUBLISHED_COLUMNS
+from lfr_batch.records.grid import PUBLISHED_COLUMNS
 from lfr_batch.watchlist import build_watchlist, save_watchlist
 
 

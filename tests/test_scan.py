@@ -21,9 +21,9 @@ from conftest import (
     write_corrupt_video,
 )
 
-from lfr_batch.reports import ALERT_COLUMNS, DEPLOYMENT_COLUMNS, VIDEO_COLUMNS
+from lfr_batch.records.reports import ALERT_COLUMNS, DEPLOYMENT_COLUMNS, VIDEO_COLUMNS
+from lfr_batch.records.state import VideoRecord
 from lfr_batch.scan import ScanConfig, scan, start_from_filename
-from lfr_batch.state import VideoRecord
 
 PUBLISHED = [
     "deployment",

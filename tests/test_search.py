@@ -23,8 +23,8 @@ from conftest import (
 from openpyxl import load_workbook
 from test_html_report import WIDTHS, check_layout, dom
 
-from lfr_batch.case_report import shown_count
 from lfr_batch.cli import cli, main
+from lfr_batch.records.case_report import shown_count
 
 F1_PHOTOS = sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png"))
 M1_PHOTOS = sorted((PHOTOS / "intel_actor_m1").glob("*.png"))

@@ -14,7 +14,7 @@ import pytest
 from conftest import scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.spreadsheets import xlsx_bytes
+from lfr_batch.records.spreadsheets import xlsx_bytes
 from lfr_batch.watchlist import save_watchlist
 
 openpyxl = pytest.importorskip("openpyxl")

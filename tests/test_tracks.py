@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lfr_batch.tracks import FaceTracker, crowded_faces
+from lfr_batch.vision.tracks import FaceTracker, crowded_faces
 
 
 def box(x: float, y: float, size: float = 60) -> list[int]:

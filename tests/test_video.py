@@ -8,7 +8,7 @@ from conftest import FEMALE_AND_MALE, SAMPLE_VIDEOS, write_corrupt_video
 
 from lfr_batch.errors import VideoError
 from lfr_batch.synthetic import write_video
-from lfr_batch.video import VideoReader, find_videos, to_rgb
+from lfr_batch.vision.video import VideoReader, find_videos, to_rgb
 
 
 def test_find_videos_recurses_sorted_and_skips_other_files(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from conftest import PHOTOS, SAMPLE_PHOTOS, blank_image
 
 from lfr_batch.errors import WatchlistError
-from lfr_batch.photos import load_photo
+from lfr_batch.vision.photos import load_photo
 from lfr_batch.watchlist import (
     CATEGORIES,
     Subject,

@@ -16,7 +16,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from lfr_batch.deployment import DeploymentFolder
+from lfr_batch.records.folder import DeploymentFolder
 
 FIGURES = (
     ("location", "Location"),

@@ -14,9 +14,9 @@ import html
 from dataclasses import asdict
 from typing import Any
 
-from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.files import write_atomic
-from lfr_batch.html_report import (
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.html_report import (
     OUTCOME_COLOURS,
     Marker,
     clock,
@@ -26,9 +26,9 @@ from lfr_batch.html_report import (
     page,
     timelines,
 )
-from lfr_batch.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, video_row, write_csv
-from lfr_batch.spreadsheets import write_xlsx
-from lfr_batch.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, video_row, write_csv
+from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
 

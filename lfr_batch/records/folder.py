@@ -5,7 +5,7 @@ that knows what lies where in it.
 
     OUT/NAME/
       .lfr-batch.lock         held by every command that changes the folder
-      .lfr-batch/             the state (lfr_batch.state): settings.json,
+      .lfr-batch/             the state (lfr_batch.records.state): settings.json,
                               reviews.json, videos/<sha256>.json, probe.lfrlist
       snapshots/              one crop per alert or listed candidate
       a deployment's:         alerts.csv, alerts.xlsx, deployment.csv, videos.csv,

@@ -15,15 +15,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lfr_batch.deployment import DeploymentFolder, folders_in
 from lfr_batch.errors import ConfigError
-from lfr_batch.reports import (
+from lfr_batch.records.folder import DeploymentFolder, folders_in
+from lfr_batch.records.reports import (
     OUTCOME_COLUMNS,
     current_reviews,
 )
-from lfr_batch.review import write_folder_reports
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.times import comparable
+from lfr_batch.records.review import write_folder_reports
+from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.times import comparable
 
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}

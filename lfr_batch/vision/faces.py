@@ -2,7 +2,7 @@
 
 Boxes are ``(top, right, bottom, left)`` pixel rows, as face_recognition gives
 them, clipped to the image so a crop never runs off its edge. The detector can
-search the whole frame or only given regions (see :mod:`lfr_batch.motion`);
+search the whole frame or only given regions (see :mod:`lfr_batch.vision.motion`);
 boxes always come back in whole-frame coordinates.
 """
 
@@ -16,9 +16,9 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch import blazeface
-from lfr_batch.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
-from lfr_batch.motion import TRACKED_FACE_TARGET_PX, Region, merge_regions
+from lfr_batch.vision import blazeface
+from lfr_batch.vision.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
+from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, Region, merge_regions
 
 DetectorName = Literal["hog", "blazeface", "cnn"]
 DETECTORS: tuple[DetectorName, ...] = ("hog", "blazeface", "cnn")
@@ -119,7 +119,7 @@ class FaceDetector:
 
     def next_frame(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
         """Faces in the next analysed frame of a video: as a call, except that BlazeFace
-        searches a bounded share of a busy frame (see :class:`~lfr_batch.blazeface.TileSchedule`)."""
+        searches a bounded share of a busy frame (see :class:`~lfr_batch.vision.blazeface.TileSchedule`)."""
         if self.model == "blazeface":
             return self._detect_tiles(image, regions, bounded=True)
         return self(image, regions)

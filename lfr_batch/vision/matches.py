@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from lfr_batch.calibration import subject_centroids
+from lfr_batch.vision.calibration import subject_centroids
 from lfr_batch.watchlist import Subject, Watchlist
 
 NO_SUBJECT = -1

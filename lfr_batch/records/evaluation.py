@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.errors import ConfigError
+from lfr_batch.records.folder import DeploymentFolder
 
 TRUTH_COLUMNS = ("video", "subject_id", "start_s", "end_s")
 # A track's span is widened by this much when matched to an appearance: sampling and

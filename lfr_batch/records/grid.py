@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.deployment import DeploymentFolder, folders_in
-from lfr_batch.reports import (
+from lfr_batch.records.folder import DeploymentFolder, folders_in
+from lfr_batch.records.reports import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
     false_alert_rate,

@@ -6,18 +6,18 @@ returns a picklable :class:`SegmentResult` holding only tracks (times and
 boxes) and the evidence of matched faces. :class:`VideoAssembly` stitches the
 segments of one video back together at their seams.
 
-One frame's path: :class:`~lfr_batch.video.VideoReader` decodes it →
-:class:`~lfr_batch.motion.MotionRegions` says where to look →
-:class:`~lfr_batch.faces.FaceDetector` finds faces there →
-:class:`~lfr_batch.tracks.FaceTracker` links them to tracks by position →
-:class:`~lfr_batch.encodings.EncodingPolicy` picks the views worth encoding,
-:func:`~lfr_batch.encodings.whole_in_view` drops faces cut by the frame's edge and
-:func:`~lfr_batch.encodings.good_enough_to_match` those too small or blurred →
-:class:`~lfr_batch.encodings.FaceEncoder` encodes them, and the tracker checks
+One frame's path: :class:`~lfr_batch.vision.video.VideoReader` decodes it →
+:class:`~lfr_batch.vision.motion.MotionRegions` says where to look →
+:class:`~lfr_batch.vision.faces.FaceDetector` finds faces there →
+:class:`~lfr_batch.vision.tracks.FaceTracker` links them to tracks by position →
+:class:`~lfr_batch.vision.encodings.EncodingPolicy` picks the views worth encoding,
+:func:`~lfr_batch.vision.encodings.whole_in_view` drops faces cut by the frame's edge and
+:func:`~lfr_batch.vision.encodings.good_enough_to_match` those too small or blurred →
+:class:`~lfr_batch.vision.encodings.FaceEncoder` encodes them, and the tracker checks
 those links by appearance →
-:class:`~lfr_batch.matches.WatchlistMatcher` ranks the subjects →
-:class:`~lfr_batch.alerts.TrackEvidence` gathers each track's views, and when the
-track ends :func:`~lfr_batch.alerts.decide` compares their mean with the watchlist.
+:class:`~lfr_batch.vision.matches.WatchlistMatcher` ranks the subjects →
+:class:`~lfr_batch.vision.alerts.TrackEvidence` gathers each track's views, and when the
+track ends :func:`~lfr_batch.vision.alerts.decide` compares their mean with the watchlist.
 
 A track that may run over a segment's seam is decided only once both sides are
 joined (:class:`VideoAssembly`); every other track is decided in its segment, and
@@ -36,15 +36,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lfr_batch.alerts import TrackDecision, TrackEvidence, decide
-from lfr_batch.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match, whole_in_view
 from lfr_batch.errors import VideoError, WatchlistError
-from lfr_batch.faces import Detections, DetectorName, FaceDetector
-from lfr_batch.matches import WatchlistMatcher
-from lfr_batch.motion import MotionRegions
 from lfr_batch.signing import signing_key
-from lfr_batch.state import TIMELINE_BIN_S
-from lfr_batch.tracks import (
+from lfr_batch.vision.alerts import TrackDecision, TrackEvidence, decide
+from lfr_batch.vision.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match, whole_in_view
+from lfr_batch.vision.faces import Detections, DetectorName, FaceDetector
+from lfr_batch.vision.matches import WatchlistMatcher
+from lfr_batch.vision.motion import MotionRegions
+from lfr_batch.vision.tracks import (
     DEFAULT_MAX_GAP_S,
     FaceTracker,
     Track,
@@ -52,7 +51,7 @@ from lfr_batch.tracks import (
     join_at_seam,
     merged,
 )
-from lfr_batch.video import VideoReader
+from lfr_batch.vision.video import VideoReader
 from lfr_batch.watchlist import Watchlist, load_watchlist
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
@@ -262,11 +261,14 @@ class VideoAssembly:
     tracks open at its end, and the decided tracks worth reporting), so memory
     stays flat however long the video."""
 
-    def __init__(self, matcher: WatchlistMatcher, keep_distances: bool = False) -> None:
+    def __init__(
+        self, matcher: WatchlistMatcher, timeline_bin_s: float, keep_distances: bool = False
+    ) -> None:
         self.matcher = matcher
         self.keep_distances = keep_distances
         self.faces_seen = 0
-        self.faces_seen_by_bin: list[int] = []  # new faces per TIMELINE_BIN_S of video, for the timeline
+        self.timeline_bin_s = timeline_bin_s
+        self.faces_seen_by_bin: list[int] = []  # new faces per timeline_bin_s of video: counts only
         self._next_id = 0
         self._counted: set[int] = set()  # tracks found often enough to be faces seen
         self.faces_low_quality = 0
@@ -305,7 +307,7 @@ class VideoAssembly:
             return
         self._counted.add(global_id)
         self.faces_seen += 1
-        time_bin = int(track.first_seen_s // TIMELINE_BIN_S)
+        time_bin = int(track.first_seen_s // self.timeline_bin_s)
         self.faces_seen_by_bin += [0] * (time_bin + 1 - len(self.faces_seen_by_bin))
         self.faces_seen_by_bin[time_bin] += 1
 

@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lfr_batch.deployment import DeploymentFolder
 from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.files import write_atomic
-from lfr_batch.times import iso, parse_time
+from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.times import iso, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VideoRecord:
     processing_seconds: float = 0.0
     scanned_at: datetime | None = None
     alerts: list[AlertRecord] = field(default_factory=list)
-    # Figures of alerts deleted at the end of their retention period (see lfr_batch.retention).
+    # Figures of alerts deleted at the end of their retention period (see lfr_batch.records.retention).
     purged: dict[str, int] = field(default_factory=dict)
     # Every decided track's nearest subjects, numbers only (``scan --keep-distances``).
     distances: list[dict[str, Any]] = field(default_factory=list)

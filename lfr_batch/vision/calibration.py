@@ -8,7 +8,7 @@ one subject; their lower tail is fitted with a normal distribution (a straight
 line in probit space), which extrapolates below what the pairs can resolve;
 and the share of strangers who would alert against S subjects is
 ``1 − (1 − q)^S``. Subjects are represented by the centroid of their encodings,
-as the matcher does (:mod:`lfr_batch.matches`).
+as the matcher does (:mod:`lfr_batch.vision.matches`).
 
 Faces in footage are not photos: small, compressed, noisy faces drift towards
 the average face, and a stranger's track lies nearer the list than their photo

@@ -13,8 +13,8 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.faces import Detections, box_to_rect
-from lfr_batch.models import ENCODER_MODEL, LANDMARK_MODEL, load_models
+from lfr_batch.vision.faces import Detections, box_to_rect
+from lfr_batch.vision.models import ENCODER_MODEL, LANDMARK_MODEL, load_models
 
 ENCODING_SIZE = 128
 NUM_JITTERS = 1

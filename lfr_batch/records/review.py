@@ -16,22 +16,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lfr_batch.case_report import (
+from lfr_batch.errors import ReviewError
+from lfr_batch.records.case_report import (
     CASE_REVIEW_COLUMNS,
     VERDICTS,
     is_case,
     ranked,
     write_case_reports,
 )
-from lfr_batch.errors import ReviewError
-from lfr_batch.reports import (
+from lfr_batch.records.reports import (
     ENGAGEMENTS,
     FORMULA_PREFIXES,
     OUTCOMES,
     REVIEW_COLUMNS,
     write_reports,
 )
-from lfr_batch.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
 
 # Long enough for any account of an engagement; short enough for every spreadsheet cell.
 MAX_NOTE_CHARS = 10_000

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lfr_batch.video import PHOTO_SUFFIXES, to_rgb
+from lfr_batch.vision.video import PHOTO_SUFFIXES, to_rgb
 
 
 class PhotoError(ValueError):
