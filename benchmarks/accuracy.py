@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from common import REPO, machine, timed_scan
 
+from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
-from lfr_batch.scan import default_workers
 from lfr_batch.synthetic import MovingBackground, Walker, write_video
 from lfr_batch.vision.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
 from lfr_batch.vision.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_sharpness

@@ -11,7 +11,8 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.options import default_workers
+from lfr_batch.scan import ScanConfig, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import FaceDetector

@@ -41,8 +41,9 @@ import pandas as pd
 from accuracy import VIDEOS, face_crop, shared_people, split_people
 from common import naive_loop
 
+from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
-from lfr_batch.scan import ScanConfig, ScanResult, default_workers, scan
+from lfr_batch.scan import ScanConfig, ScanResult, scan
 from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from common import SAMPLE, WATCHLIST, footage_seconds, machine, naive_loop, synthetic_clip, timed_scan
 
-from lfr_batch.scan import default_workers
+from lfr_batch.options import default_workers
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.video import find_videos
 from lfr_batch.watchlist import load_watchlist

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from common import WATCHLIST, machine, synthetic_clip
 
-from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.options import default_workers
+from lfr_batch.scan import ScanConfig, scan
 from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, save_watchlist
 
 

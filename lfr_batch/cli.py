@@ -27,6 +27,7 @@ from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.files import write_atomic
+from lfr_batch.options import OPTIONS
 from lfr_batch.records import audit
 from lfr_batch.records.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
 from lfr_batch.records.folder import DeploymentFolder
@@ -57,26 +58,16 @@ from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import AlertRecord
 from lfr_batch.records.times import iso
 from lfr_batch.scan import (
-    DEFAULT_SAMPLE_FPS,
-    DEFAULT_SEGMENT_SECONDS,
-    DEFAULT_UPSAMPLE,
-    DEFAULT_WATCHLIST_MAX_AGE_H,
     Progress,
     ScanConfig,
-    default_workers,
     scan,
 )
 from lfr_batch.search import (
-    DEFAULT_BELOW,
-    DEFAULT_MAX_FALSE_CANDIDATE_RATE,
-    DEFAULT_TOP,
-    LOOK_FURTHER,
     SearchConfig,
     search,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.vision.faces import DETECTORS
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -284,15 +275,26 @@ def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
     raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
 
 
+def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of one row of lfr_batch.options: its flag, type, default and help,
+    with its range; the range itself is checked by the library, so a value from the
+    command line and one from --config are refused alike, in one line."""
+    row = OPTIONS[name]
+    allowed = row.allowed
+    return click.option(
+        row.flag,
+        row.name,
+        type=click.Choice(row.choices) if row.choices else row.kind,
+        default=row.default,
+        show_default=row.shown_default or True,
+        help=f"{row.help} {allowed[0].upper()}{allowed[1:]}." if not row.choices else row.help,
+    )
+
+
 def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """How footage is read and where the work runs: the same for scan and search."""
-    command = click.option(
-        "--segment-seconds",
-        default=DEFAULT_SEGMENT_SECONDS,
-        show_default=True,
-        type=float,
-        help="Length of the segments long videos are split into for workers.",
-    )(command)
+    for name in ("segment_seconds",):
+        command = table_option(name)(command)
     command = click.option(
         "--scheduler",
         envvar=SCHEDULER_ENV,
@@ -300,38 +302,8 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
         f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
     )(command)
-    command = click.option(
-        "--workers",
-        type=click.IntRange(min=1),
-        default=default_workers,
-        show_default="one per CPU core",
-        help="Local worker processes; long files are split into segments so one file uses them all.",
-    )(command)
-    command = click.option(
-        "--detector",
-        type=click.Choice(DETECTORS),
-        default=ScanConfig.detector,
-        show_default=True,
-        help="Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
-        "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without a GPU). "
-        "Landmarks and encodings are dlib's whichever is chosen.",
-    )(command)
-    command = click.option(
-        "--upsample",
-        default=DEFAULT_UPSAMPLE,
-        show_default=True,
-        type=click.IntRange(0, 3),
-        help="Times the frame is doubled before detection: 0 finds faces from ~80 px, "
-        "1 from ~40 px, 2 from ~20 px; each step costs about 4x.",
-    )(command)
-    command = click.option(
-        "--fps",
-        "sample_fps",
-        default=DEFAULT_SAMPLE_FPS,
-        show_default=True,
-        type=float,
-        help="Frames analysed per second of video (every frame if the video has fewer).",
-    )(command)
+    for name in ("workers", "detector", "upsample", "sample_fps"):
+        command = table_option(name)(command)
     command = click.option(
         "--start",
         type=IsoDateTime(),
@@ -389,27 +361,14 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "that counts as a match; lower is stricter. 'auto': the loosest distance whose expected "
     "false alert rate against this watchlist stays under --max-false-alert-rate.",
 )
-@click.option(
-    "--max-false-alert-rate",
-    default=DEFAULT_MAX_FALSE_ALERT_RATE,
-    show_default=True,
-    type=float,
-    help="False alerts per face seen that --threshold auto allows (0.0001: one in 10,000).",
-)
+@table_option("max_false_alert_rate")
 @click.option(
     "--exhaustive",
     is_flag=True,
     help="Analyse every frame in full and encode every face: many times slower; "
     "for checking what the fast default finds.",
 )
-@click.option(
-    "--watchlist-max-age",
-    "watchlist_max_age_h",
-    default=DEFAULT_WATCHLIST_MAX_AGE_H,
-    show_default=True,
-    type=float,
-    help="Hours after which the watchlist counts as stale and a warning is given.",
-)
+@table_option("watchlist_max_age_h")
 @click.option(
     "--wait",
     is_flag=True,
@@ -573,29 +532,9 @@ def scan_command(
     type=click.Path(path_type=Path),
     help="Folder that holds one sub-folder per case.",
 )
-@click.option(
-    "--top",
-    default=DEFAULT_TOP,
-    show_default=True,
-    type=click.IntRange(1, 10_000),
-    help="Most candidates listed (and kept: the evidence of any ranked lower is deleted).",
-)
-@click.option(
-    "--below",
-    default=DEFAULT_BELOW,
-    show_default=True,
-    type=click.IntRange(0, 100),
-    help=f"Candidates listed beneath the cut (the nearest, within {LOOK_FURTHER}), to show where "
-    "the evidence thins out.",
-)
-@click.option(
-    "--max-false-candidate-rate",
-    default=DEFAULT_MAX_FALSE_CANDIDATE_RATE,
-    show_default=True,
-    type=float,
-    help="False candidates per face seen that the cut allows (0.001: one in 1,000), calibrated as "
-    "scan's --threshold auto is.",
-)
+@table_option("top")
+@table_option("below")
+@table_option("max_false_candidate_rate")
 @footage_options
 @wait_option
 @click.option(

@@ -12,8 +12,6 @@ Re-running a scan into the same deployment skips files already scanned.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import re
 import shutil
 import time
@@ -28,15 +26,15 @@ from lfr_batch import __version__
 from lfr_batch.errors import ConfigError, VideoError
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.options import check_all, on_value
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.records.times import iso
 from lfr_batch.signing import signing_key
 from lfr_batch.vision.alerts import Alert, build_alerts
-from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import DETECTORS, DetectorName, FaceDetector
+from lfr_batch.vision.faces import DetectorName, FaceDetector
 from lfr_batch.vision.pipeline import (
     AnalysisSettings,
     SegmentTask,
@@ -51,27 +49,25 @@ from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
 
 logger = logging.getLogger(__name__)
 
-# A walking person (about 1.4 m/s) crosses a CCTV view in a few seconds and faces the
-# camera for about one of them; 5 samples a second give several looks in that second.
-DEFAULT_SAMPLE_FPS = 5.0
+# The rows of lfr_batch.options a scan takes (a search takes them too, but the first).
+SCAN_OPTIONS = (
+    "max_false_alert_rate",
+    "sample_fps",
+    "upsample",
+    "detector",
+    "workers",
+    "segment_seconds",
+    "watchlist_max_age_h",
+)
+
 # A video is split to keep idle workers busy only into pieces at least this long:
 # each piece starts its motion and tracking afresh, and its tracks meet at a seam.
 MIN_SPLIT_SECONDS = 5.0
-DEFAULT_UPSAMPLE = 1
-# Long enough that seams are rare, short enough that one long file feeds every worker.
-DEFAULT_SEGMENT_SECONDS = 30.0
-MIN_SEGMENT_SECONDS = 10.0
-# Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
-DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
 # Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
 # on every system, with no path separator or control character.
 _DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
 _FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
-
-
-def default_workers() -> int:
-    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
 
 
 @dataclass(frozen=True)
@@ -84,17 +80,16 @@ class ScanConfig:
     purpose: str = ""
     start: datetime | None = None
     threshold: float | None = None  # None: calibrated to the watchlist (``auto``)
-    max_false_alert_rate: float = DEFAULT_MAX_FALSE_ALERT_RATE
-    sample_fps: float = DEFAULT_SAMPLE_FPS
-    upsample: int = DEFAULT_UPSAMPLE
-    # HOG stays the default until BlazeFace's boxes pass the quality gate as HOG's do
-    # (see README, Performance): BlazeFace is faster on busy scenes and finds more.
-    detector: DetectorName = "hog"
+    # The tunable options take their defaults and ranges from lfr_batch.options.
+    max_false_alert_rate: float = field(default_factory=on_value("max_false_alert_rate"))
+    sample_fps: float = field(default_factory=on_value("sample_fps"))
+    upsample: int = field(default_factory=on_value("upsample"))
+    detector: DetectorName = field(default_factory=on_value("detector"))
     exhaustive: bool = False
-    workers: int = 1
+    workers: int = field(default_factory=on_value("workers"))
     scheduler: str | None = None
-    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
-    watchlist_max_age_h: float = DEFAULT_WATCHLIST_MAX_AGE_H
+    segment_seconds: float = field(default_factory=on_value("segment_seconds"))
+    watchlist_max_age_h: float = field(default_factory=on_value("watchlist_max_age_h"))
     keep_distances: bool = False
     overwrite: bool = False
     wait: bool = False  # for a deployment another command holds, instead of stopping
@@ -107,25 +102,7 @@ class ScanConfig:
             )
         if self.threshold is not None and not 0.0 < self.threshold < 2.0:
             raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")
-        if not 0.0 < self.max_false_alert_rate < 1.0:
-            raise ConfigError(
-                f"max false alert rate {self.max_false_alert_rate} must lie between 0 and 1 "
-                f"(the default, {DEFAULT_MAX_FALSE_ALERT_RATE:g}, is one in 10,000 faces seen)"
-            )
-        if not math.isfinite(self.sample_fps) or self.sample_fps <= 0:
-            raise ConfigError(f"fps {self.sample_fps} must be a positive number")
-        if not 0 <= self.upsample <= 3:
-            raise ConfigError(f"upsample {self.upsample} must be 0, 1, 2 or 3")
-        if self.detector not in DETECTORS:
-            raise ConfigError(f"detector {self.detector!r} must be one of {', '.join(DETECTORS)}")
-        if not math.isfinite(self.watchlist_max_age_h) or self.watchlist_max_age_h <= 0:
-            raise ConfigError(f"watchlist max age {self.watchlist_max_age_h} h must be a positive number")
-        if self.workers < 1:
-            raise ConfigError(f"workers {self.workers} must be 1 or more")
-        if not math.isfinite(self.segment_seconds) or self.segment_seconds < MIN_SEGMENT_SECONDS:
-            raise ConfigError(
-                f"segment length {self.segment_seconds} s must be at least {MIN_SEGMENT_SECONDS:g} s"
-            )
+        check_all(self, SCAN_OPTIONS)
         if not self.inputs:
             raise ConfigError("no input videos or folders given")
 

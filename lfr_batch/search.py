@@ -33,6 +33,7 @@ import numpy as np
 from lfr_batch.errors import ConfigError, SearchError
 from lfr_batch.executors import check_scheduler
 from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.options import LOOK_FURTHER, check_all, on_value
 from lfr_batch.records.case_report import (
     CASE_KIND,
     ranked,
@@ -42,9 +43,6 @@ from lfr_batch.records.case_report import (
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.scan import (
-    DEFAULT_SAMPLE_FPS,
-    DEFAULT_SEGMENT_SECONDS,
-    DEFAULT_UPSAMPLE,
     ProgressCallback,
     ScanConfig,
     ScanResult,
@@ -66,15 +64,9 @@ from lfr_batch.watchlist import REFERENCE_PHOTO_MAX_SIDE, Subject, Watchlist, on
 
 logger = logging.getLogger(__name__)
 
-# A reviewer reads every candidate and nobody is stopped on one, so the list may hold
-# more false candidates than a live alert may: one in 1,000 faces seen, not 10,000.
-DEFAULT_MAX_FALSE_CANDIDATE_RATE = 1e-3
-DEFAULT_TOP = 50
-DEFAULT_BELOW = 5
-# How far below the cut the list may look: dlib's own cut for telling two photos apart.
-# Nearer than this a face is kept (in memory) until the list is ranked; further, never.
-LOOK_FURTHER = 0.6
 MAX_PROBE_PHOTOS = 50
+# The rows of lfr_batch.options a search adds to the footage options it shares with a scan.
+SEARCH_OPTIONS = ("top", "below", "max_false_candidate_rate")
 
 
 @dataclass(frozen=True)
@@ -83,16 +75,17 @@ class SearchConfig:
     footage: tuple[Path, ...]
     case: str
     out_dir: Path = Path("cases")
-    top: int = DEFAULT_TOP
-    below: int = DEFAULT_BELOW
-    max_false_candidate_rate: float = DEFAULT_MAX_FALSE_CANDIDATE_RATE
+    # The tunable options take their defaults and ranges from lfr_batch.options.
+    top: int = field(default_factory=on_value("top"))
+    below: int = field(default_factory=on_value("below"))
+    max_false_candidate_rate: float = field(default_factory=on_value("max_false_candidate_rate"))
     start: datetime | None = None
-    sample_fps: float = DEFAULT_SAMPLE_FPS
-    upsample: int = DEFAULT_UPSAMPLE
-    detector: DetectorName = "hog"
-    workers: int = 1
+    sample_fps: float = field(default_factory=on_value("sample_fps"))
+    upsample: int = field(default_factory=on_value("upsample"))
+    detector: DetectorName = field(default_factory=on_value("detector"))
+    workers: int = field(default_factory=on_value("workers"))
     scheduler: str | None = None
-    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    segment_seconds: float = field(default_factory=on_value("segment_seconds"))
     overwrite: bool = False
     wait: bool = False
 
@@ -130,15 +123,7 @@ class SearchConfig:
             raise ConfigError(
                 f"{len(self.photos)} probe photos: at most {MAX_PROBE_PHOTOS}, all of one person"
             )
-        if not 1 <= self.top <= 10_000:
-            raise ConfigError(f"--top {self.top} must lie between 1 and 10,000")
-        if not 0 <= self.below <= 100:
-            raise ConfigError(f"--below {self.below} must lie between 0 and 100")
-        if not (math.isfinite(self.max_false_candidate_rate) and 0 < self.max_false_candidate_rate < 0.1):
-            raise ConfigError(
-                f"max false candidate rate {self.max_false_candidate_rate} must lie between 0 and 0.1 "
-                f"(the default, {DEFAULT_MAX_FALSE_CANDIDATE_RATE:g}, is one in 1,000 faces seen)"
-            )
+        check_all(self, SEARCH_OPTIONS)
         try:
             self.scan_config().validate()
         except ConfigError as error:

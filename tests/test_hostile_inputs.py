@@ -147,7 +147,7 @@ def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None
         ("start = 2026-11-26", "start must be a single value, not date"),
         ("inputs = 5", "inputs must be a path or a list of paths"),
         ("inputs = []", "inputs must be a path or a list of paths"),
-        ("fps = nan", "fps nan must be a positive number"),
+        ("fps = nan", "--fps nan must be a number over 0"),
     ],
 )
 def test_config_values_of_the_wrong_shape_are_one_line(tmp_path: Path, capsys, line, message) -> None:

@@ -164,10 +164,10 @@ def test_a_probe_photo_without_exactly_one_face_is_refused_in_one_line(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (("--top", "0"), "--top"),
-        (("--max-false-candidate-rate", "nan"), "max false candidate rate nan"),
+        (("--top", "0"), "--top 0 must be a whole number from 1 to 10000"),
+        (("--max-false-candidate-rate", "nan"), "--max-false-candidate-rate nan must be a number between"),
         (("--case", "../up"), "case name '../up'"),
-        (("--fps", "inf"), "fps inf"),
+        (("--fps", "inf"), "--fps inf must be a number over 0"),
     ],
 )
 def test_bad_options_are_refused_in_one_line(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 from conftest import SAMPLE_WATCHLIST
 
-from lfr_batch.scan import ScanConfig, default_workers, scan
+from lfr_batch.options import default_workers
+from lfr_batch.scan import ScanConfig, scan
 from lfr_batch.search import SearchConfig, search
 
 

@@ -1,0 +1,212 @@
+"""One table of the scan's and search's tunable options: name, type, default,
+range and help.
+
+The table drives the command line (:mod:`lfr_batch.cli` builds each click
+option from its row), the TOML config (a ``[scan]`` key is an option's long
+name, and it goes through the same click option) and the library's validation
+(:meth:`lfr_batch.scan.ScanConfig.validate` and
+:meth:`lfr_batch.search.SearchConfig.validate` check each value against its
+row), so the three cannot disagree. NaN and infinity are refused everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lfr_batch.errors import ConfigError
+from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
+from lfr_batch.vision.faces import DETECTORS
+
+
+def default_workers() -> int:
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the config field
+    flag: str  # the long option, and (without its dashes) the TOML key
+    kind: type  # int, float or str
+    default: Any  # a value, or a function giving one (shown as ``shown_default``)
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    open_minimum: bool = False  # the minimum itself is refused
+    open_maximum: bool = False
+    choices: tuple[str, ...] = ()
+    shown_default: str = ""
+
+    @property
+    def value(self) -> Any:
+        """The default value itself."""
+        return self.default() if callable(self.default) else self.default
+
+    @property
+    def allowed(self) -> str:
+        """The range in words, as the help and the error say it."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        whole = "a whole number" if self.kind is int else "a number"
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None:
+            if self.open_minimum and self.open_maximum:
+                return f"{whole} between {low:g} and {high:g}"
+            return f"{whole} from {low:g} to {high:g}"
+        if low is not None:
+            return f"{whole} {'over' if self.open_minimum else 'of at least'} {low:g}"
+        return whole
+
+    def check(self, value: Any) -> None:
+        """Refuse a value outside the row's type and range, in one line."""
+        if self.choices:
+            if value not in self.choices:
+                raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
+            return
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (self.kind is int and not isinstance(value, int)) or not math.isfinite(value):
+            raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
+        too_low = self.minimum is not None and (
+            value <= self.minimum if self.open_minimum else value < self.minimum
+        )
+        too_high = self.maximum is not None and (
+            value >= self.maximum if self.open_maximum else value > self.maximum
+        )
+        if too_low or too_high:
+            raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
+
+
+# A walking person (about 1.4 m/s) crosses a CCTV view in a few seconds and faces the
+# camera for about one of them; 5 samples a second give several looks in that second.
+DEFAULT_SAMPLE_FPS = 5.0
+DEFAULT_UPSAMPLE = 1
+# Long enough that seams are rare, short enough that one long file feeds every worker.
+DEFAULT_SEGMENT_SECONDS = 30.0
+MIN_SEGMENT_SECONDS = 10.0
+# Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
+DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
+# A reviewer reads every candidate and nobody is stopped on one, so a search's list may
+# hold more false candidates than a live alert may: one in 1,000 faces seen, not 10,000.
+DEFAULT_MAX_FALSE_CANDIDATE_RATE = 1e-3
+DEFAULT_TOP = 50
+DEFAULT_BELOW = 5
+# How far below the cut a search's list may look: dlib's own cut for telling two photos
+# apart. Nearer than this a face is kept (in memory) until the list is ranked; further, never.
+LOOK_FURTHER = 0.6
+
+_ROWS = (
+    Option(
+        "max_false_alert_rate",
+        "--max-false-alert-rate",
+        float,
+        DEFAULT_MAX_FALSE_ALERT_RATE,
+        "False alerts per face seen that --threshold auto allows (0.0001: one in 10,000).",
+        0,
+        1,
+        open_minimum=True,
+        open_maximum=True,
+    ),
+    Option(
+        "sample_fps",
+        "--fps",
+        float,
+        DEFAULT_SAMPLE_FPS,
+        "Frames analysed per second of video (every frame if the video has fewer).",
+        0,
+        open_minimum=True,
+    ),
+    Option(
+        "upsample",
+        "--upsample",
+        int,
+        DEFAULT_UPSAMPLE,
+        "Times the frame is doubled before detection: 0 finds faces from ~80 px, "
+        "1 from ~40 px, 2 from ~20 px; each step costs about 4x.",
+        0,
+        3,
+    ),
+    Option(
+        "detector",
+        "--detector",
+        str,
+        # HOG stays the default until BlazeFace's boxes pass the quality gate as HOG's do
+        # (see README, Performance): BlazeFace is faster on busy scenes and finds more.
+        "hog",
+        "Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
+        "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's MMOD CNN: very slow without "
+        "a GPU). Landmarks and encodings are dlib's whichever is chosen.",
+        choices=DETECTORS,
+    ),
+    Option(
+        "workers",
+        "--workers",
+        int,
+        default_workers,
+        "Local worker processes; long files are split into segments so one file uses them all.",
+        1,
+        shown_default="one per CPU core",
+    ),
+    Option(
+        "segment_seconds",
+        "--segment-seconds",
+        float,
+        DEFAULT_SEGMENT_SECONDS,
+        "Length of the segments long videos are split into for workers.",
+        MIN_SEGMENT_SECONDS,
+    ),
+    Option(
+        "watchlist_max_age_h",
+        "--watchlist-max-age",
+        float,
+        DEFAULT_WATCHLIST_MAX_AGE_H,
+        "Hours after which the watchlist counts as stale and a warning is given.",
+        0,
+        open_minimum=True,
+    ),
+    Option(
+        "top",
+        "--top",
+        int,
+        DEFAULT_TOP,
+        "Most candidates listed (and kept: the evidence of any ranked lower is deleted).",
+        1,
+        10_000,
+    ),
+    Option(
+        "below",
+        "--below",
+        int,
+        DEFAULT_BELOW,
+        f"Candidates listed beneath the cut (the nearest, within {LOOK_FURTHER}), to show where "
+        "the evidence thins out.",
+        0,
+        100,
+    ),
+    Option(
+        "max_false_candidate_rate",
+        "--max-false-candidate-rate",
+        float,
+        DEFAULT_MAX_FALSE_CANDIDATE_RATE,
+        "False candidates per face seen that the cut allows (0.001: one in 1,000), calibrated as "
+        "scan's --threshold auto is.",
+        0,
+        0.1,
+        open_minimum=True,
+        open_maximum=True,
+    ),
+)
+OPTIONS: dict[str, Option] = {row.name: row for row in _ROWS}
+
+
+def check_all(config: Any, names: tuple[str, ...]) -> None:
+    """Check the named fields of a config against their rows."""
+    for name in names:
+        OPTIONS[name].check(getattr(config, name))
+
+
+def on_value(name: str) -> Callable[[], Any]:
+    """A dataclass default factory for a row's default."""
+    return lambda: OPTIONS[name].value
