@@ -224,27 +224,31 @@ class CandidateEvidence:
         dropped = {
             alert.alert_id for _video, alert in listed[self._shown([a.distance for _v, a in listed]) :]
         }
-        if not dropped:
-            return
-        for record in state.ordered():
-            gone = [alert for alert in record.alerts if alert.alert_id in dropped]
-            if not gone:
-                continue
-            last_number = max(int(alert.alert_id[1:]) for alert in gone)
-            purged = {
-                **record.purged,
-                "last_alert_number": max(last_number, record.purged.get("last_alert_number", 0)),
-            }
-            kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
-            state.replace_record(replace(record, alerts=kept, purged=purged))
-            for alert in gone:
-                self.paths.file(alert.snapshot).unlink(missing_ok=True)
-        reviews = state.reviews()
-        if dropped & reviews.keys():
-            state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
-        logger.info(
-            "%d candidate(s) ranked off the list by nearer ones: their evidence is deleted", len(dropped)
-        )
+        with state.transaction():  # the records and their reviews go together, or not at all
+            for record in state.ordered():
+                gone = [alert for alert in record.alerts if alert.alert_id in dropped]
+                if not gone:
+                    continue
+                last_number = max(int(alert.alert_id[1:]) for alert in gone)
+                purged = {
+                    **record.purged,
+                    "last_alert_number": max(last_number, record.purged.get("last_alert_number", 0)),
+                }
+                kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
+                state.replace_record(replace(record, alerts=kept, purged=purged))
+            reviews = state.reviews()
+            if dropped & reviews.keys():
+                state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
+        if dropped:
+            logger.info(
+                "%d candidate(s) ranked off the list by nearer ones: their evidence is deleted", len(dropped)
+            )
+        # After the records: a crash in between leaves a snapshot no record names, which
+        # this sweep (run after every commit and before every search) deletes.
+        listed_snapshots = {alert.snapshot for _video, alert in state.alerts()}
+        for path in self.paths.file(self.paths.SNAPSHOTS).glob("*.jpg"):
+            if f"{self.paths.SNAPSHOTS}/{path.name}" not in listed_snapshots:
+                path.unlink(missing_ok=True)
 
     def write_reports(self, state: DeploymentState) -> None:
         write_case_reports(state)

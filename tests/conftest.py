@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +140,18 @@ def write_corrupt_video(path: Path) -> Path:
 def blank_image(path: Path, size: tuple[int, int] = (200, 200)) -> Path:
     cv2.imwrite(str(path), np.full((*size, 3), 127, dtype=np.uint8))
     return path
+
+
+def stored_text(path: Path) -> str:
+    """What a file holds, as text: a CSV or JSON file as it is, the SQLite state as
+    every value it stores (what someone opening the file would find)."""
+    if path.suffix == ".sqlite":
+        with sqlite3.connect(path) as db:
+            return "\n".join(db.iterdump())
+    return path.read_text()
+
+
+def stored_records(folder: Path) -> dict[str, dict]:
+    """A deployment's per-video records as stored, by SHA-256."""
+    with sqlite3.connect(folder / ".lfr-batch" / "state.sqlite") as db:
+        return {sha256: json.loads(text) for sha256, text in db.execute("SELECT sha256, record FROM videos")}

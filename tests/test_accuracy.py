@@ -18,6 +18,7 @@ from conftest import (
     SAMPLE_WATCHLIST,
     face_crop,
     scan_cli,
+    stored_records,
 )
 
 from lfr_batch.cli import main
@@ -297,10 +298,10 @@ def test_no_distances_are_kept_without_the_flag(tmp_path: Path) -> None:
     assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=tmp_path) == 0
     folder = tmp_path / "d"
     assert not (folder / "distances.csv").exists()
-    records = list((folder / ".lfr-batch" / "videos").glob("*.json"))
+    records = stored_records(folder)
     assert len(records) == 2
-    for record in records:
-        assert '"distances": []' in record.read_text(encoding="utf-8")
+    for record in records.values():
+        assert record["distances"] == []
 
 
 def test_alerts_keep_the_evidence_of_their_track(evaluated_run: Path) -> None:

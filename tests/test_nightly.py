@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FEMALE_AND_MALE, MALE_ONLY, REPO, SAMPLE_VIDEOS, SAMPLE_WATCHLIST, scan_args
+from conftest import (
+    FEMALE_AND_MALE,
+    MALE_ONLY,
+    REPO,
+    SAMPLE_VIDEOS,
+    SAMPLE_WATCHLIST,
+    scan_args,
+    stored_records,
+)
 
 from lfr_batch.cli import main
 
@@ -159,10 +167,15 @@ def test_missing_required_options_are_named(tmp_path: Path, capsys) -> None:
     assert "missing --watchlist, --deployment" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad", ["not json", '{"version": 99}'])
+@pytest.mark.parametrize("bad", ["not json", '{"version": 99}', "not a database"])
 def test_an_unreadable_scan_state_is_a_clear_error(tmp_path: Path, capsys, bad: str) -> None:
     assert scan_cli(MALE_ONLY, out=tmp_path) == 0
-    (tmp_path / "d" / ".lfr-batch" / "settings.json").write_text(bad)
+    store = tmp_path / "d" / ".lfr-batch" / "state.sqlite"
+    if bad == "not a database":
+        store.write_bytes(b"not a database at all" * 100)
+    else:
+        with sqlite3.connect(store) as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (bad,))
     assert scan_cli(MALE_ONLY, out=tmp_path) == 1
     assert "--overwrite" in capsys.readouterr().err
 
@@ -170,9 +183,12 @@ def test_an_unreadable_scan_state_is_a_clear_error(tmp_path: Path, capsys, bad: 
 @pytest.mark.parametrize("damage", ["not json", '{"sha256": "x"}', "[]"])
 def test_one_damaged_video_record_does_not_hide_the_rest(tmp_path: Path, caplog, damage: str) -> None:
     assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path) == 0
-    records = sorted((tmp_path / "d" / ".lfr-batch" / "videos").glob("*.json"))
-    damaged = next(path for path in records if json.loads(path.read_text())["video"] == str(MALE_ONLY))
-    damaged.write_text(damage)
+    store = tmp_path / "d" / ".lfr-batch" / "state.sqlite"
+    damaged = next(
+        sha for sha, record in stored_records(tmp_path / "d").items() if record["video"] == str(MALE_ONLY)
+    )
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE videos SET record = ? WHERE sha256 = ?", (damage, damaged))
     # Review and the reports still read the other video's record and alert ...
     assert main(["review", str(tmp_path / "d"), "--import", str(tmp_path / "d" / "alerts.csv")]) == 0
     assert "is unreadable" in caplog.text
@@ -182,4 +198,4 @@ def test_one_damaged_video_record_does_not_hide_the_rest(tmp_path: Path, caplog,
     assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path) == 0
     videos = pd.read_csv(tmp_path / "d" / "videos.csv")
     assert sorted(videos["video"]) == sorted([str(MALE_ONLY), str(FEMALE_AND_MALE)])
-    assert json.loads(damaged.read_text())["video"] == str(MALE_ONLY)
+    assert stored_records(tmp_path / "d")[damaged]["video"] == str(MALE_ONLY)

@@ -18,6 +18,8 @@ from conftest import (
     SAMPLE_WATCHLIST,
     STRANGERS_WALKING,
     scan_cli,
+    stored_records,
+    stored_text,
     write_corrupt_video,
 )
 
@@ -272,8 +274,8 @@ def test_only_the_matched_face_leaves_evidence(tmp_path: Path) -> None:
     assert images == ["snapshots/A00001.jpg", "watchlist_photos/intel_actor_f1-6f69a1421696.jpg"]
     assert (tmp_path / "d" / "report.html").read_text().count("data:image/jpeg") == 2
     for path in tmp_path.rglob("*"):
-        if path.suffix in (".json", ".jsonl", ".csv"):
-            text = path.read_text()
+        if path.suffix in (".json", ".jsonl", ".csv", ".sqlite"):
+            text = stored_text(path)
             # No coordinate in the right half of the frame (where M1 is) appears as a box value.
             for value in re.findall(r'"(?:top|right|bottom|left)": (\d+)', text):
                 assert int(value) in f1_box, path
@@ -309,9 +311,9 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
     assert len(read(tmp_path / "d", "alerts.csv")) == 0
     assert read(tmp_path / "d", "deployment.csv").iloc[0]["faces_seen"] == 1
     # The scan state holds per-video counts only: no box, encoding or crop of anyone.
-    for name in state:
-        data = json.loads((tmp_path / name).read_text())
-        if name.endswith("settings.json"):
-            continue
+    assert state == ["d/.lfr-batch/state.sqlite"]
+    records = stored_records(tmp_path / "d")
+    assert len(records) == 2
+    for data in records.values():
         assert set(data) == {f.name for f in dataclasses.fields(VideoRecord)}
         assert data["alerts"] == []

@@ -19,6 +19,7 @@ from conftest import (
     SAMPLE_PHOTOS,
     STRANGERS_WALKING,
     blank_image,
+    stored_records,
 )
 from openpyxl import load_workbook
 from test_html_report import WIDTHS, check_layout, dom
@@ -82,7 +83,7 @@ def test_only_listed_candidates_keep_evidence(f1_case: Path) -> None:
     listed = candidates(f1_case)
     snapshots = sorted(path.name for path in (f1_case / "snapshots").iterdir())
     assert snapshots == sorted(f"{candidate}.jpg" for candidate in listed["candidate_id"])
-    stored = [json.loads(path.read_text()) for path in (f1_case / ".lfr-batch" / "videos").glob("*.json")]
+    stored = stored_records(f1_case).values()
     assert sorted(a["alert_id"] for record in stored for a in record["alerts"]) == sorted(
         listed["candidate_id"]
     )

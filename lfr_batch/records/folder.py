@@ -44,25 +44,32 @@ class DeploymentFolder:
     def name(self) -> str:
         return self.root.name
 
-    # --- the state -------------------------------------------------------------------
+    # --- the state ---------------------------------------------------------------------
     @property
     def state_dir(self) -> Path:
         return self.root / ".lfr-batch"
 
     @property
-    def settings(self) -> Path:
+    def store(self) -> Path:
+        """The SQLite file holding settings, per-video records and reviews."""
+        return self.state_dir / "state.sqlite"
+
+    # Where versions before the SQLite store kept the state (read once, to move it).
+    @property
+    def legacy_settings(self) -> Path:
         return self.state_dir / "settings.json"
 
     @property
-    def reviews(self) -> Path:
+    def legacy_reviews(self) -> Path:
         return self.state_dir / "reviews.json"
 
     @property
-    def records(self) -> Path:
+    def legacy_records(self) -> Path:
         return self.state_dir / "videos"
 
-    def record(self, sha256: str) -> Path:
-        return self.records / f"{sha256}.json"
+    @property
+    def holds_state(self) -> bool:
+        return self.store.is_file() or self.legacy_settings.is_file()
 
     @property
     def probe_list(self) -> Path:
@@ -197,4 +204,4 @@ class DeploymentFolder:
 def folders_in(out_dir: Path) -> list[DeploymentFolder]:
     """The deployment and case folders directly under ``out_dir`` that hold a state."""
     found = (DeploymentFolder(path) for path in sorted(out_dir.iterdir()) if path.is_dir())
-    return [folder for folder in found if folder.settings.is_file()]
+    return [folder for folder in found if folder.holds_state]

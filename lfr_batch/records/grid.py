@@ -7,7 +7,6 @@ the grid always agrees with each deployment's own record, reviews included.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +22,7 @@ from lfr_batch.records.reports import (
     OUTCOME_COLUMNS,
     false_alert_rate,
 )
+from lfr_batch.records.state import DeploymentState
 
 PUBLISHED_COLUMNS = (
     *DEPLOYMENT_COLUMNS[: DEPLOYMENT_COLUMNS.index("faces_seen") + 1],
@@ -103,16 +103,8 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
     grid = Grid(rows=[row for _, _, row in found], folders=[folder for _, folder, _ in found])
     for folder in grid.folders:
         paths = DeploymentFolder(folder)
-        settings_path = paths.settings
-        if settings_path.is_file():
-            categories = (
-                json.loads(settings_path.read_text(encoding="utf-8"))
-                .get("watchlist", {})
-                .get("categories", {})
-            )
-            grid.categories.update(
-                {category or "(no category)": count for category, count in categories.items()}
-            )
+        categories = DeploymentState(folder).settings.get("watchlist", {}).get("categories", {})
+        grid.categories.update({category or "(no category)": count for category, count in categories.items()})
         if paths.alerts_csv.is_file():
             grid.subjects_alerted.update(row["subject_id"] for row in _read_rows(paths.alerts_csv))
     return grid

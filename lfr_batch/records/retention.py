@@ -111,21 +111,23 @@ def _purge_deployment(
 ) -> int:
     """Remove the expired alerts' details and files (under the deployment's lock);
     their counts stay in each video's record. Returns the files deleted."""
-    for record in state.ordered():
-        gone = expired.get(record.sha256, [])
-        if not gone:
-            continue
-        counts = dict(record.purged)
-        for alert in gone:
-            review = reviews.get(alert.alert_id, {})
-            counts["total_alerts"] = counts.get("total_alerts", 0) + 1
-            for column, (key, value) in OUTCOME_COLUMNS.items():
-                counts[column] = counts.get(column, 0) + (review.get(key) == value)
-            counts["last_alert_number"] = max(counts.get("last_alert_number", 0), int(alert.alert_id[1:]))
-        kept = [a for a in record.alerts if a not in gone]
-        state.replace_record(replace(record, alerts=kept, purged=counts))
-    held = {a.alert_id for _v, a in state.alerts()}
-    state.save_reviews({key: value for key, value in state.reviews().items() if key in held})
+    # The records and their reviews change together, or (on a crash) not at all.
+    with state.transaction():
+        for record in state.ordered():
+            gone = expired.get(record.sha256, [])
+            if not gone:
+                continue
+            counts = dict(record.purged)
+            for alert in gone:
+                review = reviews.get(alert.alert_id, {})
+                counts["total_alerts"] = counts.get("total_alerts", 0) + 1
+                for column, (key, value) in OUTCOME_COLUMNS.items():
+                    counts[column] = counts.get(column, 0) + (review.get(key) == value)
+                counts["last_alert_number"] = max(counts.get("last_alert_number", 0), int(alert.alert_id[1:]))
+            kept = [a for a in record.alerts if a not in gone]
+            state.replace_record(replace(record, alerts=kept, purged=counts))
+        held = {a.alert_id for _v, a in state.alerts()}
+        state.save_reviews({key: value for key, value in state.reviews().items() if key in held})
     referenced = {a.snapshot for _v, a in state.alerts()} | {a.subject_photo for _v, a in state.alerts()}
     files = 0
     for folder in (DeploymentFolder.SNAPSHOTS, DeploymentFolder.SUBJECT_PHOTOS):

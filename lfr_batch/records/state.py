@@ -1,13 +1,11 @@
 """What a deployment has scanned so far, so re-runs add only new footage.
 
-``OUT/NAME/.lfr-batch/`` holds ``settings.json`` (the scan settings every run of
-the deployment must share, its published details, facts of its watchlist and a
-line per run), ``reviews.json`` (the reviewers'
-verdicts by alert id) and one ``videos/<sha256>.json`` per scanned file, named
-by the file's content so a renamed or moved file is recognised. Each record is
-written atomically once its
-snapshots are on disk, so a run killed at any moment loses at most the video it
-was on, and the next run picks up from there.
+``OUT/NAME/.lfr-batch/state.sqlite`` holds the settings (those every run of the
+deployment must share, its published details, facts of its watchlist and a line
+per run), the reviewers' verdicts by alert id, and one record per scanned file,
+keyed by the file's content so a renamed or moved file is recognised. A video's
+record is committed once its snapshots are on disk, so a run killed at any
+moment loses at most the video it was on, and the next run picks up from there.
 """
 
 from __future__ import annotations
@@ -15,19 +13,22 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lfr_batch.errors import ConfigError, ReportError
-from lfr_batch.files import write_atomic
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.times import iso, parse_time
 
 logger = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # one SQLite file
+LEGACY_VERSION = 1  # one JSON file per video, settings.json, reviews.json
 
 
 @dataclass(frozen=True)
@@ -93,47 +94,126 @@ class VideoRecord:
 
 
 class DeploymentState:
-    """The scan state of one deployment folder."""
+    """The scan state of one deployment (or case) folder, in one SQLite file.
+
+    SQLite gives what the state needs and files alone did not: several changes as
+    one transaction (a purge of many records and their reviews, a case's re-ranking),
+    crash safety for each, and one file. ``secure_delete`` overwrites what a purge
+    deletes, so no alert outlives its retention in the file's free pages."""
 
     def __init__(self, deployment_dir: Path) -> None:
         self.deployment_dir = deployment_dir
         self.paths = DeploymentFolder(deployment_dir)
         self.settings: dict[str, Any] = {}
         self.records: dict[str, VideoRecord] = {}
+        self._db: sqlite3.Connection | None = None
+        self._depth = 0  # open transaction() blocks
         self._load()
 
     @property
     def exists(self) -> bool:
         return bool(self.settings)
 
+    def _unreadable(self, error: object) -> ReportError:
+        return ReportError(
+            f"the scan state in {self.paths.state_dir} is unreadable ({error}); rerun with --overwrite"
+        )
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+            # Autocommit: transaction() opens and closes each transaction itself.
+            self._db = sqlite3.connect(self.paths.store, isolation_level=None, timeout=30)
+            for pragma in _PRAGMAS:
+                self._db.execute(pragma)
+            self._db.executescript(_SCHEMA)
+        return self._db
+
     def _load(self) -> None:
-        settings_path = self.paths.settings
-        if not settings_path.is_file():
-            return
+        if not self.paths.store.is_file():
+            if not self.paths.legacy_settings.is_file():
+                return
+            self._migrate_from_json()
         try:
-            self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ReportError(
-                f"the scan state in {self.paths.state_dir} is unreadable ({error}); rerun with --overwrite"
-            ) from None
-        if not isinstance(self.settings, dict) or self.settings.get("version") != STATE_VERSION:
-            raise ReportError(
-                f"the scan state in {self.paths.state_dir} is of another version; rerun with --overwrite"
-            )
-        for path in sorted(self.paths.records.glob("*.json")):
+            db = self._connection()
+            row = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+            self.settings = json.loads(row[0]) if row else {}
+            rows = db.execute("SELECT sha256, record FROM videos").fetchall()
+        except (sqlite3.Error, ValueError) as error:
+            raise self._unreadable(error) from None
+        if not isinstance(self.settings, dict) or self.settings.get("version") not in (None, STATE_VERSION):
+            raise self._unreadable("it is of another version")
+        for sha256, text in rows:
             try:
-                record = VideoRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError, AttributeError) as error:
+                record = VideoRecord.from_json(json.loads(text))
+            except (ValueError, TypeError, AttributeError) as error:
                 # One damaged record must not hide the rest; without it, its video is
                 # simply not yet scanned, and the next scan of it writes it afresh.
                 logger.warning(
-                    "%s is unreadable (%s): its video is left out until it is scanned again", path, error
+                    "the record of %s in %s is unreadable (%s): its video is left out until it is "
+                    "scanned again",
+                    sha256,
+                    self.paths.store,
+                    error,
                 )
                 continue
-            if path.stem != record.sha256:
-                logger.warning("%s holds the record of another file: left out", path)
+            if record.sha256 != sha256:
+                logger.warning("the record filed under %s holds another file's: left out", sha256)
                 continue
-            self.records[record.sha256] = record
+            self.records[sha256] = record
+
+    def _migrate_from_json(self) -> None:
+        """Read a folder written before the state moved to SQLite (one JSON file per
+        video, settings.json, reviews.json) into a new store, then delete the JSON,
+        so a later purge leaves no copy of what it deletes."""
+        paths = self.paths
+        try:
+            settings = json.loads(paths.legacy_settings.read_text(encoding="utf-8"))
+            reviews = (
+                json.loads(paths.legacy_reviews.read_text(encoding="utf-8"))
+                if paths.legacy_reviews.is_file()
+                else {}
+            )
+            records = {
+                path.stem: path.read_text(encoding="utf-8")
+                for path in sorted(paths.legacy_records.glob("*.json"))
+            }
+        except (OSError, ValueError) as error:
+            raise self._unreadable(error) from None
+        if not isinstance(settings, dict) or settings.get("version") != LEGACY_VERSION:
+            raise self._unreadable("it is of another version")
+        settings["version"] = STATE_VERSION
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
+            for sha256, text in records.items():
+                sequence = json.loads(text).get("sequence", 0) if text.strip().startswith("{") else 0
+                db.execute("INSERT OR REPLACE INTO videos VALUES (?, ?, ?)", (sha256, sequence, text))
+            db.executemany(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?)",
+                [(finding, json.dumps(entry)) for finding, entry in reviews.items()],
+            )
+        for path in (paths.legacy_settings, paths.legacy_reviews, *paths.legacy_records.glob("*.json")):
+            path.unlink(missing_ok=True)
+        logger.info("the scan state in %s was moved from JSON files into %s", paths.state_dir, paths.store)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Changes made inside it reach the disk together, or (on an error or a crash)
+        not at all. Nested blocks join the outermost one."""
+        db = self._connection()
+        if self._depth == 0:
+            db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield db
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            db.execute("COMMIT")
 
     def check_same_scan(self, scan_settings: dict[str, Any]) -> None:
         """Refuse to add footage scanned in another way: the figures would not add up."""
@@ -171,17 +251,21 @@ class DeploymentState:
 
     def reviews(self) -> dict[str, dict[str, str]]:
         """The reviewers' entries, by alert id."""
-        path = self.paths.reviews
-        if not path.is_file():
+        if not self.exists:
             return {}
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise ReportError(f"{path} is unreadable ({error})") from None
+            rows = self._connection().execute("SELECT finding_id, entry FROM reviews").fetchall()
+            return {finding_id: json.loads(entry) for finding_id, entry in rows}
+        except (sqlite3.Error, ValueError) as error:
+            raise self._unreadable(error) from None
 
     def save_reviews(self, reviews: dict[str, dict[str, str]]) -> None:
-        text = json.dumps(reviews, indent=1, sort_keys=True)
-        write_atomic(self.paths.reviews, text.encode("utf-8"))
+        with self.transaction() as db:
+            db.execute("DELETE FROM reviews")
+            db.executemany(
+                "INSERT INTO reviews VALUES (?, ?)",
+                [(finding, json.dumps(entry, sort_keys=True)) for finding, entry in reviews.items()],
+            )
 
     def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
         """Every alert the deployment holds, in alert-id order."""
@@ -189,12 +273,16 @@ class DeploymentState:
 
     def replace_record(self, record: VideoRecord) -> None:
         """Rewrite a stored record (after a purge removed its alert details)."""
-        write_atomic(self.paths.record(record.sha256), json.dumps(record.to_json(), indent=1).encode("utf-8"))
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO videos VALUES (?, ?, ?)",
+                (record.sha256, record.sequence, json.dumps(record.to_json())),
+            )
         self.records[record.sha256] = record
 
     def save_settings(self) -> None:
-        text = json.dumps(self.settings, indent=2, sort_keys=True)
-        write_atomic(self.paths.settings, text.encode("utf-8"))
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(self.settings),))
 
     def done(self, sha256: str) -> VideoRecord | None:
         """The record of a file with this content that needs no rescan (failed ones are retried)."""
@@ -212,18 +300,35 @@ class DeploymentState:
 
     def commit(self, record: VideoRecord) -> None:
         """Store a video's record; a failed record of the same path is replaced by it."""
-        self.replace_record(record)
-        for stale in [
-            r for r in self.records.values() if r.video == record.video and r.sha256 != record.sha256
-        ]:
-            if stale.status == "failed":
-                self.paths.record(stale.sha256).unlink(missing_ok=True)
-                del self.records[stale.sha256]
+        with self.transaction() as db:
+            self.replace_record(record)
+            for stale in [
+                r for r in self.records.values() if r.video == record.video and r.sha256 != record.sha256
+            ]:
+                if stale.status == "failed":
+                    db.execute("DELETE FROM videos WHERE sha256 = ?", (stale.sha256,))
+                    del self.records[stale.sha256]
 
     def ordered(self) -> list[VideoRecord]:
         return sorted(self.records.values(), key=lambda r: r.sequence)
 
     def clear(self) -> None:
         """Forget everything scanned (``--overwrite``)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         shutil.rmtree(self.paths.state_dir, ignore_errors=True)
         self.settings, self.records = {}, {}
+
+
+_PRAGMAS = (
+    "PRAGMA secure_delete = ON",  # a purged alert's bytes are overwritten, not left in free pages
+    "PRAGMA synchronous = FULL",
+    # A rollback journal, not WAL: WAL needs shared memory, which network folders lack.
+    "PRAGMA journal_mode = DELETE",
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS videos (sha256 TEXT PRIMARY KEY, sequence INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (finding_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
+"""
