@@ -260,11 +260,20 @@ class DeploymentState:
             raise self._unreadable(error) from None
 
     def save_reviews(self, reviews: dict[str, dict[str, str]]) -> None:
+        """Store the reviews as given: only the entries that changed are written."""
+        stored = self.reviews()
         with self.transaction() as db:
-            db.execute("DELETE FROM reviews")
             db.executemany(
-                "INSERT INTO reviews VALUES (?, ?)",
-                [(finding, json.dumps(entry, sort_keys=True)) for finding, entry in reviews.items()],
+                "DELETE FROM reviews WHERE finding_id = ?",
+                [(finding,) for finding in stored.keys() - reviews.keys()],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?)",
+                [
+                    (finding, json.dumps(entry, sort_keys=True))
+                    for finding, entry in reviews.items()
+                    if stored.get(finding) != entry
+                ],
             )
 
     def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
