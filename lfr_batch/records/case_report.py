@@ -26,7 +26,15 @@ from lfr_batch.records.html_report import (
     page,
     timelines,
 )
-from lfr_batch.records.reports import VIDEO_COLUMNS, at_offset, cell_text, hms, video_row, write_csv
+from lfr_batch.records.reports import (
+    ALERT_NUMBERS,
+    VIDEO_COLUMNS,
+    at_offset,
+    cell_text,
+    hms,
+    video_row,
+    write_csv,
+)
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
@@ -60,21 +68,8 @@ CANDIDATE_COLUMNS = (
     "snapshot",
     *CASE_REVIEW_COLUMNS,
 )
-CANDIDATE_NUMBERS = (
-    "rank",
-    "distance",
-    "cut",
-    "first_seen_s",
-    "last_seen_s",
-    "best_frame",
-    "best_time_s",
-    "views",
-    "view_distance",
-    "top",
-    "right",
-    "bottom",
-    "left",
-)
+# How each candidates.csv column is typed in candidates.xlsx: as in alerts.xlsx, plus two.
+CANDIDATE_NUMBERS = ("rank", "cut", *(column for column in CANDIDATE_COLUMNS if column in ALERT_NUMBERS))
 CASE_VIDEO_COLUMNS = tuple("candidates" if column == "alerts" else column for column in VIDEO_COLUMNS)
 ABOVE, BELOW = "above the cut", "below the cut"
 CASE_FIGURES = (
