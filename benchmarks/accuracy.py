@@ -205,7 +205,7 @@ def split_people(people: Watchlist, sources: list[Path], seed: int = 7) -> tuple
         subjects=[Subject(ids[i], ids[i]) for i in listed],
         encodings=people.encodings[keep],
         encoding_subject=np.array([remap[s] for s in people.encoding_subject[keep]]),
-        created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        created=pd.Timestamp.now(tz="UTC").to_pydatetime().replace(microsecond=0),
     )
     listed_walkers = [(ids[i], sources[held_out[i]]) for i in walkers]
     stranger_photos = [

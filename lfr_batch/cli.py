@@ -68,7 +68,7 @@ from lfr_batch.search import (
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, save_watchlist
+from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_watchlist, save_watchlist
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -1183,7 +1183,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
         echo_json(
             {
                 "watchlist": str(path),
-                "created": watchlist.created or None,
+                "created": iso(watchlist.created) or None,
                 "format": "face_recognition" if watchlist.legacy_format else "lfr-batch",
                 "signature_checked": key is not None,
                 "subjects": watchlist.size,
@@ -1196,7 +1196,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
                         "name": subject.name,
                         "category": subject.category,
                         "encodings": int(count),
-                        "expires": subject.expires or None,
+                        "expires": expiry_text(subject.expires) or None,
                         "expired": subject.is_expired(now),
                     }
                     for subject, count in zip(watchlist.subjects, per_subject, strict=True)
@@ -1209,7 +1209,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
         return
     click.echo(f"watchlist: {path}")
     click.echo(
-        f"created: {watchlist.created or 'unknown'}"
+        f"created: {iso(watchlist.created) or 'unknown'}"
         + (" (face_recognition layout)" if watchlist.legacy_format else "")
     )
     click.echo(f"subjects: {watchlist.size}   encodings: {len(watchlist.encodings)}")
@@ -1227,7 +1227,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
             cell(subject.subject_id),
             cell(subject.name),
             str(count),
-            cell(subject.expires or "-") + (" EXPIRED" if subject.is_expired(now) else ""),
+            cell(expiry_text(subject.expires) or "-") + (" EXPIRED" if subject.is_expired(now) else ""),
             cell(subject.category or "-"),
         )
         for subject, count in zip(watchlist.subjects, per_subject, strict=True)

@@ -280,12 +280,12 @@ def _warn_about(
     watchlist: Watchlist, expired: list[Subject], config: ScanConfig, scanned_at: datetime
 ) -> None:
     """Once per scan: a stale watchlist, and subjects that will not be matched."""
-    created = watchlist.created_at()
+    created = watchlist.created
     if created is None or scanned_at - created > timedelta(hours=config.watchlist_max_age_h):
         logger.warning(
             "watchlist %s was created %s, more than %g hours ago: policy asks for a fresh one",
             config.watchlist,
-            watchlist.created or "at an unknown time",
+            iso(watchlist.created) or "at an unknown time",
             config.watchlist_max_age_h,
         )
     if expired:
@@ -365,7 +365,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             {
                 "file": config.watchlist.name,
                 "size": watchlist.size,
-                "created": watchlist.created,
+                "created": iso(watchlist.created),
                 "expired_subjects": len(expired),
                 "categories": dict(
                     Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)

@@ -164,7 +164,7 @@ def read_probe(photos: Sequence[Path], case: str) -> Probe:
         encodings=rows,
         encoding_subject=subjects,
         encoding_source=[Path(path).name for path, _h in hashes],
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).replace(microsecond=0),
         models={"detector": HOG_DETECTOR_MODEL, "landmarks": LANDMARK_MODEL, "encoder": ENCODER_MODEL},
         calibration=calibrate(rows, subjects, 1),
     )

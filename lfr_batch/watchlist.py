@@ -38,6 +38,7 @@ import numpy as np
 
 from lfr_batch.errors import WatchlistError
 from lfr_batch.files import write_atomic
+from lfr_batch.records.times import iso
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
 from lfr_batch.vision.calibration import Calibration, calibrate
@@ -94,15 +95,20 @@ def normalise_category(value: str) -> str:
     return label
 
 
-def parse_expiry(value: str) -> str:
-    """Validate an expiry date or date-time and return it as ISO 8601 text."""
+def parse_expiry(value: str) -> date | datetime | None:
+    """An expiry as written (ISO 8601): a date, a date-time, or nothing (never)."""
     text = value.strip()
     if not text:
-        return ""
+        return None
     try:
-        return (date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)).isoformat()
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise WatchlistError(f"expiry {value!r} is not an ISO 8601 date or date-time") from None
+
+
+def expiry_text(expires: date | datetime | None) -> str:
+    """An expiry as stored and shown: ISO 8601, empty for never."""
+    return "" if expires is None else expires.isoformat()
 
 
 @dataclass(frozen=True)
@@ -111,17 +117,16 @@ class Subject:
     name: str = ""
     category: str = ""
     reason: str = ""
-    expires: str = ""  # ISO 8601 date or date-time; empty: never
+    expires: date | datetime | None = None  # a bare date lasts to the end of that day; None: never
     photo_jpeg: bytes = b""  # a small reference crop, shown beside alerts at review
 
     def expires_at(self) -> datetime | None:
         """The moment the entry lapses; a bare date lasts until the end of that day (UTC)."""
-        if not self.expires:
+        if self.expires is None:
             return None
-        if len(self.expires) == 10:
-            return datetime.combine(date.fromisoformat(self.expires) + timedelta(days=1), time(), UTC)
-        moment = datetime.fromisoformat(self.expires)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if not isinstance(self.expires, datetime):
+            return datetime.combine(self.expires + timedelta(days=1), time(), UTC)
+        return self.expires if self.expires.tzinfo else self.expires.replace(tzinfo=UTC)
 
     def is_expired(self, at: datetime) -> bool:
         lapses = self.expires_at()
@@ -137,7 +142,7 @@ class Watchlist:
     encodings: np.ndarray  # N×128 float64
     encoding_subject: np.ndarray  # N int64, index into subjects
     encoding_source: list[str] = field(default_factory=list)
-    created: str = ""
+    created: datetime | None = None  # when the list was built
     models: dict[str, str] = field(default_factory=dict)
     legacy_format: bool = False
     calibration: Calibration | None = None
@@ -184,22 +189,15 @@ class Watchlist:
     def encodings_per_subject(self) -> np.ndarray:
         return np.bincount(self.encoding_subject, minlength=len(self.subjects))
 
-    def created_at(self) -> datetime | None:
-        try:
-            moment = datetime.fromisoformat(self.created)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
     def to_payload(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "created": self.created,
+            "created": iso(self.created),
             "models": dict(self.models),
             # One list per field: a list of 100,000 strings loads far faster than 100,000 dicts.
             "subjects": {
-                name: [getattr(subject, name) for subject in self.subjects] for name in SUBJECT_FIELDS
+                name: [_stored_field(subject, name) for subject in self.subjects] for name in SUBJECT_FIELDS
             },
             "encodings": _array_field(self.encodings),
             "encoding_subject": _array_field(self.encoding_subject),
@@ -285,6 +283,26 @@ def _array_field(array: np.ndarray) -> dict[str, Any]:
     return {"dtype": little.dtype.str, "shape": list(array.shape), "data": little.tobytes()}
 
 
+def _stored_field(subject: Subject, name: str) -> Any:
+    return expiry_text(subject.expires) if name == "expires" else getattr(subject, name)
+
+
+def _expiry(text: str) -> date | datetime | None:
+    try:
+        return parse_expiry(text)
+    except WatchlistError as error:
+        raise ValueError(str(error)) from None
+
+
+def _created(text: str) -> datetime | None:
+    """When the list was built; a list without a readable time counts as stale."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -308,13 +326,14 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
             raise TypeError(f"subject field {name} must be a list of {kind.__name__}")
     if len({len(column) for column in columns.values()}) != 1:
         raise TypeError("subject fields differ in length")
+    columns = {**columns, "expires": [_expiry(text) for text in columns["expires"]]}
     subjects = [Subject(*values) for values in zip(*(columns[name] for name in SUBJECT_FIELDS), strict=True)]
     return Watchlist(
         subjects=subjects,
         encodings=_stored_array(payload["encodings"], "f", ENCODING_SIZE),
         encoding_subject=_stored_array(payload["encoding_subject"], "i", None),
         encoding_source=[_text(s) for s in payload.get("encoding_source", [])],
-        created=_text(payload.get("created")),
+        created=_created(_text(payload.get("created"))),
         models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
         calibration=_calibration(payload.get("calibration")),
     )
@@ -569,7 +588,7 @@ def build_watchlist(
         encodings=encodings,
         encoding_subject=encoding_subject,
         encoding_source=row_source,
-        created=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        created=(now or datetime.now(UTC)).replace(microsecond=0),
         models={
             "detector": HOG_DETECTOR_MODEL,
             "landmarks": LANDMARK_MODEL,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ def unit(axis: int, scale: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def watchlist() -> Watchlist:
     return Watchlist(
-        subjects=[Subject("a"), Subject("b"), Subject("old", expires="2026-11-25")],
+        subjects=[Subject("a"), Subject("b"), Subject("old", expires=date(2026, 11, 25))],
         encodings=np.stack([unit(0), unit(0, 1.1), unit(1), unit(2)]),
         encoding_subject=np.array([0, 0, 1, 2]),
     )

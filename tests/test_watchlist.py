@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
+from datetime import date
 from pathlib import Path
 
 import cv2
@@ -44,7 +45,7 @@ def test_build_reads_subjects_csv_and_every_photo(two_subject_watchlist: Watchli
     assert watchlist.encodings_per_subject().tolist() == [3, 3]
     f1, m1 = watchlist.subjects
     assert f1.category == CATEGORIES["wanted"]
-    assert (f1.reason, f1.expires) == ("warrant 123", "2099-01-01")
+    assert (f1.reason, f1.expires) == ("warrant 123", date(2099, 1, 1))
     assert m1.category == "Risk of harm to self or others"
     assert m1.photo_jpeg.startswith(b"\xff\xd8")  # a small reference crop for review
     assert watchlist.encoding_source[:1] == ["f1/1.png"]
