@@ -5,8 +5,9 @@ that knows what lies where in it.
 
     OUT/NAME/
       .lfr-batch.lock         held by every command that changes the folder
-      .lfr-batch/             the state (lfr_batch.records.state): settings.json,
-                              reviews.json, videos/<sha256>.json, probe.lfrlist
+      .lfr-batch/             the state (lfr_batch.records.state): state.sqlite
+                              (settings, per-video records, reviews), and a
+                              case's probe.lfrlist
       snapshots/              one crop per alert or listed candidate
       a deployment's:         alerts.csv, alerts.xlsx, deployment.csv, videos.csv,
                               report.html, watchlist_photos/, distances.csv,
