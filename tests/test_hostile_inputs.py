@@ -256,6 +256,21 @@ def test_with_a_key_forged_rechained_and_truncated_audit_logs_are_found(
     assert main(["audit", "verify", str(tmp_path)]) == 0
 
 
+def test_a_cut_log_with_its_head_rewritten_still_disagrees_with_the_deployment(
+    tmp_path: Path, capsys
+) -> None:
+    for _ in range(3):
+        assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    log = tmp_path / AUDIT_FILE
+    kept = log.read_text(encoding="utf-8").splitlines(keepends=True)[:2]
+    log.write_text("".join(kept), encoding="utf-8")
+    last = json.loads(kept[-1])["hash"]
+    (tmp_path / "audit.head").write_text(json.dumps({"lines": 2, "hash": last}), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    assert "truncated: deployment d records 3 lines, 2 remain" in capsys.readouterr().err
+
+
 def test_deployment_names_in_any_alphabet_stay_folder_names(tmp_path: Path, capsys) -> None:
     assert scan_cli(MALE_ONLY, out=tmp_path, deployment="Ærø Łódź 2026") == 0
     assert (tmp_path / "Ærø Łódź 2026" / "deployment.csv").is_file()

@@ -8,7 +8,8 @@ before it, so editing or removing a line breaks the chain and
 HMAC of its hash, which nobody without the key can recompute, so a forged
 line or a re-chained log is found too; and ``OUT/audit.head`` records the
 number of lines and the last hash (with its own HMAC), so lines cut from the
-end are found.
+end are found. Each deployment's state keeps the same two facts as of the last
+command on it, so a log cut short is found even with its head rewritten.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import fcntl
 import getpass
 import hashlib
 import json
+import logging
 import os
 import socket
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from lfr_batch import __version__
+from lfr_batch.errors import ReportError
 from lfr_batch.files import file_sha256, write_atomic
+from lfr_batch.records.folder import DeploymentFolder, folders_in
+from lfr_batch.records.state import DeploymentState
 from lfr_batch.signing import sign, signature_matches, signing_key
+
+logger = logging.getLogger(__name__)
 
 AUDIT_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
@@ -121,7 +129,8 @@ def record(
             handle.write((json.dumps(entry, sort_keys=True) + "\n").encode())
             handle.flush()
             os.fsync(handle.fileno())
-            _write_head(out_dir, path, entry["hash"], key)
+            lines = _write_head(out_dir, path, entry["hash"], key)
+            _mark_deployment(out_dir, deployment, lines, entry["hash"])
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return entry
@@ -135,7 +144,7 @@ def _read_head(out_dir: Path) -> dict[str, Any] | None:
     return head if isinstance(head, dict) else None
 
 
-def _write_head(out_dir: Path, path: Path, last_hash: str, key: bytes | None) -> None:
+def _write_head(out_dir: Path, path: Path, last_hash: str, key: bytes | None) -> int:
     """Record how long the log is and how it ends (called under the log's lock)."""
     # Counted, not incremented: a torn or foreign line counts as a line too.
     lines = sum(1 for _entry in _entries(path))
@@ -143,6 +152,19 @@ def _write_head(out_dir: Path, path: Path, last_hash: str, key: bytes | None) ->
     if key:
         record["hmac"] = sign(key, f"{lines}:{last_hash}".encode())
     write_atomic(out_dir / HEAD_FILE, json.dumps(record, sort_keys=True).encode())
+    return lines
+
+
+def _mark_deployment(out_dir: Path, deployment: str, lines: int, last_hash: str) -> None:
+    """Keep the log's length and end in the deployment's own state too: a log cut short
+    and its head rewritten still disagree with every deployment it ran on."""
+    folder = DeploymentFolder(out_dir / deployment)
+    if not deployment or not folder.holds_state:
+        return
+    try:
+        DeploymentState(folder.root).save_audit_mark({"lines": lines, "hash": last_hash})
+    except (ReportError, sqlite3.Error) as error:
+        logger.warning("could not record the audit head in deployment %s: %s", deployment, error)
 
 
 @dataclass(frozen=True)
@@ -189,6 +211,7 @@ def verify(out_dir: Path, key: bytes | None = None) -> Verification:
             )
         previous = stated
     problems.extend(_check_head(out_dir, hashes, key))
+    problems.extend(_check_deployment_marks(out_dir, hashes))
     return Verification(count, problems)
 
 
@@ -201,8 +224,26 @@ def _check_head(out_dir: Path, hashes: list[str], key: bytes | None) -> list[str
         return [f"{out_dir / HEAD_FILE} is not an audit head"]
     if key and not signature_matches(key, f"{lines}:{last}".encode(), str(head.get("hmac", ""))):
         return [f"{out_dir / HEAD_FILE}: its HMAC does not match (forged, or written without the key)"]
+    return _against(hashes, lines, last, "the head")
+
+
+def _against(hashes: list[str], lines: int, last: str, source: str) -> list[str]:
+    """Whether the log still holds the line ``source`` records as its ``lines``-th."""
     if len(hashes) < lines:
-        return [f"truncated: the head records {lines} lines, {len(hashes)} remain"]
-    if hashes[lines - 1] != last:
-        return [f"line {lines}: not the line the head records as line {lines} (the log was rewritten)"]
+        return [f"truncated: {source} records {lines} lines, {len(hashes)} remain"]
+    if lines and hashes[lines - 1] != last:
+        return [f"line {lines}: not the line {source} records as line {lines} (the log was rewritten)"]
     return []
+
+
+def _check_deployment_marks(out_dir: Path, hashes: list[str]) -> list[str]:
+    problems = []
+    for folder in folders_in(out_dir):
+        try:
+            mark = DeploymentState(folder.root).audit_mark()
+        except ReportError as error:
+            problems.append(f"deployment {folder.name}: {error}")
+            continue
+        if mark is not None:
+            problems.extend(_against(hashes, mark["lines"], mark["hash"], f"deployment {folder.name}"))
+    return problems

@@ -289,6 +289,26 @@ class DeploymentState:
             )
         self.records[record.sha256] = record
 
+    def audit_mark(self) -> dict[str, Any] | None:
+        """The audit log's length and last hash after the last command on this folder."""
+        if not self.exists:
+            return None
+        row = self._connection().execute("SELECT value FROM meta WHERE key = 'audit'").fetchone()
+        try:
+            mark = json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+        valid = (
+            isinstance(mark, dict)
+            and isinstance(mark.get("lines"), int)
+            and isinstance(mark.get("hash"), str)
+        )
+        return mark if valid else None
+
+    def save_audit_mark(self, mark: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(mark),))
+
     def save_settings(self) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(self.settings),))
