@@ -50,6 +50,13 @@ def arguments(command: str, out: Path) -> list[str]:
     return ["search", str(PROBE), "--footage", str(MALE_ONLY), "--case", "c", "--out", str(out)]
 
 
+def default_config(name: str) -> ScanConfig | SearchConfig:
+    """The library's config that takes the option, with every other value left at its default."""
+    if name in SCAN_OPTIONS:
+        return ScanConfig(inputs=(MALE_ONLY,), watchlist=SAMPLE_WATCHLIST, deployment="d")
+    return SearchConfig(photos=(PROBE,), footage=(MALE_ONLY,), case="c")
+
+
 CASES = [(name, value) for name, row in OPTIONS.items() for value in bad_values(row)]
 
 
@@ -74,11 +81,7 @@ def test_the_command_line_and_the_config_file_refuse_alike(
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_the_library_refuses_what_the_command_line_refuses(name: str) -> None:
     row = OPTIONS[name]
-    config = (
-        ScanConfig(inputs=(MALE_ONLY,), watchlist=SAMPLE_WATCHLIST, deployment="d")
-        if name in SCAN_OPTIONS
-        else SearchConfig(photos=(PROBE,), footage=(MALE_ONLY,), case="c")
-    )
+    config = default_config(name)
     for value in bad_values(row):
         typed = value if row.choices else row.kind(float(value))
         with pytest.raises(ConfigError, match=row.flag):
@@ -90,11 +93,7 @@ def test_the_library_refuses_what_the_command_line_refuses(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_every_default_is_the_tables_in_the_library_and_on_the_command_line(name: str) -> None:
     row = OPTIONS[name]
-    config = (
-        ScanConfig(inputs=(MALE_ONLY,), watchlist=SAMPLE_WATCHLIST, deployment="d")
-        if name in SCAN_OPTIONS
-        else SearchConfig(photos=(PROBE,), footage=(MALE_ONLY,), case="c")
-    )
+    config = default_config(name)
     assert getattr(config, name) == row.value
     row.check(row.value)
     command = cli.commands[command_for(name)]
