@@ -204,5 +204,7 @@ class DeploymentFolder:
 
 def folders_in(out_dir: Path) -> list[DeploymentFolder]:
     """The deployment and case folders directly under ``out_dir`` that hold a state."""
+    if not out_dir.is_dir():
+        return []
     found = (DeploymentFolder(path) for path in sorted(out_dir.iterdir()) if path.is_dir())
     return [folder for folder in found if folder.holds_state]
