@@ -56,7 +56,6 @@ from lfr_batch.records.review import (
 )
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import AlertRecord
-from lfr_batch.records.times import iso
 from lfr_batch.scan import (
     Progress,
     ScanConfig,
@@ -67,6 +66,7 @@ from lfr_batch.search import (
     search,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
+from lfr_batch.times import iso
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
 from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_watchlist, save_watchlist
 

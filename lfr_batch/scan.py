@@ -30,8 +30,8 @@ from lfr_batch.options import check_all, on_value
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.records.times import iso
 from lfr_batch.signing import signing_key
+from lfr_batch.times import iso
 from lfr_batch.vision.alerts import Alert, build_alerts
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import DetectorName, FaceDetector

@@ -38,9 +38,9 @@ import numpy as np
 
 from lfr_batch.errors import WatchlistError
 from lfr_batch.files import write_atomic
-from lfr_batch.records.times import iso
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
+from lfr_batch.times import iso
 from lfr_batch.vision.calibration import Calibration, calibrate
 from lfr_batch.vision.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.vision.faces import FaceDetector

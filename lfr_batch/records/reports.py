@@ -25,7 +25,7 @@ from lfr_batch.files import write_atomic
 from lfr_batch.records.html_report import render as render_report
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.records.times import comparable, iso
+from lfr_batch.times import comparable, iso
 
 # How each alerts.csv column is typed in alerts.xlsx (any other column is text).
 ALERT_NUMBERS = (

@@ -23,7 +23,7 @@ from lfr_batch.records.reports import (
 )
 from lfr_batch.records.review import write_folder_reports
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.records.times import comparable
+from lfr_batch.times import comparable
 
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}

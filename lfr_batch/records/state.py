@@ -23,7 +23,7 @@ from typing import Any
 
 from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.times import iso, parse_time
+from lfr_batch.times import iso, parse_time
 
 logger = logging.getLogger(__name__)
 
