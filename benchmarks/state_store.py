@@ -87,6 +87,9 @@ class JsonFiles:
     def save_reviews(self, reviews: dict) -> None:
         write_atomic(self.folder / "reviews.json", json.dumps(reviews).encode())
 
+    def save_answer(self, reviews: dict, finding_id: str, entry: dict) -> None:
+        self.save_reviews({**reviews, finding_id: entry})  # reviews.json is rewritten whole
+
     def purge_half(self, records: list[VideoRecord]) -> None:
         for record in records[::2]:
             self.commit(replace(record, alerts=[]))
@@ -106,6 +109,9 @@ class Sqlite:
 
     def save_reviews(self, reviews: dict) -> None:
         self.state.save_reviews(reviews)
+
+    def save_answer(self, reviews: dict, finding_id: str, entry: dict) -> None:
+        self.state.save_review(finding_id, entry)
 
     def purge_half(self, records: list[VideoRecord]) -> None:
         with self.state.transaction():
@@ -152,9 +158,9 @@ def main() -> None:
                 assert store.open() == count
                 open_s = time.perf_counter() - began
                 store.save_reviews(reviews)
-                answered = {**reviews, "A00001": {**reviews["A00001"], "notes": "seen again on cam 2"}}
+                answer = {**reviews["A00001"], "notes": "seen again on cam 2"}
                 began = time.perf_counter()
-                store.save_reviews(answered)  # one more answer, as `review` saves each
+                store.save_answer(reviews, "A00001", answer)  # one answer, as `review` saves each
                 review_ms = (time.perf_counter() - began) * 1000
                 began = time.perf_counter()
                 store.purge_half(records)

@@ -352,7 +352,8 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     evidence = AlertEvidence(paths)
     with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256, threshold)
-        state = open_state(config.deployment_dir, scan_settings, config.overwrite, evidence.outputs)
+        state = DeploymentState(config.deployment_dir)
+        open_state(state, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
@@ -453,11 +454,10 @@ def _warn_about_threshold(
 
 
 def open_state(
-    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
-) -> DeploymentState:
-    """The folder's state: cleared with its ``outputs`` for --overwrite, else checked
-    against these settings."""
-    state = DeploymentState(folder)
+    state: DeploymentState, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
+) -> None:
+    """Clear the folder's state and its ``outputs`` for --overwrite, else check the
+    state against these settings."""
     if overwrite:
         state.clear()
         for path in outputs:
@@ -467,7 +467,6 @@ def open_state(
                 path.unlink(missing_ok=True)
     elif state.exists:
         state.check_same_scan(scan_settings)
-    return state
 
 
 def _plan_videos(

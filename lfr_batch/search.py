@@ -195,7 +195,7 @@ class CandidateEvidence:
         self.outputs = paths.case_outputs
 
     def _shown(self, distances: list[float]) -> int:
-        return shown_count(sorted(distances), self.cut, self.top, self.below)
+        return shown_count(distances, self.cut, self.top, self.below)
 
     def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
         held = [alert.distance for _video, alert in state.alerts()]
@@ -291,8 +291,9 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
             "below": config.below,
             "max_false_candidate_rate": config.max_false_candidate_rate,
         }
-        _refuse_another_person(DeploymentState(config.case_dir), probe, config)
-        state = open_state(config.case_dir, scan_settings, config.overwrite, evidence.outputs)
+        state = DeploymentState(config.case_dir)
+        _refuse_another_person(state, probe, config)
+        open_state(state, scan_settings, config.overwrite, evidence.outputs)
         # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
         save_watchlist(probe.watchlist, scan_config.watchlist, signing_key())
         for index, crop in enumerate(probe.crops):

@@ -95,11 +95,11 @@ def is_case(state: DeploymentState) -> bool:
     return state.settings.get("scan", {}).get("kind") == CASE_KIND
 
 
-def shown_count(ranked_distances: list[float], cut: float, top: int, below: int) -> int:
+def shown_count(distances: list[float], cut: float, top: int, below: int) -> int:
     """How many of the nearest candidates are listed: those within the cut, then
     ``below`` more beneath it, ``top`` at most."""
-    above = sum(distance <= cut for distance in ranked_distances)
-    return min(top, above + below, len(ranked_distances))
+    above = sum(distance <= cut for distance in distances)
+    return min(top, above + below, len(distances))
 
 
 def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:

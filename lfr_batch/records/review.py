@@ -147,9 +147,7 @@ def record_review(state: DeploymentState, finding_id: str, review: Review) -> No
     review.validate(form)
     if finding_id not in {a.alert_id for _v, a in state.alerts()}:
         raise ReviewError(f"no {form.noun} {finding_id} in {state.deployment_dir}")
-    reviews = state.reviews()
-    reviews[finding_id] = review.as_entry(form)
-    state.save_reviews(reviews)
+    state.save_review(finding_id, review.as_entry(form))
     write_folder_reports(state)
 
 

@@ -259,6 +259,14 @@ class DeploymentState:
         except (sqlite3.Error, ValueError) as error:
             raise self._unreadable(error) from None
 
+    def save_review(self, finding_id: str, entry: dict[str, str]) -> None:
+        """Store one reviewer's answer, leaving every other as it is."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?)",
+                (finding_id, json.dumps(entry, sort_keys=True)),
+            )
+
     def save_reviews(self, reviews: dict[str, dict[str, str]]) -> None:
         """Store the reviews as given: only the entries that changed are written."""
         stored = self.reviews()
