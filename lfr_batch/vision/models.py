@@ -16,6 +16,7 @@ from typing import Any
 import dlib
 
 from lfr_batch.errors import ModelError
+from lfr_batch.vision.resnet import DlibResNet
 
 LANDMARK_MODEL = "shape_predictor_5_face_landmarks"
 ENCODER_MODEL = "dlib_face_recognition_resnet_model_v1"
@@ -47,7 +48,7 @@ class DlibModels:
 
     hog_detector: Any
     landmark_predictor: Any
-    encoder: Any
+    encoder: DlibResNet
 
     @functools.cached_property
     def cnn_detector(self) -> Any:
@@ -62,7 +63,7 @@ def load_models() -> DlibModels:
         return DlibModels(
             hog_detector=dlib.get_frontal_face_detector(),
             landmark_predictor=dlib.shape_predictor(str(model_path(LANDMARK_MODEL))),
-            encoder=dlib.face_recognition_model_v1(str(model_path(ENCODER_MODEL))),
+            encoder=DlibResNet.load(model_path(ENCODER_MODEL)),
         )
     except RuntimeError as error:
         raise ModelError(f"cannot load the dlib models: {error}") from error
