@@ -21,6 +21,15 @@ from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
 ENCODING_SIZE = 128
 
 
+def face_landmarks(image: np.ndarray, boxes: np.ndarray) -> dlib.full_object_detections:
+    """dlib's 5 points (eye corners, nose) of each face, which align its chip."""
+    predictor = load_models().landmark_predictor
+    landmarks = dlib.full_object_detections()
+    for box in boxes:
+        landmarks.append(predictor(image, box_to_rect(box)))
+    return landmarks
+
+
 class FaceEncoder:
     """Encodes the faces at ``boxes`` in an RGB image, all in one network batch."""
 
@@ -30,33 +39,37 @@ class FaceEncoder:
         """Return an N×128 float64 array, one row per box."""
         if len(boxes) == 0:
             return np.zeros((0, ENCODING_SIZE), dtype=np.float64)
-        models = load_models()
-        landmarks = dlib.full_object_detections()
-        for box in boxes:
-            landmarks.append(models.landmark_predictor(image, box_to_rect(box)))
+        landmarks = face_landmarks(image, boxes)
         chips = dlib.get_face_chips(image, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
-        return models.encoder(np.stack(chips)).astype(np.float64)
+        return load_models().encoder(np.stack(chips)).astype(np.float64)
 
 
 # Below these, the encoder's distances between two photos of one person break down
 # (measured by shrinking and blurring 40 people's photos, benchmarks/accuracy.py): at
 # 24 px the median same-person distance is 0.40, at 16 px 0.50; a blur that leaves a
-# sharpness under 0.15 puts it at 0.49 while strangers' nearest distances fall too.
+# sharpness under 0.15 puts it at 0.44-0.59 while strangers' nearest distances fall too.
 MIN_FACE_PX = 24
 MIN_SHARPNESS = 0.15
-_SHARPNESS_SIDE = 32
+# Sharpness is measured on the face as the encoder sees it: aligned by its landmarks,
+# cut to the face alone (no padding) and shrunk to 32 px. Measured inside the
+# detector's box it depended on where each detector drew the box and on what the box
+# took in around the face; on the aligned chip HOG's and BlazeFace's boxes give the
+# same figure. dlib cuts chips without smoothing, so it cuts one at 96 px (at least
+# the size of most faces) and OpenCV shrinks it, averaging, as before.
+_SHARPNESS_PX = 32
+_SHARPNESS_CHIP_PX = 96
 
 
 def face_sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Each face's sharpness: the variance of the Laplacian of the face shrunk to 32 px,
-    relative to its contrast, so it does not depend on the face's size."""
-    sharpness = np.zeros(len(boxes))
-    for row, (top, right, bottom, left) in enumerate(np.asarray(boxes, dtype=np.int64)):
-        face = image[max(top, 0) : bottom, max(left, 0) : right]
-        if face.size == 0:
-            continue
-        grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(grey, (_SHARPNESS_SIDE, _SHARPNESS_SIDE), interpolation=cv2.INTER_AREA)
+    """Each face's sharpness: the variance of the Laplacian of its 32-px aligned chip,
+    relative to the chip's contrast, so it does not depend on the face's size."""
+    if len(boxes) == 0:
+        return np.zeros(0)
+    chips = dlib.get_face_chips(image, face_landmarks(image, boxes), size=_SHARPNESS_CHIP_PX, padding=0.0)
+    sharpness = np.zeros(len(chips))
+    for row, chip in enumerate(chips):
+        grey = cv2.cvtColor(np.asarray(chip), cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(grey, (_SHARPNESS_PX, _SHARPNESS_PX), interpolation=cv2.INTER_AREA)
         small = small.astype(np.float64)
         sharpness[row] = cv2.Laplacian(small, cv2.CV_64F).var() / max(small.var(), 1e-6)
     return sharpness
