@@ -3,12 +3,13 @@
 Real-time factor = seconds of video ÷ wall seconds (above 1 is faster than real
 time). Methods, all on the same clips in the same run:
 
-- scan (default): `lfr-batch scan` at default settings (local workers, one per core);
+- scan (default): `lfr-batch scan` at default settings (BlazeFace, local workers, one
+  per core);
 - scan, 1 worker: the same in one process;
-- scan, blazeface: the default with ``--detector blazeface``;
+- scan, hog: the default with ``--detector hog`` (the default before BlazeFace);
 - exhaustive scan: every frame, whole frame, every face encoded (`--exhaustive`);
 - naive loop: decode every frame, full-frame HOG (upsample 1, the scan's reach),
-  encode and match every face found.
+  encode every face found with dlib's network (as face_recognition does) and match.
 
 Recall: the exhaustive scan's alerts are the watchlisted appearances to find; an
 appearance is found when the method alerts on the same subject in the same video
@@ -87,7 +88,7 @@ def main() -> None:
     methods = {
         "scan (default)": scanner(workers=default_workers()),
         "scan, 1 worker": scanner(workers=1),
-        "scan, blazeface": scanner(workers=default_workers(), detector="blazeface"),
+        "scan, hog": scanner(workers=default_workers(), detector="hog"),
     }
     if not args.skip_slow:
         methods["exhaustive scan"] = scanner(workers=default_workers(), exhaustive=True)
