@@ -125,7 +125,7 @@ class FaceDetector:
         return self(image, regions)
 
     def _detect_tiles(self, image: np.ndarray, regions: Sequence[Region] | None, bounded: bool) -> Detections:
-        """BlazeFace over the tiles to search, in one network batch."""
+        """BlazeFace over the tiles to search."""
         moving = None if regions is None else [r.box for r in regions if r.scale is None]
         # A tracked face's region is scaled for HOG; BlazeFace searches it at its own size.
         tracked = (
