@@ -67,6 +67,10 @@ def _damaged(weights: bytes, tmp_path: Path, how: str) -> Path:
         # The last layer's name, swapped for the one before it: the network's shape differs.
         position = weights.rindex(b"\x01\x04fc_2")
         path.write_bytes(weights[:position] + b"\x01\x05relu_" + weights[position + 6 :])
+    elif how == "a layer of the wrong size":
+        # The last layer says it takes 255 inputs; its weights are for 256.
+        position = weights.rindex(b"\x01\x04fc_2\x01\x80\x02\x00\x01")
+        path.write_bytes(weights[:position] + b"\x01\x04fc_2\x01\x80\x02\xff\x00" + weights[position + 11 :])
     elif how == "another dlib model":
         path.write_bytes(model_path(LANDMARK_MODEL).read_bytes())
     elif how == "empty":
@@ -77,7 +81,16 @@ def _damaged(weights: bytes, tmp_path: Path, how: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "how", ["cut short", "a layer renamed", "a layer left out", "another dlib model", "empty", "random bytes"]
+    "how",
+    [
+        "cut short",
+        "a layer renamed",
+        "a layer left out",
+        "a layer of the wrong size",
+        "another dlib model",
+        "empty",
+        "random bytes",
+    ],
 )
 def test_a_weights_file_that_is_not_the_network_is_one_line(weights: bytes, tmp_path: Path, how: str) -> None:
     with pytest.raises(ModelError) as error:

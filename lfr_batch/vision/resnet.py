@@ -260,28 +260,24 @@ class DlibResNet:
         except OSError as error:
             raise ModelError(f"cannot read the encoder's weights: {error}") from error
         try:
-            means, layers = _read_file(data)
+            return cls._build(*_read_file(data))
         except (IndexError, ValueError, OverflowError) as error:
             raise ModelError(f"the encoder's weights file is damaged: {path}") from error
+
+    @classmethod
+    def _build(cls, means: np.ndarray, layers: list[_Layer]) -> DlibResNet:
         reading = _Layers(layers)
         con, affine, _, _ = reading.take("con", "affine", "relu", "max_pool")
         stem = _Convolution.fold(con, affine)
         blocks = []
         while reading.index < len(layers) - 2:
-            first, first_affine, _, second, second_affine = reading.take(
-                "con", "affine", "relu", "con", "affine"
-            )
-            downsamples = first.geometry[2] == 2
+            con, affine, _, next_con, next_affine = reading.take("con", "affine", "relu", "con", "affine")
+            downsamples = con.geometry[2] == 2
             if downsamples:
                 reading.take("avg_pool")
             reading.take("add_prev", "relu")
-            blocks.append(
-                _Block(
-                    _Convolution.fold(first, first_affine),
-                    _Convolution.fold(second, second_affine),
-                    downsamples,
-                )
-            )
+            first, second = _Convolution.fold(con, affine), _Convolution.fold(next_con, next_affine)
+            blocks.append(_Block(first, second, downsamples))
         _, fc = reading.take("avg_pool", "fc")
         return cls(means, stem, tuple(blocks), np.ascontiguousarray(fc.parameters.reshape(fc.shape)))
 
