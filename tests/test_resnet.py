@@ -63,10 +63,10 @@ def _damaged(weights: bytes, tmp_path: Path, how: str) -> Path:
         path.write_bytes(weights[: len(weights) // 2])
     elif how == "a layer renamed":
         path.write_bytes(weights.replace(b"\x01\x05relu_", b"\x01\x05relx_", 1))
-    elif how == "a layer left out":
-        # The last layer's name, swapped for the one before it: the network's shape differs.
-        position = weights.rindex(b"\x01\x04fc_2")
-        path.write_bytes(weights[:position] + b"\x01\x05relu_" + weights[position + 6 :])
+    elif how == "another network's layers":
+        # The stem's activation swapped for a residual addition: a readable file, but
+        # not the network this reader runs.
+        path.write_bytes(weights.replace(b"\x01\x05relu_", b"\x01\x09add_prev_", 1))
     elif how == "a layer of the wrong size":
         # The last layer says it takes 255 inputs; its weights are for 256.
         position = weights.rindex(b"\x01\x04fc_2\x01\x80\x02\x00\x01")
@@ -85,7 +85,7 @@ def _damaged(weights: bytes, tmp_path: Path, how: str) -> Path:
     [
         "cut short",
         "a layer renamed",
-        "a layer left out",
+        "another network's layers",
         "a layer of the wrong size",
         "another dlib model",
         "empty",
@@ -96,6 +96,8 @@ def test_a_weights_file_that_is_not_the_network_is_one_line(weights: bytes, tmp_
     with pytest.raises(ModelError) as error:
         DlibResNet.load(_damaged(weights, tmp_path, how))
     assert "\n" not in str(error.value)
+    if how == "another network's layers":
+        assert "where ('con', 'affine', 'relu', 'max_pool') was expected" in str(error.value)
     assert "encoder's weights" in str(error.value)
 
 
