@@ -36,7 +36,13 @@ from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
 from lfr_batch.synthetic import MovingBackground, Walker, write_video
 from lfr_batch.vision.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
-from lfr_batch.vision.encodings import MIN_FACE_PX, MIN_SHARPNESS, FaceEncoder, face_sharpness
+from lfr_batch.vision.encodings import (
+    MIN_FACE_PX,
+    MIN_SHARPNESS,
+    FaceEncoder,
+    face_landmarks,
+    face_sharpness,
+)
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, save_watchlist
@@ -159,7 +165,7 @@ def part_quality(people: Watchlist, sources: list[Path]) -> None:
             for blur in (0.0, 0.8, 1.5, 2.5):
                 shown = cv2.GaussianBlur(small, (0, 0), blur) if blur else small
                 encoding = encoder(np.ascontiguousarray(shown), box[None])[0]
-                sharpness = face_sharpness(shown, box[None])
+                sharpness = face_sharpness(shown, face_landmarks(shown, box[None]))
                 rows.append(
                     {
                         "size": target,

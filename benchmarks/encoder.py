@@ -32,7 +32,7 @@ from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces"
 
 
-def faces_of(count: int) -> tuple[Path, list[tuple[np.ndarray, dlib.full_object_detections]]]:
+def faces_of(count: int) -> tuple[Path, list[tuple[np.ndarray, list[dlib.full_object_detection]]]]:
     """Up to ``count`` photos showing one face each, with the face's landmarks."""
     folder = SHARED_FACES if SHARED_FACES.is_dir() else PHOTOS
     detector = FaceDetector("hog", upsample=1)
@@ -50,7 +50,7 @@ def faces_of(count: int) -> tuple[Path, list[tuple[np.ndarray, dlib.full_object_
     return folder, faces
 
 
-def chips(faces: list[tuple[np.ndarray, dlib.full_object_detections]]) -> np.ndarray:
+def chips(faces: list[tuple[np.ndarray, list[dlib.full_object_detection]]]) -> np.ndarray:
     return np.stack(
         [
             np.asarray(dlib.get_face_chip(image, landmarks[0], size=CHIP_SIZE, padding=CHIP_PADDING))
@@ -70,7 +70,10 @@ def main() -> None:
     ours = load_models().encoder
     began = time.perf_counter()
     expected = np.vstack(
-        [np.array(network.compute_face_descriptor(image, marks, 1)) for image, marks in faces]
+        [
+            np.array(network.compute_face_descriptor(image, dlib.full_object_detections(marks), 1))
+            for image, marks in faces
+        ]
     )
     dlib_ms = 1000 * (time.perf_counter() - began) / len(faces)
     rows = [("dlib-bin (face_recognition's way), one face a call", dlib_ms, 0.0)]

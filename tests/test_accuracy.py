@@ -23,7 +23,7 @@ from conftest import (
 
 from lfr_batch.cli import main
 from lfr_batch.vision.calibration import MIN_PAIRS, REFERENCE_TAIL, Calibration, calibrate, fit_tail
-from lfr_batch.vision.encodings import MIN_FACE_PX, good_enough_to_match
+from lfr_batch.vision.encodings import MIN_FACE_PX, face_landmarks, good_enough_to_match
 from lfr_batch.vision.faces import Detections
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
 
@@ -201,14 +201,13 @@ def test_the_quality_gate_refuses_small_and_blurred_faces() -> None:
     face = face_crop(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png")
     height, width = face.shape[:2]
     box = np.array([[0, width, height, 0]])
-    assert good_enough_to_match(face, faces(box)).tolist() == [True]
+    assert good_enough_to_match(face, faces(box), face_landmarks(face, box)).tolist() == [True]
     blurred = cv2.GaussianBlur(face, (0, 0), height / 12)
-    assert good_enough_to_match(blurred, faces(box)).tolist() == [False]
+    assert good_enough_to_match(blurred, faces(box), face_landmarks(blurred, box)).tolist() == [False]
     scale = (MIN_FACE_PX - 4) / height
     tiny = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    assert good_enough_to_match(tiny, faces(np.array([[0, tiny.shape[1], tiny.shape[0], 0]]))).tolist() == [
-        False
-    ]
+    tiny_box = np.array([[0, tiny.shape[1], tiny.shape[0], 0]])
+    assert good_enough_to_match(tiny, faces(tiny_box), face_landmarks(tiny, tiny_box)).tolist() == [False]
 
 
 @pytest.fixture(scope="module")

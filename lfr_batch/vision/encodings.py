@@ -21,13 +21,11 @@ from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
 ENCODING_SIZE = 128
 
 
-def face_landmarks(image: np.ndarray, boxes: np.ndarray) -> dlib.full_object_detections:
-    """dlib's 5 points (eye corners, nose) of each face, which align its chip."""
+def face_landmarks(image: np.ndarray, boxes: np.ndarray) -> list[dlib.full_object_detection]:
+    """dlib's 5 points (eye corners, nose) of each face, which align its chip: found
+    once per view, for both the quality gate and the encoder."""
     predictor = load_models().landmark_predictor
-    landmarks = dlib.full_object_detections()
-    for box in boxes:
-        landmarks.append(predictor(image, box_to_rect(box)))
-    return landmarks
+    return [predictor(image, box_to_rect(box)) for box in boxes]
 
 
 class FaceEncoder:
@@ -37,10 +35,15 @@ class FaceEncoder:
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Return an N×128 float64 array, one row per box."""
-        if len(boxes) == 0:
+        return self.encode(image, face_landmarks(image, boxes))
+
+    def encode(self, image: np.ndarray, landmarks: list[dlib.full_object_detection]) -> np.ndarray:
+        """The same, for faces whose landmarks are already found."""
+        if not landmarks:
             return np.zeros((0, ENCODING_SIZE), dtype=np.float64)
-        landmarks = face_landmarks(image, boxes)
-        chips = dlib.get_face_chips(image, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
+        chips = dlib.get_face_chips(
+            image, dlib.full_object_detections(landmarks), size=CHIP_SIZE, padding=CHIP_PADDING
+        )
         return load_models().encoder(np.stack(chips)).astype(np.float64)
 
 
@@ -60,12 +63,14 @@ _SHARPNESS_PX = 32
 _SHARPNESS_CHIP_PX = 96
 
 
-def face_sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def face_sharpness(image: np.ndarray, landmarks: list[dlib.full_object_detection]) -> np.ndarray:
     """Each face's sharpness: the variance of the Laplacian of its 32-px aligned chip,
     relative to the chip's contrast, so it does not depend on the face's size."""
-    if len(boxes) == 0:
+    if not landmarks:
         return np.zeros(0)
-    chips = dlib.get_face_chips(image, face_landmarks(image, boxes), size=_SHARPNESS_CHIP_PX, padding=0.0)
+    chips = dlib.get_face_chips(
+        image, dlib.full_object_detections(landmarks), size=_SHARPNESS_CHIP_PX, padding=0.0
+    )
     sharpness = np.zeros(len(chips))
     for row, chip in enumerate(chips):
         grey = cv2.cvtColor(np.asarray(chip), cv2.COLOR_RGB2GRAY)
@@ -82,9 +87,12 @@ def whole_in_view(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return (boxes[:, 0] > 0) & (boxes[:, 3] > 0) & (boxes[:, 2] < height) & (boxes[:, 1] < width)
 
 
-def good_enough_to_match(image: np.ndarray, faces: Detections) -> np.ndarray:
-    """Which faces are large and sharp enough for their encodings to be trusted."""
-    return (faces.sizes >= MIN_FACE_PX) & (face_sharpness(image, faces.boxes) >= MIN_SHARPNESS)
+def good_enough_to_match(
+    image: np.ndarray, faces: Detections, landmarks: list[dlib.full_object_detection]
+) -> np.ndarray:
+    """Which faces (with their landmarks) are large and sharp enough for their
+    encodings to be trusted."""
+    return (faces.sizes >= MIN_FACE_PX) & (face_sharpness(image, landmarks) >= MIN_SHARPNESS)
 
 
 # A clearly better view of a tracked face: this much larger, or this much more

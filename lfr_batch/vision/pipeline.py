@@ -39,7 +39,13 @@ import numpy as np
 from lfr_batch.errors import VideoError, WatchlistError
 from lfr_batch.signing import signing_key
 from lfr_batch.vision.alerts import TrackDecision, TrackEvidence, decide
-from lfr_batch.vision.encodings import EncodingPolicy, FaceEncoder, good_enough_to_match, whole_in_view
+from lfr_batch.vision.encodings import (
+    EncodingPolicy,
+    FaceEncoder,
+    face_landmarks,
+    good_enough_to_match,
+    whole_in_view,
+)
 from lfr_batch.vision.faces import Detections, DetectorName, FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.motion import MotionRegions
@@ -192,17 +198,20 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s, crowded)
                 chosen &= whole_in_view(frame.image, faces.boxes)
                 clock.lap("track")
+                landmarks = []
                 if chosen.any():
+                    landmarks = face_landmarks(frame.image, faces.boxes[chosen])
                     usable = good_enough_to_match(
-                        frame.image, Detections(faces.boxes[chosen], faces.scores[chosen])
+                        frame.image, Detections(faces.boxes[chosen], faces.scores[chosen]), landmarks
                     )
                     for track_id in track_ids[chosen][~usable].tolist():
                         evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
+                    landmarks = [marks for marks, keep in zip(landmarks, usable, strict=True) if keep]
                     chosen[np.flatnonzero(chosen)[~usable]] = False
                 clock.lap("quality")
                 if chosen.any():
                     boxes = faces.boxes[chosen]
-                    encodings = encoder(frame.image, boxes)
+                    encodings = encoder.encode(frame.image, landmarks)
                     clock.lap("encode")
                     chosen_ids = tracker.confirm(
                         frame.index, frame.time_s, track_ids[chosen], boxes, encodings
