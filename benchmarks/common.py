@@ -14,9 +14,10 @@ import numpy as np
 from lfr_batch.options import default_workers
 from lfr_batch.scan import ScanConfig, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
-from lfr_batch.vision.faces import FaceDetector, box_to_rect
+from lfr_batch.vision.encodings import face_landmarks
+from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
-from lfr_batch.vision.models import ENCODER_MODEL, load_models, model_path
+from lfr_batch.vision.models import ENCODER_MODEL, model_path
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.video import to_rgb
 
@@ -76,12 +77,9 @@ def naive_loop(path: Path, matcher: WatchlistMatcher, frames: int | None = None)
     tracking."""
     detector = FaceDetector("hog", upsample=1)
     network = dlib.face_recognition_model_v1(str(model_path(ENCODER_MODEL)))
-    predictor = load_models().landmark_predictor
 
     def encoder(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        landmarks = dlib.full_object_detections()
-        for box in boxes:
-            landmarks.append(predictor(image, box_to_rect(box)))
+        landmarks = dlib.full_object_detections(face_landmarks(image, boxes))
         return np.array(network.compute_face_descriptor(image, landmarks, 1)).reshape(-1, 128)
 
     capture = cv2.VideoCapture(str(path))
