@@ -1,6 +1,11 @@
 """The exceptions lfr-batch raises; the CLI maps each to one line and an exit code."""
 
 
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (native libraries' messages span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class LfrBatchError(Exception):
     """Base of every error that ends a command with a one-line message."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lfr_batch import __version__
-from lfr_batch.errors import ConfigError, VideoError
+from lfr_batch.errors import ConfigError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
@@ -40,7 +40,6 @@ from lfr_batch.vision.pipeline import (
     SegmentTask,
     VideoAssembly,
     file_stamp,
-    one_line,
     settings_matcher,
     shared_watchlist,
 )

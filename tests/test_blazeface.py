@@ -19,6 +19,8 @@ from lfr_batch.vision.motion import Region
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.video import VideoReader
 
+MODEL_BYTES = blazeface.MODEL_PATH.read_bytes()
+
 PEOPLE = {
     "intel_actor_f1": sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png")),
     "intel_actor_m1": sorted((PHOTOS / "intel_actor_m1").glob("*.png")),
@@ -162,3 +164,64 @@ def test_no_face_gives_no_boxes() -> None:
 def test_a_missing_model_file_is_one_clear_error(tmp_path) -> None:
     with pytest.raises(ModelError, match="BlazeFace model is missing"):
         blazeface.BlazeFace(tmp_path / "absent.tflite")
+
+
+def test_litert_and_opencv_find_the_same_faces() -> None:
+    # LiteRT runs the model where it has a wheel; OpenCV's DNN module elsewhere. The
+    # two must agree, or a scan's figures would depend on the platform.
+    image = _scene_with_face(90, (300.0, 200.0))
+    paste(image, crop_face(load_photo(PHOTOS / "orl_s01" / "1.png"), (20, 80, 90, 15), 0.1), (900, 450), 60)
+    tiles = blazeface.pyramid((0, 1280, 720, 0), 40.0)
+    litert = blazeface.BlazeFace(engine=blazeface.LiteRtNetwork).detect(image, tiles)
+    opencv = blazeface.BlazeFace(engine=blazeface.OpenCvNetwork).detect(image, tiles)
+    assert len(litert[0]) == len(opencv[0]) >= 1
+    assert np.abs(litert[0] - opencv[0]).max() <= 1
+    assert np.abs(litert[1] - opencv[1]).max() < 1e-4
+
+
+def test_the_default_engine_is_litert_where_it_is_installed() -> None:
+    pytest.importorskip("ai_edge_litert")
+    assert blazeface.default_engine() is blazeface.LiteRtNetwork
+
+
+def test_loading_the_model_writes_nothing_between_the_progress_bars(capfd, caplog) -> None:
+    caplog.set_level("DEBUG", logger="lfr_batch.vision.blazeface")
+    blazeface.BlazeFace(engine=blazeface.LiteRtNetwork)
+    assert capfd.readouterr().err == ""
+    assert "BlazeFace runs in LiteRT" in caplog.text
+
+
+@pytest.mark.parametrize("engine", [blazeface.LiteRtNetwork, blazeface.OpenCvNetwork])
+@pytest.mark.parametrize("content", [b"", b"TFL3" + bytes(5000), MODEL_BYTES[:100_000]])
+def test_a_damaged_model_file_is_one_clear_error(tmp_path, engine, content) -> None:
+    path = tmp_path / "model.tflite"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match="cannot load the BlazeFace model") as raised:
+        blazeface.BlazeFace(path, engine=engine)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "tile",
+    [
+        blazeface.Tile(100, 200, 274.3),  # inside the frame, a little larger than the input
+        blazeface.Tile(-50, 1100, 274.3),  # running off the top and the right
+        blazeface.Tile(-400, -300, 2194.3),  # the coarsest level: the whole frame and more
+        blazeface.Tile(200, 300, 1097.1),
+    ],
+)
+def test_a_tile_is_cropped_as_if_the_frame_were_padded_with_black_then_resized(tile) -> None:
+    noise = np.random.default_rng(1).normal(120, 50, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
+    image = cv2.GaussianBlur(noise, (0, 0), 2)
+    side, pad = round(tile.side), 3000
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    region = padded[tile.top + pad : tile.top + pad + side, tile.left + pad : tile.left + pad + side]
+    expected = cv2.resize(region, (192, 192), interpolation=cv2.INTER_AREA).astype(np.float64)
+    cropped = blazeface.crop_tile(image, tile)
+    assert cropped.shape == (192, 192, 3)
+    assert np.abs(cropped - expected).mean() < 3.0
+
+
+def test_a_tile_wholly_outside_the_frame_is_black() -> None:
+    image = np.full((100, 100, 3), 200, np.uint8)
+    assert not blazeface.crop_tile(image, blazeface.Tile(150, 150, 300.0)).any()

@@ -36,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lfr_batch.errors import VideoError, WatchlistError
+from lfr_batch.errors import VideoError, WatchlistError, one_line
 from lfr_batch.signing import signing_key
 from lfr_batch.vision.alerts import TrackDecision, TrackEvidence, decide
 from lfr_batch.vision.encodings import (
@@ -145,10 +145,6 @@ def shared_watchlist(path: str, stamp: tuple[int, int], key: bytes | None) -> Wa
 def shared_matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
     """One matcher per process and watchlist, reused by every task."""
     return WatchlistMatcher(shared_watchlist(path, stamp, signing_key()), threshold, at)
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
