@@ -288,9 +288,10 @@ def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:
     """The tile resized to the network's input; parts outside the image are black.
 
     Only the part inside the image is resized, then placed (a coarse tile reaches far
-    past a 720p frame). Halving by pixel area has a fast path in OpenCV, and
-    linear interpolation reads every pixel down to half size: a tile is halved until
-    then, at a fraction of the cost of one arbitrary area resize, without aliasing."""
+    past a 720p frame). A tile more than twice the input's size is first halved by
+    pixel area, which OpenCV does on a fast path, until within twice of it: the
+    last step is an area resize of a small image, so pixels are averaged as one
+    area resize of the whole tile would, at a fraction of its cost."""
     height, width = image.shape[:2]
     side = round(tile.side)
     top, left = max(tile.top, 0), max(tile.left, 0)
@@ -310,7 +311,8 @@ def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:
             crop[: 2 * half_height, : 2 * half_width], (half_width, half_height), interpolation=cv2.INTER_AREA
         )
         scale *= 2
-    resized = cv2.resize(crop, (inside_width, inside_height), interpolation=cv2.INTER_LINEAR)
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (inside_width, inside_height), interpolation=interpolation)
     tile_pixels[inside_top : inside_top + inside_height, inside_left : inside_left + inside_width] = resized
     return tile_pixels
 
