@@ -75,6 +75,15 @@ def test_encoding_policy_gathers_views_of_candidates_and_looks_again_at_stranger
     assert policy.select(ids, np.array([80.0, 120.0]), scores, 0.5).tolist() == [False, True]
 
 
+def test_a_face_whose_track_the_tracker_is_unsure_of_is_encoded_at_once() -> None:
+    policy = EncodingPolicy(threshold=0.4)
+    ids, sizes, scores = np.array([0, 1]), np.array([80.0, 80.0]), np.array([1.0, 1.0])
+    policy.record(ids, sizes, scores, 0.0, np.array([0.7, 0.7]))
+    for _ in range(2):  # even past the strangers' two views
+        policy.record(ids, sizes, scores, 0.0, np.array([0.7, 0.7]))
+    assert policy.select(ids, sizes, scores, 0.2, unsure=np.array([False, True])).tolist() == [False, True]
+
+
 def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> None:
     policy = EncodingPolicy(threshold=0.4)
     ids, sizes, scores = np.array([0]), np.array([80.0]), np.array([1.0])
@@ -183,3 +192,32 @@ def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
     assert assembly.faces_seen == 1  # track 0 went on over the seam; track 1 did not
     assert assembly.alert_tracks() == []  # and a glimpse never alerts
     assert sum(assembly.faces_seen_by_bin) == 1
+
+
+def test_one_persons_passage_split_into_two_alerting_tracks_is_one_alert_and_one_face_seen() -> None:
+    watchlist = Watchlist([Subject("a"), Subject("b")], np.stack([unit(0), unit(1)]), np.array([0, 1]))
+    matcher = WatchlistMatcher(watchlist, 0.4, datetime(2026, 11, 26, tzinfo=UTC))
+    segment = SegmentResult("v", 0, 0)
+    segment.tracks = [
+        track(0, 1.0, 4.0, 100, 400),  # a's passage, split by the tracker where it crossed someone
+        track(1, 4.2, 6.0, 420, 600),  # ...and going on where and when the first part ended
+        track(2, 9.5, 10.5, 100, 200),  # a again, 3.5 s after: another passage
+        track(3, 3.5, 5.0, 300, 450),  # b at the same time: an alert of its own
+        track(4, 1.2, 4.5, 900, 1200),  # someone else close to a, seen beside a's passage
+    ]
+    segment.decisions = {
+        0: decide(evidence(unit(0) + unit(2, 0.3)), matcher),
+        1: decide(evidence(unit(0) + unit(2, 0.2)), matcher),
+        2: decide(evidence(unit(0) + unit(2, 0.25)), matcher),
+        3: decide(evidence(unit(1) + unit(2, 0.1)), matcher),
+        4: decide(evidence(unit(0) + unit(2, 0.35)), matcher),
+    }
+    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly.add(segment)
+    assembly.finish()
+    assert assembly.faces_seen == 4
+    assert sum(assembly.faces_seen_by_bin) == 4
+    alerts = [(t.track_id, t.first_seen_s, t.last_seen_s) for t in assembly.alert_tracks()]
+    assert alerts == [(0, 1.0, 6.0), (2, 9.5, 10.5), (3, 3.5, 5.0), (4, 1.2, 4.5)]
+    # The merged alert keeps the nearer of its two decisions.
+    assert assembly.decisions[0].distances[0] == pytest.approx(0.2)

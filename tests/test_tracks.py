@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lfr_batch.vision.tracks import FaceTracker, crowded_faces
+from lfr_batch.vision.tracks import FaceTracker, Track, crowded_faces, join_at_seam
 
 
 def box(x: float, y: float, size: float = 60) -> list[int]:
@@ -141,3 +141,52 @@ def test_faces_close_to_another_are_marked_crowded() -> None:
     boxes = np.array([box(100, 100), box(160, 100), box(500, 100)])
     assert crowded_faces(boxes).tolist() == [True, True, False]
     assert crowded_faces(np.array([box(100, 100)])).tolist() == [False]
+
+
+def test_a_face_that_takes_over_a_track_where_another_left_is_checked_and_split_off() -> None:
+    """One person walks out of the view to the right; another walks in from the right
+    at once. Position links the newcomer to the leaver's track, but the link jumps
+    against its pace, so its next view is checked by appearance."""
+    tracker = FaceTracker()
+    for step in range(4):
+        leaving = np.array([box(1100 + 50 * step, 300)])
+        ids = tracker.update(step, step * 0.2, leaving)
+        if step == 0:
+            tracker.confirm(step, 0.0, ids, leaving, A[None])
+    assert not tracker.unsure(ids).any()  # a steady walk is sure
+    entering = np.array([box(1220, 300)])  # where the leaver should have been: 1300
+    ids = tracker.update(4, 0.8, entering)
+    assert ids.tolist() == [0]
+    assert tracker.unsure(ids).tolist() == [True]
+    assert tracker.confirm(4, 0.8, ids, entering, B[None]).tolist() == [1]
+    assert not tracker.unsure(np.array([0, 1])).any()  # checked
+    assert len(tracker.tracks) == 2
+
+
+def test_a_checked_jump_that_looks_like_its_track_stays_on_it() -> None:
+    tracker = FaceTracker()
+    for step in range(3):
+        seen = np.array([box(500 + 50 * step, 300)])
+        ids = tracker.update(step, step * 0.2, seen)
+    tracker.confirm(2, 0.4, ids, seen, A[None])
+    turned_back = np.array([box(560, 300)])  # stopped and turned: 1.4 face sizes off its pace
+    ids = tracker.update(3, 0.6, turned_back)
+    assert tracker.unsure(ids).tolist() == [True]
+    assert tracker.confirm(3, 0.6, ids, turned_back, (A + 0.01)[None]).tolist() == [0]
+    assert len(tracker.tracks) == 1
+
+
+def test_two_encoded_faces_that_look_like_two_people_are_not_joined_at_a_seam() -> None:
+    def ended(track_id: int, x: float, encoding: np.ndarray | None, time_s: float) -> Track:
+        track = Track(track_id, time_s, time_s, 0, 0, np.array(box(x, 300)), np.array(box(x, 300)), 3)
+        if encoding is not None:
+            track.add_appearance(encoding)
+        return track
+
+    # Two faces cross right at the seam: by position alone A's track goes on as B's.
+    before = [ended(0, 500, A, 9.8), ended(1, 560, B, 9.8)]
+    after = [ended(0, 560, A, 10.0), ended(1, 500, B, 10.0)]
+    assert join_at_seam(before, after) == {0: 0, 1: 1}
+    # A face not yet encoded on one side is joined by position, as before.
+    unencoded = [ended(0, 505, None, 10.0)]
+    assert join_at_seam(before, unencoded) == {0: 0}

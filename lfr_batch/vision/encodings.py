@@ -126,9 +126,11 @@ class EncodingPolicy:
     track's first usable view; then a clearly better view; every 0.4 s while it lies
     near a subject (evidence for its decision); every 1.5 s while it matches nobody,
     until two views have; once more when it comes clear of another face it was close
-    to (so the tracker can check, by appearance, that two people who crossed kept
-    their own tracks); at most 8 views. ``every=True`` encodes every face (the
-    exhaustive mode, for checking the fast one)."""
+    to, or when the tracker is unsure of its link (so the tracker can check, by
+    appearance, that two people who crossed kept their own tracks, and that one
+    entering where another left did not take over theirs); at most 8 views besides
+    those checks. ``every=True`` encodes every face (the exhaustive mode, for
+    checking the fast one)."""
 
     def __init__(self, threshold: float, every: bool = False) -> None:
         self.candidate_distance = threshold + CANDIDATE_BAND
@@ -142,13 +144,15 @@ class EncodingPolicy:
         scores: np.ndarray,
         time_s: float,
         crowded: np.ndarray | None = None,
+        unsure: np.ndarray | None = None,
     ) -> np.ndarray:
         """Boolean mask over the faces of one frame: which to encode now; ``crowded``
-        marks the faces with another close by."""
+        marks the faces with another close by, ``unsure`` those whose track the
+        tracker wants checked by appearance."""
         chosen = np.zeros(len(track_ids), dtype=bool)
         for row, track_id in enumerate(track_ids.tolist()):
             views = self._views.get(track_id)
-            if views is None or self.every:
+            if views is None or self.every or (unsure is not None and unsure[row]):
                 chosen[row] = True
                 continue
             if views.encoded >= MAX_VIEWS:

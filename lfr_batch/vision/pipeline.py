@@ -53,6 +53,7 @@ from lfr_batch.vision.tracks import (
     DEFAULT_MAX_GAP_S,
     FaceTracker,
     Track,
+    continues,
     crowded_faces,
     join_at_seam,
     merged,
@@ -191,7 +192,9 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 clock.lap("detect")
                 crowded = crowded_faces(faces.boxes)
                 track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded)
-                chosen = policy.select(track_ids, faces.sizes, faces.scores, frame.time_s, crowded)
+                chosen = policy.select(
+                    track_ids, faces.sizes, faces.scores, frame.time_s, crowded, tracker.unsure(track_ids)
+                )
                 chosen &= whole_in_view(frame.image, faces.boxes)
                 clock.lap("track")
                 landmarks = []
@@ -303,6 +306,40 @@ class VideoAssembly:
         for global_id, evidence in self._pending.items():
             self._record(global_id, decide(evidence, self.matcher))
         self._pending = {}
+        self._one_alert_per_passage()
+
+    def _one_alert_per_passage(self) -> None:
+        """Two alerts on one subject, where the later track starts about where and when
+        the earlier one ended (:func:`~lfr_batch.vision.tracks.continues`), are one
+        person's passage that the tracker split in two (two people crossing, a seam):
+        one alert, the nearer, and one face seen. Two tracks seen side by side are two
+        people, and stay two alerts."""
+        alerting = sorted(
+            (track_id for track_id, decision in self.decisions.items() if decision.alerts),
+            key=lambda track_id: self._tracks[track_id].first_seen_s,
+        )
+        kept: list[int] = []
+        for track_id in alerting:
+            subject = self.decisions[track_id].subjects[0]
+            later = self._tracks[track_id]
+            earlier_id = next(
+                (
+                    earlier_id
+                    for earlier_id in kept
+                    if self.decisions[earlier_id].subjects[0] == subject
+                    and continues(self._tracks[earlier_id], later)
+                ),
+                None,
+            )
+            if earlier_id is None:
+                kept.append(track_id)
+                continue
+            nearer = min(earlier_id, track_id, key=lambda i: self.decisions[i].distances[0])
+            self.decisions[earlier_id] = self.decisions[nearer]
+            del self.decisions[track_id]
+            self._tracks[earlier_id] = merged(self._tracks[earlier_id], later)
+            self.faces_seen -= 1
+            self.faces_seen_by_bin[int(later.first_seen_s // self.timeline_bin_s)] -= 1
 
     def _count(self, global_id: int) -> None:
         """A face seen once its track, joined over seams, has MIN_DETECTIONS detections: a
