@@ -132,8 +132,8 @@ _ROWS = (
         "detector",
         "--detector",
         str,
-        # BlazeFace: twice HOG's speed on busy footage, turned heads and small faces found,
-        # the same alerts elsewhere (README, Performance and Accuracy).
+        # BlazeFace: 3-4 times HOG's speed on busy footage, turned heads and small faces
+        # found, the same alerts elsewhere (README, Performance and Accuracy).
         "blazeface",
         "Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
         "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's "
