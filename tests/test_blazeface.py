@@ -191,6 +191,11 @@ def test_loading_the_model_writes_nothing_between_the_progress_bars(capfd, caplo
     assert "BlazeFace runs in LiteRT" in caplog.text
 
 
+def test_the_model_loads_in_a_process_without_a_stderr(monkeypatch) -> None:
+    monkeypatch.setattr("sys.stderr", None)  # pythonw, a Windows service
+    blazeface.BlazeFace(engine=blazeface.LiteRtNetwork)
+
+
 @pytest.mark.parametrize("engine", [blazeface.LiteRtNetwork, blazeface.OpenCvNetwork])
 @pytest.mark.parametrize("content", [b"", b"TFL3" + bytes(5000), MODEL_BYTES[:100_000]])
 def test_a_damaged_model_file_is_one_clear_error(tmp_path, engine, content) -> None:

@@ -225,9 +225,15 @@ def default_engine() -> type[LiteRtNetwork] | type[OpenCvNetwork]:
 @contextlib.contextmanager
 def stderr_to_log() -> Iterator[None]:
     """What native code writes to the process's stderr meanwhile goes to the debug log
-    instead of between the progress bars."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    instead of between the progress bars (where the process has a stderr at all: a
+    Windows service or pythonw has none)."""
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
