@@ -96,7 +96,10 @@ def good_enough_to_match(
 
 
 # A clearly better view of a tracked face: this much larger, or this much more
-# confidently detected (HOG scores rise as a face turns to the camera).
+# confidently detected (HOG scores rise as a face turns to the camera). BlazeFace's
+# scores are probabilities (0.63-0.94 for 90 % of faces in the crowd scenes) and
+# never rise by that much: with it only size counts. A margin of 0.1 for BlazeFace
+# found the same passes on three crowd scenes at no gain, so none is set.
 BETTER_SIZE_RATIO = 1.25
 BETTER_SCORE_MARGIN = 0.5
 # A face near a subject gathers views this often, for the decision on its whole track;
