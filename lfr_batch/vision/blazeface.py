@@ -167,8 +167,8 @@ class TileSchedule:
 
 
 class LiteRtNetwork:
-    """The model run by LiteRT with its XNNPACK kernels: 3.4 ms a tile here, against
-    9.6 ms in OpenCV's DNN module, with the same outputs to 1e-5 (``benchmarks/crowd.py``
+    """The model run by LiteRT with its XNNPACK kernels: 3.7 ms a tile here, against
+    8.6 ms in OpenCV's DNN module, with the same outputs to 2e-5 (``benchmarks/detector.py``
     and ``tests/test_blazeface.py``)."""
 
     name = "LiteRT"
@@ -196,7 +196,8 @@ class LiteRtNetwork:
 
 
 class OpenCvNetwork:
-    """The model run by OpenCV's DNN module, where LiteRT has no wheel (Windows, Intel Macs)."""
+    """The model run by OpenCV's DNN module, where LiteRT has no wheel (Linux on ARM,
+    Intel Macs)."""
 
     name = "OpenCV DNN"
 
