@@ -1,9 +1,9 @@
-"""BlazeFace, MediaPipe's full-range face detector, run by OpenCV's DNN module.
+"""BlazeFace, MediaPipe's full-range face detector, run by LiteRT (or OpenCV's DNN module).
 
 HOG finds frontal faces of 80 px and up (40 px at upsample 1, at four times the
 cost) and loses a head as soon as it turns. BlazeFace's full-range model, a small
 CNN trained for faces up to five metres from a camera, finds turned heads and
-faces of about 24 px, on a 192×192 input at about 8 ms a tile here. A frame is
+faces of about 24 px, on a 192×192 input at about 4 ms a tile here. A frame is
 searched as a pyramid of overlapping 192-pixel tiles, one network call per
 tile; the weights ship inside this package (``data/``, Apache-2.0,
 origin in ``DATA_SOURCES.md``), so nothing is downloaded at run time.
@@ -265,26 +265,21 @@ class BlazeFace:
         """Faces in the ``tiles`` of an RGB image: boxes (N×4 int32, top, right, bottom,
         left, clipped to the image, in dlib HOG's convention) and scores (the
         probability of a face)."""
-        if not tiles:
-            return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
-        logits, regressions = np.empty((len(tiles), _GRID * _GRID)), np.empty((len(tiles), _GRID * _GRID, 16))
-        for row, tile in enumerate(tiles):
-            pixels = crop_tile(image, tile).astype(np.float32) / 127.5 - 1.0
-            logits[row], regressions[row] = self.network(pixels)
         boxes, scores = [], []
         min_logit = np.log(MIN_SCORE / (1 - MIN_SCORE))
-        for tile, tile_logits, tile_regressions in zip(tiles, logits, regressions, strict=True):
-            hits = np.flatnonzero(tile_logits > min_logit)
+        for tile in tiles:
+            logits, regressions = self.network(crop_tile(image, tile).astype(np.float32) / 127.5 - 1.0)
+            hits = np.flatnonzero(logits > min_logit)
             if not len(hits):
                 continue
-            found = tile_regressions[hits, :4] / INPUT_SIDE
+            found = regressions[hits, :4].astype(np.float64) / INPUT_SIDE
             centre_x = (found[:, 0] + self.anchors[hits, 0]) * tile.side + tile.left
             centre_y = (found[:, 1] + self.anchors[hits, 1]) * tile.side + tile.top
             side = np.sqrt(np.abs(found[:, 2] * found[:, 3])) * tile.side * HOG_SIDE_RATIO
             centre_y = centre_y + HOG_CENTRE_SHIFT * side
             half = side / 2
             boxes.append(np.stack([centre_y - half, centre_x + half, centre_y + half, centre_x - half], 1))
-            scores.append(tile_logits[hits].astype(np.float64))
+            scores.append(logits[hits].astype(np.float64))
         if not boxes:
             return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(np.concatenate(scores), -80.0, 80.0)))

@@ -66,9 +66,8 @@ class Track:
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
-        if self.appearance_sum is None:
-            return np.inf
-        return float(np.linalg.norm(self.appearance_sum / self.appearance_views - encoding))
+        mean = self.mean_appearance
+        return np.inf if mean is None else float(np.linalg.norm(mean - encoding))
 
     @property
     def mean_appearance(self) -> np.ndarray | None:
