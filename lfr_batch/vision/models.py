@@ -46,9 +46,13 @@ def model_path(name: str) -> Path:
 class DlibModels:
     """The dlib objects one process needs; load with :func:`load_models`."""
 
-    hog_detector: Any
     landmark_predictor: Any
     encoder: DlibResNet
+
+    @functools.cached_property
+    def hog_detector(self) -> Any:
+        # Half a second to load: a process scanning with BlazeFace never does.
+        return dlib.get_frontal_face_detector()
 
     @functools.cached_property
     def cnn_detector(self) -> Any:
@@ -61,7 +65,6 @@ def load_models() -> DlibModels:
     """Load the models the first time they are needed, then reuse them."""
     try:
         return DlibModels(
-            hog_detector=dlib.get_frontal_face_detector(),
             landmark_predictor=dlib.shape_predictor(str(model_path(LANDMARK_MODEL))),
             encoder=DlibResNet.load(model_path(ENCODER_MODEL)),
         )
