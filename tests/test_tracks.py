@@ -51,6 +51,22 @@ def test_a_face_that_returns_after_the_gap_is_a_new_face_seen() -> None:
     assert tracker.update(1, 1.5, np.array([box(100, 100)])).tolist() == [1]
 
 
+def test_a_face_that_walked_out_of_the_view_is_not_continued_by_someone_entering() -> None:
+    """One person leaves by the right edge; a second later another enters there,
+    walking the other way: close enough for the first's track by distance alone, but
+    the first person's pace has taken them out of the view."""
+    leaving = [box(1080 + 40 * step, 470) for step in range(5)]  # 200 px/s to the right
+    entering = box(1225, 585)
+    for frame_size, continued in ((None, True), ((720, 1280), False)):
+        tracker = FaceTracker(frame_size=frame_size)
+        for step, face in enumerate(leaving):
+            tracker.update(step, step * 0.2, np.array([face]))
+        # Where the departed face could be is searched only while it can be in view.
+        assert len(tracker.expected_boxes(1.8)) == (2 if continued else 0)
+        ids = tracker.update(9, 1.8, np.array([entering]))
+        assert (ids.tolist() == [0]) is continued
+
+
 def test_a_jump_across_the_frame_or_a_size_change_starts_a_new_track() -> None:
     tracker = FaceTracker()
     tracker.update(0, 0.0, np.array([box(100, 100)]))

@@ -173,6 +173,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
             info = reader.info
             result.fps, result.width, result.height = info.fps, info.width, info.height
             result.frame_count = info.frame_count
+            tracker.frame_size = (info.height, info.width)
             reported = 0
             for frame in reader.frames(sample_fps, task.start_frame, task.end_frame):
                 clock.lap("decode")

@@ -178,8 +178,13 @@ def _position(track: Track) -> _Position:
 class FaceTracker:
     """Assigns a track id to every box of one video or segment."""
 
-    def __init__(self, max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
+    def __init__(
+        self, max_gap_s: float = DEFAULT_MAX_GAP_S, frame_size: tuple[int, int] | None = None
+    ) -> None:
+        """``frame_size`` (height, width): a track whose pace has taken its face out of
+        the view is not continued by position (one person leaves where another enters)."""
         self.max_gap_s = max_gap_s
+        self.frame_size = frame_size
         self.tracks: list[Track] = []
         self._live: list[Track] = []
         self._by_id: dict[int, Track] = {}
@@ -189,7 +194,7 @@ class FaceTracker:
     def expected_boxes(self, time_s: float) -> np.ndarray:
         """For each live track, its last box and its predicted box at ``time_s`` (2N×4):
         where the tracked faces were and where they should be next."""
-        live = [t for t in self._live if time_s - t.last_seen_s <= self.max_gap_s]
+        live = [t for t in self._in_view(time_s) if time_s - t.last_seen_s <= self.max_gap_s]
         if not live:
             return np.zeros((0, 4), dtype=np.int32)
         return np.stack([box for t in live for box in (t.last_box, t.predicted_box(time_s))])
@@ -204,18 +209,19 @@ class FaceTracker:
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
         if len(boxes) == 0:
             return track_ids
-        if self._live:
+        linkable = self._in_view(time_s)
+        if linkable:
             # Measured from where each face should be by now, so two people who pass
             # each other keep their own tracks.
             costs = link_costs(
-                np.stack([t.predicted_box(time_s) for t in self._live]),
-                np.array([t.last_seen_s for t in self._live]),
+                np.stack([t.predicted_box(time_s) for t in linkable]),
+                np.array([t.last_seen_s for t in linkable]),
                 boxes,
                 np.full(len(boxes), time_s),
                 self.max_gap_s,
             )
             for track_index, box_index in greedy_pairs(costs):
-                track = self._live[track_index]
+                track = linkable[track_index]
                 self._before[track.track_id] = _position(track)
                 # A track seen once has no pace yet: its second link is not a jump.
                 paced = track.detections >= 2
@@ -228,6 +234,18 @@ class FaceTracker:
             for track_id in track_ids[crowded].tolist():
                 self._by_id[track_id].crowded = True
         return track_ids
+
+    def _in_view(self, time_s: float) -> list[Track]:
+        """The live tracks whose face, at its pace, is still in the view at ``time_s``."""
+        if self.frame_size is None:
+            return self._live
+        height, width = self.frame_size
+        in_view = []
+        for track in self._live:
+            top, right, bottom, left = track.predicted_box(time_s).tolist()
+            if 0 <= (left + right) / 2 < width and 0 <= (top + bottom) / 2 < height:
+                in_view.append(track)
+        return in_view
 
     def unsure(self, track_ids: np.ndarray) -> np.ndarray:
         """Which of these tracks jumped since their appearance was last checked: the
