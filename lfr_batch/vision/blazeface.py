@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,25 +33,86 @@ from lfr_batch.errors import ModelError, one_line
 
 logger = logging.getLogger(__name__)
 
-MODEL_PATH = Path(__file__).parent / "data" / "face_detection_full_range.tflite"
-MODEL_NAME = "mediapipe_face_detection_full_range"
-INPUT_SIDE = 192
-_GRID = 48  # one anchor per cell of a 48×48 grid (stride 4)
-_OUTPUTS = ("reshaped_classifier_face_4", "reshaped_regressor_face_4")
+DATA = Path(__file__).parent / "data"
 MIN_SCORE = 0.5  # probability; MediaPipe's own cut
-# In the network's input a face is found reliably from about 28 px (measured on 40
-# people's photos pasted into the moving plaza: 33/40 at 24 px, 39/40 at 28 px)
-# up to well past 100 px; tiles overlap by more than the small end, and each
-# pyramid level halves the scale, so every face size is whole in some tile.
+
+
+@dataclass(frozen=True)
+class Model:
+    """One of MediaPipe's BlazeFace models, and how to read its outputs: a face
+    probability (a logit) and a box for each anchor, anchors on square grids of
+    ``cells`` a side with ``per_cell`` anchors in each cell."""
+
+    file: str
+    input_side: int
+    outputs: tuple[str, str]  # the classifier's, the regressor's
+    grids: tuple[tuple[int, int], ...]  # (cells, per_cell)
+    # Its box → dlib HOG's box: HOG's side over its side, HOG's centre lower by
+    # this many sides.
+    hog_side_ratio: float
+    hog_centre_shift: float
+    min_score: float = MIN_SCORE
+
+    @property
+    def path(self) -> Path:
+        return DATA / self.file
+
+    @functools.cached_property
+    def anchors(self) -> np.ndarray:
+        """Each anchor's centre, as a share of the input's side (x, y)."""
+        centres = []
+        for cells, per_cell in self.grids:
+            ticks = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+            anchor_x, anchor_y = np.meshgrid(ticks, ticks)
+            centres.append(
+                np.repeat(np.stack([anchor_x.ravel(), anchor_y.ravel()], axis=1), per_cell, axis=0)
+            )
+        return np.concatenate(centres)
+
+
+# Trained for faces up to five metres away: it searches the frame for new faces.
+# Boxes fitted to HOG's on 362 photos that both detectors found.
+FULL_RANGE = Model(
+    file="face_detection_full_range.tflite",
+    input_side=192,
+    outputs=("reshaped_classifier_face_4", "reshaped_regressor_face_4"),
+    grids=((48, 1),),
+    hog_side_ratio=0.90,
+    hog_centre_shift=0.017,
+)
+# Trained for faces near the camera, filling much of its 128-pixel input: a tracked
+# face, whose size and place are known, is searched by it in 3.2 ms instead of 6.8
+# (the 635 photos of ../shared/data/faces that HOG finds one face in, pasted into
+# the moving plaza at 24-65 px and searched as tracked faces: it finds 634, the
+# full-range model 631; ``benchmarks/detector.py``). Boxes fitted to HOG's on the
+# same photos, each searched at the tracked face's size.
+SHORT_RANGE = Model(
+    file="face_detection_short_range.tflite",
+    input_side=128,
+    outputs=("classificators", "regressors"),
+    grids=((16, 2), (8, 6)),
+    hog_side_ratio=0.95,
+    hog_centre_shift=-0.031,
+    # At MediaPipe's 0.5 it carried on tracks of face-like texture in the moving
+    # plaza that the full-range model had found once (a glimpse, not a face seen):
+    # 58 faces seen for 52 people in benchmarks/accuracy.py's scene, 53 at 0.7.
+    min_score=0.7,
+)
+MODEL_NAME = "mediapipe_face_detection_full_range+short_range"
+# In the full-range model's input a face is found reliably from about 28 px
+# (measured on 40 people's photos pasted into the moving plaza: 33/40 at 24 px,
+# 39/40 at 28 px) up to well past 100 px; tiles overlap by more than the small end,
+# and each pyramid level halves the scale, so every face size is whole in some tile.
 RELIABLE_FACE_PX = 28.0
 TILE_OVERLAP = 64
-# A tracked face is searched at the scale that makes it this size: the middle of
-# the reliable range, with room to grow or shrink before the next frame.
-TRACKED_FACE_PX = 56.0
-# BlazeFace's box → dlib HOG's box, fitted on 362 photos that both detectors found:
-# HOG's side is 0.90 of BlazeFace's and its centre 0.017 sides lower.
-HOG_SIDE_RATIO = 0.90
-HOG_CENTRE_SHIFT = 0.017
+# A tracked face is searched by the short-range model at the scale that makes it
+# this size: the short-range model finds it there as often as the full-range model
+# does at 56 px of 192, with three face widths of room to move before the next frame.
+TRACKED_FACE_PX = 32.0
+# A tracked face about to be described is redrawn by the full-range model at this
+# size (see :func:`redrawn`), as tracked faces were searched before the short-range
+# model: the middle of its reliable range.
+REDRAWN_FACE_PX = 56.0
 # Two boxes from neighbouring tiles or levels are one face above this overlap
 # (intersection over union), as in MediaPipe.
 SAME_FACE_IOU = 0.3
@@ -60,18 +121,19 @@ SAME_FACE_IOU = 0.3
 @dataclass(frozen=True)
 class Tile:
     """A square of the frame, ``side`` pixels wide from (``top``, ``left``), searched
-    at ``INPUT_SIDE / side`` input pixels per frame pixel."""
+    by ``model`` at ``model.input_side / side`` input pixels per frame pixel."""
 
     top: int
     left: int
     side: float
+    model: Model = FULL_RANGE
 
 
-def tiles_over(box: tuple[int, int, int, int], scale: float) -> list[Tile]:
+def tiles_over(box: tuple[int, int, int, int], scale: float, model: Model = FULL_RANGE) -> list[Tile]:
     """Overlapping tiles covering ``box`` (top, right, bottom, left) at ``scale``."""
     top, right, bottom, left = box
-    side = INPUT_SIDE / scale
-    stride = (INPUT_SIDE - TILE_OVERLAP) / scale
+    side = model.input_side / scale
+    stride = (model.input_side - TILE_OVERLAP) / scale
 
     def starts(low: int, high: int) -> list[float]:
         if high - low <= side:
@@ -79,7 +141,7 @@ def tiles_over(box: tuple[int, int, int, int], scale: float) -> list[Tile]:
         count = int(np.ceil((high - low - side) / stride)) + 1
         return list(np.linspace(low, high - side, count))
 
-    return [Tile(round(y), round(x), side) for y in starts(top, bottom) for x in starts(left, right)]
+    return [Tile(round(y), round(x), side, model) for y in starts(top, bottom) for x in starts(left, right)]
 
 
 def pyramid(box: tuple[int, int, int, int], min_face_px: float) -> list[Tile]:
@@ -89,7 +151,7 @@ def pyramid(box: tuple[int, int, int, int], min_face_px: float) -> list[Tile]:
     longest = max(box[2] - box[0], box[1] - box[3])
     while True:
         tiles += tiles_over(box, scale)
-        if longest * scale <= INPUT_SIDE:
+        if longest * scale <= FULL_RANGE.input_side:
             return tiles
         scale /= 2
 
@@ -116,7 +178,7 @@ class TileSchedule:
     frame is still searched at least once every ``spread_frames`` analysed frames
     (the scan makes that a second of footage, while a passer-by stays in view for
     several). The first frame is searched whole. Tracked faces are searched in every
-    frame, each at its own size."""
+    frame, each at its own size, by the short-range model."""
 
     def __init__(self, min_face_px: float, spread_frames: int) -> None:
         self.min_face_px = min_face_px
@@ -162,7 +224,7 @@ class TileSchedule:
         for box, face_px in tracked:
             # A face below the reliable size is searched at the scale of the smallest
             # reliable one: enlarging it further only multiplies the tiles.
-            tiles += tiles_over(box, TRACKED_FACE_PX / max(face_px, RELIABLE_FACE_PX))
+            tiles += tiles_over(box, TRACKED_FACE_PX / max(face_px, RELIABLE_FACE_PX), SHORT_RANGE)
         return tiles
 
 
@@ -173,7 +235,7 @@ class LiteRtNetwork:
 
     name = "LiteRT"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, output_names: tuple[str, str]) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -184,9 +246,9 @@ class LiteRtNetwork:
             raise ModelError(f"LiteRT cannot load the BlazeFace model {path}: {one_line(error)}") from error
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = {detail["name"]: detail["index"] for detail in self.interpreter.get_output_details()}
-        if set(_OUTPUTS) - set(outputs):
-            raise ModelError(f"{path} is not BlazeFace's full-range model: its outputs are {sorted(outputs)}")
-        self.outputs = [outputs[name] for name in _OUTPUTS]
+        if set(output_names) - set(outputs):
+            raise ModelError(f"{path} is not the BlazeFace model expected: its outputs are {sorted(outputs)}")
+        self.outputs = [outputs[name] for name in output_names]
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.interpreter.set_tensor(self.input, pixels[None])
@@ -201,7 +263,8 @@ class OpenCvNetwork:
 
     name = "OpenCV DNN"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, output_names: tuple[str, str]) -> None:
+        self.output_names = list(output_names)
         try:
             # OpenCV 5's new engine drops the classifier output; the classic one keeps both.
             engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
@@ -215,7 +278,7 @@ class OpenCvNetwork:
         # tile alone, and a batch whose size changes from frame to frame makes it
         # reallocate every layer.
         self.net.setInput(pixels.transpose(2, 0, 1)[None])
-        logits, regressions = self.net.forward(list(_OUTPUTS))
+        logits, regressions = self.net.forward(self.output_names)
         return logits.reshape(-1), regressions.reshape(-1, 16)
 
 
@@ -248,42 +311,98 @@ def stderr_to_log() -> Iterator[None]:
 
 
 class BlazeFace:
-    """The network and its anchors; one per process (see :func:`load_blazeface`)."""
+    """One model's network; one per model and process (see :func:`load_blazeface`)."""
 
     def __init__(
-        self, path: Path = MODEL_PATH, engine: type[LiteRtNetwork] | type[OpenCvNetwork] | None = None
+        self,
+        model: Model = FULL_RANGE,
+        path: Path | None = None,
+        engine: type[LiteRtNetwork] | type[OpenCvNetwork] | None = None,
     ) -> None:
+        path = path or model.path
         if not path.is_file():
             raise ModelError(f"the BlazeFace model is missing: {path}")
-        self.network = (engine or default_engine())(path)
-        logger.debug("BlazeFace runs in %s", self.network.name)
-        centres = (np.arange(_GRID, dtype=np.float32) + 0.5) / _GRID
-        anchor_x, anchor_y = np.meshgrid(centres, centres)
-        self.anchors = np.stack([anchor_x.ravel(), anchor_y.ravel()], axis=1)
+        self.model = model
+        self.network = (engine or default_engine())(path, model.outputs)
+        logger.debug("BlazeFace's %s runs in %s", path.name, self.network.name)
 
-    def detect(self, image: np.ndarray, tiles: list[Tile]) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in the ``tiles`` of an RGB image: boxes (N×4 int32, top, right, bottom,
-        left, clipped to the image, in dlib HOG's convention) and scores (the
-        probability of a face)."""
-        boxes, scores = [], []
-        min_logit = np.log(MIN_SCORE / (1 - MIN_SCORE))
+    def find(self, image: np.ndarray, tiles: list[Tile]) -> tuple[np.ndarray, np.ndarray]:
+        """Every box the model gives above the cut in the ``tiles`` of an RGB image, in
+        dlib HOG's convention (N×4 float: top, right, bottom, left), and its logit."""
+        boxes, logits_kept = [], []
+        model, anchors = self.model, self.model.anchors
+        min_logit = np.log(model.min_score / (1 - model.min_score))
         for tile in tiles:
             logits, regressions = self.network(crop_tile(image, tile).astype(np.float32) / 127.5 - 1.0)
             hits = np.flatnonzero(logits > min_logit)
             if not len(hits):
                 continue
-            found = regressions[hits, :4].astype(np.float64) / INPUT_SIDE
-            centre_x = (found[:, 0] + self.anchors[hits, 0]) * tile.side + tile.left
-            centre_y = (found[:, 1] + self.anchors[hits, 1]) * tile.side + tile.top
-            side = np.sqrt(np.abs(found[:, 2] * found[:, 3])) * tile.side * HOG_SIDE_RATIO
-            centre_y = centre_y + HOG_CENTRE_SHIFT * side
+            found = regressions[hits, :4].astype(np.float64) / model.input_side
+            centre_x = (found[:, 0] + anchors[hits, 0]) * tile.side + tile.left
+            centre_y = (found[:, 1] + anchors[hits, 1]) * tile.side + tile.top
+            side = np.sqrt(np.abs(found[:, 2] * found[:, 3])) * tile.side * model.hog_side_ratio
+            centre_y = centre_y + model.hog_centre_shift * side
             half = side / 2
             boxes.append(np.stack([centre_y - half, centre_x + half, centre_y + half, centre_x - half], 1))
-            scores.append(logits[hits].astype(np.float64))
+            logits_kept.append(logits[hits].astype(np.float64))
         if not boxes:
-            return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
-        probabilities = 1.0 / (1.0 + np.exp(-np.clip(np.concatenate(scores), -80.0, 80.0)))
-        return one_box_per_face(np.vstack(boxes), probabilities, image.shape[:2])
+            return np.zeros((0, 4)), np.zeros(0)
+        return np.vstack(boxes), np.concatenate(logits_kept)
+
+
+def detect(
+    image: np.ndarray, tiles: list[Tile], networks: Callable[[Model], BlazeFace] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Faces in the ``tiles`` of an RGB image, each tile searched by its own model:
+    boxes (N×4 int32, top, right, bottom, left, clipped to the image, in dlib HOG's
+    convention) and scores (the probability of a face)."""
+    networks = networks or load_blazeface
+    found = [
+        networks(model).find(image, [tile for tile in tiles if tile.model == model])
+        for model in dict.fromkeys(tile.model for tile in tiles)
+    ]
+    if not any(len(logits) for _, logits in found):
+        return np.zeros((0, 4), dtype=np.int32), np.zeros(0)
+    boxes = np.vstack([boxes for boxes, _ in found])
+    logits = np.concatenate([logits for _, logits in found])
+    probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
+    return one_box_per_face(boxes, probabilities, image.shape[:2])
+
+
+def redrawn(
+    image: np.ndarray, boxes: np.ndarray, searches: list[tuple[tuple[int, int, int, int], float]]
+) -> np.ndarray:
+    """Each face of ``boxes`` (N×4 int32) found in one of the tracked-face ``searches``
+    of this frame (each a search box and the face's expected size), as the full-range
+    model draws it when it searches that box itself; other faces, and a face it does
+    not find, keep their boxes.
+
+    The landmark model starts from the box, and on a turning head the short-range
+    model's box sits differently: F1's turning head in the bundled female-and-male
+    clip came out 0.42 from her photos (above the sample list's threshold) from the
+    short-range model's boxes, 0.33 from the redrawn ones (0.32 before the
+    short-range model searched tracked faces)."""
+    result = boxes.copy()
+    for row, (top, right, bottom, left) in enumerate(boxes.tolist()):
+        centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
+        size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
+        holding = [
+            (box, face_px)
+            for box, face_px in searches
+            if box[3] <= centre_x < box[1] and box[0] <= centre_y < box[2]
+        ]
+        if not holding:
+            continue
+        box, face_px = min(holding, key=lambda search: abs(search[1] - size))
+        drawn, _ = detect(image, tiles_over(box, REDRAWN_FACE_PX / max(face_px, RELIABLE_FACE_PX)))
+        if not len(drawn):
+            continue
+        shift = np.hypot(
+            (drawn[:, 1] + drawn[:, 3]) / 2 - centre_x, (drawn[:, 0] + drawn[:, 2]) / 2 - centre_y
+        )
+        if shift.min() < size / 2:
+            result[row] = drawn[np.argmin(shift)]
+    return result
 
 
 def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:
@@ -298,13 +417,14 @@ def crop_tile(image: np.ndarray, tile: Tile) -> np.ndarray:
     side = round(tile.side)
     top, left = max(tile.top, 0), max(tile.left, 0)
     bottom, right = min(tile.top + side, height), min(tile.left + side, width)
-    tile_pixels = np.zeros((INPUT_SIDE, INPUT_SIDE, 3), dtype=image.dtype)
+    input_side = tile.model.input_side
+    tile_pixels = np.zeros((input_side, input_side, 3), dtype=image.dtype)
     if bottom <= top or right <= left:
         return tile_pixels
-    scale = INPUT_SIDE / side
+    scale = input_side / side
     inside_top, inside_left = round((top - tile.top) * scale), round((left - tile.left) * scale)
-    inside_height = max(min(round((bottom - top) * scale), INPUT_SIDE - inside_top), 1)
-    inside_width = max(min(round((right - left) * scale), INPUT_SIDE - inside_left), 1)
+    inside_height = max(min(round((bottom - top) * scale), input_side - inside_top), 1)
+    inside_width = max(min(round((right - left) * scale), input_side - inside_left), 1)
     crop = image[top:bottom, left:right]
     while scale < 0.5 and min(crop.shape[:2]) >= 2:
         half_height, half_width = crop.shape[0] // 2, crop.shape[1] // 2
@@ -348,5 +468,5 @@ def one_box_per_face(
 
 
 @functools.cache
-def load_blazeface() -> BlazeFace:
-    return BlazeFace()
+def load_blazeface(model: Model) -> BlazeFace:
+    return BlazeFace(model)

@@ -68,6 +68,7 @@ class FaceDetector:
         self.model = model
         self.upsample = upsample
         self._schedule = blazeface.TileSchedule(self.min_face_px, frames_per_sweep)
+        self._tracked_searches: list[tuple[tuple[int, int, int, int], float]] = []
 
     @property
     def model_name(self) -> str:
@@ -124,6 +125,15 @@ class FaceDetector:
             return self._detect_tiles(image, regions, bounded=True)
         return self(image, regions)
 
+    def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The boxes the landmark model should start from, for faces the last
+        :meth:`next_frame` found: BlazeFace finds tracked faces with its short-range
+        model, and redraws them with its full-range one, whose boxes were fitted to
+        HOG's on turned heads too (:func:`~lfr_batch.vision.blazeface.redrawn`)."""
+        if self.model != "blazeface":
+            return boxes
+        return blazeface.redrawn(image, boxes, self._tracked_searches)
+
     def _detect_tiles(self, image: np.ndarray, regions: Sequence[Region] | None, bounded: bool) -> Detections:
         """BlazeFace over the tiles to search."""
         moving = None if regions is None else [r.box for r in regions if r.scale is None]
@@ -133,8 +143,9 @@ class FaceDetector:
             if regions is None
             else [(r.box, TRACKED_FACE_TARGET_PX / r.scale) for r in regions if r.scale is not None]
         )
+        self._tracked_searches = tracked
         tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
-        found = Detections(*blazeface.load_blazeface().detect(image, tiles))
+        found = Detections(*blazeface.detect(image, tiles))
         # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
         keep = found.sizes >= MIN_SIZE_OF_REACH * self.min_face_px
         return Detections(found.boxes[keep], found.scores[keep])
