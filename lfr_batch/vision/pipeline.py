@@ -200,8 +200,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                 clock.lap("track")
                 landmarks = []
                 if chosen.any():
-                    if not settings.exhaustive:
-                        faces.boxes[chosen] = detector.boxes_to_describe(frame.image, faces.boxes[chosen])
+                    faces.boxes[chosen] = detector.boxes_to_describe(frame.image, faces.boxes[chosen])
                     landmarks = face_landmarks(frame.image, faces.boxes[chosen])
                     usable = good_enough_to_match(
                         frame.image, Detections(faces.boxes[chosen], faces.scores[chosen]), landmarks
