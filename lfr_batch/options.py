@@ -132,11 +132,12 @@ _ROWS = (
         "detector",
         "--detector",
         str,
-        # BlazeFace: 3-4 times HOG's speed on busy footage, turned heads and small faces
+        # BlazeFace: 4-5 times HOG's speed on busy footage, turned heads and small faces
         # found, the same alerts elsewhere (README, Performance and Accuracy).
         "blazeface",
-        "Face detector: blazeface (MediaPipe's full-range CNN, bundled: turned heads and faces "
-        "from ~24 px), hog (dlib: frontal faces only) or cnn (dlib's "
+        "Face detector: blazeface (MediaPipe's CNNs, bundled: full-range for new faces, "
+        "short-range for tracked ones; turned heads and faces from ~24 px), hog (dlib: "
+        "frontal faces only) or cnn (dlib's "
         "MMOD CNN: very slow without a GPU). Landmarks and encodings are dlib's whichever is "
         "chosen.",
         choices=DETECTORS,
