@@ -44,11 +44,8 @@ from lfr_batch.vision.video import VideoReader
 
 VTEST = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces"
-# How each model searches a tracked face: its tile, and the face's size in it.
-TRACKED_SEARCH = {
-    "full-range": (blazeface.FULL_RANGE, 56.0),
-    "short-range": (blazeface.SHORT_RANGE, blazeface.TRACKED_FACE_PX),
-}
+# Each model searching a tracked face as the scan would (``Model.tracked_face_px``).
+TRACKED_SEARCH = {"full-range": blazeface.FULL_RANGE, "short-range": blazeface.SHORT_RANGE}
 REDRAWN = "short-range, redrawn"
 
 
@@ -72,14 +69,12 @@ def search_box(centre: tuple[float, float], face_px: float) -> tuple[int, int, i
 
 
 def tracked_search(
-    image: np.ndarray, centre: tuple[float, float], face_px: float, model: blazeface.Model, search_px: float
+    image: np.ndarray, centre: tuple[float, float], face_px: float, model: blazeface.Model
 ) -> np.ndarray:
-    """The boxes a model finds searching for a tracked face, at the scale that makes
-    the face ``search_px``."""
-    tiles = blazeface.tiles_over(
-        search_box(centre, face_px), search_px / max(face_px, blazeface.RELIABLE_FACE_PX), model
-    )
-    return blazeface.detect(image, tiles)[0]
+    """The boxes a model finds searching for a tracked face, as the scan searches it."""
+    return blazeface.detect(image, blazeface.tracked_face_tiles(search_box(centre, face_px), face_px, model))[
+        0
+    ]
 
 
 def centres(boxes: np.ndarray) -> np.ndarray:
@@ -94,8 +89,8 @@ def compare_models(frames: list[np.ndarray], photo_limit: int) -> None:
     found = dict.fromkeys(TRACKED_SEARCH, 0)
     seconds = dict.fromkeys(TRACKED_SEARCH, 0.0)
     apart: dict[str, list[float]] = {name: [] for name in [*TRACKED_SEARCH, REDRAWN]}
-    for model, search_px in TRACKED_SEARCH.values():  # the first call loads the model
-        tracked_search(frames[0], (640.0, 360.0), 40.0, model, search_px)
+    for model in TRACKED_SEARCH.values():  # the first call loads the model
+        tracked_search(frames[0], (640.0, 360.0), 40.0, model)
     faces = 0
     for photo in sorted(folder.glob("*/*.*")):
         if photo_limit and faces >= photo_limit:
@@ -117,13 +112,13 @@ def compare_models(frames: list[np.ndarray], photo_limit: int) -> None:
         head = crop_face(image, hog_box, margin=0.35)
         paste(frame, head, (float(truth[0]), float(truth[1])), round(face_px * head.shape[0] / hog_side))
         predicted = truth + rng.uniform(-0.5, 0.5, 2) * face_px  # the tracker's guess
-        for name, (model, search_px) in TRACKED_SEARCH.items():
+        for name, model in TRACKED_SEARCH.items():
             began = time.perf_counter()
-            boxes = tracked_search(frame, (predicted[0], predicted[1]), face_px, model, search_px)
+            boxes = tracked_search(frame, (predicted[0], predicted[1]), face_px, model)
             seconds[name] += time.perf_counter() - began
             found[name] += bool((np.linalg.norm(centres(boxes) - truth, axis=1) < face_px / 2).any())
             hog_centre = (float(centres(hog_boxes)[0, 0]), float(centres(hog_boxes)[0, 1]))
-            on_photo = tracked_search(image, hog_centre, hog_side, model, search_px)
+            on_photo = tracked_search(image, hog_centre, hog_side, model)
             if not len(on_photo):
                 continue
             nearest = on_photo[[np.argmin(np.linalg.norm(centres(on_photo) - centres(hog_boxes)[0], axis=1))]]

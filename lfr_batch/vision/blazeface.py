@@ -51,6 +51,8 @@ class Model:
     # this many sides.
     hog_side_ratio: float
     hog_centre_shift: float
+    # A tracked face is searched at the scale that makes it this size in the input.
+    tracked_face_px: float
     min_score: float = MIN_SCORE
 
     @property
@@ -79,6 +81,9 @@ FULL_RANGE = Model(
     grids=((48, 1),),
     hog_side_ratio=0.90,
     hog_centre_shift=0.017,
+    # The middle of its reliable range: how it searched tracked faces before the
+    # short-range model, and how it redraws one about to be described (:func:`redrawn`).
+    tracked_face_px=56.0,
 )
 # Trained for faces near the camera, filling much of its 128-pixel input: a tracked
 # face, whose size and place are known, is searched by it in 3.2 ms instead of 6.8
@@ -93,6 +98,9 @@ SHORT_RANGE = Model(
     grids=((16, 2), (8, 6)),
     hog_side_ratio=0.95,
     hog_centre_shift=-0.031,
+    # Found there as often as by the full-range model at 56 px of 192, with three face
+    # widths of room to move before the next frame.
+    tracked_face_px=32.0,
     # At MediaPipe's 0.5 it carried on tracks of face-like texture in the moving
     # plaza that the full-range model had found once (a glimpse, not a face seen):
     # 58 faces seen for 52 people in benchmarks/accuracy.py's scene, 53 at 0.7.
@@ -105,14 +113,6 @@ MODEL_NAME = "mediapipe_face_detection_full_range+short_range"
 # and each pyramid level halves the scale, so every face size is whole in some tile.
 RELIABLE_FACE_PX = 28.0
 TILE_OVERLAP = 64
-# A tracked face is searched by the short-range model at the scale that makes it
-# this size: the short-range model finds it there as often as the full-range model
-# does at 56 px of 192, with three face widths of room to move before the next frame.
-TRACKED_FACE_PX = 32.0
-# A tracked face about to be described is redrawn by the full-range model at this
-# size (see :func:`redrawn`), as tracked faces were searched before the short-range
-# model: the middle of its reliable range.
-REDRAWN_FACE_PX = 56.0
 # Two boxes from neighbouring tiles or levels are one face above this overlap
 # (intersection over union), as in MediaPipe.
 SAME_FACE_IOU = 0.3
@@ -142,6 +142,13 @@ def tiles_over(box: tuple[int, int, int, int], scale: float, model: Model = FULL
         return list(np.linspace(low, high - side, count))
 
     return [Tile(round(y), round(x), side, model) for y in starts(top, bottom) for x in starts(left, right)]
+
+
+def tracked_face_tiles(box: tuple[int, int, int, int], face_px: float, model: Model) -> list[Tile]:
+    """The tiles in which ``model`` searches a tracked face of ``face_px`` for its search
+    ``box``, at ``model.tracked_face_px``. A face below the reliable size is searched at
+    the scale of the smallest reliable one: enlarging it further only multiplies the tiles."""
+    return tiles_over(box, model.tracked_face_px / max(face_px, RELIABLE_FACE_PX), model)
 
 
 def pyramid(box: tuple[int, int, int, int], min_face_px: float) -> list[Tile]:
@@ -222,9 +229,7 @@ class TileSchedule:
                 self._last_searched[index] = self._frame
             tiles = [self._grid[index] for index in chosen]
         for box, face_px in tracked:
-            # A face below the reliable size is searched at the scale of the smallest
-            # reliable one: enlarging it further only multiplies the tiles.
-            tiles += tiles_over(box, TRACKED_FACE_PX / max(face_px, RELIABLE_FACE_PX), SHORT_RANGE)
+            tiles += tracked_face_tiles(box, face_px, SHORT_RANGE)
         return tiles
 
 
@@ -394,7 +399,7 @@ def redrawn(
         if not holding:
             continue
         box, face_px = min(holding, key=lambda search: abs(search[1] - size))
-        drawn, _ = detect(image, tiles_over(box, REDRAWN_FACE_PX / max(face_px, RELIABLE_FACE_PX)))
+        drawn, _ = detect(image, tracked_face_tiles(box, face_px, FULL_RANGE))
         if not len(drawn):
             continue
         shift = np.hypot(
