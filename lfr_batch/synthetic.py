@@ -67,11 +67,24 @@ class MovingBackground:
     with Gaussian sensor noise of ``noise`` grey levels: RGB frames, one per call.
     ``blur`` (a Gaussian's sigma in pixels) softens the clip first, so that the
     faces of its own people cannot be detected and the truth stays exact while
-    they still move."""
+    they still move. With ``clip_size`` the clip plays at that size in the middle
+    of the frame, mirrored out to its edges: a larger frame full of motion whose
+    own people stay as small as at ``clip_size`` (upscaled, they would grow into
+    faces a detector finds, which no truth lists)."""
 
     def __init__(
-        self, path: Path, width: int, height: int, noise: float = 4.0, seed: int = 0, blur: float = 0.0
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        noise: float = 4.0,
+        seed: int = 0,
+        blur: float = 0.0,
+        clip_size: tuple[int, int] | None = None,
     ) -> None:
+        self.clip_size = clip_size or (width, height)
+        if self.clip_size[0] > width or self.clip_size[1] > height:
+            raise ValueError(f"a clip of {self.clip_size} does not fit a {width}x{height} frame")
         self.path, self.size, self._capture = path, (width, height), cv2.VideoCapture(str(path))
         self.blur = blur
         rng = np.random.default_rng(seed)
@@ -89,9 +102,14 @@ class MovingBackground:
             ok, bgr = self._capture.read()
             if not ok:
                 raise RuntimeError(f"cannot read a frame from {self.path}")
-        scene = cv2.resize(bgr, self.size, interpolation=cv2.INTER_LINEAR)
+        scene = cv2.resize(bgr, self.clip_size, interpolation=cv2.INTER_LINEAR)
         if self.blur > 0:
             scene = cv2.GaussianBlur(scene, (0, 0), self.blur)
+        if self.clip_size != self.size:
+            (width, height), (clip_width, clip_height) = self.size, self.clip_size
+            left, top = (width - clip_width) // 2, (height - clip_height) // 2
+            right, bottom = width - clip_width - left, height - clip_height - top
+            scene = cv2.copyMakeBorder(scene, top, bottom, left, right, cv2.BORDER_REFLECT)
         scene = scene.astype(np.int16)
         self._index += 1
         noisy = np.clip(scene + self._noise[self._index % len(self._noise)], 0, 255).astype(np.uint8)

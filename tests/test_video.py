@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FEMALE_AND_MALE, SAMPLE_VIDEOS, write_corrupt_video
+from conftest import FEMALE_AND_MALE, SAMPLE_VIDEOS, STRANGERS_WALKING, write_corrupt_video
 
 from lfr_batch.errors import VideoError
-from lfr_batch.synthetic import write_video
+from lfr_batch.synthetic import MovingBackground, write_video
 from lfr_batch.vision.video import VideoReader, find_videos, to_rgb
 
 
@@ -70,3 +70,20 @@ def test_to_rgb_handles_grey_bgra_and_16_bit() -> None:
     bgra[..., 0] = 255  # blue in OpenCV's order
     assert to_rgb(bgra)[0, 0].tolist() == [0, 0, 255]
     assert to_rgb(np.full((4, 5), 1000, np.uint16)).dtype == np.uint8
+
+
+def test_a_moving_background_mirrors_a_smaller_clip_out_to_the_frame() -> None:
+    """The benchmarks' 1080p crowd plays its clip at 720p in the middle of the frame,
+    so the clip's own people stay too small to be found; the rest mirrors it."""
+    plain = MovingBackground(STRANGERS_WALKING, 320, 180, noise=0.0)
+    mirrored = MovingBackground(STRANGERS_WALKING, 480, 270, noise=0.0, clip_size=(320, 180))
+    try:
+        clip, frame = next(plain), next(mirrored)
+    finally:
+        plain.close()
+        mirrored.close()
+    assert frame.shape == (270, 480, 3)
+    np.testing.assert_array_equal(frame[45:225, 80:400], clip)
+    np.testing.assert_array_equal(frame[45:225, 79::-1], clip[:, :80])  # the left edge, mirrored
+    with pytest.raises(ValueError, match="does not fit"):
+        MovingBackground(STRANGERS_WALKING, 320, 180, clip_size=(480, 270))
