@@ -167,9 +167,9 @@ def test_a_face_that_takes_over_a_track_where_another_left_is_checked_and_split_
     for step in range(4):
         leaving = np.array([box(1100 + 50 * step, 300)])
         ids = tracker.update(step, step * 0.2, leaving)
-        if step == 0:
-            tracker.confirm(step, 0.0, ids, leaving, A[None])
-    assert not tracker.unsure(ids).any()  # a steady walk is sure
+        if step == 0 or tracker.unsure(ids).any():  # as the scan encodes them
+            tracker.confirm(step, step * 0.2, ids, leaving, A[None])
+    assert not tracker.unsure(ids).any()  # a steady walk, once checked, is sure
     entering = np.array([box(1220, 300)])  # where the leaver should have been: 1300
     ids = tracker.update(4, 0.8, entering)
     assert ids.tolist() == [0]
@@ -206,3 +206,36 @@ def test_two_encoded_faces_that_look_like_two_people_are_not_joined_at_a_seam() 
     # A face not yet encoded on one side is joined by position, as before.
     unencoded = [ended(0, 505, None, 10.0)]
     assert join_at_seam(before, unencoded) == {0: 0}
+
+
+def test_a_face_seen_once_is_looked_for_as_far_as_a_walker_may_have_gone() -> None:
+    """A face with no pace yet is searched for to either side: a 30 px face walking past
+    at a normal pace moves two or three face widths between samples at 5 fps."""
+    tracker = FaceTracker()
+    tracker.update(0, 0.0, np.array([box(300, 200, size=30)]))
+    one_end, other_end = tracker.expected_boxes(0.2)
+    assert (one_end[3], other_end[1]) == (285 - 72, 315 + 72)  # 12 face widths a second
+    assert (one_end[0], one_end[2]) == (185, 215)  # not up or down: walkers cross the view
+    one_end, other_end = tracker.expected_boxes(0.8)
+    assert (one_end[3], other_end[1]) == (285 - 90, 315 + 90)  # at most 3 face widths
+    # Once it has a pace, it is looked for between where it was and where that pace puts it.
+    tracker.update(1, 0.2, np.array([box(340, 200, size=30)]))
+    last, predicted = tracker.expected_boxes(0.4)
+    assert last.tolist() == box(340, 200, size=30)
+    assert predicted.tolist() == box(380, 200, size=30)
+
+
+def test_two_new_faces_walking_apart_are_checked_before_a_second_link() -> None:
+    """At a segment's first frame every face is new. Two walk apart; the next frame
+    misses one, and the other is nearer the missed face's first box than its own: the
+    link moved, so it is checked by appearance and given back."""
+    tracker = FaceTracker()
+    first = np.array([box(740, 531, size=25), box(686, 487, size=32)])  # A goes left, B right
+    ids = tracker.update(0, 0.0, first)
+    tracker.confirm(0, 0.0, ids, first, np.stack([A, B]))
+    b_later = np.array([box(733, 490, size=32)])
+    ids = tracker.update(1, 0.2, b_later)
+    assert ids.tolist() == [0]  # by position, A's track
+    assert tracker.unsure(ids).tolist() == [True]
+    assert tracker.confirm(1, 0.2, ids, b_later, B[None]).tolist() == [1]
+    assert tracker.tracks[0].detections == 1  # A's track keeps only A's sighting

@@ -116,6 +116,7 @@ TILE_OVERLAP = 64
 # Two boxes from neighbouring tiles or levels are one face above this overlap
 # (intersection over union), as in MediaPipe.
 SAME_FACE_IOU = 0.3
+REDRAW_REACH = 1.5  # face sizes either side of a face, at most, in which it is redrawn
 
 
 @dataclass(frozen=True)
@@ -398,7 +399,16 @@ def redrawn(
         ]
         if not holding:
             continue
-        box, face_px = min(holding, key=lambda search: abs(search[1] - size))
+        search_box, face_px = min(holding, key=lambda search: abs(search[1] - size))
+        # A face seen once is searched for far to either side; its redraw needs only
+        # the part of that search around where it was found.
+        reach = REDRAW_REACH * face_px
+        box = (
+            max(search_box[0], round(centre_y - reach)),
+            min(search_box[1], round(centre_x + reach)),
+            min(search_box[2], round(centre_y + reach)),
+            max(search_box[3], round(centre_x - reach)),
+        )
         drawn, _ = detect(image, tracked_face_tiles(box, face_px, FULL_RANGE))
         if not len(drawn):
             continue

@@ -95,8 +95,9 @@ class MotionRegions:
     def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> list[Region] | None:
         """Regions to search, or ``None`` for the whole frame.
 
-        ``tracked`` holds, for each face being tracked, its last box and its
-        predicted box, one after the other (2N×4; see ``FaceTracker.expected_boxes``).
+        ``tracked`` holds, for each face being tracked, two boxes between which it
+        should be (where it was and where its pace puts it), one after the other
+        (2N×4; see ``FaceTracker.expected_boxes``).
         """
         height, width = image.shape[:2]
         scale = MOTION_WIDTH / width if width > MOTION_WIDTH else 1.0
@@ -109,14 +110,14 @@ class MotionRegions:
 
         track_regions = []
         changed = (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
-        for last, predicted in tracked.reshape(-1, 2, 4).tolist():
-            top, right, bottom, left = last
+        for one_end, other_end in tracked.reshape(-1, 2, 4).tolist():
+            top, right, bottom, left = one_end
             size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
             span = (
-                min(last[0], predicted[0]),
-                max(last[1], predicted[1]),
-                max(last[2], predicted[2]),
-                min(last[3], predicted[3]),
+                min(one_end[0], other_end[0]),
+                max(one_end[1], other_end[1]),
+                max(one_end[2], other_end[2]),
+                min(one_end[3], other_end[3]),
             )
             box = pad_box(span, int(size * TRACK_PADDING), height, width)
             track_regions.append(Region(box, TRACKED_FACE_TARGET_PX / size))

@@ -16,6 +16,12 @@ since the last check, or the track jumped from where its pace put it (one person
 leaving the view where another enters it); a face alone that looks unlike its
 earlier views has turned its head. A new track whose first view looks like a
 track lost a moment ago nearby continues that track.
+
+A face seen once has no pace yet. It is looked for to either side as far as a
+walker may have gone (a small face walking past at a normal pace moves several
+face widths between two samples), and its second link, if it moved, is checked by
+appearance: at the start of a segment every face is new, and two of them walking
+apart may each be nearer the other's first box.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ DEFAULT_MAX_GAP_S = 1.0
 # detector jitter plus an allowance per second for walking towards or past the camera.
 MOTION_ALLOWANCE = 1.0
 MOTION_ALLOWANCE_PER_S = 4.0
+# How far to either side a face seen once is looked for, in face widths: a person
+# walking past at 1.4 m/s moves about 9 widths of their face a second, at any
+# distance from the camera; benchmarks/crowd.py's 1080p walkers up to 14. Beyond
+# this reach it is found again by the sweep for new faces.
+PACELESS_REACH_PER_S = 12.0
+PACELESS_MAX_REACH = 3.0
 MAX_SCALE_CHANGE = 1.6
 # Encoding distances for appearance (dlib's encoder): one person's views of one walk
 # lie within about 0.45 of their mean, different people beyond 0.6 (see benchmarks/).
@@ -78,6 +90,20 @@ class Track:
             encoding.copy() if self.appearance_sum is None else self.appearance_sum + encoding
         )
         self.appearance_views += 1
+
+    def search_span(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Two boxes between which the face should be at ``time_s``: where it was and
+        where its pace puts it; for a face seen once, its box moved to either side as
+        far as a walker may have gone."""
+        if self.detections >= 2:
+            return self.last_box, self.predicted_box(time_s)
+        elapsed_s = time_s - self.last_seen_s
+        top, right, bottom, left = self.last_box.tolist()
+        reach = round(max(right - left, 1) * min(PACELESS_REACH_PER_S * elapsed_s, PACELESS_MAX_REACH))
+        return (
+            np.array([top, right - reach, bottom, left - reach], dtype=np.int32),
+            np.array([top, right + reach, bottom, left + reach], dtype=np.int32),
+        )
 
     def predicted_box(self, time_s: float) -> np.ndarray:
         """Where the face should be at ``time_s`` if it keeps its pace."""
@@ -192,12 +218,12 @@ class FaceTracker:
         self._before: dict[int, _Position] = {}  # positions before this frame's links
 
     def expected_boxes(self, time_s: float) -> np.ndarray:
-        """For each live track, its last box and its predicted box at ``time_s`` (2N×4):
-        where the tracked faces were and where they should be next."""
+        """For each live track, the two boxes of :meth:`Track.search_span` at ``time_s``
+        (2N×4): between them, where each tracked face should be now."""
         live = [t for t in self._in_view(time_s) if time_s - t.last_seen_s <= self.max_gap_s]
         if not live:
             return np.zeros((0, 4), dtype=np.int32)
-        return np.stack([box for t in live for box in (t.last_box, t.predicted_box(time_s))])
+        return np.stack([box for t in live for box in t.search_span(time_s)])
 
     def update(
         self, frame_index: int, time_s: float, boxes: np.ndarray, crowded: np.ndarray | None = None
@@ -223,10 +249,8 @@ class FaceTracker:
             for track_index, box_index in greedy_pairs(costs):
                 track = linkable[track_index]
                 self._before[track.track_id] = _position(track)
-                # A track seen once has no pace yet: its second link is not a jump.
-                paced = track.detections >= 2
                 _move(track, frame_index, time_s, boxes[box_index])
-                track.jumped |= paced and costs[track_index, box_index] > DOUBTFUL_MOVEMENT
+                track.jumped |= costs[track_index, box_index] > DOUBTFUL_MOVEMENT
                 track_ids[box_index] = track.track_id
         for box_index in np.flatnonzero(track_ids < 0):
             track_ids[box_index] = self._new_track(frame_index, time_s, boxes[box_index]).track_id
