@@ -56,7 +56,8 @@ SPLIT_OVERLAP_S = 0.5
 # A link this far (face sizes) from where the track's pace put the face needs its
 # appearance checked: in a busy crowd scene (benchmarks/crowd.py, seed 31) the
 # median link of a track with a pace lies 0.05 from it, 95 % within 0.16, and 7 of
-# 461 beyond 0.5, as where one person leaves the view and another enters it.
+# 461 beyond 0.5, as where one person leaves the view and another enters it. A
+# face seen once, with no pace yet, is checked when it moved this far from there.
 DOUBTFUL_MOVEMENT = 0.5
 
 
@@ -74,7 +75,7 @@ class Track:
     appearance_sum: np.ndarray | None = None  # sum of the encodings of its views
     appearance_views: int = 0
     crowded: bool = False  # close to another face since its appearance was last checked
-    jumped: bool = False  # linked far from where its pace put it since then
+    jumped: bool = False  # linked far from where it should have been since then
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
