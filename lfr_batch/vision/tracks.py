@@ -99,23 +99,22 @@ class Track:
         if self.detections >= 2:
             return self.last_box, self.predicted_box(time_s)
         elapsed_s = time_s - self.last_seen_s
-        top, right, bottom, left = self.last_box.tolist()
-        reach = round(max(right - left, 1) * min(PACELESS_REACH_PER_S * elapsed_s, PACELESS_MAX_REACH))
-        return (
-            np.array([top, right - reach, bottom, left - reach], dtype=np.int32),
-            np.array([top, right + reach, bottom, left + reach], dtype=np.int32),
-        )
+        width = max(int(self.last_box[1] - self.last_box[3]), 1)
+        reach = round(width * min(PACELESS_REACH_PER_S * elapsed_s, PACELESS_MAX_REACH))
+        return shifted_box(self.last_box, -reach, 0), shifted_box(self.last_box, reach, 0)
 
     def predicted_box(self, time_s: float) -> np.ndarray:
         """Where the face should be at ``time_s`` if it keeps its pace."""
         elapsed_s = time_s - self.last_seen_s
-        shift_x, shift_y = self.velocity[0] * elapsed_s, self.velocity[1] * elapsed_s
-        top, right, bottom, left = self.last_box.tolist()
-        return (
-            np.array([top + shift_y, right + shift_x, bottom + shift_y, left + shift_x])
-            .round()
-            .astype(np.int32)
-        )
+        return shifted_box(self.last_box, self.velocity[0] * elapsed_s, self.velocity[1] * elapsed_s)
+
+
+def shifted_box(box: np.ndarray, shift_x: float, shift_y: float) -> np.ndarray:
+    """``box`` (top, right, bottom, left) moved by (``shift_x``, ``shift_y``), to whole pixels."""
+    top, right, bottom, left = box.tolist()
+    return (
+        np.array([top + shift_y, right + shift_x, bottom + shift_y, left + shift_x]).round().astype(np.int32)
+    )
 
 
 def box_centres_and_sizes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
