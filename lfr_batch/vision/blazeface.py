@@ -380,8 +380,8 @@ def redrawn(
 ) -> np.ndarray:
     """Each face of ``boxes`` (N×4 int32) found in one of the tracked-face ``searches``
     of this frame (each a search box and the face's expected size), as the full-range
-    model draws it when it searches that box itself; other faces, and a face it does
-    not find, keep their boxes.
+    model draws it when it searches that box itself, within ``REDRAW_REACH`` face
+    sizes of the face; other faces, and a face it does not find, keep their boxes.
 
     The landmark model starts from the box, and on a turning head the short-range
     model's box sits differently: F1's turning head in the bundled female-and-male
