@@ -4,6 +4,7 @@ scale the reach asks for, with either engine; the schedule bounds where it looks
 from __future__ import annotations
 
 import functools
+import sys
 
 import cv2
 import numpy as np
@@ -90,6 +91,13 @@ def test_onnx_runtime_and_opencv_mark_the_same_places() -> None:
 def test_the_default_engine_is_onnx_runtime_where_it_is_installed() -> None:
     pytest.importorskip("onnxruntime")
     assert centerface.default_engine() is centerface.OnnxRuntimeNetwork
+
+
+def test_without_a_working_onnx_runtime_opencv_runs_it(monkeypatch) -> None:
+    # Not installed, or installed with a library that will not load: the scan goes on.
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    assert centerface.default_engine() is centerface.OpenCvNetwork
+    assert centerface.CenterFace().marks(_scene([((500.0, 300.0), 60)]), WHOLE, 40.0)
 
 
 def test_loading_the_model_writes_nothing_between_the_progress_bars(capfd) -> None:

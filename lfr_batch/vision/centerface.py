@@ -18,7 +18,6 @@ Run by ONNX Runtime, or by OpenCV's DNN module where ONNX Runtime is missing
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -85,7 +84,12 @@ class OpenCvNetwork:
 
 
 def default_engine() -> type[OnnxRuntimeNetwork] | type[OpenCvNetwork]:
-    return OnnxRuntimeNetwork if importlib.util.find_spec("onnxruntime") else OpenCvNetwork
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as error:  # not installed, or installed but its library will not load
+        logger.debug("ONNX Runtime cannot be used (%s); OpenCV runs CenterFace", one_line(error))
+        return OpenCvNetwork
+    return OnnxRuntimeNetwork
 
 
 class CenterFace:
