@@ -120,21 +120,29 @@ class CenterFace:
         if bottom - top < 2 or right - left < 2:
             return []
         scale = face_px_in_input / min_face_px
-        input_width = max(int(np.ceil((right - left) * scale / SIDE_MULTIPLE)), 1) * SIDE_MULTIPLE
-        input_height = max(int(np.ceil((bottom - top) * scale / SIDE_MULTIPLE)), 1) * SIDE_MULTIPLE
+        scaled_width = max(round((right - left) * scale), 1)
+        scaled_height = max(round((bottom - top) * scale), 1)
         interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-        pixels = cv2.resize(
-            image[top:bottom, left:right], (input_width, input_height), interpolation=interpolation
+        # Padded with black to the sides the network takes, not stretched to them: a
+        # small moving region stretched by a fraction of 32 px would distort its faces.
+        pixels = np.zeros(
+            (
+                -(-scaled_height // SIDE_MULTIPLE) * SIDE_MULTIPLE,
+                -(-scaled_width // SIDE_MULTIPLE) * SIDE_MULTIPLE,
+                3,
+            ),
+            np.float32,
         )
-        heat, log_sizes, offsets, _landmarks = self.network(
-            pixels.transpose(2, 0, 1)[None].astype(np.float32)
+        pixels[:scaled_height, :scaled_width] = cv2.resize(
+            image[top:bottom, left:right], (scaled_width, scaled_height), interpolation=interpolation
         )
+        heat, log_sizes, offsets, _landmarks = self.network(pixels.transpose(2, 0, 1)[None])
         heat = heat[0, 0]
         # One mark per face: a cell above the cut that no neighbour outscores.
         peaks = (heat > MIN_HEAT) & (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8)))
         rows, columns = np.nonzero(peaks)
-        x_per_input = (right - left) / input_width
-        y_per_input = (bottom - top) / input_height
+        x_per_input = (right - left) / scaled_width
+        y_per_input = (bottom - top) / scaled_height
         side = np.exp(log_sizes[0, 1, rows, columns]) * STRIDE * x_per_input
         centre_x = (columns + offsets[0, 1, rows, columns] + 0.5) * STRIDE * x_per_input + left
         centre_y = (rows + offsets[0, 0, rows, columns] + 0.5) * STRIDE * y_per_input + top
