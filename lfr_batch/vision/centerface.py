@@ -37,9 +37,9 @@ STRIDE = 4  # input pixels per heat map cell
 SIDE_MULTIPLE = 32  # the network's input sides must be multiples of this
 # A face at the reach is scaled to this size in its input. 630 faces pasted into the
 # moving plaza (benchmarks/detector.py, part 3, 2026-11-27): with the face at 24, 28 or
-# 32 px, the marks and their searches find 407, 408 or 408 of the 408 of 32 px and up
-# (the full-range tiles 400) and 120, 142 or 158 of the 222 from 14 to 31 px (the tiles
-# 155), in 48, 62 or 75 % of the tiles' time.
+# 32 px, the marks and their searches find 406, 408 or 408 of the 408 of 32 px and up
+# (the full-range tiles 400) and 111, 140 or 158 of the 222 from 14 to 31 px (the tiles
+# 155), in 46, 59 or 74 % of the tiles' time.
 FACE_PX_IN_INPUT = 28.0
 # Lower than a detector's cut: a mark costs one full-range search, which drops what is
 # not a face, while a face missed here waits for the next sweep.
