@@ -17,15 +17,6 @@
    photo itself, how far the encoding from each model's box lies from the encoding
    from HOG's box (dlib's landmark model was trained on HOG's boxes), and from the
    short-range box redrawn by the full-range model, as the scan encodes a tracked face.
-3. New faces looked for in a whole 1280x720 frame, as the scan's sweep does once a
-   second in a crowd: by the full-range model's 37 tiles (the scan's way until
-   2026-11-27 afternoon), and by CenterFace's marks, a 40 px face scaled to 24, 28
-   (the scan's way now) or 32 px in its input, each mark then searched by the
-   full-range model as a tracked face is. Six photos of
-   part 2 a frame, pasted at 14-65 px into the plaza softened and with sensor noise as
-   benchmarks/crowd.py plays it (its own people's faces are not found there): faces
-   found by size, other boxes (not a pasted face), and time per frame; and
-   CenterFace's time in ONNX Runtime and in OpenCV's DNN module.
 
 Each engine runs on one thread, as each scan worker does.
 """
@@ -38,15 +29,14 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy loads: one scan worker'
 
 import argparse
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 from common import PHOTOS, REPO, SAMPLE, machine
 
-from lfr_batch.synthetic import MovingBackground, paste
-from lfr_batch.vision import blazeface, centerface
+from lfr_batch.synthetic import paste
+from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import PhotoError, crop_face, load_photo
@@ -91,43 +81,35 @@ def centres(boxes: np.ndarray) -> np.ndarray:
     return np.stack([(boxes[:, 1] + boxes[:, 3]) / 2, (boxes[:, 0] + boxes[:, 2]) / 2], axis=1)
 
 
-def heads(photo_limit: int) -> list[tuple[Path, np.ndarray, np.ndarray, float]]:
-    """Each face photo in which HOG finds one face: its path, the image, HOG's box and
-    the head cropped around it (with hair and chin, as the scenes paste heads)."""
+def compare_models(frames: list[np.ndarray], photo_limit: int) -> None:
+    """Part 2 (see the module's docstring)."""
     folder = SHARED_FACES if SHARED_FACES.is_dir() else PHOTOS
-    hog = FaceDetector("hog", upsample=1)
-    found = []
+    rng = np.random.default_rng(0)
+    hog, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    found = dict.fromkeys(TRACKED_SEARCH, 0)
+    seconds = dict.fromkeys(TRACKED_SEARCH, 0.0)
+    apart: dict[str, list[float]] = {name: [] for name in [*TRACKED_SEARCH, REDRAWN]}
+    for model in TRACKED_SEARCH.values():  # the first call loads the model
+        tracked_search(frames[0], (640.0, 360.0), 40.0, model)
+    faces = 0
     for photo in sorted(folder.glob("*/*.*")):
-        if photo_limit and len(found) >= photo_limit:
+        if photo_limit and faces >= photo_limit:
             break
         try:
             image = load_photo(photo)
         except PhotoError:
             continue
         hog_boxes = hog(image).boxes
-        if len(hog_boxes) == 1:
-            found.append((photo, image, hog_boxes[0], crop_face(image, hog_boxes[0], margin=0.35)))
-    return found
-
-
-def compare_models(
-    frames: list[np.ndarray], photos: list[tuple[Path, np.ndarray, np.ndarray, np.ndarray]]
-) -> None:
-    """Part 2 (see the module's docstring)."""
-    rng = np.random.default_rng(0)
-    encoder = FaceEncoder()
-    found = dict.fromkeys(TRACKED_SEARCH, 0)
-    seconds = dict.fromkeys(TRACKED_SEARCH, 0.0)
-    apart: dict[str, list[float]] = {name: [] for name in [*TRACKED_SEARCH, REDRAWN]}
-    for model in TRACKED_SEARCH.values():  # the first call loads the model
-        tracked_search(frames[0], (640.0, 360.0), 40.0, model)
-    for faces, (_photo, image, hog_box, head) in enumerate(photos, 1):
-        hog_boxes = hog_box[None]
+        if len(hog_boxes) != 1:
+            continue
+        faces += 1
+        hog_box = hog_boxes[0]
         hog_side = float(hog_box[2] - hog_box[0])
         hog_encoding = encoder(image, hog_boxes)[0]
         frame = frames[faces % len(frames)].copy()
         face_px = float(rng.uniform(24, 65))
         truth = np.array([rng.uniform(100, 1180), rng.uniform(100, 620)])
+        head = crop_face(image, hog_box, margin=0.35)
         paste(frame, head, (float(truth[0]), float(truth[1])), round(face_px * head.shape[0] / hog_side))
         predicted = truth + rng.uniform(-0.5, 0.5, 2) * face_px  # the tracker's guess
         for name, model in TRACKED_SEARCH.items():
@@ -144,17 +126,14 @@ def compare_models(
             if model is blazeface.SHORT_RANGE:  # as the scan describes a tracked face
                 redrawn = blazeface.redrawn(image, nearest, [(search_box(hog_centre, hog_side), hog_side)])
                 apart[REDRAWN].append(float(np.linalg.norm(encoder(image, redrawn)[0] - hog_encoding)))
-    folder = photos[0][0].parent.parent
     print(
-        f"\n{len(photos)} faces of {folder}, pasted at 24-65 px into frames of the plaza, searched as tracked faces"
+        f"\n{faces} faces of {folder}, pasted at 24-65 px into frames of the plaza, searched as tracked faces"
     )
     print(f"{'model':<20} {'ms/search':>9} {'found':>9}   encoding from its box against HOG's, on the photo")
     for name, distances_found in apart.items():
         distances = np.array(distances_found)
         searches = (
-            f"{1000 * seconds[name] / len(photos):9.2f} {found[name]:>4}/{len(photos):<4}"
-            if name in found
-            else " " * 19
+            f"{1000 * seconds[name] / faces:9.2f} {found[name]:>4}/{faces:<4}" if name in found else " " * 19
         )
         print(
             f"{name:<20} {searches}   "
@@ -162,94 +141,6 @@ def compare_models(
             f"99th {np.percentile(distances, 99):.3f}, largest {distances.max():.3f}, "
             f"beyond 0.3: {(distances > 0.3).sum()} of {len(distances)}"
         )
-
-
-SIZE_BANDS = ((14, 18), (18, 22), (22, 26), (26, 32), (32, 40), (40, 66))
-
-
-def compare_new_face_searches(photos: list[tuple[Path, np.ndarray, np.ndarray, np.ndarray]]) -> None:
-    """Part 3 (see the module's docstring)."""
-    rng = np.random.default_rng(1)
-    clip = VTEST if VTEST.is_file() else sorted(SAMPLE.glob("*.mp4"))[0]
-    background = MovingBackground(clip, 1280, 720, noise=4.0, blur=2.0)
-    try:
-        plaza = [next(background) for _ in range(40)]
-    finally:
-        background.close()
-    whole = (0, 1280, 720, 0)
-    grid = blazeface.pyramid(whole, 40.0)
-    marker = centerface.CenterFace()
-
-    def sweep(frame: np.ndarray) -> np.ndarray:
-        return blazeface.detect(frame, grid)[0]
-
-    def marked(face_px_in_input: float) -> Callable[[np.ndarray], np.ndarray]:
-        def search(frame: np.ndarray) -> np.ndarray:
-            marks = marker.marks(frame, whole, 40.0, face_px_in_input)
-            tiles = [
-                tile
-                for box, px in marks
-                for tile in blazeface.tracked_face_tiles(box, px, blazeface.FULL_RANGE)
-            ]
-            return blazeface.detect(frame, tiles)[0]
-
-        return search
-
-    methods = {f"full-range sweep, {len(grid)} tiles": sweep}
-    for face_px in (24.0, centerface.FACE_PX_IN_INPUT, 32.0):
-        scan_default = " (the scan's)" if face_px == centerface.FACE_PX_IN_INPUT else ""
-        methods[f"marks at {face_px:.0f} px{scan_default}"] = marked(face_px)
-    found = {name: {band: 0 for band in SIZE_BANDS} for name in methods}
-    others = dict.fromkeys(methods, 0)
-    seconds = dict.fromkeys(methods, 0.0)
-    pasted = dict.fromkeys(SIZE_BANDS, 0)
-    for method in methods.values():  # the first call loads the model
-        method(plaza[0])
-    frames = 0
-    for first in range(0, len(photos) - 5, 6):
-        frame = plaza[frames % len(plaza)].copy()
-        frames += 1
-        truth = []
-        for slot, (_photo, _image, hog_box, head) in enumerate(photos[first : first + 6]):
-            face_px = float(rng.uniform(14, 65))
-            centre = (
-                100 + (slot % 3) * 400 + rng.uniform(0, 250),
-                150 + (slot // 3) * 300 + rng.uniform(0, 150),
-            )
-            paste(frame, head, centre, round(face_px * head.shape[0] / float(hog_box[2] - hog_box[0])))
-            band = next(band for band in SIZE_BANDS if band[0] <= face_px < band[1])
-            pasted[band] += 1
-            truth.append((np.array(centre), face_px, band))
-        for name, method in methods.items():
-            began = time.perf_counter()
-            boxes = method(frame)
-            seconds[name] += time.perf_counter() - began
-            near = np.zeros(len(boxes), dtype=bool)
-            for centre, face_px, band in truth:
-                hits = np.linalg.norm(centres(boxes) - centre, axis=1) < face_px / 2
-                found[name][band] += bool(hits.any())
-                near |= hits
-            others[name] += int((~near).sum())
-    print(
-        f"\nnew faces: {sum(pasted.values())} faces of part 2 pasted at 14-65 px, six a frame, into {frames} frames"
-    )
-    print(f"of the softened plaza ({clip.name}), each frame searched whole")
-    bands = "  ".join(f"{low}-{high - 1} px" for low, high in SIZE_BANDS)
-    print(f"{'method':<34} {'ms/frame':>8}  found: {bands}   all    other boxes")
-    for name in methods:
-        counts = "  ".join(f"{found[name][band]:>3}/{pasted[band]:<3}" for band in SIZE_BANDS)
-        total = sum(found[name].values())
-        print(
-            f"{name:<34} {1000 * seconds[name] / frames:8.1f}  {counts}  "
-            f"{total:>3}/{sum(pasted.values()):<3}  {others[name]:>5}"
-        )
-    for engine in (centerface.OpenCvNetwork, centerface.OnnxRuntimeNetwork):
-        network = centerface.CenterFace(engine=engine)
-        network.marks(plaza[0], whole, 40.0)
-        began = time.perf_counter()
-        for frame in plaza[:10]:
-            network.marks(frame, whole, 40.0)
-        print(f"CenterFace in {engine.name}: {100 * (time.perf_counter() - began):.1f} ms a whole frame")
 
 
 def main() -> None:
@@ -278,9 +169,7 @@ def main() -> None:
         milliseconds = 1000 * (time.perf_counter() - began) / len(inputs)
         difference = np.abs(outputs[engine] - outputs[blazeface.OpenCvNetwork]).max()
         print(f"{engine.name:<12} {milliseconds:8.2f} {difference:23.2e}")
-    photos = heads(args.photos)
-    compare_models(frames, photos)
-    compare_new_face_searches(photos)
+    compare_models(frames, args.photos)
 
 
 if __name__ == "__main__":

@@ -136,8 +136,7 @@ _ROWS = (
         # found, the same alerts elsewhere (README, Performance and Accuracy).
         "blazeface",
         "Face detector: blazeface (MediaPipe's CNNs, bundled: full-range for new faces, "
-        "where CenterFace marks them, short-range for tracked ones; turned heads and faces "
-        "from ~24 px), hog (dlib: "
+        "short-range for tracked ones; turned heads and faces from ~24 px), hog (dlib: "
         "frontal faces only) or cnn (dlib's "
         "MMOD CNN: very slow without a GPU). Landmarks and encodings are dlib's whichever is "
         "chosen.",

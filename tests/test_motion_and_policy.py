@@ -9,7 +9,7 @@ from lfr_batch.records.state import TIMELINE_BIN_S
 from lfr_batch.vision.alerts import TrackEvidence, decide
 from lfr_batch.vision.encodings import MAX_VIEWS, EncodingPolicy
 from lfr_batch.vision.matches import WatchlistMatcher
-from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, MotionRegions
+from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, MotionRegions
 from lfr_batch.vision.pipeline import SegmentResult, VideoAssembly
 from lfr_batch.vision.tracks import Track
 from lfr_batch.vision.video import Frame
@@ -28,28 +28,15 @@ def scene(square_at: tuple[int, int] | None = None) -> np.ndarray:
 
 def test_first_frame_and_keyframes_search_the_whole_frame() -> None:
     motion = MotionRegions(keyframe_interval_s=10.0)
-    assert motion.regions(scene(), 0.0, NO_TRACKS) == FrameRegions(None, [])
-    assert motion.regions(scene(), 0.2, NO_TRACKS) == FrameRegions([], [])  # nothing moved: nothing to search
-    assert motion.regions(scene(), 10.0, NO_TRACKS) == FrameRegions(None, [])
-
-
-def test_tracked_faces_are_given_even_where_the_whole_frame_is_searched() -> None:
-    # A detector that looks for new faces at a bounded cost searches tracked ones every frame.
-    motion = MotionRegions(keyframe_interval_s=10.0)
-    motion.regions(scene((100, 150)), 0.0, NO_TRACKS)
-    tracked = np.array([[150, 160, 210, 100], [150, 190, 210, 130]])
-    busy = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)  # everything moved
-    for time_s, image in ((0.2, busy), (10.0, scene((130, 150)))):  # a busy frame, a keyframe
-        regions = motion.regions(image, time_s, tracked)
-        assert regions.moving is None
-        assert [region.scale for region in regions.tracked] == [TRACKED_FACE_TARGET_PX / 60]
-        assert regions.merged() is None
+    assert motion.regions(scene(), 0.0, NO_TRACKS) is None
+    assert motion.regions(scene(), 0.2, NO_TRACKS) == []  # nothing moved: nothing to search
+    assert motion.regions(scene(), 10.0, NO_TRACKS) is None
 
 
 def test_what_moved_is_searched_at_full_reach() -> None:
     motion = MotionRegions()
     motion.regions(scene(), 0.0, NO_TRACKS)
-    regions = motion.regions(scene((300, 150)), 0.2, NO_TRACKS).merged()
+    regions = motion.regions(scene((300, 150)), 0.2, NO_TRACKS)
     assert len(regions) == 1
     top, right, bottom, left = regions[0].box
     assert top <= 150
@@ -64,7 +51,7 @@ def test_a_tracked_face_is_searched_at_its_own_scale_without_a_wider_search() ->
     motion = MotionRegions()
     motion.regions(scene((100, 150)), 0.0, NO_TRACKS)
     last, predicted = [150, 160, 210, 100], [150, 190, 210, 130]
-    regions = motion.regions(scene((130, 150)), 0.2, np.array([last, predicted])).merged()
+    regions = motion.regions(scene((130, 150)), 0.2, np.array([last, predicted]))
     assert len(regions) == 1  # the motion is the tracked face's own
     assert regions[0].scale == TRACKED_FACE_TARGET_PX / 60
     _top, right, _bottom, left = regions[0].box

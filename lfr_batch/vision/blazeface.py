@@ -3,10 +3,9 @@
 HOG finds frontal faces of 80 px and up (40 px at upsample 1, at four times the
 cost) and loses a head as soon as it turns. BlazeFace's full-range model, a small
 CNN trained for faces up to five metres from a camera, finds turned heads and
-faces of about 24 px, on a 192×192 input at about 4 ms a tile here. An image is
+faces of about 24 px, on a 192×192 input at about 4 ms a tile here. A frame is
 searched as a pyramid of overlapping 192-pixel tiles, one network call per
-tile (in a video, new faces only where CenterFace marks one, and tracked faces
-by the short-range model; see ``faces.py``); the weights ship inside this package (``data/``, Apache-2.0,
+tile; the weights ship inside this package (``data/``, Apache-2.0,
 origin in ``DATA_SOURCES.md``), so nothing is downloaded at run time.
 
 Boxes are returned the way dlib's HOG detector draws them (a little tighter and
@@ -163,6 +162,76 @@ def pyramid(box: tuple[int, int, int, int], min_face_px: float) -> list[Tile]:
         if longest * scale <= FULL_RANGE.input_side:
             return tiles
         scale /= 2
+
+
+def intersects(tile: Tile, box: tuple[int, int, int, int]) -> bool:
+    top, right, bottom, left = box
+    return (
+        tile.top < bottom
+        and top < tile.top + tile.side
+        and tile.left < right
+        and left < tile.left + tile.side
+    )
+
+
+class TileSchedule:
+    """Which tiles to search in each analysed frame, at a bounded cost.
+
+    Where little moves, each moving region is searched on its own, through a
+    pyramid of tiles over just that region. Otherwise new faces are looked for
+    through one fixed pyramid of tiles over the whole frame: every tile that
+    what moved touches is searched at once, or, in a
+    crowd, where most of the frame moves, only the tiles searched longest ago are,
+    up to a ``1/spread_frames`` share of the pyramid per frame, so every part of the
+    frame is still searched at least once every ``spread_frames`` analysed frames
+    (the scan makes that a second of footage, while a passer-by stays in view for
+    several). The first frame is searched whole. Tracked faces are searched in every
+    frame, each at its own size, by the short-range model."""
+
+    def __init__(self, min_face_px: float, spread_frames: int) -> None:
+        self.min_face_px = min_face_px
+        self.spread_frames = spread_frames
+        self._grid: list[Tile] = []
+        self._shape: tuple[int, int] = (0, 0)
+        self._last_searched: list[int] = []
+        self._frame = 0
+
+    def tiles(
+        self,
+        shape: tuple[int, int],
+        moving: list[tuple[int, int, int, int]] | None,
+        tracked: list[tuple[tuple[int, int, int, int], float]],
+        bounded: bool = True,
+    ) -> list[Tile]:
+        """``moving``: boxes where something moved (``None``: anywhere); ``tracked``:
+        each tracked face's search box and its expected size in pixels; ``bounded``
+        False searches every candidate tile (one image on its own)."""
+        if shape != self._shape:
+            self._shape = shape
+            self._grid = pyramid((0, shape[1], shape[0], 0), self.min_face_px)
+            self._last_searched = [-(10**9)] * len(self._grid)
+        self._frame += 1
+        candidates = [
+            index
+            for index, tile in enumerate(self._grid)
+            if moving is None or any(intersects(tile, box) for box in moving)
+        ]
+        budget = -(-len(self._grid) // self.spread_frames) if bounded else len(self._grid)
+        # Never searched yet (the first frame): all of them, whatever the budget.
+        budget = max(budget, sum(self._last_searched[index] < 0 for index in candidates))
+        chosen = sorted(candidates, key=lambda index: self._last_searched[index])[:budget]
+        # A few small moving regions are cheaper searched on their own than through the
+        # grid tiles they touch (a walker touches up to four tiles of the finest level).
+        own = [tile for box in moving or () for tile in pyramid(box, self.min_face_px)]
+        if moving is not None and len(own) < len(chosen):
+            tiles = own
+        else:
+            for index in chosen:
+                self._last_searched[index] = self._frame
+            tiles = [self._grid[index] for index in chosen]
+        for box, face_px in tracked:
+            tiles += tracked_face_tiles(box, face_px, SHORT_RANGE)
+        return tiles
 
 
 class LiteRtNetwork:

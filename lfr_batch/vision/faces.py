@@ -16,9 +16,9 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.vision import blazeface, centerface
+from lfr_batch.vision import blazeface
 from lfr_batch.vision.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
-from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, Region, merge_regions
+from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, Region, merge_regions
 
 DetectorName = Literal["hog", "blazeface", "cnn"]
 DETECTORS: tuple[DetectorName, ...] = ("hog", "blazeface", "cnn")
@@ -58,8 +58,7 @@ class FaceDetector:
     first, so HOG (which misses faces under about 80 px) finds faces down to
     about 40 px at 1 and 20 px at 2, at four times the cost each step. BlazeFace is
     given the same reach; searching a video frame by frame (:meth:`next_frame`), it
-    looks for new faces in the whole frame at most once every ``frames_per_sweep``
-    frames (:class:`NewFaceSchedule`)."""
+    covers the whole frame at most once every ``frames_per_sweep`` frames."""
 
     def __init__(self, model: DetectorName = "hog", upsample: int = 1, frames_per_sweep: int = 5) -> None:
         if model not in DETECTORS:
@@ -68,16 +67,14 @@ class FaceDetector:
             raise ValueError("upsample must be 0 or more")
         self.model = model
         self.upsample = upsample
-        self._schedule = NewFaceSchedule(frames_per_sweep)
+        self._schedule = blazeface.TileSchedule(self.min_face_px, frames_per_sweep)
         self._tracked_searches: list[tuple[tuple[int, int, int, int], float]] = []
 
     @property
     def model_name(self) -> str:
-        return {
-            "hog": HOG_DETECTOR_MODEL,
-            "cnn": CNN_DETECTOR_MODEL,
-            "blazeface": f"{blazeface.MODEL_NAME}+{centerface.MODEL_NAME}",
-        }[self.model]
+        return {"hog": HOG_DETECTOR_MODEL, "cnn": CNN_DETECTOR_MODEL, "blazeface": blazeface.MODEL_NAME}[
+            self.model
+        ]
 
     @property
     def min_face_px(self) -> float:
@@ -86,11 +83,7 @@ class FaceDetector:
     def __call__(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
         """Faces in the whole image, or only inside ``regions``."""
         if self.model == "blazeface":
-            if regions is None:
-                return self._detect_tiles(image, None, [], bounded=False)
-            moving = [region for region in regions if region.scale is None]
-            tracked = [region for region in regions if region.scale is not None]
-            return self._detect_tiles(image, moving, tracked, bounded=False)
+            return self._detect_tiles(image, regions, bounded=False)
         if regions is None:
             return self._detect(image, self.upsample)
         # HOG searches overlapping regions once, at the larger scale (the smaller face).
@@ -125,13 +118,12 @@ class FaceDetector:
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, width)
         return Detections(boxes, found.scores)
 
-    def next_frame(self, image: np.ndarray, regions: FrameRegions) -> Detections:
+    def next_frame(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
         """Faces in the next analysed frame of a video: as a call, except that BlazeFace
-        looks for new faces in a busy frame at a bounded cost (see :class:`NewFaceSchedule`)
-        and searches every tracked face whatever moved."""
+        searches a bounded share of a busy frame (see :class:`~lfr_batch.vision.blazeface.TileSchedule`)."""
         if self.model == "blazeface":
-            return self._detect_tiles(image, regions.moving, regions.tracked, bounded=True)
-        return self(image, regions.merged())
+            return self._detect_tiles(image, regions, bounded=True)
+        return self(image, regions)
 
     def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """The boxes the landmark model should start from, for faces the last
@@ -142,39 +134,17 @@ class FaceDetector:
             return boxes
         return blazeface.redrawn(image, boxes, self._tracked_searches)
 
-    def _detect_tiles(
-        self, image: np.ndarray, moving_regions: list[Region] | None, tracked: list[Region], bounded: bool
-    ) -> Detections:
+    def _detect_tiles(self, image: np.ndarray, regions: Sequence[Region] | None, bounded: bool) -> Detections:
         """BlazeFace over the tiles to search."""
-        moving = None if moving_regions is None else [region.box for region in moving_regions]
+        moving = None if regions is None else [r.box for r in regions if r.scale is None]
         # A tracked face's region is scaled for HOG; BlazeFace searches it at its own size.
-        searches = [(region.box, TRACKED_FACE_TARGET_PX / region.scale) for region in tracked if region.scale]
-        tiles = [
-            tile
-            for box, face_px in searches
-            for tile in blazeface.tracked_face_tiles(box, face_px, blazeface.SHORT_RANGE)
-        ]
-        # Tracked faces' boxes are redrawn before description (``boxes_to_describe``);
-        # new faces are found by the full-range model, whose boxes need no redrawing.
-        self._tracked_searches = searches
-        if bounded:
-            # CenterFace marks where new faces may be; the full-range model searches each
-            # mark as it would search a tracked face, unless a tracked face's search, which
-            # finds every face in its tiles, covers it already.
-            marks = [
-                mark
-                for box in self._schedule.new_face_boxes(image.shape[:2], moving)
-                for mark in centerface.load_centerface().marks(image, box, self.min_face_px)
-            ]
-            tiles += [
-                tile
-                for mark_box, face_px in marks
-                if not any(inside(mark_box, search_box) for search_box, _ in searches)
-                for tile in blazeface.tracked_face_tiles(mark_box, face_px, blazeface.FULL_RANGE)
-            ]
-        else:
-            boxes = [(0, image.shape[1], image.shape[0], 0)] if moving is None else moving
-            tiles += [tile for box in boxes for tile in blazeface.pyramid(box, self.min_face_px)]
+        tracked = (
+            []
+            if regions is None
+            else [(r.box, TRACKED_FACE_TARGET_PX / r.scale) for r in regions if r.scale is not None]
+        )
+        self._tracked_searches = tracked
+        tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
         found = Detections(*blazeface.detect(image, tiles))
         # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
         keep = found.sizes >= MIN_SIZE_OF_REACH * self.min_face_px
@@ -199,43 +169,6 @@ class FaceDetector:
         ).reshape(-1, 4)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 1] > boxes[:, 3])
         return Detections(boxes[keep], np.asarray(scores, dtype=np.float64)[keep])
-
-
-def inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
-    """Whether ``box``'s centre lies in ``outer`` (both top, right, bottom, left)."""
-    centre_y, centre_x = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return outer[0] <= centre_y < outer[2] and outer[3] <= centre_x < outer[1]
-
-
-class NewFaceSchedule:
-    """Where BlazeFace's scan of a video looks for new faces in each analysed frame, at
-    a bounded cost: boxes for CenterFace to mark them in.
-
-    Where little moves (what moved covers at most ``1/spread_frames`` of the frame),
-    each moving region, every frame. Otherwise, as in a crowd, where most of the
-    frame moves, the whole frame once every ``spread_frames`` analysed frames (the
-    scan makes that a second of footage, while a passer-by stays in view for
-    several). The first frame is searched whole."""
-
-    def __init__(self, spread_frames: int) -> None:
-        self.spread_frames = spread_frames
-        self._frame = 0
-        self._last_whole: int | None = None
-
-    def new_face_boxes(
-        self, shape: tuple[int, int], moving: list[tuple[int, int, int, int]] | None
-    ) -> list[tuple[int, int, int, int]]:
-        """``moving``: boxes (top, right, bottom, left) where something moved (``None``: anywhere)."""
-        self._frame += 1
-        height, width = shape
-        if self._last_whole is not None and moving is not None:
-            moved = sum((bottom - top) * (right - left) for top, right, bottom, left in moving)
-            if moved * self.spread_frames <= height * width:
-                return moving
-        if self._last_whole is not None and self._frame - self._last_whole < self.spread_frames:
-            return []
-        self._last_whole = self._frame
-        return [(0, width, height, 0)]
 
 
 DUPLICATE_OVERLAP = 0.5  # of the smaller box: the same face found from two regions

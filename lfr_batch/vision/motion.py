@@ -43,21 +43,6 @@ class Region:
     scale: float | None = None
 
 
-@dataclass(frozen=True)
-class FrameRegions:
-    """Where to search one analysed frame: ``moving``, where new faces may be
-    (``None``: anywhere, the whole frame), and ``tracked``, each tracked face's
-    neighbourhood at its own scale, which a detector that looks for new faces at a
-    bounded cost searches whatever moved."""
-
-    moving: list[Region] | None
-    tracked: list[Region]
-
-    def merged(self) -> list[Region] | None:
-        """Both in one list, or ``None`` where the whole frame is to be searched anyway."""
-        return None if self.moving is None else self.moving + self.tracked
-
-
 def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[3] < b[1] and b[3] < a[1]
 
@@ -107,8 +92,8 @@ class MotionRegions:
         self._previous: np.ndarray | None = None
         self._last_keyframe_s = -np.inf
 
-    def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> FrameRegions:
-        """The regions to search in this frame.
+    def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> list[Region] | None:
+        """Regions to search, or ``None`` for the whole frame.
 
         ``tracked`` holds, for each face being tracked, two boxes between which it
         should be (where it was and where its pace puts it), one after the other
@@ -119,16 +104,12 @@ class MotionRegions:
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
         previous, self._previous = self._previous, grey
-        keyframe = previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s
-        if keyframe:
+        if previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s:
             self._last_keyframe_s = time_s
+            return None
 
         track_regions = []
-        changed = (
-            np.zeros_like(grey)
-            if previous is None
-            else (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
-        )
+        changed = (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
         for one_end, other_end in tracked.reshape(-1, 2, 4).tolist():
             top, right, bottom, left = one_end
             size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
@@ -161,9 +142,9 @@ class MotionRegions:
             margin = max(int(max(box[2] - box[0], box[1] - box[3]) * REGION_PADDING), MIN_REGION_PADDING_PX)
             moving.append(Region(pad_box(box, margin, height, width)))
         moving = merge_regions(moving)
-        if keyframe or (
+        if (
             sum((r.box[2] - r.box[0]) * (r.box[1] - r.box[3]) for r in moving)
             > FULL_FRAME_SHARE * height * width
         ):
-            return FrameRegions(None, track_regions)
-        return FrameRegions(moving, track_regions)
+            return None
+        return moving + track_regions

@@ -186,7 +186,9 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     result.start_time_s = frame.time_s
                 clock.lap("motion")
                 faces = (
-                    detector(frame.image) if regions is None else detector.next_frame(frame.image, regions)
+                    detector(frame.image)
+                    if settings.exhaustive
+                    else detector.next_frame(frame.image, regions)
                 )
                 clock.lap("detect")
                 crowded = crowded_faces(faces.boxes)
