@@ -54,8 +54,10 @@ def synthetic_clip(
     height: int = 720,
     fps: float = 25.0,
     every_s: float = 2.5,
+    head_heights: tuple[int, int] | None = None,
 ) -> Path:
-    """People walking past one after another (the watchlisted sample subject every fifth)."""
+    """People walking past one after another (the watchlisted sample subject every fifth),
+    heads ``head_heights`` px tall (default 90-140 px at 720p, in proportion to ``height``)."""
     background = background_from_video(SAMPLE / "intel_face-demographics-walking_preview.mp4", width, height)
     faces = [(label, face(photo)) for label, photo in FACE_PHOTOS.items()]
     scale = height / 720
@@ -65,7 +67,7 @@ def synthetic_clip(
         width,
         height,
         every_s=every_s,
-        face_heights=(int(90 * scale), int(140 * scale)),
+        face_heights=head_heights or (int(90 * scale), int(140 * scale)),
     )
     return write_video(path, background, walkers, seconds, fps=fps)
 
