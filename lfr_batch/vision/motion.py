@@ -47,6 +47,11 @@ def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[3] < b[1] and b[3] < a[1]
 
 
+def union(a: Box, b: Box) -> Box:
+    """The smallest box holding both (top, right, bottom, left)."""
+    return (min(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2]), min(a[3], b[3]))
+
+
 def merge_regions(regions: list[Region]) -> list[Region]:
     """Union overlapping regions until none overlap; a union keeps the larger
     scale, so the smaller face in it is still searched at its size."""
@@ -58,12 +63,7 @@ def merge_regions(regions: list[Region]) -> list[Region]:
         for region in merged:
             for index, other in enumerate(result):
                 if overlaps(region.box, other.box):
-                    box = (
-                        min(region.box[0], other.box[0]),
-                        max(region.box[1], other.box[1]),
-                        max(region.box[2], other.box[2]),
-                        min(region.box[3], other.box[3]),
-                    )
+                    box = union(region.box, other.box)
                     scales = [s for s in (region.scale, other.scale) if s is not None]
                     result[index] = Region(box, max(scales) if scales else None)
                     changed = True
@@ -113,13 +113,7 @@ class MotionRegions:
         for one_end, other_end in tracked.reshape(-1, 2, 4).tolist():
             top, right, bottom, left = one_end
             size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
-            span = (
-                min(one_end[0], other_end[0]),
-                max(one_end[1], other_end[1]),
-                max(one_end[2], other_end[2]),
-                min(one_end[3], other_end[3]),
-            )
-            box = pad_box(span, int(size * TRACK_PADDING), height, width)
+            box = pad_box(union(one_end, other_end), int(size * TRACK_PADDING), height, width)
             track_regions.append(Region(box, TRACKED_FACE_TARGET_PX / size))
             # What moved there is the tracked face itself: it needs no wider search.
             changed[
