@@ -16,7 +16,7 @@ from lfr_batch.synthetic import paste
 from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder, face_landmarks, face_sharpness
 from lfr_batch.vision.faces import FaceDetector
-from lfr_batch.vision.motion import Region
+from lfr_batch.vision.motion import FrameRegions, Region
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.video import VideoReader
 
@@ -183,6 +183,21 @@ def test_a_tracked_face_is_found_in_its_region_at_its_own_size() -> None:
     tracked = FaceDetector("blazeface", upsample=1)(image, [region])
     assert len(tracked) == 1
     assert np.abs(tracked.boxes[0] - whole.boxes[0]).max() < 0.15 * size
+
+
+def test_a_tracked_face_is_searched_in_every_busy_frame() -> None:
+    """Where most of the frame moves, new faces are looked for in a share of the frame
+    at a time; a tracked face is searched all the same, so its track gets a detection
+    in every frame, not only in those whose share covers it."""
+    image = _scene_with_face(60, (400.0, 300.0))
+    region = Region((240, 460, 360, 340), scale=110.0 / 50)  # about the face's size
+    counts = {}
+    for label, tracked in (("tracked", [region]), ("not tracked", [])):
+        detector = FaceDetector("blazeface", upsample=1)
+        detector.next_frame(image, FrameRegions(None, []))  # the first frame is searched whole
+        counts[label] = sum(len(detector.next_frame(image, FrameRegions(None, tracked))) for _ in range(5))
+    assert counts["tracked"] == 5
+    assert counts["not tracked"] < 5  # found only by the shares of the pyramid that hold it
 
 
 def test_the_tiles_of_every_level_cover_the_whole_box() -> None:

@@ -9,7 +9,7 @@ from lfr_batch.records.state import TIMELINE_BIN_S
 from lfr_batch.vision.alerts import TrackEvidence, decide
 from lfr_batch.vision.encodings import MAX_VIEWS, EncodingPolicy
 from lfr_batch.vision.matches import WatchlistMatcher
-from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, MotionRegions
+from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, MotionRegions
 from lfr_batch.vision.pipeline import SegmentResult, VideoAssembly
 from lfr_batch.vision.tracks import Track
 from lfr_batch.vision.video import Frame
@@ -28,15 +28,30 @@ def scene(square_at: tuple[int, int] | None = None) -> np.ndarray:
 
 def test_first_frame_and_keyframes_search_the_whole_frame() -> None:
     motion = MotionRegions(keyframe_interval_s=10.0)
-    assert motion.regions(scene(), 0.0, NO_TRACKS) is None
-    assert motion.regions(scene(), 0.2, NO_TRACKS) == []  # nothing moved: nothing to search
-    assert motion.regions(scene(), 10.0, NO_TRACKS) is None
+    assert motion.regions(scene(), 0.0, NO_TRACKS) == FrameRegions(None, [])
+    assert motion.regions(scene(), 0.2, NO_TRACKS) == FrameRegions([], [])  # nothing moved
+    assert motion.regions(scene(), 10.0, NO_TRACKS).moving is None
+
+
+def test_tracked_faces_are_given_where_the_whole_frame_is_searched() -> None:
+    # A detector that spreads a whole-frame search over several frames (BlazeFace's
+    # sweep) would otherwise not look for a tracked face on a busy frame or a keyframe.
+    tracked = np.array([[150, 160, 210, 100], [150, 190, 210, 130]])
+    motion = MotionRegions(keyframe_interval_s=10.0)
+    motion.regions(scene(), 0.0, NO_TRACKS)
+    busy = scene()
+    busy[:, :400] = 200  # most of the frame changed
+    for regions in (motion.regions(busy, 0.2, tracked), motion.regions(busy, 10.0, tracked)):
+        assert regions.moving is None
+        assert regions.merged() is None  # HOG searches the whole frame, tracked faces in it
+        assert [region.scale for region in regions.tracked] == [TRACKED_FACE_TARGET_PX / 60]
 
 
 def test_what_moved_is_searched_at_full_reach() -> None:
     motion = MotionRegions()
     motion.regions(scene(), 0.0, NO_TRACKS)
-    regions = motion.regions(scene((300, 150)), 0.2, NO_TRACKS)
+    regions = motion.regions(scene((300, 150)), 0.2, NO_TRACKS).moving
+    assert regions is not None
     assert len(regions) == 1
     top, right, bottom, left = regions[0].box
     assert top <= 150
@@ -51,8 +66,10 @@ def test_a_tracked_face_is_searched_at_its_own_scale_without_a_wider_search() ->
     motion = MotionRegions()
     motion.regions(scene((100, 150)), 0.0, NO_TRACKS)
     last, predicted = [150, 160, 210, 100], [150, 190, 210, 130]
-    regions = motion.regions(scene((130, 150)), 0.2, np.array([last, predicted]))
-    assert len(regions) == 1  # the motion is the tracked face's own
+    found = motion.regions(scene((130, 150)), 0.2, np.array([last, predicted]))
+    assert found.moving == []  # the motion is the tracked face's own
+    regions = found.tracked
+    assert len(regions) == 1
     assert regions[0].scale == TRACKED_FACE_TARGET_PX / 60
     _top, right, _bottom, left = regions[0].box
     assert left <= 100
@@ -100,13 +117,28 @@ def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> 
 
 
 def track(
-    track_id: int, first_s: float, last_s: float, first_x: int, last_x: int, detections: int = 5
+    track_id: int,
+    first_s: float,
+    last_s: float,
+    first_x: int,
+    last_x: int,
+    detections: int = 5,
+    sure: bool = True,
 ) -> Track:
     def box(x: int) -> np.ndarray:
         return np.array([100, x + 60, 160, x])
 
     return Track(
-        track_id, first_s, last_s, 0, 0, box(first_x), box(last_x), detections, velocity=(100.0, 0.0)
+        track_id,
+        first_s,
+        last_s,
+        0,
+        0,
+        box(first_x),
+        box(last_x),
+        detections,
+        velocity=(100.0, 0.0),
+        sure=sure,
     )
 
 
@@ -192,6 +224,30 @@ def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
     assert assembly.faces_seen == 1  # track 0 went on over the seam; track 1 did not
     assert assembly.alert_tracks() == []  # and a glimpse never alerts
     assert sum(assembly.faces_seen_by_bin) == 1
+
+
+def test_a_track_with_no_detection_surely_a_face_is_not_a_face_seen_unless_it_alerts() -> None:
+    """The backs of heads, hair and hands that BlazeFace takes for faces near its cut
+    are followed like faces; only a track with a sure detection counts, on either side
+    of a seam, and a track that alerted always does (its alert is never dropped)."""
+    watchlist = Watchlist([Subject("a")], unit(0)[None], np.array([0]))
+    matcher = WatchlistMatcher(watchlist, 0.4, datetime(2026, 11, 26, tzinfo=UTC))
+    first = SegmentResult("v", 0, 0)
+    first.tracks = [
+        track(0, 1.0, 3.0, 0, 100, sure=False),  # the back of a head
+        track(1, 4.0, 6.0, 300, 300, sure=False),  # unsure, yet matched: it alerts
+        track(2, 9.0, 9.8, 400, 480, sure=False),  # unsure here, surely a face after the seam
+    ]
+    first.decisions = {0: decide(evidence(unit(4)), matcher), 1: decide(evidence(unit(0)), matcher)}
+    second = SegmentResult("v", 1, 250)
+    second.tracks = [track(0, 10.0, 12.0, 500, 700)]
+    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly.add(first)
+    assembly.add(second)
+    assembly.finish()
+    assert assembly.faces_seen == 2
+    assert sum(assembly.faces_seen_by_bin) == 2
+    assert [t.first_seen_s for t in assembly.alert_tracks()] == [4.0]
 
 
 def test_one_persons_passage_split_into_two_alerting_tracks_is_one_alert_and_one_face_seen() -> None:

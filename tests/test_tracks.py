@@ -239,3 +239,26 @@ def test_two_new_faces_walking_apart_are_checked_before_a_second_link() -> None:
     assert tracker.unsure(ids).tolist() == [True]
     assert tracker.confirm(1, 0.2, ids, b_later, B[None]).tolist() == [1]
     assert tracker.tracks[0].detections == 1  # A's track keeps only A's sighting
+
+
+def test_a_track_is_sure_once_one_of_its_detections_is_surely_a_face() -> None:
+    tracker = FaceTracker()
+    for step, sure in enumerate([False, False, True, False]):
+        tracker.update(step, step * 0.2, np.array([box(100 + 20 * step, 200)]), sure=np.array([sure]))
+        assert tracker.tracks[0].sure == (step >= 2)
+    tracker.update(9, 9.0, np.array([box(500, 200)]), sure=np.array([False]))
+    assert [t.sure for t in tracker.tracks] == [True, False]
+    assert FaceTracker().update(0, 0.0, np.array([box(100, 200)])).tolist() == [0]  # None: all sure
+
+
+def test_a_sure_detection_taken_from_the_wrong_track_takes_its_sureness_along() -> None:
+    tracker = FaceTracker()
+    boxes = np.array([box(100, 100), box(250, 100)])
+    ids = tracker.update(0, 0.0, boxes, sure=np.array([False, False]))
+    tracker.confirm(0, 0.0, ids, boxes, np.stack([A, B]), sure=np.array([False, False]))
+    seen = np.array([box(115, 100)])
+    sure = np.array([True])
+    assert tracker.update(1, 0.2, seen, crowded=np.array([True]), sure=sure).tolist() == [0]
+    assert tracker.tracks[0].sure
+    assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None], sure=sure).tolist() == [1]
+    assert [t.sure for t in tracker.tracks] == [False, True]

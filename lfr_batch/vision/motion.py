@@ -6,8 +6,11 @@ searches those regions (at the full reach of ``--upsample``) and the
 neighbourhood of every face already tracked (at a scale chosen from that
 face's size, which is much cheaper than upsampling). A frame where nothing
 moved and nobody is tracked costs almost nothing. The whole frame is still
-searched on the first frame and at regular keyframes, so a person who never
-moves is found too.
+searched on the first frame, at regular keyframes (so a person who never
+moves is found too) and where most of it moved; each tracked face's
+neighbourhood is given on every frame all the same, for a detector that looks
+for new faces in a whole frame at a bounded cost and so would not otherwise
+search it there (see :class:`~lfr_batch.vision.blazeface.TileSchedule`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ class Region:
 
     box: Box
     scale: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameRegions:
+    """Where to search one analysed frame: ``moving``, where new faces may be
+    (``None``: anywhere, the whole frame), and ``tracked``, each tracked face's
+    neighbourhood at its own scale."""
+
+    moving: list[Region] | None
+    tracked: list[Region]
+
+    def merged(self) -> list[Region] | None:
+        """Both in one list, or ``None`` where the whole frame is to be searched anyway."""
+        return None if self.moving is None else self.moving + self.tracked
 
 
 def overlaps(a: Box, b: Box) -> bool:
@@ -92,8 +109,8 @@ class MotionRegions:
         self._previous: np.ndarray | None = None
         self._last_keyframe_s = -np.inf
 
-    def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> list[Region] | None:
-        """Regions to search, or ``None`` for the whole frame.
+    def regions(self, image: np.ndarray, time_s: float, tracked: np.ndarray) -> FrameRegions:
+        """The regions to search in this frame.
 
         ``tracked`` holds, for each face being tracked, two boxes between which it
         should be (where it was and where its pace puts it), one after the other
@@ -104,12 +121,16 @@ class MotionRegions:
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
         previous, self._previous = self._previous, grey
-        if previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s:
+        keyframe = previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s
+        if keyframe:
             self._last_keyframe_s = time_s
-            return None
 
         track_regions = []
-        changed = (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
+        changed = (
+            np.zeros_like(grey)
+            if previous is None
+            else (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
+        )
         for one_end, other_end in tracked.reshape(-1, 2, 4).tolist():
             top, right, bottom, left = one_end
             size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
@@ -136,9 +157,9 @@ class MotionRegions:
             margin = max(int(max(box[2] - box[0], box[1] - box[3]) * REGION_PADDING), MIN_REGION_PADDING_PX)
             moving.append(Region(pad_box(box, margin, height, width)))
         moving = merge_regions(moving)
-        if (
+        if keyframe or (
             sum((r.box[2] - r.box[0]) * (r.box[1] - r.box[3]) for r in moving)
             > FULL_FRAME_SHARE * height * width
         ):
-            return None
-        return moving + track_regions
+            return FrameRegions(None, track_regions)
+        return FrameRegions(moving, track_regions)

@@ -186,13 +186,12 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     result.start_time_s = frame.time_s
                 clock.lap("motion")
                 faces = (
-                    detector(frame.image)
-                    if settings.exhaustive
-                    else detector.next_frame(frame.image, regions)
+                    detector(frame.image) if regions is None else detector.next_frame(frame.image, regions)
                 )
                 clock.lap("detect")
                 crowded = crowded_faces(faces.boxes)
-                track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded)
+                sure = detector.sure(faces)
+                track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded, sure)
                 chosen = policy.select(
                     track_ids, faces.sizes, faces.scores, frame.time_s, crowded, tracker.unsure(track_ids)
                 )
@@ -215,7 +214,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     encodings = encoder.encode(frame.image, landmarks)
                     clock.lap("encode")
                     chosen_ids = tracker.confirm(
-                        frame.index, frame.time_s, track_ids[chosen], boxes, encodings
+                        frame.index, frame.time_s, track_ids[chosen], boxes, encodings, sure[chosen]
                     )
                     nearest = matcher.match(encodings).distance
                     policy.record(
@@ -343,11 +342,13 @@ class VideoAssembly:
             self.faces_seen -= 1
             self.faces_seen_by_bin[int(later.first_seen_s // self.timeline_bin_s)] -= 1
 
-    def _count(self, global_id: int) -> None:
-        """A face seen once its track, joined over seams, has MIN_DETECTIONS detections: a
-        glimpse kept only because it touched a seam counts if it goes on over it."""
+    def _count(self, global_id: int, alerted: bool = False) -> None:
+        """A face seen once its track, joined over seams, has MIN_DETECTIONS detections,
+        one of them surely a face (:meth:`~lfr_batch.vision.faces.FaceDetector.sure`): a
+        glimpse kept only because it touched a seam counts if it goes on over it. A
+        track that alerted was matched as a face, and counts however unsure its boxes."""
         track = self._tracks[global_id]
-        if global_id in self._counted or track.detections < MIN_DETECTIONS:
+        if global_id in self._counted or track.detections < MIN_DETECTIONS or not (track.sure or alerted):
             return
         self._counted.add(global_id)
         self.faces_seen += 1
@@ -356,8 +357,9 @@ class VideoAssembly:
         self.faces_seen_by_bin[time_bin] += 1
 
     def _record(self, global_id: int, decision: TrackDecision) -> None:
+        self._count(global_id, alerted=decision.alerts)
         if global_id not in self._counted:
-            return  # a glimpse at a seam that went no further: not a face seen, no decision
+            return  # a glimpse at a seam that went no further, or not a face: no decision
         self.faces_low_quality += decision.low_quality
         earlier = self.decisions.get(global_id)
         if earlier is not None and earlier.alerts and earlier.distances[0] <= decision.distances[0]:

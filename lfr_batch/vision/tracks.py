@@ -76,6 +76,7 @@ class Track:
     appearance_views: int = 0
     crowded: bool = False  # close to another face since its appearance was last checked
     jumped: bool = False  # linked far from where it should have been since then
+    sure: bool = False  # one of its detections at least was surely a face (FaceDetector.sure)
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
@@ -193,11 +194,18 @@ class _Position:
     velocity: tuple[float, float]
     detections: int
     jumped: bool
+    sure: bool
 
 
 def _position(track: Track) -> _Position:
     return _Position(
-        track.last_seen_s, track.last_frame, track.last_box, track.velocity, track.detections, track.jumped
+        track.last_seen_s,
+        track.last_frame,
+        track.last_box,
+        track.velocity,
+        track.detections,
+        track.jumped,
+        track.sure,
     )
 
 
@@ -226,10 +234,17 @@ class FaceTracker:
         return np.stack([box for t in live for box in t.search_span(time_s)])
 
     def update(
-        self, frame_index: int, time_s: float, boxes: np.ndarray, crowded: np.ndarray | None = None
+        self,
+        frame_index: int,
+        time_s: float,
+        boxes: np.ndarray,
+        crowded: np.ndarray | None = None,
+        sure: np.ndarray | None = None,
     ) -> np.ndarray:
         """Link ``boxes`` (N×4) seen at ``time_s`` to tracks by position; return N track ids.
-        ``crowded`` marks the boxes with another face close by (:func:`crowded_faces`)."""
+        ``crowded`` marks the boxes with another face close by (:func:`crowded_faces`),
+        ``sure`` those that are surely faces (``None``: all of them)."""
+        sure = np.ones(len(boxes), dtype=bool) if sure is None else sure
         self._live = [t for t in self._live if time_s - t.last_seen_s <= self.max_gap_s]
         self._before = {}
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
@@ -249,11 +264,13 @@ class FaceTracker:
             for track_index, box_index in greedy_pairs(costs):
                 track = linkable[track_index]
                 self._before[track.track_id] = _position(track)
-                _move(track, frame_index, time_s, boxes[box_index])
+                _move(track, frame_index, time_s, boxes[box_index], bool(sure[box_index]))
                 track.jumped |= costs[track_index, box_index] > DOUBTFUL_MOVEMENT
                 track_ids[box_index] = track.track_id
         for box_index in np.flatnonzero(track_ids < 0):
-            track_ids[box_index] = self._new_track(frame_index, time_s, boxes[box_index]).track_id
+            track_ids[box_index] = self._new_track(
+                frame_index, time_s, boxes[box_index], bool(sure[box_index])
+            ).track_id
         if crowded is not None:
             for track_id in track_ids[crowded].tolist():
                 self._by_id[track_id].crowded = True
@@ -277,11 +294,18 @@ class FaceTracker:
         return np.array([self._by_id[track_id].jumped for track_id in track_ids.tolist()], dtype=bool)
 
     def confirm(
-        self, frame_index: int, time_s: float, track_ids: np.ndarray, boxes: np.ndarray, encodings: np.ndarray
+        self,
+        frame_index: int,
+        time_s: float,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        encodings: np.ndarray,
+        sure: np.ndarray | None = None,
     ) -> np.ndarray:
         """Check this frame's links of the encoded faces (``boxes`` with their
-        ``track_ids`` from :meth:`update`) by appearance; return their track ids,
-        corrected where a face belongs to another track."""
+        ``track_ids`` and ``sure`` from :meth:`update`) by appearance; return their
+        track ids, corrected where a face belongs to another track."""
+        sure = np.ones(len(boxes), dtype=bool) if sure is None else sure
         tracks = [self._by_id[track_id] for track_id in track_ids.tolist()]
         # Only where another face came close, or the face jumped, can position have
         # linked the wrong one; a face alone that looks unlike its earlier views has
@@ -298,19 +322,19 @@ class FaceTracker:
         taken = {track.track_id for row, track in enumerate(tracks) if row not in wrong}
         corrected = track_ids.copy()
         for row, (track, encoding) in enumerate(zip(tracks, encodings, strict=True)):
-            box = boxes[row]
+            box, surely_a_face = boxes[row], bool(sure[row])
             if row in wrong:
                 other = self._live_track_like(encoding, box, time_s, taken)
                 if other is None:
-                    track = self._new_track(frame_index, time_s, box)
+                    track = self._new_track(frame_index, time_s, box, surely_a_face)
                 else:
-                    self._continue(other, frame_index, time_s, box)
+                    self._continue(other, frame_index, time_s, box, surely_a_face)
                     track = other
             elif track.first_seen_s == time_s and track.appearance_views == 0:
                 earlier = self._lost_track_like(encoding, box, time_s, taken)
                 if earlier is not None:
                     self._drop(track)
-                    self._continue(earlier, frame_index, time_s, box)
+                    self._continue(earlier, frame_index, time_s, box, surely_a_face)
                     track = earlier
             taken.add(track.track_id)
             track.add_appearance(encoding)
@@ -318,7 +342,7 @@ class FaceTracker:
             corrected[row] = track.track_id
         return corrected
 
-    def _new_track(self, frame_index: int, time_s: float, box: np.ndarray) -> Track:
+    def _new_track(self, frame_index: int, time_s: float, box: np.ndarray, sure: bool) -> Track:
         track = Track(
             track_id=self._next_id,
             first_seen_s=time_s,
@@ -327,6 +351,7 @@ class FaceTracker:
             last_frame=frame_index,
             first_box=box.copy(),
             last_box=box.copy(),
+            sure=sure,
         )
         self._next_id += 1
         self.tracks.append(track)
@@ -350,11 +375,12 @@ class FaceTracker:
             before.last_frame,
             before.last_box,
         )
-        track.velocity, track.detections, track.jumped = before.velocity, before.detections, before.jumped
+        track.velocity, track.detections = before.velocity, before.detections
+        track.jumped, track.sure = before.jumped, before.sure
 
-    def _continue(self, track: Track, frame_index: int, time_s: float, box: np.ndarray) -> None:
+    def _continue(self, track: Track, frame_index: int, time_s: float, box: np.ndarray, sure: bool) -> None:
         self._before[track.track_id] = _position(track)
-        _move(track, frame_index, time_s, box)
+        _move(track, frame_index, time_s, box, sure)
         if track not in self._live:
             self._live.append(track)
 
@@ -413,7 +439,7 @@ def continues(earlier: Track, later: Track) -> bool:
     return within_reach(earlier, later.first_box, later.first_seen_s, REFIND_ALLOWANCE)
 
 
-def _move(track: Track, frame_index: int, time_s: float, box: np.ndarray) -> None:
+def _move(track: Track, frame_index: int, time_s: float, box: np.ndarray, sure: bool) -> None:
     elapsed_s = time_s - track.last_seen_s
     if elapsed_s > 0:
         (old_x, old_y), (new_x, new_y) = box_centres_and_sizes(np.stack([track.last_box, box]))[0]
@@ -422,6 +448,7 @@ def _move(track: Track, frame_index: int, time_s: float, box: np.ndarray) -> Non
     track.last_frame = frame_index
     track.last_box = box.copy()
     track.detections += 1
+    track.sure |= sure
 
 
 def join_at_seam(
@@ -463,4 +490,5 @@ def merged(earlier: Track, later: Track) -> Track:
         last_frame=last.last_frame,
         last_box=last.last_box,
         detections=earlier.detections + later.detections,
+        sure=earlier.sure or later.sure,
     )
