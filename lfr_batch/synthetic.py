@@ -20,7 +20,9 @@ import numpy as np
 @dataclass(frozen=True)
 class Walker:
     """One person crossing the view: ``face`` (RGB) moves from ``start_xy`` to
-    ``end_xy`` (face centre, pixels) between ``enter_s`` and ``leave_s``."""
+    ``end_xy`` (face centre, pixels) between ``enter_s`` and ``leave_s``, softened
+    by a Gaussian ``blur`` (sigma, pixels of the frame) as a camera softens a face
+    that a photo shows sharp."""
 
     label: str
     face: np.ndarray
@@ -29,6 +31,7 @@ class Walker:
     start_xy: tuple[float, float]
     end_xy: tuple[float, float]
     face_height: int
+    blur: float = 0.0
 
     def position(self, time_s: float) -> tuple[float, float] | None:
         if not self.enter_s <= time_s <= self.leave_s:
@@ -40,10 +43,15 @@ class Walker:
         )
 
 
-def paste(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float], height: int) -> None:
-    """Draw ``face`` scaled to ``height`` pixels, centred at ``centre``, clipped to the frame."""
+def paste(
+    frame: np.ndarray, face: np.ndarray, centre: tuple[float, float], height: int, blur: float = 0.0
+) -> None:
+    """Draw ``face`` scaled to ``height`` pixels, centred at ``centre``, clipped to the
+    frame; ``blur`` > 0 softens it by a Gaussian of that sigma (pixels) once scaled."""
     scale = height / face.shape[0]
     patch = cv2.resize(face, (max(int(face.shape[1] * scale), 1), height), interpolation=cv2.INTER_AREA)
+    if blur > 0:
+        patch = cv2.GaussianBlur(patch, (0, 0), blur)
     top = round(centre[1] - patch.shape[0] / 2)
     left = round(centre[0] - patch.shape[1] / 2)
     frame_h, frame_w = frame.shape[:2]
@@ -58,7 +66,7 @@ def render_frame(background: np.ndarray, walkers: Sequence[Walker], time_s: floa
     for walker in walkers:
         centre = walker.position(time_s)
         if centre is not None:
-            paste(frame, walker.face, centre, walker.face_height)
+            paste(frame, walker.face, centre, walker.face_height, walker.blur)
     return frame
 
 

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
-from conftest import FEMALE_AND_MALE, SAMPLE_VIDEOS, STRANGERS_WALKING, write_corrupt_video
+from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_VIDEOS, STRANGERS_WALKING, write_corrupt_video
 
 from lfr_batch.errors import VideoError
-from lfr_batch.synthetic import MovingBackground, write_video
+from lfr_batch.synthetic import MovingBackground, paste, write_video
+from lfr_batch.vision.encodings import face_landmarks, face_sharpness
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.video import VideoReader, find_videos, to_rgb
 
 
@@ -87,3 +91,24 @@ def test_a_moving_background_mirrors_a_smaller_clip_out_to_the_frame() -> None:
     np.testing.assert_array_equal(frame[45:225, 79::-1], clip[:, :80])  # the left edge, mirrored
     with pytest.raises(ValueError, match="does not fit"):
         MovingBackground(STRANGERS_WALKING, 320, 180, clip_size=(480, 270))
+
+
+def test_a_pasted_face_softened_as_a_camera_would_measures_softer() -> None:
+    """benchmarks/crowd.py's soft scene blurs pasted photos until the quality gate's
+    sharpness matches faces in real footage; without blur a paste is the plain resize."""
+    photo = load_photo(PHOTOS / "intel_actor_m1" / "1.png")
+    face = crop_face(photo, FaceDetector()(photo).boxes[0], margin=0.35)
+    detector = FaceDetector("blazeface")
+    sharpness = {}
+    for blur in (0.0, 1.0):
+        frame = np.full((360, 640, 3), 100, np.uint8)
+        paste(frame, face, (320.0, 180.0), 90, blur)
+        boxes = detector(frame).boxes
+        assert len(boxes) == 1
+        sharpness[blur] = face_sharpness(frame, face_landmarks(frame, boxes))[0]
+    assert sharpness[1.0] < 0.6 * sharpness[0.0]
+    plain = np.zeros((360, 640, 3), np.uint8)
+    paste(plain, face, (320.0, 180.0), 90)
+    resized = cv2.resize(face, (int(face.shape[1] * 90 / face.shape[0]), 90), interpolation=cv2.INTER_AREA)
+    top, left = 180 - 45, round(320 - resized.shape[1] / 2)
+    np.testing.assert_array_equal(plain[top : top + 90, left : left + resized.shape[1]], resized)
