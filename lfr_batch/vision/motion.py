@@ -121,25 +121,22 @@ class MotionRegions:
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
         previous, self._previous = self._previous, grey
-        keyframe = previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s
-        if keyframe:
-            self._last_keyframe_s = time_s
-
         track_regions = []
-        changed = (
-            np.zeros_like(grey)
-            if previous is None
-            else (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
-        )
         for one_end, other_end in tracked.reshape(-1, 2, 4).tolist():
             top, right, bottom, left = one_end
             size = max(float(np.sqrt(max(bottom - top, 1) * max(right - left, 1))), 1.0)
             box = pad_box(union(one_end, other_end), int(size * TRACK_PADDING), height, width)
             track_regions.append(Region(box, TRACKED_FACE_TARGET_PX / size))
+        if previous is None or time_s - self._last_keyframe_s >= self.keyframe_interval_s:
+            self._last_keyframe_s = time_s
+            return FrameRegions(None, track_regions)
+
+        changed = (cv2.absdiff(grey, previous) > PIXEL_CHANGE).astype(np.uint8)
+        for region in track_regions:
             # What moved there is the tracked face itself: it needs no wider search.
+            top, right, bottom, left = region.box
             changed[
-                int(box[0] * scale) : int(box[2] * scale) + 1,
-                int(box[3] * scale) : int(box[1] * scale) + 1,
+                int(top * scale) : int(bottom * scale) + 1, int(left * scale) : int(right * scale) + 1
             ] = 0
 
         changed = cv2.dilate(changed, np.ones((3, 3), np.uint8), iterations=2)
@@ -157,7 +154,7 @@ class MotionRegions:
             margin = max(int(max(box[2] - box[0], box[1] - box[3]) * REGION_PADDING), MIN_REGION_PADDING_PX)
             moving.append(Region(pad_box(box, margin, height, width)))
         moving = merge_regions(moving)
-        if keyframe or (
+        if (
             sum((r.box[2] - r.box[0]) * (r.box[1] - r.box[3]) for r in moving)
             > FULL_FRAME_SHARE * height * width
         ):
