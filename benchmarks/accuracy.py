@@ -1,9 +1,9 @@
 """Accuracy of `lfr-batch scan`: false alerts and misses at the old fixed 0.6 and at the
 calibrated default, beside the false alert rate the calibration expected, in one run.
 
-    .venv/bin/python benchmarks/accuracy.py [--seconds 120] [--work DIR]
+    .venv/bin/python benchmarks/accuracy.py [--seconds 120] [--work DIR] [--parts 1,2,2b,3,4]
 
-Needs ../shared/data (skips with a message when it is absent). Four parts:
+Needs ../shared/data (skips with a message when it is absent). Its parts:
 
 1. Photos (635 usable photos of 86 people in faces/, ORL included): the reference
    impostor tail (calibration.REFERENCE_TAIL), subject centroids against each
@@ -12,15 +12,20 @@ Needs ../shared/data (skips with a message when it is absent). Four parts:
    threshold of someone beside the share the calibration expects.
 2. Quality: 40 people's photos shrunk to 24-80 px faces and blurred, encoded, and
    compared with their own other photos and with everyone else (the quality gate).
+2b. Footage views: every photo shown small, soft, smeared or noisy (each otherwise
+   than a footage view is made), against its subject's other photos with and
+   without their footage views (watchlist build --no-footage-views).
 3. Synthetic footage over a real moving background (OpenCV's vtest.avi plaza,
    looped, with sensor noise and MPEG-4 compression), 1280x720 25 fps: 70 people on
    the watchlist, 12 of them walking past (a photo that is NOT among their
    references), and 14 strangers walking past 36 times. Scanned at the default
    and at --threshold 0.6, evaluated against the exact truth, per group (ORL's
-   homogeneous group and the rest), with the threshold sweep.
+   homogeneous group and the rest), with the threshold sweep; the default also
+   against the list without its footage views.
 4. The real clips in videos/ against a watchlist of all 86 people: which alerts
    are of people known to be in the clip (SOURCES.md), which are not; faces seen
-   per clip beside the number of people showing their faces, where it is known.
+   per clip beside the number of people showing their faces, where it is known;
+   the default also against the list without its footage views.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from common import REPO, machine, timed_scan
+from common import REPO, machine, photos_only, timed_scan
 
 from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
@@ -45,8 +50,8 @@ from lfr_batch.vision.encodings import (
     face_sharpness,
 )
 from lfr_batch.vision.faces import FaceDetector
-from lfr_batch.vision.photos import crop_face, load_photo
-from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, save_watchlist
+from lfr_batch.vision.photos import crop_face, encode_jpeg, load_photo
+from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, one_face, save_watchlist
 
 SHARED = REPO.parent / "shared" / "data"
 FACES, VIDEOS = SHARED / "faces", SHARED / "videos"
@@ -79,19 +84,22 @@ FACES_SHOWN = {
     "intel_one-by-one-person-detection.mp4": 0,  # backs to the camera throughout
 }
 THRESHOLDS = (0.40, 0.45, 0.50, 0.55, 0.60)
+PARTS = ("1", "2", "2b", "3", "4")
 
 
 def all_people(work: Path) -> Watchlist:
-    """Every usable photo in faces/, one subject per person (cached in --work)."""
+    """Every usable photo in faces/ and its footage view, one subject per person (cached
+    in --work, and rebuilt where the cache predates footage views)."""
     path = work / "all_people.pkl"
-    if not path.is_file():
+    if not path.is_file() or not load_watchlist(path).encoding_footage_view.any():
         save_watchlist(build_watchlist(FACES).watchlist, path)
     return load_watchlist(path)
 
 
 def shared_people(work: Path) -> tuple[Watchlist, list[Path]] | None:
-    """Every person of ../shared/data/faces and each encoding's photo, or None (said on
-    stdout) when the shared data is absent; prints the machine first."""
+    """Every person of ../shared/data/faces and each encoding's photo (a photo and its
+    footage view name the same), or None (said on stdout) when the shared data is
+    absent; prints the machine first."""
     if not (SHARED / "SOURCES.md").is_file():
         print(f"skipped: {SHARED} is not present on this machine")
         return None
@@ -103,6 +111,8 @@ def shared_people(work: Path) -> tuple[Watchlist, list[Path]] | None:
 
 def part_photos(people: Watchlist) -> None:
     print("\n## 1. Photos: calibration, subject representation, strangers against a list")
+    with_views = people.calibrated
+    people = photos_only(people)
     encodings, owner, size = people.encodings, people.encoding_subject, people.size
     fitted = calibrate(encodings, owner, size)
     print(
@@ -149,12 +159,16 @@ def part_photos(people: Watchlist) -> None:
     for subjects in (1, 10, 86, 1000, 10_000):
         threshold = fitted.auto_threshold(1e-4, subjects)
         print(
-            f"    {subjects:>6} subjects: {threshold:.3f}, {100 * (fitted.miss_share(threshold) or 0):.1f} % missed"
+            f"    {subjects:>6} subjects: {threshold:.3f}, {100 * (fitted.miss_share(threshold) or 0):.1f} % missed; "
+            f"with footage views {with_views.auto_threshold(1e-4, subjects):.3f}"
         )
 
 
 def part_quality(people: Watchlist, sources: list[Path]) -> None:
     print("\n## 2. Quality: same-person distance as faces shrink and blur (40 people)")
+    photos = ~people.encoding_footage_view
+    sources = [source for source, keep in zip(sources, photos, strict=True) if keep]
+    people = photos_only(people)
     detector, encoder = FaceDetector(), FaceEncoder()
     rng = np.random.default_rng(0)
     several = [
@@ -205,11 +219,80 @@ def part_quality(people: Watchlist, sources: list[Path]) -> None:
     print(by_sharpness.round(3).to_string())
 
 
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    data = np.frombuffer(encode_jpeg(image, quality=quality), dtype=np.uint8)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _shrunk(image: np.ndarray, box: np.ndarray, face_px: int, interpolation: int) -> tuple:
+    scale = face_px / (box[2] - box[0])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+    return small, np.round(box * scale).astype(np.int32)
+
+
+def camera_views(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> dict[str, tuple]:
+    """A photo's face as cameras show it, each made otherwise than the footage view
+    (48 px, Gaussian 0.7, JPEG 80), and the photo itself."""
+    soft, soft_box = _shrunk(image, box, 40, cv2.INTER_AREA)
+    smear = np.zeros((5, 5), np.float32)
+    smear[2, :] = 0.2
+    noisy, noisy_box = _shrunk(image, box, 40, cv2.INTER_LINEAR)
+    noisy = np.clip(noisy + rng.normal(0, 6, noisy.shape), 0, 255).astype(np.uint8)
+    sharp, sharp_box = _shrunk(image, box, 56, cv2.INTER_AREA)
+    return {
+        "soft 40 px (Gaussian 1, JPEG 75)": (_jpeg(cv2.GaussianBlur(soft, (0, 0), 1.0), 75), soft_box),
+        "smeared 40 px (5 px motion, JPEG 50)": (_jpeg(cv2.filter2D(soft, -1, smear), 50), soft_box),
+        "noisy 40 px (bilinear, noise 6, JPEG 40)": (_jpeg(noisy, 40), noisy_box),
+        "sharp 56 px (JPEG 90)": (_jpeg(sharp, 90), sharp_box),
+        "the photo itself": (image, box),
+    }
+
+
+def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
+    print("\n## 2b. Footage views: each photo shown as a camera would, against the other photos")
+    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    rng = np.random.default_rng(5)
+    photo_rows = np.flatnonzero(~people.encoding_footage_view)
+    probes: dict[str, list[np.ndarray]] = {}
+    for row in photo_rows:
+        image, box, _encoding = one_face(sources[row], detector, encoder)
+        for kind, (shown, shown_box) in camera_views(image, box, rng).items():
+            probes.setdefault(kind, []).append(encoder(np.ascontiguousarray(shown), shown_box[None])[0])
+    owner, photo = people.encoding_subject, people.encoding_photo()
+    lists = {"photos only": ~people.encoding_footage_view, "with footage views": np.ones(len(owner), bool)}
+    print(
+        f"{len(photo_rows)} photos of {people.size} people; found: nearest subject and within the list's auto "
+        "threshold for 86 subjects; TAR: within the cut that 1 in 10,000 comparisons with others' subjects passes"
+    )
+    print(f"{'probe':<42} {'list':<19} {'auto':>6} {'found':>7} {'TAR@1e-4':>8} {'own median':>10}")
+    for kind, encodings in probes.items():
+        for label, rows in lists.items():
+            in_list = photos_only(people) if label == "photos only" else people
+            threshold = in_list.calibrated.auto_threshold(1e-4, people.size)
+            centroids = subject_centroids(people.encodings[rows], owner[rows], people.size)
+            own, nearest_other, impostor = [], [], []
+            for probe, row in zip(encodings, photo_rows, strict=True):
+                others = np.linalg.norm(np.delete(centroids, owner[row], axis=0) - probe, axis=1)
+                impostor.append(others)
+                mine = rows & (owner == owner[row]) & (photo != photo[row])
+                if mine.any():
+                    own.append(np.linalg.norm(people.encodings[mine].mean(axis=0) - probe))
+                    nearest_other.append(others.min())
+            own_d, other_d = np.array(own), np.array(nearest_other)
+            cut = np.quantile(np.concatenate(impostor), 1e-4)
+            found = np.mean((own_d <= threshold) & (own_d < other_d))
+            accepted = np.mean((own_d <= cut) & (own_d < other_d))
+            print(
+                f"{kind:<42} {label:<19} {threshold:>6.3f} {100 * found:>6.1f}% {100 * accepted:>7.1f}% "
+                f"{np.median(own_d):>10.3f}"
+            )
+
+
 def split_people(people: Watchlist, sources: list[Path], seed: int = 7) -> tuple[list, list, Watchlist]:
     """12 watchlisted walkers (a held-out photo each), 14 strangers off the list, the rest listed."""
     rng = np.random.default_rng(seed)
     ids = [s.subject_id for s in people.subjects]
-    counts = people.encodings_per_subject()
+    counts = people.photos_per_subject()
     eligible = [i for i in range(people.size) if not ids[i].startswith("intel_")]
     several = [i for i in eligible if counts[i] >= 3]
     walkers = list(rng.choice(several, size=12, replace=False))
@@ -217,20 +300,25 @@ def split_people(people: Watchlist, sources: list[Path], seed: int = 7) -> tuple
         rng.choice([i for i in eligible if counts[i] >= 2 and i not in walkers], 14, replace=False)
     )
     listed = [i for i in eligible if i not in strangers]
-    held_out = {i: int(np.flatnonzero(people.encoding_subject == i)[-1]) for i in walkers}
-    keep = np.isin(people.encoding_subject, listed) & ~np.isin(
-        np.arange(len(sources)), list(held_out.values())
-    )
+    photo_rows = ~people.encoding_footage_view
+    held_out = {i: int(np.flatnonzero(photo_rows & (people.encoding_subject == i))[-1]) for i in walkers}
+    photo = people.encoding_photo()
+    # A held-out photo leaves the list with its footage view.
+    keep = np.isin(people.encoding_subject, listed) & ~np.isin(photo, photo[list(held_out.values())])
     remap = {old: new for new, old in enumerate(listed)}
     watchlist = Watchlist(
         subjects=[Subject(ids[i], ids[i]) for i in listed],
         encodings=people.encodings[keep],
         encoding_subject=np.array([remap[s] for s in people.encoding_subject[keep]]),
+        encoding_source=[source for source, kept in zip(people.encoding_source, keep, strict=True) if kept],
+        encoding_footage_view=people.encoding_footage_view[keep],
         created=pd.Timestamp.now(tz="UTC").to_pydatetime().replace(microsecond=0),
     )
     listed_walkers = [(ids[i], sources[held_out[i]]) for i in walkers]
     stranger_photos = [
-        ("", sources[row]) for i in strangers for row in np.flatnonzero(people.encoding_subject == i)[:3]
+        ("", sources[row])
+        for i in strangers
+        for row in np.flatnonzero(photo_rows & (people.encoding_subject == i))[:3]
     ]
     return listed_walkers, stranger_photos, watchlist
 
@@ -296,8 +384,7 @@ def scan_and_evaluate(
 def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: float) -> None:
     print("\n## 3. Synthetic footage over a real moving background (vtest.avi plaza looped, noise, MPEG-4)")
     walkers, strangers, watchlist = split_people(people, sources)
-    watchlist_path = work / "synthetic_watchlist.pkl"
-    save_watchlist(watchlist, watchlist_path)
+    lists = both_lists(watchlist, work / "synthetic_watchlist.pkl")
     clip, truth, groups = synthetic_scene(work, walkers, strangers, seconds)
     truth_path, groups_path = work / "truth.csv", work / "groups.csv"
     truth.to_csv(truth_path, index=False)
@@ -310,9 +397,9 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
         f"{'setting':<22} {'threshold':>9} {'found':>7} {'alerts':>6} {'false':>5} {'strangers alerted':>17} "
         f"{'repeated':>8} {'faces seen':>10} {'expected FAR':>12} {'measured FAR':>12} {'x real time':>11}"
     )
-    for label, options in SETTINGS:
+    for label, options, footage_views in SETTINGS:
         wall, _alerts, record, results, sweep = scan_and_evaluate(
-            [clip], watchlist_path, work / label.replace(" ", "_"), truth_path, groups_path, **options
+            [clip], lists[footage_views], work / label.replace(" ", "_"), truth_path, groups_path, **options
         )
         overall = results[0]
         print(
@@ -349,22 +436,33 @@ def part_synthetic(people: Watchlist, sources: list[Path], work: Path, seconds: 
                 )
 
 
-# Each detector at the default (calibrated) threshold, and HOG at the old fixed cut.
-SETTINGS: tuple[tuple[str, dict], ...] = (
-    ("auto blazeface", {"detector": "blazeface"}),
-    ("auto hog", {"detector": "hog"}),
-    ("fixed 0.6 hog", {"threshold": 0.6, "detector": "hog"}),
+# Each detector at the default (calibrated) threshold, the default against the list without
+# its footage views, and HOG at the old fixed cut; True: the list with footage views.
+SETTINGS: tuple[tuple[str, dict, bool], ...] = (
+    ("auto blazeface", {"detector": "blazeface"}, True),
+    ("auto blazeface photos", {"detector": "blazeface"}, False),
+    ("auto hog", {"detector": "hog"}, True),
+    ("fixed 0.6 hog", {"threshold": 0.6, "detector": "hog"}, True),
 )
 
 
-def part_real(people_path: Path, work: Path) -> None:
+def both_lists(watchlist: Watchlist, path: Path) -> dict[bool, Path]:
+    """The list saved at ``path`` and, beside it, without its footage views."""
+    photos = path.with_name(f"{path.stem}_photos_only.pkl")
+    save_watchlist(watchlist, path)
+    save_watchlist(photos_only(watchlist), photos)
+    return {True: path, False: photos}
+
+
+def part_real(people: Watchlist, work: Path) -> None:
     print(
         "\n## 4. Real clips against all 86 people (intel_actor_* references are frames of the head-pose clips)"
     )
     clips = [VIDEOS / name for name in KNOWN if (VIDEOS / name).is_file()]
-    for label, options in SETTINGS:
+    lists = both_lists(people, work / "real_watchlist.pkl")
+    for label, options, footage_views in SETTINGS:
         wall, alerts, record, _results, _sweep = scan_and_evaluate(
-            clips, people_path, work / ("real_" + label.replace(" ", "_")), None, None, **options
+            clips, lists[footage_views], work / ("real_" + label.replace(" ", "_")), None, None, **options
         )
         known = [row.subject_id in KNOWN[Path(row.video).name] for row in alerts.itertuples()]
         names = {name: [] for name in KNOWN}
@@ -395,17 +493,28 @@ def main() -> None:
     parser.add_argument(
         "--work", type=Path, default=Path("/tmp/lfr-accuracy"), help="cache and scratch folder"
     )
-    parser.add_argument("--skip-quality", action="store_true", help="leave out part 2 (about 2 minutes)")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (default all)"
+    )
     args = parser.parse_args()
+    unknown = set(args.parts.split(",")) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     shared = shared_people(args.work)
     if shared is None:
         return
     people, sources = shared
-    part_photos(people)
-    if not args.skip_quality:
+    parts = args.parts.split(",")
+    if "1" in parts:
+        part_photos(people)
+    if "2" in parts:
         part_quality(people, sources)
-    part_synthetic(people, sources, args.work, args.seconds)
-    part_real(args.work / "all_people.pkl", args.work)
+    if "2b" in parts:
+        part_footage_views(people, sources)
+    if "3" in parts:
+        part_synthetic(people, sources, args.work, args.seconds)
+    if "4" in parts:
+        part_real(people, args.work)
 
 
 if __name__ == "__main__":

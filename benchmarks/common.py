@@ -20,6 +20,7 @@ from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.models import ENCODER_MODEL, model_path
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.video import to_rgb
+from lfr_batch.watchlist import Watchlist
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHLIST = REPO / "watchlists" / "sample.pkl"
@@ -96,6 +97,19 @@ def naive_loop(path: Path, matcher: WatchlistMatcher, frames: int | None = None)
             done += 1
     finally:
         capture.release()
+
+
+def photos_only(watchlist: Watchlist) -> Watchlist:
+    """The same list without its footage views: the baseline they are measured against."""
+    photos = ~watchlist.encoding_footage_view
+    return Watchlist(
+        subjects=watchlist.subjects,
+        encodings=watchlist.encodings[photos],
+        encoding_subject=watchlist.encoding_subject[photos],
+        encoding_source=[s for s, keep in zip(watchlist.encoding_source, photos, strict=True) if keep],
+        created=watchlist.created,
+        models=watchlist.models,
+    )
 
 
 def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> float:

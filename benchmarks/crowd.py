@@ -32,7 +32,8 @@ into --work and reused:
   real footage's faces are softer than photos.
 
 Methods, on the same clip in the same run: the scan at its defaults with each
-detector (BlazeFace, HOG), the exhaustive scan (every frame, whole frame, every
+detector (BlazeFace, HOG), the default against the same list without its footage
+views (as `watchlist build --no-footage-views` makes it), the exhaustive scan (every frame, whole frame, every
 face encoded: the reference for recall; left out with --skip-slow), and the naive
 loop (decode every frame, full-frame HOG at upsample 1, encode and match every
 face; timed on the first 10 s, which is enough for a rate). --scans-only leaves
@@ -55,7 +56,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from accuracy import VIDEOS, face_crop, shared_people, split_people
+from accuracy import VIDEOS, both_lists, face_crop, shared_people, split_people
 from common import naive_loop
 
 from lfr_batch.options import default_workers
@@ -64,7 +65,7 @@ from lfr_batch.scan import ScanConfig, ScanResult, scan
 from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
-from lfr_batch.watchlist import load_watchlist, save_watchlist
+from lfr_batch.watchlist import load_watchlist
 
 IN_VIEW = 6
 REPEAT_GAP = 12  # passers between two passes of one person
@@ -215,22 +216,24 @@ def main() -> None:
         return
     people, sources = shared
     listed_walkers, strangers, watchlist = split_people(people, sources)
-    watchlist_path = args.work / "crowd_watchlist.pkl"
-    save_watchlist(watchlist, watchlist_path)
+    lists = both_lists(watchlist, args.work / "crowd_watchlist.pkl")
+    watchlist_path = lists[True]
     passers = listed_walkers + strangers
-    methods: dict[str, dict[str, object]] = {
-        "scan, blazeface": {"detector": "blazeface"},
-        "scan, hog": {"detector": "hog"},
+    # method: (scan options, whether the list has its footage views)
+    methods: dict[str, tuple[dict[str, object], bool]] = {
+        "scan, blazeface": ({"detector": "blazeface"}, True),
+        "scan, photos-only list": ({"detector": "blazeface"}, False),
+        "scan, hog": ({"detector": "hog"}, True),
     }
     if not (args.skip_slow or args.scans_only):
-        methods["exhaustive, blazeface"] = {"exhaustive": True, "detector": "blazeface"}
+        methods["exhaustive, blazeface"] = ({"exhaustive": True, "detector": "blazeface"}, True)
     print(
         f"crowd seed {args.seed}; watchlist {watchlist.size} subjects; {IN_VIEW} people in view at a time; "
         f"{default_workers()} workers"
         + ("" if args.scans_only else f"; naive loop timed on the first {NAIVE_SECONDS:.0f} s")
     )
     header = (
-        f"{'scene':<11} {'method':<21} {'x real time':>11} {'x naive':>7} {'found':>7} {'of exh.':>7} "
+        f"{'scene':<11} {'method':<22} {'x real time':>11} {'x naive':>7} {'found':>7} {'of exh.':>7} "
         f"{'false':>5} {'repeated':>8} {'faces seen':>10}  where the time went"
     )
     print(header)
@@ -244,12 +247,12 @@ def main() -> None:
         naive_wall = None
         if not args.scans_only:
             naive_wall = naive_seconds_per_footage_second(clip, watchlist_path) * args.seconds
-            print(f"{scene.label:<11} {'naive loop':<21} {args.seconds / naive_wall:>11.2f} {1.0:>7.1f}")
+            print(f"{scene.label:<11} {'naive loop':<22} {args.seconds / naive_wall:>11.2f} {1.0:>7.1f}")
         found_by: dict[str, set[int]] = {}
         rows = []
-        for method, options in methods.items():
+        for method, (options, footage_views) in methods.items():
             out = args.work / "out" / method.replace(" ", "_").replace(",", "")
-            wall, result = timed([clip], watchlist_path, out, workers=default_workers(), **options)
+            wall, result = timed([clip], lists[footage_views], out, workers=default_workers(), **options)
             evaluation = evaluate(out / "bench", truth_path, None)[0]
             overall = evaluation[0]
             found_by[method] = found_passes(out / "bench", truth_path)
@@ -260,7 +263,7 @@ def main() -> None:
                 f"{len(found_by[method] & reference)}/{len(reference)}" if reference is not None else "-"
             )
             print(
-                f"{scene.label:<11} {method:<21} {args.seconds / wall:>11.2f} "
+                f"{scene.label:<11} {method:<22} {args.seconds / wall:>11.2f} "
                 f"{'-' if naive_wall is None else f'{naive_wall / wall:.1f}':>7} "
                 f"{overall.watchlisted_found:>3}/{overall.watchlisted_appearances:<3} {of_exhaustive:>7} "
                 f"{overall.false_alerts:>5} {overall.repeated_alerts:>8} "

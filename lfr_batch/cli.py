@@ -1133,7 +1133,17 @@ def watchlist_group() -> None:
     "photos), used only to calibrate the list's false alert rate; nothing of them is stored. "
     "[default: calibrate from the list's own photos]",
 )
-def watchlist_build(source: Path, output: Path, upsample: int, background: Path | None) -> None:
+@click.option(
+    "--footage-views/--no-footage-views",
+    default=True,
+    show_default=True,
+    help="Also encode each photo as a camera sees a passer-by (face shrunk to 48 px, softened, "
+    "JPEG-compressed), so each subject's reference lies nearer the small, soft faces of footage. "
+    "Without, each subject is its photos alone, as face_recognition compares them.",
+)
+def watchlist_build(
+    source: Path, output: Path, upsample: int, background: Path | None, footage_views: bool
+) -> None:
     """Build a watchlist from SOURCE/<subject_id>/<photos>.
 
     An optional SOURCE/subjects.csv gives subject_id,name,category,reason,expires.
@@ -1150,7 +1160,9 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
         bars[0].update(1)
 
     try:
-        result = build_watchlist(source, upsample=upsample, on_photo=on_photo, background=background)
+        result = build_watchlist(
+            source, upsample=upsample, on_photo=on_photo, background=background, footage_views=footage_views
+        )
     finally:
         for bar in bars:
             bar.close()
@@ -1160,8 +1172,8 @@ def watchlist_build(source: Path, output: Path, upsample: int, background: Path 
     for subject_id in result.subjects_without_photos:
         click.echo(f"subject {subject_id} left out: none of its photos was usable", err=True)
     click.echo(
-        f"{output}: {result.watchlist.size} subjects, {result.accepted_photos} encodings, "
-        f"{len(result.rejected)} photos rejected"
+        f"{output}: {result.watchlist.size} subjects, {result.accepted_photos} photos "
+        f"({len(result.watchlist.encodings)} encodings), {len(result.rejected)} photos rejected"
     )
 
 
@@ -1174,7 +1186,8 @@ def watchlist_info(path: Path, as_json: bool) -> None:
     key = signing_key()
     watchlist = load_watchlist(path, key)
     now = datetime.now(UTC)
-    per_subject = watchlist.encodings_per_subject()
+    per_subject = watchlist.photos_per_subject()
+    footage_views = int(watchlist.encoding_footage_view.sum())
     expired = [s for s in watchlist.subjects if s.is_expired(now)]
     categories = Counter(s.category or "(none)" for s in watchlist.subjects)
     if as_json:
@@ -1188,6 +1201,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
                 "signature_checked": key is not None,
                 "subjects": watchlist.size,
                 "encodings": len(watchlist.encodings),
+                "footage_views": footage_views,
                 "expired": len(expired),
                 "categories": dict(sorted(categories.items())),
                 "subject_list": [
@@ -1195,7 +1209,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
                         "subject_id": subject.subject_id,
                         "name": subject.name,
                         "category": subject.category,
-                        "encodings": int(count),
+                        "photos": int(count),
                         "expires": expiry_text(subject.expires) or None,
                         "expired": subject.is_expired(now),
                     }
@@ -1212,7 +1226,10 @@ def watchlist_info(path: Path, as_json: bool) -> None:
         f"created: {iso(watchlist.created) or 'unknown'}"
         + (" (face_recognition layout)" if watchlist.legacy_format else "")
     )
-    click.echo(f"subjects: {watchlist.size}   encodings: {len(watchlist.encodings)}")
+    click.echo(
+        f"subjects: {watchlist.size}   encodings: {len(watchlist.encodings)}   footage views: {footage_views}"
+        + ("" if footage_views else " (rebuild with 'watchlist build' to add them)")
+    )
     if key:
         click.echo(f"signature: checked with ${SIGNING_KEY_ENV}")
     else:
@@ -1232,7 +1249,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
         )
         for subject, count in zip(watchlist.subjects, per_subject, strict=True)
     ]
-    header = ("subject_id", "name", "enc", "expires", "category")
+    header = ("subject_id", "name", "photos", "expires", "category")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     for row in [header, *rows]:
         click.echo(

@@ -9,7 +9,14 @@ A watchlist file is a pickle of plain data only (no numpy objects)::
      "encodings": {"dtype": "<f8", "shape": [N, 128], "data": bytes},
      "encoding_subject": {"dtype": "<i8", "shape": [N], "data": bytes} (row → subject),
      "encoding_source": [photo path of each row],
+     "encoding_footage_view": [bool, ...] (row is its photo as footage shows faces),
      "calibration": {"location", "scale", "pairs", "source", "miss_shares", "note"}}
+
+Each reference photo gives two rows: its encoding, as face_recognition computes it,
+and its *footage view*'s, the photo as a camera sees a passer-by
+(:func:`lfr_batch.vision.photos.as_footage`); a subject's centroid holds both, so
+it lies nearer the small, soft faces of footage. Older files and face_recognition
+pickles have photo rows only, and match as before.
 
 The calibration (:mod:`lfr_batch.vision.calibration`) is computed when the list is
 built; a list without one (older files, face_recognition pickles) is
@@ -41,11 +48,11 @@ from lfr_batch.files import write_atomic
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
 from lfr_batch.times import iso
-from lfr_batch.vision.calibration import Calibration, calibrate
+from lfr_batch.vision.calibration import REFERENCE_TAIL, Calibration, calibrate
 from lfr_batch.vision.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
-from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg, load_photo
+from lfr_batch.vision.photos import PhotoError, as_footage, crop_face, encode_jpeg, load_photo
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +149,8 @@ class Watchlist:
     encodings: np.ndarray  # N×128 float64
     encoding_subject: np.ndarray  # N int64, index into subjects
     encoding_source: list[str] = field(default_factory=list)
+    # N bool: the row encodes its photo's footage view, not the photo (none in older files)
+    encoding_footage_view: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     created: datetime | None = None  # when the list was built
     models: dict[str, str] = field(default_factory=dict)
     legacy_format: bool = False
@@ -150,6 +159,9 @@ class Watchlist:
     def __post_init__(self) -> None:
         self.encodings = np.asarray(self.encodings, dtype=np.float64)
         self.encoding_subject = np.asarray(self.encoding_subject, dtype=np.int64)
+        if len(self.encoding_footage_view) == 0:
+            self.encoding_footage_view = np.zeros(len(self.encoding_subject), dtype=bool)
+        self.encoding_footage_view = np.asarray(self.encoding_footage_view, dtype=bool)
         if (
             self.encodings.ndim != 2
             or self.encodings.shape[1] != ENCODING_SIZE
@@ -162,6 +174,10 @@ class Watchlist:
             raise WatchlistError("watchlist is malformed: it holds no subjects")
         if len(self.encodings) != len(self.encoding_subject):
             raise WatchlistError("watchlist is malformed: encodings and their subjects differ in number")
+        if self.encoding_footage_view.shape != self.encoding_subject.shape:
+            raise WatchlistError(
+                "watchlist is malformed: encodings and their footage-view flags differ in number"
+            )
         if len(self.encoding_subject) and (
             self.encoding_subject.min() < 0 or self.encoding_subject.max() >= len(self.subjects)
         ):
@@ -174,7 +190,28 @@ class Watchlist:
         if len(set(ids)) != len(ids):
             raise WatchlistError("watchlist is malformed: subject ids repeat")
         if self.calibration is None and self.subjects:
-            self.calibration = calibrate(self.encodings, self.encoding_subject, len(self.subjects))
+            self.calibration = self.calibrate()
+
+    def calibrate(self, background: np.ndarray | None = None) -> Calibration:
+        return calibrate(
+            self.encodings,
+            self.encoding_subject,
+            len(self.subjects),
+            background,
+            encoding_photo=self.encoding_photo(),
+            footage_view=self.encoding_footage_view,
+        )
+
+    def encoding_photo(self) -> np.ndarray:
+        """Which reference photo each row comes from (a photo and its footage view share
+        one); every row its own where the file names no photos."""
+        if len(self.encoding_source) != len(self.encodings):
+            return np.arange(len(self.encodings))
+        keys = [
+            f"{subject}/{source}"
+            for subject, source in zip(self.encoding_subject, self.encoding_source, strict=True)
+        ]
+        return np.unique(np.array(keys, dtype=object), return_inverse=True)[1].astype(np.int64)
 
     @property
     def calibrated(self) -> Calibration:
@@ -189,6 +226,11 @@ class Watchlist:
     def encodings_per_subject(self) -> np.ndarray:
         return np.bincount(self.encoding_subject, minlength=len(self.subjects))
 
+    def photos_per_subject(self) -> np.ndarray:
+        """Reference photos per subject (a photo's footage view is not another photo)."""
+        photos = self.encoding_subject[~self.encoding_footage_view]
+        return np.bincount(photos, minlength=len(self.subjects))
+
     def to_payload(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
@@ -202,6 +244,7 @@ class Watchlist:
             "encodings": _array_field(self.encodings),
             "encoding_subject": _array_field(self.encoding_subject),
             "encoding_source": list(self.encoding_source),
+            "encoding_footage_view": [bool(v) for v in self.encoding_footage_view],
             "calibration": self.calibration.to_payload() if self.calibration else None,
         }
 
@@ -333,10 +376,17 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
         encodings=_stored_array(payload["encodings"], "f", ENCODING_SIZE),
         encoding_subject=_stored_array(payload["encoding_subject"], "i", None),
         encoding_source=[_text(s) for s in payload.get("encoding_source", [])],
+        encoding_footage_view=_flags(payload.get("encoding_footage_view", [])),
         created=_created(_text(payload.get("created"))),
         models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
         calibration=_calibration(payload.get("calibration")),
     )
+
+
+def _flags(value: Any) -> np.ndarray:
+    if not isinstance(value, list) or not all(isinstance(v, bool) for v in value):
+        raise TypeError("encoding_footage_view must be a list of true/false")
+    return np.array(value, dtype=bool)
 
 
 def _calibration(payload: Any) -> Calibration | None:
@@ -488,18 +538,33 @@ def one_face(
     return image, box, encoder(image, box[None, :])[0]
 
 
+def footage_view_encoding(image: np.ndarray, box: np.ndarray, encoder: FaceEncoder) -> np.ndarray:
+    """The encoding of the face at ``box`` as footage would show it."""
+    small, small_box = as_footage(image, box)
+    return encoder(small, small_box[None, :])[0]
+
+
 def _background_encodings(
-    folder: Path, detector: FaceDetector, encoder: FaceEncoder, rejected: list[RejectedPhoto]
+    folder: Path,
+    detector: FaceDetector,
+    encoder: FaceEncoder,
+    rejected: list[RejectedPhoto],
+    footage_views: bool,
 ) -> list[np.ndarray]:
-    """Encodings of people not on the list, for calibration only."""
+    """Encodings of people not on the list (and of their footage views, as the list has
+    them), for calibration only."""
     if not folder.is_dir():
         raise WatchlistError(f"background folder not found: {folder}")
     found = []
     for photo in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
-            found.append(one_face(photo, detector, encoder)[2])
+            image, box, encoding = one_face(photo, detector, encoder)
         except PhotoError as error:
             rejected.append(RejectedPhoto(photo, f"background: {error}"))
+            continue
+        found.append(encoding)
+        if footage_views:
+            found.append(footage_view_encoding(image, box, encoder))
     if not found:
         raise WatchlistError(f"no usable photo in the background folder {folder}")
     return found
@@ -511,6 +576,7 @@ def build_watchlist(
     now: datetime | None = None,
     on_photo: Callable[[Path, int], None] | None = None,
     background: Path | None = None,
+    footage_views: bool = True,
 ) -> BuildResult:
     """Build a watchlist from ``source/<subject_id>/<photos>`` (+ optional subjects.csv).
 
@@ -518,7 +584,8 @@ def build_watchlist(
     rejected with its reason; nothing is skipped silently. ``on_photo(path, total)``
     is called as each photo is started. ``background`` holds photos of people who
     are not on the list (``<person>/<photos>``, or photos directly), used only to
-    calibrate the list's false alert rate; nothing of them is stored.
+    calibrate the list's false alert rate; nothing of them is stored. With
+    ``footage_views`` each photo adds its footage view's encoding to its subject.
     """
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
@@ -529,8 +596,10 @@ def build_watchlist(
     rows: list[np.ndarray] = []
     row_subject: list[int] = []
     row_source: list[str] = []
+    row_footage_view: list[bool] = []
     rejected: list[RejectedPhoto] = []
     without_photos: list[str] = []
+    accepted_photos = 0
 
     for entry in sorted(source.iterdir()):
         if entry.is_file() and entry.name != SUBJECTS_CSV:
@@ -546,6 +615,7 @@ def build_watchlist(
     for folder in folders:
         subject = listed.get(folder.name, Subject(subject_id=folder.name, name=folder.name))
         subject_rows: list[np.ndarray] = []
+        photos_used = 0
         photo_jpeg = b""
         for photo in photos[folder]:
             if on_photo is not None:
@@ -555,8 +625,11 @@ def build_watchlist(
             except PhotoError as error:
                 rejected.append(RejectedPhoto(photo, str(error)))
                 continue
-            subject_rows.append(encoding)
-            row_source.append(photo.relative_to(source).as_posix())
+            photos_used += 1
+            views = [encoding, footage_view_encoding(image, box, encoder)] if footage_views else [encoding]
+            subject_rows.extend(views)
+            row_source.extend([photo.relative_to(source).as_posix()] * len(views))
+            row_footage_view.extend([False, True][: len(views)])
             if not photo_jpeg:
                 photo_jpeg = encode_jpeg(crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85)
         if not subject_rows:
@@ -575,32 +648,33 @@ def build_watchlist(
         )
         rows.extend(subject_rows)
         row_subject.extend([subject_index] * len(subject_rows))
+        accepted_photos += photos_used
 
     for subject_id in sorted(set(listed) - {f.name for f in folders}):
         logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
     if not subjects:
         raise WatchlistError(f"no usable reference photo in {source}: the watchlist would be empty")
-    others = _background_encodings(background, detector, encoder, rejected) if background else []
-    encodings = np.stack(rows)
-    encoding_subject = np.array(row_subject, dtype=np.int64)
+    others = (
+        _background_encodings(background, detector, encoder, rejected, footage_views) if background else []
+    )
     watchlist = Watchlist(
         subjects=subjects,
-        encodings=encodings,
-        encoding_subject=encoding_subject,
+        encodings=np.stack(rows),
+        encoding_subject=np.array(row_subject, dtype=np.int64),
         encoding_source=row_source,
+        encoding_footage_view=np.array(row_footage_view, dtype=bool),
         created=(now or datetime.now(UTC)).replace(microsecond=0),
         models={
             "detector": HOG_DETECTOR_MODEL,
             "landmarks": LANDMARK_MODEL,
             "encoder": ENCODER_MODEL,
         },
-        calibration=calibrate(
-            encodings, encoding_subject, len(subjects), np.array(others) if others else None
-        ),
+        calibration=Calibration(REFERENCE_TAIL),  # replaced below, with the background
     )
+    watchlist.calibration = watchlist.calibrate(np.array(others) if others else None)
     return BuildResult(
         watchlist=watchlist,
-        accepted_photos=len(rows),
+        accepted_photos=accepted_photos,
         rejected=rejected,
         subjects_without_photos=without_photos,
     )

@@ -22,7 +22,15 @@ from conftest import (
 )
 
 from lfr_batch.cli import main
-from lfr_batch.vision.calibration import MIN_PAIRS, REFERENCE_TAIL, Calibration, calibrate, fit_tail
+from lfr_batch.vision.calibration import (
+    MIN_PAIRS,
+    MISS_GRID,
+    REFERENCE_TAIL,
+    Calibration,
+    calibrate,
+    fit_tail,
+    genuine_miss_shares,
+)
 from lfr_batch.vision.encodings import MIN_FACE_PX, face_landmarks, good_enough_to_match
 from lfr_batch.vision.faces import Detections
 from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
@@ -96,6 +104,20 @@ def test_own_photos_missed_come_from_leaving_each_photo_out() -> None:
     assert calibration.miss_share(0.7) == 0.0
     single = calibrate(encodings[::3], owner[::3], 50)
     assert single.miss_share(0.5) is None  # one photo each: nothing to leave out
+
+
+def test_a_photo_leaves_with_its_footage_view_and_a_footage_view_is_no_probe() -> None:
+    photo_a, view_a, photo_b, view_b = np.zeros((4, 128))
+    view_a[1] = 0.2
+    photo_b[0] = 0.3
+    view_b[:2] = (0.3, 0.2)
+    encodings = np.stack([photo_a, view_a, photo_b, view_b])
+    subject, photo, footage = np.zeros(4, int), np.array([0, 0, 1, 1]), np.array([False, True, False, True])
+    # each photo against the other photo and its view: |(0.3, 0.1)| = 0.316 both ways
+    shares = dict(zip(MISS_GRID, genuine_miss_shares(encodings, subject, photo, footage), strict=True))
+    assert (shares[0.31], shares[0.32]) == (1.0, 0.0)
+    # one photo and its view: nothing to leave out
+    assert genuine_miss_shares(encodings[:2], subject[:2], photo[:2], footage[:2]) == ()
 
 
 def test_calibration_round_trips_and_a_malformed_one_is_refused(tmp_path: Path) -> None:

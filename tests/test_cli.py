@@ -17,8 +17,14 @@ def test_watchlist_build_lists_rejections_and_writes_the_file(tmp_path: Path, ca
     assert main(["watchlist", "build", str(source), "-o", str(out), "-q"]) == 0
     captured = capsys.readouterr()
     assert f"rejected {source / 'f1' / 'wall.png'}: no face found" in captured.err
-    assert captured.out.strip() == f"{out}: 1 subjects, 1 encodings, 1 photos rejected"
-    assert load_watchlist(out).size == 1
+    assert captured.out.strip() == f"{out}: 1 subjects, 1 photos (2 encodings), 1 photos rejected"
+    assert load_watchlist(out).encoding_footage_view.tolist() == [False, True]
+    # without footage views the list is the photos alone, as face_recognition compares them
+    assert main(["watchlist", "build", str(source), "-o", str(out), "-q", "--no-footage-views"]) == 0
+    assert capsys.readouterr().out.strip() == f"{out}: 1 subjects, 1 photos (1 encodings), 1 photos rejected"
+    assert load_watchlist(out).encoding_footage_view.tolist() == [False]
+    assert main(["watchlist", "info", str(out)]) == 0
+    assert "footage views: 0 (rebuild with 'watchlist build' to add them)" in capsys.readouterr().out
 
 
 def test_watchlist_build_errors_are_one_line(tmp_path: Path, capsys) -> None:
@@ -42,7 +48,7 @@ def test_watchlist_info_shows_subjects_categories_and_expiry(tmp_path: Path, cap
     capsys.readouterr()
     assert main(["watchlist", "info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "subjects: 2   encodings: 2" in text
+    assert "subjects: 2   encodings: 4   footage views: 2\n" in text
     assert "expired: 1" in text
     assert "2001-01-01 EXPIRED" in text
     assert "Breach of bail or a court order" in text

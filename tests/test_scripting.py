@@ -71,14 +71,17 @@ def test_watchlist_info_json_and_long_names_keep_their_columns(tmp_path: Path, c
     capsys.readouterr()
     assert main(["watchlist", "info", str(watchlist), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["subjects"] == 2
+    assert (info["subjects"], info["encodings"], info["footage_views"]) == (2, 4, 2)
+    assert [s["photos"] for s in info["subject_list"]] == [1, 1]
     assert {s["subject_id"]: s["name"] for s in info["subject_list"]}["a"] == long_name
     assert main(["watchlist", "info", str(watchlist)]) == 0
     lines = capsys.readouterr().out.splitlines()
     table = lines[lines.index(next(line for line in lines if line.startswith("subject_id"))) :][:3]
     # Every column starts at the same place on each line, and long cells are cut.
-    starts = {line.index("enc") for line in table[:1]} | {line.index(" 1 ") for line in table[1:]}
-    assert len(starts) == 1 or max(starts) - min(starts) <= 2
+    # (the photo count is right-aligned under its header: both end at the same place)
+    ends = {line.index("photos") + len("photos") for line in table[:1]}
+    ends |= {line.index(" 1 ") + 2 for line in table[1:]}
+    assert len(ends) == 1
     assert all(len(line) < 160 for line in table)
     assert "…" in table[1] or "…" in table[2]
 

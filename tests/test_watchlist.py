@@ -12,7 +12,9 @@ import pytest
 from conftest import PHOTOS, SAMPLE_PHOTOS, blank_image
 
 from lfr_batch.errors import WatchlistError
-from lfr_batch.vision.photos import load_photo
+from lfr_batch.vision.encodings import FaceEncoder
+from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.photos import encode_jpeg, load_photo
 from lfr_batch.watchlist import (
     CATEGORIES,
     Subject,
@@ -20,6 +22,7 @@ from lfr_batch.watchlist import (
     build_watchlist,
     load_watchlist,
     normalise_category,
+    one_face,
     save_watchlist,
 )
 
@@ -41,14 +44,17 @@ def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
 def test_build_reads_subjects_csv_and_every_photo(two_subject_watchlist: Watchlist) -> None:
     watchlist = two_subject_watchlist
     assert [s.subject_id for s in watchlist.subjects] == ["f1", "m1"]
-    assert watchlist.encodings.shape == (6, 128)
-    assert watchlist.encodings_per_subject().tolist() == [3, 3]
+    # each photo gives its own encoding and its footage view's, from the same photo
+    assert watchlist.encodings.shape == (12, 128)
+    assert watchlist.photos_per_subject().tolist() == [3, 3]
+    assert watchlist.encoding_footage_view.tolist() == [False, True] * 6
+    assert watchlist.encoding_source[:2] == ["f1/1.png", "f1/1.png"]
+    assert len(set(watchlist.encoding_photo().tolist())) == 6
     f1, m1 = watchlist.subjects
     assert f1.category == CATEGORIES["wanted"]
     assert (f1.reason, f1.expires) == ("warrant 123", date(2099, 1, 1))
     assert m1.category == "Risk of harm to self or others"
     assert m1.photo_jpeg.startswith(b"\xff\xd8")  # a small reference crop for review
-    assert watchlist.encoding_source[:1] == ["f1/1.png"]
     assert watchlist.models["encoder"] == "dlib_face_recognition_resnet_model_v1"
 
 
@@ -125,8 +131,42 @@ def test_save_and_load_round_trip(tmp_path: Path, two_subject_watchlist: Watchli
     loaded = load_watchlist(path)
     assert loaded.subjects == two_subject_watchlist.subjects
     np.testing.assert_array_equal(loaded.encodings, two_subject_watchlist.encodings)
+    np.testing.assert_array_equal(loaded.encoding_footage_view, two_subject_watchlist.encoding_footage_view)
     assert loaded.created == two_subject_watchlist.created
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ([True], "encodings and their footage-view flags differ in number"),
+        (["yes"] * 12, "encoding_footage_view must be a list of true/false"),
+        ([1, 0] * 6, "encoding_footage_view must be a list of true/false"),
+        ("True", "encoding_footage_view must be a list of true/false"),
+    ],
+)
+def test_bad_footage_view_flags_are_refused_in_one_line(
+    tmp_path: Path, two_subject_watchlist: Watchlist, flags: object, message: str
+) -> None:
+    payload = two_subject_watchlist.to_payload()
+    payload["encoding_footage_view"] = flags
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(WatchlistError, match=message) as refused:
+        load_watchlist(path)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_list_saved_before_footage_views_loads_with_photo_rows_only(
+    tmp_path: Path, two_subject_watchlist: Watchlist
+) -> None:
+    payload = two_subject_watchlist.to_payload()
+    del payload["encoding_footage_view"]
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    loaded = load_watchlist(path)
+    assert not loaded.encoding_footage_view.any()
+    assert loaded.photos_per_subject().tolist() == [6, 6]
 
 
 class Exploit:
@@ -165,7 +205,7 @@ def test_malformed_watchlists_are_refused_with_a_reason(tmp_path: Path, payload:
 
 
 def test_face_recognition_layout_loads(tmp_path: Path, two_subject_watchlist: Watchlist) -> None:
-    rows = list(two_subject_watchlist.encodings)
+    rows = list(two_subject_watchlist.encodings[~two_subject_watchlist.encoding_footage_view])
     names = ["Ann", "Ann", "Ann", "Bob", "Bob", "Bob"]
     path = tmp_path / "encodings.pickle"
     path.write_bytes(pickle.dumps({"encodings": rows, "names": names}))
@@ -210,3 +250,45 @@ def test_watchlist_rejects_inconsistent_arrays() -> None:
         Watchlist([Subject("a")], np.zeros((1, 128)), np.array([3]))
     with pytest.raises(WatchlistError, match="repeat"):
         Watchlist([Subject("a"), Subject("a")], np.zeros((0, 128)), np.array([], dtype=int))
+
+
+def shaken(photo: Path, face_px: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """A photo as a poorer camera than the footage view's would show it: the face shrunk
+    to ``face_px``, smeared sideways by motion and compressed hard."""
+    image, box, _encoding = one_face(photo, FaceDetector("hog", upsample=1), FaceEncoder())
+    scale = face_px / (box[2] - box[0])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    smear = np.zeros((5, 5), np.float32)
+    smear[2, :] = 0.2
+    jpeg = encode_jpeg(cv2.filter2D(small, -1, smear), quality=50)
+    shown = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return shown, np.round(box * scale).astype(np.int32)
+
+
+def test_footage_views_bring_a_subject_nearer_a_small_soft_face_of_them(tmp_path: Path) -> None:
+    """Each photo of three people left out in turn, shown small, smeared and compressed
+    (not as the footage view is made): it lies nearer its subject when the subject's other
+    photos carry their footage views."""
+    people = {
+        "f1": sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png")),
+        "m1": sorted((PHOTOS / "intel_actor_m1").glob("*.png")),
+        "s01": sorted((PHOTOS / "orl_s01").glob("*.png")),
+    }
+    encoder = FaceEncoder()
+    nearer = []
+    for subject, photos in people.items():
+        for left_out in photos:
+            source = tmp_path / f"{subject}-{left_out.stem}"
+            for photo in photos:
+                if photo != left_out:
+                    copy_photo(photo, source / subject / photo.name)
+            image, box = shaken(left_out)
+            probe = encoder(image, box[None])[0]
+            distance = {}
+            for footage_views in (False, True):
+                watchlist = build_watchlist(source, footage_views=footage_views).watchlist
+                distance[footage_views] = np.linalg.norm(watchlist.encodings.mean(axis=0) - probe)
+            nearer.append(distance[False] - distance[True])
+    assert len(nearer) == 8
+    assert min(nearer) > 0
+    assert np.mean(nearer) > 0.02

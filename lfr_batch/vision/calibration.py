@@ -191,16 +191,30 @@ def fit_tail(distances: np.ndarray, source: str) -> ImpostorTail | None:
     return ImpostorTail(round(float(location), 4), round(float(scale), 4), count, source)
 
 
-def genuine_miss_shares(encodings: np.ndarray, encoding_subject: np.ndarray) -> tuple[float, ...]:
-    """Leave one photo out: its distance to the centroid of its subject's other photos."""
-    counts = np.bincount(encoding_subject)
-    several = counts[encoding_subject] >= 2
-    if not several.any():
+def genuine_miss_shares(
+    encodings: np.ndarray,
+    encoding_subject: np.ndarray,
+    encoding_photo: np.ndarray | None = None,
+    footage_view: np.ndarray | None = None,
+) -> tuple[float, ...]:
+    """Leave one photo out: its distance to the centroid of its subject's other photos.
+    ``encoding_photo`` says which photo each row comes from (default: each its own), so
+    a photo's footage view (``footage_view``) leaves with it and is never a probe."""
+    if len(encodings) == 0:
         return ()
-    sums = np.zeros((len(counts), encodings.shape[1]))
-    np.add.at(sums, encoding_subject, encodings)
-    rows = np.flatnonzero(several)
-    others = (sums[encoding_subject[rows]] - encodings[rows]) / (counts[encoding_subject[rows]] - 1)[:, None]
+    photo = np.arange(len(encodings)) if encoding_photo is None else encoding_photo
+    probe = np.ones(len(encodings), dtype=bool) if footage_view is None else ~footage_view
+    subject_sums = np.zeros((int(encoding_subject.max()) + 1, encodings.shape[1]))
+    np.add.at(subject_sums, encoding_subject, encodings)
+    subject_counts = np.bincount(encoding_subject)
+    photo_sums = np.zeros((int(photo.max()) + 1, encodings.shape[1]))
+    np.add.at(photo_sums, photo, encodings)
+    photo_counts = np.bincount(photo)
+    rest = subject_counts[encoding_subject] - photo_counts[photo]
+    rows = np.flatnonzero(probe & (rest > 0))
+    if not len(rows):
+        return ()
+    others = (subject_sums[encoding_subject[rows]] - photo_sums[photo[rows]]) / rest[rows][:, None]
     distances = np.linalg.norm(encodings[rows] - others, axis=1)
     return tuple(round(float((distances > t).mean()), 4) for t in MISS_GRID)
 
@@ -211,14 +225,17 @@ def calibrate(
     subjects: int,
     background: np.ndarray | None = None,
     seed: int = 0,
+    encoding_photo: np.ndarray | None = None,
+    footage_view: np.ndarray | None = None,
 ) -> Calibration:
-    """Calibrate from the list's own photos, plus photos of people not on it."""
+    """Calibrate from the list's own photos (and their footage views), plus photos of
+    people not on it."""
     extra = background if background is not None else np.zeros((0, encodings.shape[1]))
     centroids = subject_centroids(encodings, encoding_subject, subjects)
     distances = impostor_distances(encodings, encoding_subject, centroids, extra, np.random.default_rng(seed))
     source = "watchlist+background" if len(extra) else "watchlist"
     tail = fit_tail(distances, source)
-    miss_shares = genuine_miss_shares(encodings, encoding_subject)
+    miss_shares = genuine_miss_shares(encodings, encoding_subject, encoding_photo, footage_view)
     if tail is None:
         note = (
             f"too few comparisons between different people to calibrate ({len(distances)}, "
