@@ -264,7 +264,9 @@ def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
         f"{len(photo_rows)} photos of {people.size} people; found: nearest subject and within the list's auto "
         "threshold for 86 subjects; TAR: within the cut that 1 in 10,000 comparisons with others' subjects passes"
     )
-    print(f"{'probe':<42} {'list':<19} {'auto':>6} {'found':>7} {'TAR@1e-4':>8} {'own median':>10}")
+    print(
+        f"{'probe':<42} {'list':<19} {'auto':>6} {'found':>7} {'cut@1e-4':>8} {'TAR@1e-4':>8} {'own median':>10}"
+    )
     for kind, encodings in probes.items():
         for label, rows in lists.items():
             in_list = photos_only(people) if label == "photos only" else people
@@ -283,7 +285,7 @@ def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
             found = np.mean((own_d <= threshold) & (own_d < other_d))
             accepted = np.mean((own_d <= cut) & (own_d < other_d))
             print(
-                f"{kind:<42} {label:<19} {threshold:>6.3f} {100 * found:>6.1f}% {100 * accepted:>7.1f}% "
+                f"{kind:<42} {label:<19} {threshold:>6.3f} {100 * found:>6.1f}% {cut:>8.3f} {100 * accepted:>7.1f}% "
                 f"{np.median(own_d):>10.3f}"
             )
 
@@ -454,6 +456,19 @@ def both_lists(watchlist: Watchlist, path: Path) -> dict[bool, Path]:
     return {True: path, False: photos}
 
 
+def nearest_strangers(distances_csv: Path, shown: int = 3) -> str:
+    """The tracks of people not known to be in their clip that came nearest a subject."""
+    tracks = pd.read_csv(distances_csv, keep_default_na=False)
+    tracks = tracks[tracks["views"] > 0]
+    clip = tracks["video"].map(lambda video: Path(video).name)
+    strangers = tracks[
+        [subject not in KNOWN[name] for subject, name in zip(tracks["subject_1"], clip, strict=True)]
+    ]
+    nearest = strangers.sort_values("distance_1").head(shown)
+    listed = ", ".join(f"{row.distance_1:.3f} ({Path(row.video).stem[:24]})" for row in nearest.itertuples())
+    return f"strangers' nearest tracks: {listed or 'none'}"
+
+
 def part_real(people: Watchlist, work: Path) -> None:
     print(
         "\n## 4. Real clips against all 86 people (intel_actor_* references are frames of the head-pose clips)"
@@ -470,11 +485,13 @@ def part_real(people: Watchlist, work: Path) -> None:
             names[Path(row.video).name].append(
                 f"{row.subject_id} {row.distance:.3f}{'' if is_known else ' FALSE'}"
             )
-        videos = pd.read_csv(work / ("real_" + label.replace(" ", "_")) / "bench" / "videos.csv")
+        folder = work / ("real_" + label.replace(" ", "_")) / "bench"
+        videos = pd.read_csv(folder / "videos.csv")
         faces_seen = {Path(row.video).name: row.faces_seen for row in videos.itertuples()}
         print(
             f"{label} (threshold {record['threshold']:.3f}): {sum(known)} alerts on known people, "
-            f"{len(known) - sum(known)} false, {record['faces_seen']} faces seen, {wall:.0f} s"
+            f"{len(known) - sum(known)} false, {record['faces_seen']} faces seen, {wall:.0f} s; "
+            f"{nearest_strangers(folder / 'distances.csv')}"
         )
         print(f"  {'clip':<60} {'faces seen':>10} {'showing a face':>14}  alerts")
         for name, found in names.items():

@@ -223,9 +223,6 @@ class Watchlist:
         """Subjects on the list, the figure forces publish as watchlist size."""
         return len(self.subjects)
 
-    def encodings_per_subject(self) -> np.ndarray:
-        return np.bincount(self.encoding_subject, minlength=len(self.subjects))
-
     def photos_per_subject(self) -> np.ndarray:
         """Reference photos per subject (a photo's footage view is not another photo)."""
         photos = self.encoding_subject[~self.encoding_footage_view]

@@ -212,7 +212,7 @@ def test_face_recognition_layout_loads(tmp_path: Path, two_subject_watchlist: Wa
     loaded = load_watchlist(path)
     assert loaded.legacy_format
     assert [s.subject_id for s in loaded.subjects] == ["Ann", "Bob"]
-    assert loaded.encodings_per_subject().tolist() == [3, 3]
+    assert loaded.photos_per_subject().tolist() == [3, 3]
     # protocol 2, as Python 2-era scripts wrote them, stores bytes through _codecs
     path.write_bytes(pickle.dumps({"encodings": rows[:1], "names": ["Ann"]}, protocol=2))
     assert load_watchlist(path).size == 1
