@@ -41,7 +41,13 @@ from common import REPO, machine, photos_only, timed_scan
 from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
 from lfr_batch.synthetic import MovingBackground, Walker, write_video
-from lfr_batch.vision.calibration import FOOTAGE_SHIFT, REFERENCE_TAIL, calibrate, subject_centroids
+from lfr_batch.vision.calibration import (
+    FOOTAGE_SHIFT,
+    REFERENCE_TAIL,
+    REFERENCE_TAIL_WITH_FOOTAGE_VIEWS,
+    calibrate,
+    subject_centroids,
+)
 from lfr_batch.vision.encodings import (
     MIN_FACE_PX,
     MIN_SHARPNESS,
@@ -118,7 +124,10 @@ def part_photos(people: Watchlist) -> None:
     print(
         f"{len(encodings)} photos of {size} people; impostor tail fitted: location {fitted.tail.location}, "
         f"scale {fitted.tail.scale} on {fitted.tail.pairs} comparisons "
-        f"(calibration.REFERENCE_TAIL: {REFERENCE_TAIL.location}, {REFERENCE_TAIL.scale})"
+        f"(calibration.REFERENCE_TAIL: {REFERENCE_TAIL.location}, {REFERENCE_TAIL.scale}); with their "
+        f"footage views: location {with_views.tail.location}, scale {with_views.tail.scale} on "
+        f"{with_views.tail.pairs} (calibration.REFERENCE_TAIL_WITH_FOOTAGE_VIEWS: "
+        f"{REFERENCE_TAIL_WITH_FOOTAGE_VIEWS.location}, {REFERENCE_TAIL_WITH_FOOTAGE_VIEWS.scale})"
     )
     distances = np.linalg.norm(encodings[:, None] - encodings[None], axis=2)
     centroids = subject_centroids(encodings, owner, size)

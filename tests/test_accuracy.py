@@ -26,6 +26,7 @@ from lfr_batch.vision.calibration import (
     MIN_PAIRS,
     MISS_GRID,
     REFERENCE_TAIL,
+    REFERENCE_TAIL_WITH_FOOTAGE_VIEWS,
     Calibration,
     calibrate,
     fit_tail,
@@ -88,6 +89,11 @@ def test_a_list_too_small_to_calibrate_says_so_and_uses_the_reference() -> None:
     encodings, owner = random_list(5)
     calibration = calibrate(encodings, owner, 5)
     assert calibration.tail == REFERENCE_TAIL
+    # A list whose subjects carry footage views lies nearer strangers: its own reference.
+    views = np.arange(len(owner)) % 2 == 1
+    with_views = calibrate(encodings, owner, 5, footage_view=views)
+    assert with_views.tail == REFERENCE_TAIL_WITH_FOOTAGE_VIEWS
+    assert with_views.auto_threshold(1e-4, 5) < calibration.auto_threshold(1e-4, 5)
     assert f"{MIN_PAIRS} needed" in calibration.note
     assert "--background" in calibration.note
     # Photos of people not on the list make the comparisons a fit needs.
@@ -142,6 +148,9 @@ def test_an_old_watchlist_without_calibration_is_calibrated_when_loaded(tmp_path
     del payload["calibration"]
     path = tmp_path / "old.pkl"
     path.write_bytes(pickle.dumps(payload))
+    assert load_watchlist(path).calibrated.tail == REFERENCE_TAIL_WITH_FOOTAGE_VIEWS
+    del payload["encoding_footage_view"]  # older still: photo rows only
+    path.write_bytes(pickle.dumps(payload))
     assert load_watchlist(path).calibrated.tail == REFERENCE_TAIL
 
 
@@ -161,11 +170,11 @@ def test_watchlist_build_with_a_background_and_info_prints_the_table(
     assert "background: not a supported photo type" in err
     watchlist = load_watchlist(output)
     assert watchlist.size == 2  # the background people are not on the list
-    assert watchlist.calibrated.tail == REFERENCE_TAIL  # a handful of photos is still too few
+    assert watchlist.calibrated.tail == REFERENCE_TAIL_WITH_FOOTAGE_VIEWS  # a handful is still too few
     assert main(["watchlist", "info", str(output)]) == 0
     out = capsys.readouterr().out
     assert "calibration: reference" in out
-    assert "auto threshold (at most 1 false alert in 10,000 faces seen): 0.401" in out
+    assert "auto threshold (at most 1 false alert in 10,000 faces seen): 0.386" in out
     assert "false alerts per 10,000 faces seen" in out
     assert main([*build, "--background", str(tmp_path / "none")]) == 1
     assert "background folder not found" in capsys.readouterr().err
@@ -174,20 +183,20 @@ def test_watchlist_build_with_a_background_and_info_prints_the_table(
 def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Path, capsys) -> None:
     assert scan_cli(MALE_ONLY, out=tmp_path / "auto") == 0
     captured = capsys.readouterr()
-    assert "threshold 0.416 (auto)" in captured.out
+    assert "threshold 0.400 (auto)" in captured.out
     assert "looser than" not in captured.err
     assert scan_cli(MALE_ONLY, out=tmp_path / "loose", options=("--threshold", "0.6")) == 0
     captured = capsys.readouterr()
     assert captured.err.count("threshold 0.6 is looser than a false alert rate of 0.0001 allows") == 1
-    assert "--threshold auto gives 0.416" in captured.err
+    assert "--threshold auto gives 0.4)" in captured.err
     record = pd.read_csv(tmp_path / "loose" / "d" / "deployment.csv").iloc[0]
     assert record["threshold_mode"] == "fixed"
-    assert record["expected_false_alert_rate"] == pytest.approx(5.68, abs=0.01)  # % of faces seen
+    assert record["expected_false_alert_rate"] == pytest.approx(10.24, abs=0.01)  # % of faces seen
     assert scan_cli(MALE_ONLY, out=tmp_path / "strict", options=("--threshold", "0.4")) == 0
     assert "looser than" not in capsys.readouterr().err
     # A stricter rate target gives a stricter auto threshold.
     assert scan_cli(MALE_ONLY, out=tmp_path / "rate", options=("--max-false-alert-rate", "1e-6")) == 0
-    assert pd.read_csv(tmp_path / "rate" / "d" / "deployment.csv").iloc[0]["threshold"] < 0.416
+    assert pd.read_csv(tmp_path / "rate" / "d" / "deployment.csv").iloc[0]["threshold"] < 0.400
 
 
 @pytest.mark.parametrize(
@@ -256,7 +265,7 @@ def test_evaluate_against_a_hand_made_truth(evaluated_run: Path, tmp_path: Path,
     truth = write_truth(tmp_path / "truth.csv", TRUTH_ROWS)
     assert main(["evaluate", str(evaluated_run), "--truth", str(truth)]) == 0
     out = capsys.readouterr().out
-    assert "all: threshold 0.416: 1 of 1 watchlisted appearances found (TPIR 100.0 %)" in out
+    assert "all: threshold 0.400: 1 of 1 watchlisted appearances found (TPIR 100.0 %)" in out
     assert "0 of 2 strangers alerted (FPIR 0.0 %)" in out
     assert "3 faces seen for 3 true appearances" in out
     table = pd.read_csv(evaluated_run / "evaluation.csv", keep_default_na=False)
@@ -284,8 +293,8 @@ def test_evaluate_per_group_judges_each_alert_against_everyone(
     groups.write_text("person,group\nf1,women\nm1,men\n", encoding="utf-8")
     assert main(["evaluate", str(evaluated_run), "--truth", str(truth), "--groups", str(groups)]) == 0
     out = capsys.readouterr().out
-    assert "women: threshold 0.416: 1 of 1 watchlisted appearances found" in out
-    assert "men: threshold 0.416: 0 of 0 watchlisted appearances found (TPIR n/a); 0 of 2 strangers" in out
+    assert "women: threshold 0.400: 1 of 1 watchlisted appearances found" in out
+    assert "men: threshold 0.400: 0 of 0 watchlisted appearances found (TPIR n/a); 0 of 2 strangers" in out
     table = pd.read_csv(evaluated_run / "evaluation.csv", keep_default_na=False)
     men = table[(table["rule"] == "scan") & (table["group"] == "men")].iloc[0]
     assert men["true_positive_identification_rate"] == ""  # no watchlisted man: no rate, not 0

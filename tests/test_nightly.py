@@ -93,7 +93,7 @@ def test_rerun_with_other_settings_is_refused(tmp_path: Path, capsys) -> None:
     before = (tmp_path / "d" / "deployment.csv").read_bytes()
     assert scan_cli(MALE_ONLY, FEMALE_AND_MALE, out=tmp_path, options=("--threshold", "0.5")) == 2
     err = capsys.readouterr().err
-    assert "was scanned with threshold 0.416 (now 0.5), threshold_mode 'auto' (now 'fixed')" in err
+    assert "was scanned with threshold 0.4 (now 0.5), threshold_mode 'auto' (now 'fixed')" in err
     assert err.count("\n") == 1
     assert (tmp_path / "d" / "deployment.csv").read_bytes() == before
     assert (

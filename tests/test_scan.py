@@ -165,12 +165,12 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
     ):
         assert record[column] == 0
     assert record["false_alert_rate"] == 0
-    # One subject calibrated from the reference tail: auto gives 0.416, about one false
+    # One subject calibrated from the reference tail: auto gives 0.400, about one false
     # alert in 10,000 faces seen (deployment.csv gives rates in %, like false_alert_rate).
-    assert record["threshold"] == 0.416
+    assert record["threshold"] == 0.400
     assert record["threshold_mode"] == "auto"
     assert record["calibration"] == "reference"
-    assert record["expected_false_alert_rate"] == pytest.approx(0.0098, abs=1e-4)
+    assert record["expected_false_alert_rate"] == pytest.approx(0.0096, abs=1e-4)
     # Both walkers stay under the 24 px gate (their boxes 12-23 px): too small to match.
     assert record["faces_low_quality"] == 2
     assert record["frames_decoded"] == 36 + 58 + 65

@@ -21,7 +21,7 @@ def test_cross_clip_reidentification_without_the_near_miss(shared_data: Path, tm
     """F1 walks and pauses with two strangers in a clip her reference photos do not
     come from. Her track lies about 0.3-0.4 from her references. One stranger's track
     lies 0.53-0.6 from them in this low-resolution footage: the old fixed 0.6 alerted
-    on her; the calibrated default (0.416 for one subject) does not."""
+    on her; the calibrated default (0.400 for one subject) does not."""
     clip = shared_data / "videos" / "intel_face-demographics-walking-and-pause_preview.mp4"
     usual = run([clip], tmp_path / "usual")
     assert usual["subject_id"].tolist() == ["intel_actor_f1"]

@@ -17,7 +17,10 @@ real moving scene: strangers alert as often at a threshold t as photos do at
 t + 0.05. Expected rates are read at ``threshold + FOOTAGE_SHIFT`` accordingly.
 
 A list too small to sample its own tail uses :data:`REFERENCE_TAIL`, measured
-on 635 photos of 86 people (``benchmarks/accuracy.py`` prints it).
+on 635 photos of 86 people, or, where its subjects carry their photos' footage
+views, :data:`REFERENCE_TAIL_WITH_FOOTAGE_VIEWS`, measured on the same photos
+and their views: the views bring strangers nearer the subjects
+(``benchmarks/accuracy.py`` prints both).
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class ImpostorTail:
 # Fitted by benchmarks/accuracy.py on 635 photos of 86 people in ../shared/data/faces
 # (LFW, ORL and press photos; dlib-bin 20.0.1), 53,975 comparisons with subject centroids.
 REFERENCE_TAIL = ImpostorTail(location=0.7859, scale=0.0859, pairs=53_975, source="reference")
+# The same photos and their footage views (watchlist build's default), 107,950 comparisons.
+REFERENCE_TAIL_WITH_FOOTAGE_VIEWS = ImpostorTail(
+    location=0.7531, scale=0.0813, pairs=107_950, source="reference"
+)
 
 
 @dataclass(frozen=True)
@@ -242,5 +249,7 @@ def calibrate(
             f"{MIN_PAIRS} needed): using the reference calibration; add photos of people not "
             "on the list with `watchlist build --background DIR`"
         )
-        return Calibration(REFERENCE_TAIL, miss_shares, note)
+        with_views = footage_view is not None and bool(footage_view.any())
+        reference = REFERENCE_TAIL_WITH_FOOTAGE_VIEWS if with_views else REFERENCE_TAIL
+        return Calibration(reference, miss_shares, note)
     return Calibration(tail, miss_shares)
