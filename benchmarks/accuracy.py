@@ -268,7 +268,11 @@ def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
         for kind, (shown, shown_box) in camera_views(image, box, rng).items():
             probes.setdefault(kind, []).append(encoder(np.ascontiguousarray(shown), shown_box[None])[0])
     owner, photo = people.encoding_subject, people.encoding_photo()
-    lists = {"photos only": ~people.encoding_footage_view, "with footage views": np.ones(len(owner), bool)}
+    # each list: its rows of `people`, and its auto threshold for the whole list
+    lists = {
+        "photos only": (~people.encoding_footage_view, photos_only(people).calibrated),
+        "with footage views": (np.ones(len(owner), bool), people.calibrated),
+    }
     print(
         f"{len(photo_rows)} photos of {people.size} people; found: nearest subject and within the list's auto "
         "threshold for 86 subjects; TAR: within the cut that 1 in 10,000 comparisons with others' subjects passes"
@@ -277,9 +281,8 @@ def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
         f"{'probe':<42} {'list':<19} {'auto':>6} {'found':>7} {'cut@1e-4':>8} {'TAR@1e-4':>8} {'own median':>10}"
     )
     for kind, encodings in probes.items():
-        for label, rows in lists.items():
-            in_list = photos_only(people) if label == "photos only" else people
-            threshold = in_list.calibrated.auto_threshold(1e-4, people.size)
+        for label, (rows, calibration) in lists.items():
+            threshold = calibration.auto_threshold(1e-4, people.size)
             centroids = subject_centroids(people.encodings[rows], owner[rows], people.size)
             own, nearest_other, impostor = [], [], []
             for probe, row in zip(encodings, photo_rows, strict=True):

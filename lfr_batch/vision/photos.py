@@ -69,7 +69,7 @@ def crop_face(image: np.ndarray, box: np.ndarray, margin: float = 0.4, max_side:
 # more compressed than in photos, and their encodings drift from the photo's; a subject whose
 # centroid holds a view like this as well as the photo meets them part of the way. Measured
 # on 635 photos of 86 people shrunk, blurred, shaken and compressed in other ways than these
-# (benchmarks/accuracy.py, part 2): see the README's *Footage views*.
+# (benchmarks/accuracy.py, part 2b): see the README's *Footage views*.
 FOOTAGE_FACE_PX = 48
 FOOTAGE_BLUR_SIGMA = 0.7
 FOOTAGE_JPEG_QUALITY = 80
