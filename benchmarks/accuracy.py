@@ -56,7 +56,7 @@ from lfr_batch.vision.encodings import (
     face_sharpness,
 )
 from lfr_batch.vision.faces import FaceDetector
-from lfr_batch.vision.photos import crop_face, encode_jpeg, load_photo
+from lfr_batch.vision.photos import crop_face, jpeg_round_trip, load_photo
 from lfr_batch.watchlist import Subject, Watchlist, build_watchlist, load_watchlist, one_face, save_watchlist
 
 SHARED = REPO.parent / "shared" / "data"
@@ -228,11 +228,6 @@ def part_quality(people: Watchlist, sources: list[Path]) -> None:
     print(by_sharpness.round(3).to_string())
 
 
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    data = np.frombuffer(encode_jpeg(image, quality=quality), dtype=np.uint8)
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def _shrunk(image: np.ndarray, box: np.ndarray, face_px: int, interpolation: int) -> tuple:
     scale = face_px / (box[2] - box[0])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
@@ -249,10 +244,16 @@ def camera_views(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -
     noisy = np.clip(noisy + rng.normal(0, 6, noisy.shape), 0, 255).astype(np.uint8)
     sharp, sharp_box = _shrunk(image, box, 56, cv2.INTER_AREA)
     return {
-        "soft 40 px (Gaussian 1, JPEG 75)": (_jpeg(cv2.GaussianBlur(soft, (0, 0), 1.0), 75), soft_box),
-        "smeared 40 px (5 px motion, JPEG 50)": (_jpeg(cv2.filter2D(soft, -1, smear), 50), soft_box),
-        "noisy 40 px (bilinear, noise 6, JPEG 40)": (_jpeg(noisy, 40), noisy_box),
-        "sharp 56 px (JPEG 90)": (_jpeg(sharp, 90), sharp_box),
+        "soft 40 px (Gaussian 1, JPEG 75)": (
+            jpeg_round_trip(cv2.GaussianBlur(soft, (0, 0), 1.0), 75),
+            soft_box,
+        ),
+        "smeared 40 px (5 px motion, JPEG 50)": (
+            jpeg_round_trip(cv2.filter2D(soft, -1, smear), 50),
+            soft_box,
+        ),
+        "noisy 40 px (bilinear, noise 6, JPEG 40)": (jpeg_round_trip(noisy, 40), noisy_box),
+        "sharp 56 px (JPEG 90)": (jpeg_round_trip(sharp, 90), sharp_box),
         "the photo itself": (image, box),
     }
 
@@ -488,16 +489,17 @@ def part_real(people: Watchlist, work: Path) -> None:
     clips = [VIDEOS / name for name in KNOWN if (VIDEOS / name).is_file()]
     lists = both_lists(people, work / "real_watchlist.pkl")
     for label, options, footage_views in SETTINGS:
+        out = work / ("real_" + label.replace(" ", "_"))
         wall, alerts, record, _results, _sweep = scan_and_evaluate(
-            clips, lists[footage_views], work / ("real_" + label.replace(" ", "_")), None, None, **options
+            clips, lists[footage_views], out, None, None, **options
         )
+        folder = out / "bench"
         known = [row.subject_id in KNOWN[Path(row.video).name] for row in alerts.itertuples()]
         names = {name: [] for name in KNOWN}
         for row, is_known in zip(alerts.itertuples(), known, strict=True):
             names[Path(row.video).name].append(
                 f"{row.subject_id} {row.distance:.3f}{'' if is_known else ' FALSE'}"
             )
-        folder = work / ("real_" + label.replace(" ", "_")) / "bench"
         videos = pd.read_csv(folder / "videos.csv")
         faces_seen = {Path(row.video).name: row.faces_seen for row in videos.itertuples()}
         print(

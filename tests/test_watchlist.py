@@ -14,7 +14,7 @@ from conftest import PHOTOS, SAMPLE_PHOTOS, blank_image
 from lfr_batch.errors import WatchlistError
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
-from lfr_batch.vision.photos import encode_jpeg, load_photo
+from lfr_batch.vision.photos import jpeg_round_trip, load_photo
 from lfr_batch.watchlist import (
     CATEGORIES,
     Subject,
@@ -260,8 +260,7 @@ def shaken(photo: Path, face_px: int = 40) -> tuple[np.ndarray, np.ndarray]:
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     smear = np.zeros((5, 5), np.float32)
     smear[2, :] = 0.2
-    jpeg = encode_jpeg(cv2.filter2D(small, -1, smear), quality=50)
-    shown = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    shown = jpeg_round_trip(cv2.filter2D(small, -1, smear), quality=50)
     return shown, np.round(box * scale).astype(np.int32)
 
 

@@ -47,6 +47,12 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return buffer.tobytes()
 
 
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The RGB image as it comes back from JPEG at ``quality``, artefacts and all."""
+    data = np.frombuffer(encode_jpeg(image, quality=quality), dtype=np.uint8)
+    return to_rgb(cv2.imdecode(data, cv2.IMREAD_COLOR))
+
+
 def crop_face(image: np.ndarray, box: np.ndarray, margin: float = 0.4, max_side: int = 0) -> np.ndarray:
     """The face at ``box`` with ``margin`` of its size around it, clipped to the image;
     shrunk so its longer side is at most ``max_side`` pixels when that is set."""
@@ -83,7 +89,5 @@ def as_footage(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if scale < 1.0:
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     soft = cv2.GaussianBlur(small, (0, 0), FOOTAGE_BLUR_SIGMA)
-    compressed = cv2.imdecode(
-        np.frombuffer(encode_jpeg(soft, quality=FOOTAGE_JPEG_QUALITY), dtype=np.uint8), cv2.IMREAD_COLOR
-    )
-    return to_rgb(compressed), np.round(np.asarray(box) * scale).astype(np.int32)
+    compressed = jpeg_round_trip(soft, FOOTAGE_JPEG_QUALITY)
+    return compressed, np.round(np.asarray(box) * scale).astype(np.int32)
