@@ -192,6 +192,65 @@ def test_a_checked_jump_that_looks_like_its_track_stays_on_it() -> None:
     assert len(tracker.tracks) == 1
 
 
+def split_by_one_bad_view(tracker: FaceTracker) -> None:
+    """A walker checked by appearance stops beside someone (crowded), and that one view
+    of them looks like nobody (a head bowed, a blur): it splits off a track of its own."""
+    for step in range(3):
+        seen = np.array([box(500 + 50 * step, 300)])
+        ids = tracker.update(step, step * 0.2, seen)
+    tracker.confirm(2, 0.4, ids, seen, A[None])
+    stopped = np.array([box(600, 300)])
+    ids = tracker.update(3, 0.6, stopped, crowded=np.array([True]))
+    assert tracker.confirm(3, 0.6, ids, stopped, appearance(3)[None]).tolist() == [1]
+
+
+def test_a_track_split_off_by_one_bad_view_rejoins_its_track_when_it_looks_like_it_again() -> None:
+    """In facenet_pytorch_video.mp4 a man looking down for a moment was two faces seen."""
+    tracker = FaceTracker()
+    split_by_one_bad_view(tracker)
+    still = np.array([box(602, 300)])
+    ids = tracker.update(4, 0.8, still)
+    assert ids.tolist() == [1]  # by position, the split-off track
+    assert tracker.confirm(4, 0.8, ids, still, (A + 0.01)[None]).tolist() == [0]
+    [track] = tracker.tracks
+    assert (track.track_id, track.detections, track.last_seen_s) == (0, 5, 0.8)
+    assert track.last_box.tolist() == box(602, 300)
+    assert track.appearance_views == 2  # its own two views; the bad one left out
+    # It goes on as one track.
+    ids = tracker.update(5, 1.0, np.array([box(604, 300)]))
+    assert ids.tolist() == [0]
+
+
+def test_a_track_split_off_by_its_first_view_stays_apart_when_it_looks_like_itself_again() -> None:
+    tracker = FaceTracker()
+    split_by_one_bad_view(tracker)
+    still = np.array([box(602, 300)])
+    ids = tracker.update(4, 0.8, still)
+    assert tracker.confirm(4, 0.8, ids, still, (appearance(3) + 0.01)[None]).tolist() == [1]
+    assert [track.track_id for track in tracker.tracks] == [0, 1]
+    # With two views of its own it is someone else, even if a later view looks like
+    # the first track (a bad view of its own).
+    ids = tracker.update(5, 1.0, np.array([box(604, 300)]))
+    assert tracker.confirm(5, 1.0, ids, np.array([box(604, 300)]), A[None]).tolist() == [1]
+    assert len(tracker.tracks) == 2
+
+
+def test_a_split_off_track_whose_face_is_checked_and_found_to_be_its_first_track_rejoins_it() -> None:
+    """The split-off track is followed by position, then its link is checked (a face came
+    close) and the face looks like the track it split off: the whole of it rejoins."""
+    tracker = FaceTracker()
+    split_by_one_bad_view(tracker)
+    for step, x in ((4, 602), (5, 604)):
+        ids = tracker.update(step, step * 0.2, np.array([box(x, 300)]))
+        assert ids.tolist() == [1]
+    checked = np.array([box(606, 300)])
+    ids = tracker.update(6, 1.2, checked, crowded=np.array([True]))
+    assert ids.tolist() == [1]
+    assert tracker.confirm(6, 1.2, ids, checked, (A + 0.01)[None]).tolist() == [0]
+    [track] = tracker.tracks
+    assert (track.track_id, track.detections, track.last_seen_s) == (0, 7, 1.2)
+
+
 def test_two_encoded_faces_that_look_like_two_people_are_not_joined_at_a_seam() -> None:
     def ended(track_id: int, x: float, encoding: np.ndarray | None, time_s: float) -> Track:
         track = Track(track_id, time_s, time_s, 0, 0, np.array(box(x, 300)), np.array(box(x, 300)), 3)

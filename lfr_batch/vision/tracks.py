@@ -77,6 +77,7 @@ class Track:
     crowded: bool = False  # close to another face since its appearance was last checked
     jumped: bool = False  # linked far from where it should have been since then
     sure: bool = False  # one of its detections at least was surely a face (FaceDetector.sure)
+    split_from: int | None = None  # the track it was split off, its first view looking unlike it
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
         """Distance from ``encoding`` to the mean of this track's encoded views (inf: none yet)."""
@@ -323,10 +324,12 @@ class FaceTracker:
         corrected = track_ids.copy()
         for row, (track, encoding) in enumerate(zip(tracks, encodings, strict=True)):
             box, surely_a_face = boxes[row], bool(sure[row])
+            linked = track
             if row in wrong:
                 other = self._live_track_like(encoding, box, time_s, taken)
                 if other is None:
                     track = self._new_track(frame_index, time_s, box, surely_a_face)
+                    track.split_from = linked.track_id
                 else:
                     self._continue(other, frame_index, time_s, box, surely_a_face)
                     track = other
@@ -336,6 +339,13 @@ class FaceTracker:
                     self._drop(track)
                     self._continue(earlier, frame_index, time_s, box, surely_a_face)
                     track = earlier
+            else:
+                parent = self._parent_like(track, encoding, box, time_s, taken)
+                if parent is not None:
+                    self._fold(track, parent)
+                    track = parent
+            if row in wrong and linked.split_from == track.track_id and linked.appearance_views == 1:
+                self._fold(linked, track)
             taken.add(track.track_id)
             track.add_appearance(encoding)
             track.crowded = track.jumped = False
@@ -360,10 +370,39 @@ class FaceTracker:
         return track
 
     def _drop(self, track: Track) -> None:
-        """A track made this frame for a face that turned out to continue another."""
+        """A track that turned out to continue another, or to be part of one."""
         self.tracks.remove(track)
-        self._live.remove(track)
+        if track in self._live:
+            self._live.remove(track)
         del self._by_id[track.track_id]
+
+    def _parent_like(
+        self, track: Track, encoding: np.ndarray, box: np.ndarray, time_s: float, taken: set[int]
+    ) -> Track | None:
+        """The track that ``track`` split off, if this face of ``track`` looks like it and
+        ``track`` has no view but the one that split it: that view was a bad one (a head
+        bowed, a blur) of the same person, not someone else."""
+        parent = None if track.split_from is None else self._by_id.get(track.split_from)
+        if (
+            parent is None
+            or track.appearance_views != 1
+            or parent.track_id in taken
+            or parent.last_seen_s >= track.first_seen_s
+        ):
+            return None
+        return self._nearest_like([parent], encoding, box, time_s, REFIND_ALLOWANCE)
+
+    def _fold(self, split: Track, parent: Track) -> None:
+        """``split`` was part of ``parent`` all along: its detections join ``parent``'s and
+        its one bad view is left out of ``parent``'s appearance."""
+        if split.last_seen_s > parent.last_seen_s:
+            parent.last_seen_s, parent.last_frame = split.last_seen_s, split.last_frame
+            parent.last_box, parent.velocity = split.last_box.copy(), split.velocity
+        parent.detections += split.detections
+        parent.sure |= split.sure
+        if parent not in self._live:
+            self._live.append(parent)
+        self._drop(split)
 
     def _undo(self, track: Track) -> None:
         """Take this frame's face away from ``track`` (it was someone else)."""
