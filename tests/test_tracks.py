@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from lfr_batch.vision.tracks import FaceTracker, Track, crowded_faces, join_at_seam
+from lfr_batch.vision.tracks import FaceTracker, Track, continues, crowded_faces, join_at_seam, merged
 
 
 def box(x: float, y: float, size: float = 60) -> list[int]:
@@ -321,3 +323,17 @@ def test_a_sure_detection_taken_from_the_wrong_track_takes_its_sureness_along() 
     assert tracker.tracks[0].sure
     assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None], sure=sure).tolist() == [1]
     assert [t.sure for t in tracker.tracks] == [False, True]
+
+
+def test_a_track_joined_from_two_parts_goes_on_at_the_pace_of_its_later_part() -> None:
+    """A walker who turned back midway: the joined track's last box is the later part's,
+    and so is the pace at which another part of the passage is looked for."""
+    outward = Track(0, 0.0, 2.0, 0, 50, np.array(box(100, 300)), np.array(box(500, 300)), 10, (200.0, 0.0))
+    back = Track(1, 2.2, 4.0, 55, 100, np.array(box(480, 300)), np.array(box(120, 300)), 9, (-200.0, 0.0))
+    joined = merged(outward, back)
+    assert (joined.track_id, joined.first_seen_s, joined.last_seen_s, joined.detections) == (0, 0.0, 4.0, 19)
+    assert joined.velocity == (-200.0, 0.0)
+    # Walking on the way it went, it is found again further back, not ahead.
+    further_back = Track(2, 4.2, 4.6, 105, 115, np.array(box(-60, 300)), np.array(box(-60, 300)), 3)
+    assert continues(joined, further_back)
+    assert not continues(replace(joined, velocity=outward.velocity), further_back)

@@ -528,6 +528,7 @@ def merged(earlier: Track, later: Track) -> Track:
         last_seen_s=last.last_seen_s,
         last_frame=last.last_frame,
         last_box=last.last_box,
+        velocity=last.velocity,  # the pace it left at, as its last box is where it left
         detections=earlier.detections + later.detections,
         sure=earlier.sure or later.sure,
     )
