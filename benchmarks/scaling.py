@@ -25,6 +25,7 @@ import cv2
 from common import WATCHLIST, footage_seconds, machine, synthetic_clip
 
 from lfr_batch.scan import ScanConfig, ScanResult, scan
+from lfr_batch.synthetic import MovingBackground, write_video
 
 
 def timed(clips: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
@@ -45,26 +46,22 @@ def timed(clips: list[Path], watchlist: Path, out: Path, **options: object) -> t
 
 
 def played_over(video: Path, path: Path, loops: int, start_frame: int = 0) -> Path:
-    """``video`` played ``loops`` times over from ``start_frame``, as one MPEG-4 file."""
+    """``video`` played ``loops`` times over from ``start_frame``, as one MPEG-4 file,
+    frame by frame through the synthetic footage's own looping background (no noise
+    added, no walkers)."""
     capture = cv2.VideoCapture(str(video))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    fps, frame_count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     capture.release()
-    if not frames:
-        raise SystemExit(f"{video}: no frames could be read")
-    frames = frames[start_frame % len(frames) :] + frames[: start_frame % len(frames)]
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for _ in range(loops):
-        for frame in frames:
-            writer.write(frame)
-    writer.release()
-    return path
+    if fps <= 0 or frame_count <= 0:
+        raise SystemExit(f"{video}: not a video OpenCV can read")
+    clip = MovingBackground(video, width, height, noise=0.0)
+    try:
+        for _ in range(start_frame % frame_count):
+            next(clip)
+        return write_video(path, clip, [], loops * frame_count / fps, fps)
+    finally:
+        clip.close()
 
 
 def footage(args: argparse.Namespace, folder: Path) -> list[Path]:
