@@ -388,7 +388,7 @@ def synthetic_scene(
 def scan_and_evaluate(
     inputs: list[Path], watchlist: Path, out: Path, truth: Path | None, groups: Path | None, **options
 ) -> tuple[float, pd.DataFrame, pd.Series, list, pd.DataFrame | None]:
-    wall = timed_scan(inputs, watchlist, out, keep_distances=True, workers=default_workers(), **options)
+    wall, _ = timed_scan(inputs, watchlist, out, keep_distances=True, workers=default_workers(), **options)
     folder = out / "bench"
     alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
     record = pd.read_csv(folder / "deployment.csv").iloc[0]

@@ -12,7 +12,7 @@ import dlib
 import numpy as np
 
 from lfr_batch.options import default_workers
-from lfr_batch.scan import ScanConfig, scan
+from lfr_batch.scan import ScanConfig, ScanResult, scan
 from lfr_batch.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.vision.encodings import face_landmarks
 from lfr_batch.vision.faces import FaceDetector
@@ -112,14 +112,14 @@ def photos_only(watchlist: Watchlist) -> Watchlist:
     )
 
 
-def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> float:
-    """Wall seconds of one `lfr-batch scan` into OUT/bench, written afresh."""
+def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
+    """Wall seconds and result of one `lfr-batch scan` into OUT/bench, written afresh."""
     config = ScanConfig(
         inputs=tuple(paths), watchlist=watchlist, deployment="bench", out_dir=out, overwrite=True, **options
     )
     began = time.perf_counter()
-    scan(config)
-    return time.perf_counter() - began
+    result = scan(config)
+    return time.perf_counter() - began, result
 
 
 def footage_seconds(paths: list[Path]) -> float:

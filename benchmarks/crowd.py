@@ -57,11 +57,11 @@ import cv2
 import numpy as np
 import pandas as pd
 from accuracy import VIDEOS, both_lists, face_crop, shared_people, split_people
-from common import naive_loop
+from common import naive_loop, timed_scan
 
 from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
-from lfr_batch.scan import ScanConfig, ScanResult, scan
+from lfr_batch.scan import ScanResult
 from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
@@ -173,15 +173,6 @@ def truth_of(walkers: list[Walker], video: Path) -> pd.DataFrame:
     )
 
 
-def timed(inputs: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
-    config = ScanConfig(
-        inputs=tuple(inputs), watchlist=watchlist, deployment="bench", out_dir=out, overwrite=True, **options
-    )
-    began = time.perf_counter()
-    result = scan(config)
-    return time.perf_counter() - began, result
-
-
 def naive_seconds_per_footage_second(path: Path, watchlist: Path) -> float:
     """The naive loop's wall seconds per second of footage, timed on its first seconds."""
     matcher = WatchlistMatcher(load_watchlist(watchlist), 0.6, at=pd.Timestamp.now(tz="UTC").to_pydatetime())
@@ -259,7 +250,7 @@ def main() -> None:
         rows = []
         for method, (options, footage_views) in methods.items():
             out = args.work / "out" / method.replace(" ", "_").replace(",", "")
-            wall, result = timed([clip], lists[footage_views], out, workers=default_workers(), **options)
+            wall, result = timed_scan([clip], lists[footage_views], out, workers=default_workers(), **options)
             evaluation = evaluate(out / "bench", truth_path, None)[0]
             overall = evaluation[0]
             found_by[method] = found_passes(out / "bench", truth_path)

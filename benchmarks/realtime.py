@@ -46,7 +46,7 @@ def synthetic_720p(folder: Path, seconds: float) -> Path:
 
 def scanner(**options) -> Callable[[list[Path], Path], tuple[float, pd.DataFrame | None]]:
     def run(paths: list[Path], out: Path) -> tuple[float, pd.DataFrame | None]:
-        wall = timed_scan(paths, WATCHLIST, out, **options)
+        wall, _ = timed_scan(paths, WATCHLIST, out, **options)
         return wall, pd.read_csv(out / "bench" / "alerts.csv", keep_default_na=False)
 
     return run

@@ -18,31 +18,16 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
-from common import WATCHLIST, footage_seconds, machine, synthetic_clip
+from common import WATCHLIST, footage_seconds, machine, synthetic_clip, timed_scan
 
-from lfr_batch.scan import ScanConfig, ScanResult, scan
+from lfr_batch.scan import ScanResult
 from lfr_batch.synthetic import MovingBackground, write_video
 
-
-def timed(clips: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
-    began = time.perf_counter()
-    result = scan(
-        ScanConfig(
-            inputs=tuple(clips),
-            watchlist=watchlist,
-            deployment="scaling",
-            out_dir=out,
-            overwrite=True,
-            # a benchmark's list may be older than a deployment's may
-            watchlist_max_age_h=10**6,
-            **options,
-        )
-    )
-    return time.perf_counter() - began, result
+# a benchmark's list (--watchlist) may be older than a deployment's may
+ANY_AGE = {"watchlist_max_age_h": 10**6}
 
 
 def played_over(video: Path, path: Path, loops: int, start_frame: int = 0) -> Path:
@@ -108,7 +93,7 @@ def main() -> None:
 
         baseline = None
         for workers in (int(count) for count in args.workers.split(",")):
-            wall, result = timed(clips, args.watchlist, folder / "out", workers=workers)
+            wall, result = timed_scan(clips, args.watchlist, folder / "out", workers=workers, **ANY_AGE)
             baseline = baseline or wall
             row(f"local, {workers} worker{'s' * (workers > 1)}", wall, result, baseline)
         dask_baseline = None
@@ -123,9 +108,11 @@ def main() -> None:
                 dashboard_address=None,
             ) as cluster:
                 # load models once per worker
-                timed(clips, args.watchlist, folder / "warm", scheduler=cluster.scheduler_address)
-                wall, result = timed(
-                    clips, args.watchlist, folder / "out", scheduler=cluster.scheduler_address
+                timed_scan(
+                    clips, args.watchlist, folder / "warm", scheduler=cluster.scheduler_address, **ANY_AGE
+                )
+                wall, result = timed_scan(
+                    clips, args.watchlist, folder / "out", scheduler=cluster.scheduler_address, **ANY_AGE
                 )
             dask_baseline = dask_baseline or wall
             row(f"Dask, {workers} worker{'s' * (workers > 1)}", wall, result, dask_baseline)
