@@ -596,7 +596,6 @@ def build_watchlist(
     row_footage_view: list[bool] = []
     rejected: list[RejectedPhoto] = []
     without_photos: list[str] = []
-    accepted_photos = 0
 
     for entry in sorted(source.iterdir()):
         if entry.is_file() and entry.name != SUBJECTS_CSV:
@@ -612,7 +611,6 @@ def build_watchlist(
     for folder in folders:
         subject = listed.get(folder.name, Subject(subject_id=folder.name, name=folder.name))
         subject_rows: list[np.ndarray] = []
-        photos_used = 0
         photo_jpeg = b""
         for photo in photos[folder]:
             if on_photo is not None:
@@ -622,7 +620,6 @@ def build_watchlist(
             except PhotoError as error:
                 rejected.append(RejectedPhoto(photo, str(error)))
                 continue
-            photos_used += 1
             views = [encoding, footage_view_encoding(image, box, encoder)] if footage_views else [encoding]
             subject_rows.extend(views)
             row_source.extend([photo.relative_to(source).as_posix()] * len(views))
@@ -645,7 +642,6 @@ def build_watchlist(
         )
         rows.extend(subject_rows)
         row_subject.extend([subject_index] * len(subject_rows))
-        accepted_photos += photos_used
 
     for subject_id in sorted(set(listed) - {f.name for f in folders}):
         logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
@@ -671,7 +667,7 @@ def build_watchlist(
     watchlist.calibration = watchlist.calibrate(np.array(others) if others else None)
     return BuildResult(
         watchlist=watchlist,
-        accepted_photos=accepted_photos,
+        accepted_photos=row_footage_view.count(False),
         rejected=rejected,
         subjects_without_photos=without_photos,
     )
