@@ -49,6 +49,26 @@ def played_over(video: Path, path: Path, loops: int, start_frame: int = 0) -> Pa
         clip.close()
 
 
+def at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
+    return value
+
+
+def worker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(count) for count in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of 1 or more, such as 1,2,4")
+    return counts
+
+
 def footage(args: argparse.Namespace, folder: Path) -> list[Path]:
     if args.video is None:
         return [synthetic_clip(folder / "clip.mp4", args.seconds)]
@@ -67,10 +87,17 @@ def main() -> None:
     parser.add_argument("--video", type=Path, help="scan this clip instead of the synthetic one")
     parser.add_argument("--watchlist", type=Path, default=WATCHLIST, help="default: the sample list")
     parser.add_argument(
-        "--loops", type=int, default=1, help="--video played this many times over (default 1)"
+        "--loops", type=at_least_one, default=1, help="--video played this many times over (default 1)"
     )
-    parser.add_argument("--files", type=int, default=1, help="--video as this many files (default 1)")
-    parser.add_argument("--workers", default="1,2", help="local worker counts, comma-separated (default 1,2)")
+    parser.add_argument(
+        "--files", type=at_least_one, default=1, help="--video as this many files (default 1)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=worker_counts,
+        default=(1, 2),
+        help="local worker counts, comma-separated (default 1,2)",
+    )
     parser.add_argument(
         "--dask-workers", type=int, default=2, help="largest Dask cluster; 0: none (default 2)"
     )
@@ -92,7 +119,7 @@ def main() -> None:
             )
 
         baseline = None
-        for workers in (int(count) for count in args.workers.split(",")):
+        for workers in args.workers:
             wall, result = timed_scan(clips, args.watchlist, folder / "out", workers=workers, **ANY_AGE)
             baseline = baseline or wall
             row(f"local, {workers} worker{'s' * (workers > 1)}", wall, result, baseline)
