@@ -112,6 +112,34 @@ def photos_only(watchlist: Watchlist) -> Watchlist:
     )
 
 
+# The auto threshold before footage calibration, kept here as the baseline it is measured
+# against: the lower tail of the distances between the list's own photos (and their
+# footage views) and other subjects' centroids, a probit line through it, read at the
+# per-subject share and moved 0.05 nearer for footage; a list with too few comparisons
+# took a tail fitted on 635 photos and their views.
+OLD_FOOTAGE_SHIFT = 0.05
+OLD_REFERENCE_TAIL = (0.7531, 0.0813)
+
+
+def photo_tail_threshold(watchlist: Watchlist, max_rate: float = 1e-4) -> float:
+    """The threshold the list's own photos gave (lfr-batch 0.1 before footage calibration)."""
+    from statistics import NormalDist
+
+    from lfr_batch.vision.calibration import fit_tail, pairwise_distances, per_subject_share
+
+    centroids = watchlist.centroids()
+    distances = pairwise_distances(watchlist.encodings, centroids)
+    others = np.arange(watchlist.size)[None, :] != watchlist.encoding_subject[:, None]
+    impostor = distances[others]
+    if len(impostor) >= 1000:
+        offset, slope = fit_tail((impostor - impostor.mean()) / impostor.std())
+        location, scale = impostor.mean() + offset * impostor.std(), slope * impostor.std()
+    else:
+        location, scale = OLD_REFERENCE_TAIL
+    share = per_subject_share(max_rate, watchlist.size)
+    return float(np.floor((location + scale * NormalDist().inv_cdf(share) - OLD_FOOTAGE_SHIFT) * 1000) / 1000)
+
+
 def timed_scan(paths: list[Path], watchlist: Path, out: Path, **options: object) -> tuple[float, ScanResult]:
     """Wall seconds and result of one `lfr-batch scan` into OUT/bench, written afresh."""
     config = ScanConfig(

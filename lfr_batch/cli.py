@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 import cv2
+import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -29,7 +30,7 @@ from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.files import write_atomic
 from lfr_batch.options import OPTIONS
 from lfr_batch.records import audit
-from lfr_batch.records.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
+from lfr_batch.records.evaluation import EVALUATION_COLUMNS, HINDSIGHT, evaluate, write_det_curve
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
@@ -57,6 +58,7 @@ from lfr_batch.records.review import (
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import AlertRecord
 from lfr_batch.scan import (
+    MISSED_SHARE_WARNING,
     Progress,
     ScanConfig,
     scan,
@@ -67,8 +69,16 @@ from lfr_batch.search import (
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.times import iso
-from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_watchlist, save_watchlist
+from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, load_reference
+from lfr_batch.watchlist import (
+    Outlook,
+    Watchlist,
+    build_watchlist,
+    expiry_text,
+    load_watchlist,
+    outlook,
+    save_watchlist,
+)
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -358,8 +368,17 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     type=Threshold(),
     help="Largest distance between a face's encodings (the mean over its track) and a subject's "
-    "that counts as a match; lower is stricter. 'auto': the loosest distance whose expected "
-    "false alert rate against this watchlist stays under --max-false-alert-rate.",
+    "that counts as a match, the same for every subject; lower is stricter. 'auto': a cut per "
+    "subject, calibrated on the faces this run sees, so that the list as a whole alerts on at "
+    "most --max-false-alert-rate of strangers' faces.",
+)
+@click.option(
+    "--background",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Footage of the same site on an ordinary day (a file or folder; repeat for more): its "
+    "faces join this run's in calibrating the cuts, and nothing of it is alerted on, recorded "
+    "or kept. Scanned again by each run it is given to.  [default: none]",
 )
 @table_option("max_false_alert_rate")
 @click.option(
@@ -398,6 +417,7 @@ def scan_command(
     purpose: str,
     start: datetime | None,
     threshold: float | None,
+    background: tuple[Path, ...],
     max_false_alert_rate: float,
     sample_fps: float,
     upsample: int,
@@ -440,6 +460,7 @@ def scan_command(
         purpose=purpose,
         start=start,
         threshold=threshold,
+        background=tuple(Path(p) for p in background),
         max_false_alert_rate=max_false_alert_rate,
         sample_fps=sample_fps,
         upsample=upsample,
@@ -461,7 +482,7 @@ def scan_command(
     finally:
         progress.close()
     scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
-    mode = "auto" if config.threshold is None else "fixed"
+    cuts = result.cuts.to_payload() if result.cuts else None
     paths = DeploymentFolder(result.deployment_dir)
     reports = [paths.alerts_csv, paths.alerts_xlsx, paths.deployment_csv, paths.videos_csv, paths.report_html]
     if as_json:
@@ -475,9 +496,7 @@ def scan_command(
                 "videos": records,
                 "faces_seen": result.faces_seen,
                 "alerts": alerts,
-                "threshold": round(result.threshold, 4),
-                "threshold_mode": mode,
-                "expected_false_alert_rate": result.expected_false_alert_rate,
+                "cuts": cuts,
                 "reports": [str(path) for path in reports],
             }
         )
@@ -489,10 +508,8 @@ def scan_command(
             f"{len(result.skipped)} already scanned; in all {records} {_plural(records, 'video')}, "
             f"{faces} seen, {alerts} {_plural(alerts, 'alert')}"
         )
-        click.echo(
-            f"threshold {result.threshold:.3f} ({mode}): about "
-            f"{result.expected_false_alert_rate * 10_000:.2g} false alerts expected per 10,000 faces seen"
-        )
+        if cuts:
+            click.echo(cuts_line(cuts))
         for path in reports:
             click.echo(f"  {path}")
     audit.record(
@@ -501,7 +518,7 @@ def scan_command(
         deployment=config.deployment,
         inputs=result.inputs,
         watchlist_sha256=result.watchlist_sha256,
-        threshold=result.threshold,
+        threshold=cuts["cut_median"] if cuts else None,
         counts={
             "videos_scanned": len(result.scanned),
             "videos_skipped": len(result.skipped),
@@ -512,6 +529,25 @@ def scan_command(
     )
     if result.failed:
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
+
+
+def cuts_line(cuts: dict[str, Any]) -> str:
+    """What a run matched at, in one line: the cuts, what set them, and what to expect."""
+    if cuts["mode"] == "fixed":
+        where = f"threshold {cuts['cut_median']:.3f} (fixed)"
+    else:
+        where = (
+            f"cuts {cuts['cut_min']:.3f}-{cuts['cut_max']:.3f} (median {cuts['cut_median']:.3f}, one "
+            f"per subject), calibrated on {cuts['source']}"
+        )
+    line = (
+        f"{where}: about {cuts['expected_false_alert_rate'] * 10_000:.2g} false alerts expected per "
+        "10,000 faces seen"
+    )
+    missed = cuts["expected_missed_share"]
+    if missed is not None:
+        line += f"; {100 * missed:.0f}% of the list's own photos, as footage shows faces, lie beyond the cut"
+    return line
 
 
 @cli.command("search")
@@ -870,12 +906,20 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     paths = DeploymentFolder(deployment_dir)
     results, sweep = evaluate(deployment_dir, truth_path, groups_path)
     rows = [result.row() for result in results] + ([] if sweep is None else sweep.to_dict("records"))
+    overall = results[0]
+    hindsight = next((result for result in results if result.rule == HINDSIGHT), None)
     with paths.lock("evaluate"):
         write_atomic(paths.evaluation_csv, csv_bytes(EVALUATION_COLUMNS, rows))
         if sweep is not None:
-            write_det_curve(sweep, paths.det_figure, results[0].threshold)
-            write_reports(open_deployment(deployment_dir))
-    for result in results:
+            write_det_curve(sweep, paths.det_figure, overall.threshold)
+            state = open_deployment(deployment_dir)
+            state.settings["evaluation"] = {
+                "scan": overall.row(),
+                "hindsight": hindsight.row() if hindsight else None,
+            }
+            state.save_settings()
+            write_reports(state)
+    for result in (r for r in results if r.rule != HINDSIGHT):
         click.echo(
             f"{result.group}: threshold {result.threshold:.3f}: "
             f"{result.watchlisted_found} of {result.watchlisted_appearances} watchlisted appearances found "
@@ -885,8 +929,14 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             f"{result.alerts} alerts, {result.false_alerts} false, {result.repeated_alerts} repeated; "
             f"{result.faces_seen} faces seen for {result.true_appearances} true appearances"
         )
+    if hindsight is not None:
+        click.echo(
+            f"in hindsight: one threshold for every subject, {hindsight.threshold:.2f}, would have found "
+            f"{hindsight.watchlisted_found} of {hindsight.watchlisted_appearances} with "
+            f"{hindsight.false_alerts} false alerts (the scan: {overall.watchlisted_found} found, "
+            f"{overall.false_alerts} false)"
+        )
     click.echo(f"  {paths.evaluation_csv}")
-    overall = results[0]
     audit.record(
         deployment_dir.parent,
         "evaluate",
@@ -1125,14 +1175,7 @@ def watchlist_group() -> None:
     type=click.IntRange(0, 3),
     help="Times each photo is doubled before detection (raise it for photos of small faces).",
 )
-@click.option(
-    "--background",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder of photos of people who are NOT on the list (one folder per person, or loose "
-    "photos), used only to calibrate the list's false alert rate; nothing of them is stored. "
-    "[default: calibrate from the list's own photos]",
-)
+@click.option("--background", hidden=True, default=None, help="No longer used: see 'scan --background'.")
 @click.option(
     "--footage-views/--no-footage-views",
     default=True,
@@ -1142,15 +1185,20 @@ def watchlist_group() -> None:
     "Without, each subject is its photos alone, as face_recognition compares them.",
 )
 def watchlist_build(
-    source: Path, output: Path, upsample: int, background: Path | None, footage_views: bool
+    source: Path, output: Path, upsample: int, background: str | None, footage_views: bool
 ) -> None:
     """Build a watchlist from SOURCE/<subject_id>/<photos>.
 
     An optional SOURCE/subjects.csv gives subject_id,name,category,reason,expires.
-    Photos with no face or more than one are rejected and listed on stderr. The
-    list's false alert rate at each threshold is calibrated and stored with it
-    (see 'watchlist info').
+    Photos with no face or more than one are rejected and listed on stderr. Each
+    scan calibrates the subjects' cuts on faces from footage; 'watchlist info'
+    shows what to expect before any footage is seen.
     """
+    if background is not None:
+        raise click.UsageError(
+            "--background photos no longer calibrate a list: the cuts are calibrated on faces from "
+            "footage; give footage of the site on an ordinary day with 'scan --background'"
+        )
     bars: list[tqdm] = []
 
     def on_photo(_photo: Path, total: int) -> None:
@@ -1160,9 +1208,7 @@ def watchlist_build(
         bars[0].update(1)
 
     try:
-        result = build_watchlist(
-            source, upsample=upsample, on_photo=on_photo, background=background, footage_views=footage_views
-        )
+        result = build_watchlist(source, upsample=upsample, on_photo=on_photo, footage_views=footage_views)
     finally:
         for bar in bars:
             bar.close()
@@ -1190,9 +1236,8 @@ def watchlist_info(path: Path, as_json: bool) -> None:
     footage_views = int(watchlist.encoding_footage_view.sum())
     expired = [s for s in watchlist.subjects if s.is_expired(now)]
     categories = Counter(s.category or "(none)" for s in watchlist.subjects)
+    expected = outlook(watchlist, DEFAULT_MAX_FALSE_ALERT_RATE)
     if as_json:
-        calibration = watchlist.calibrated
-        auto = calibration.auto_threshold(DEFAULT_MAX_FALSE_ALERT_RATE, watchlist.size)
         echo_json(
             {
                 "watchlist": str(path),
@@ -1215,9 +1260,22 @@ def watchlist_info(path: Path, as_json: bool) -> None:
                     }
                     for subject, count in zip(watchlist.subjects, per_subject, strict=True)
                 ],
-                "calibration": {"source": calibration.tail.source, "pairs": calibration.tail.pairs},
-                "auto_threshold": round(auto, 4),
-                "thresholds": calibration.table(watchlist.size, (auto, *TABLE_THRESHOLDS)),
+                "reference": load_reference().fitted_on,
+                "auto": {
+                    "cut_median": round(float(np.median(expected.cuts)), 3),
+                    "cut_min": round(float(expected.cuts.min()), 3),
+                    "cut_max": round(float(expected.cuts.max()), 3),
+                    "cuts": {
+                        subject.subject_id: round(float(cut), 3)
+                        for subject, cut in zip(watchlist.subjects, expected.cuts, strict=True)
+                    },
+                    "expected_false_alert_rate": expected.expected_false_alert_rate,
+                    "own_photos_missed_share": expected.missed_share,
+                },
+                "thresholds": [
+                    {"threshold": t, "expected_false_alert_rate": rate, "own_photos_missed_share": missed}
+                    for t, rate, missed in expected.table
+                ],
             }
         )
         return
@@ -1259,7 +1317,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
             ).rstrip()
         )
     click.echo("")
-    echo_calibration(watchlist)
+    echo_outlook(watchlist, expected)
 
 
 CELL_WIDTH = 32  # characters of a name or id shown in a table column; longer ones are cut with …
@@ -1270,23 +1328,36 @@ def cell(text: str) -> str:
     return shown if len(shown) <= CELL_WIDTH else shown[: CELL_WIDTH - 1] + "…"
 
 
-def echo_calibration(watchlist: Watchlist) -> None:
-    """The expected false alerts and misses against this list at each threshold."""
-    calibration = watchlist.calibrated
-    tail = calibration.tail
+def echo_outlook(watchlist: Watchlist, expected: Outlook) -> None:
+    """What to expect of the list before any footage: its cuts, false alerts and misses."""
+    cuts = expected.cuts
     click.echo(
-        f"calibration: {tail.source}, fitted on {tail.pairs:,} comparisons between different people"
-        + (f" ({calibration.note})" if calibration.note else "")
+        f"cuts before any footage (the reference, {load_reference().fitted_on}; each scan "
+        "recalibrates them on the faces it sees), at most 1 false alert in 10,000 faces seen:"
     )
-    auto = calibration.auto_threshold(DEFAULT_MAX_FALSE_ALERT_RATE, watchlist.size)
-    click.echo(f"auto threshold (at most 1 false alert in 10,000 faces seen): {auto:.3f}")
-    click.echo(f"{'threshold':>9}  {'false alerts per 10,000 faces seen':>34}  {'own photos missed':>17}")
-    for row in calibration.table(watchlist.size, (auto, *TABLE_THRESHOLDS)):
-        missed = row["photos_missed"]
+    click.echo(f"  median {np.median(cuts):.3f}, from {cuts.min():.3f} to {cuts.max():.3f}")
+    strictest = np.argsort(cuts)[: min(3, len(cuts))]
+    click.echo(
+        "  strictest (their photos lie near the average face, so strangers come near them): "
+        + ", ".join(f"{cell(watchlist.subjects[i].subject_id)} {cuts[i]:.3f}" for i in strictest)
+    )
+    if expected.missed_share is not None:
         click.echo(
-            f"{row['threshold']:>9.3f}  {row['false_alerts_per_10000']:>34.3g}  "
-            f"{'-' if missed is None else f'{100 * missed:.1f} %':>17}"
+            f"  {100 * expected.missed_share:.0f}% of the list's own photos, shown as footage shows "
+            "faces, lie beyond their subject's cut"
         )
+        if expected.missed_share > MISSED_SHARE_WARNING:
+            click.echo(
+                "warning: many of the list's own people would be missed: more photos per subject, "
+                "sharper photos or a shorter list would find more of them",
+                err=True,
+            )
+    click.echo(
+        f"{'one threshold for all':>21}  {'false alerts per 10,000 faces':>30}  {'own photos missed':>17}"
+    )
+    for threshold, rate, missed in expected.table:
+        shown = "-" if missed is None else f"{100 * missed:.1f}%"
+        click.echo(f"{threshold:>21.3f}  {rate * 10_000:>30.3g}  {shown:>17}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,13 @@
 Each input video is split into time segments (so one long file keeps every
 worker busy); each segment runs through :func:`~lfr_batch.vision.pipeline.analyse_segment`
 inline, in local worker processes or on a Dask cluster; the segments of a video
-are joined at their seams; and each finished video is committed to the
-deployment's state (:mod:`lfr_batch.records.state`) in input order before the reports
+are joined at their seams. When every video of the run is analysed, the run's
+faces calibrate each subject's cut (:mod:`lfr_batch.vision.calibration`), and each
+video's alerts are decided and the video committed to the deployment's state
+(:mod:`lfr_batch.records.state`) in input order, before the reports
 (:mod:`lfr_batch.records.reports`) are written from everything the deployment holds.
-Re-running a scan into the same deployment skips files already scanned.
+Re-running a scan into the same deployment skips files already scanned; a run
+killed before its commits is done again in full.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from lfr_batch import __version__
 from lfr_batch.errors import ConfigError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, run_segments
@@ -32,7 +37,8 @@ from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
 from lfr_batch.times import iso
-from lfr_batch.vision.alerts import Alert, build_alerts
+from lfr_batch.vision.alerts import Alert
+from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import DetectorName, FaceDetector
 from lfr_batch.vision.pipeline import (
@@ -59,6 +65,8 @@ SCAN_OPTIONS = (
     "watchlist_max_age_h",
 )
 
+# Warn when more of the list's own footage-like photos than this lie beyond their cut.
+MISSED_SHARE_WARNING = 0.2
 # A video is split to keep idle workers busy only into pieces at least this long:
 # each piece starts its motion and tracking afresh, and its tracks meet at a seam.
 MIN_SPLIT_SECONDS = 5.0
@@ -78,7 +86,8 @@ class ScanConfig:
     location: str = ""
     purpose: str = ""
     start: datetime | None = None
-    threshold: float | None = None  # None: calibrated to the watchlist (``auto``)
+    threshold: float | None = None  # None: each subject's cut calibrated (``auto``)
+    background: tuple[Path, ...] = ()  # footage of the site whose faces only calibrate
     # The tunable options take their defaults and ranges from lfr_batch.options.
     max_false_alert_rate: float = field(default_factory=on_value("max_false_alert_rate"))
     sample_fps: float = field(default_factory=on_value("sample_fps"))
@@ -109,22 +118,11 @@ class ScanConfig:
     def deployment_dir(self) -> Path:
         return self.out_dir / self.deployment
 
-    def resolve_threshold(self, watchlist: Watchlist) -> tuple[float, float]:
-        """The threshold to match at, and the false alert rate expected there.
-
-        The auto threshold is calibrated to every subject the file holds, expired
-        ones included, so it stays the same for every run with that file."""
-        calibration = watchlist.calibrated
-        threshold = self.threshold
-        if threshold is None:
-            threshold = calibration.auto_threshold(self.max_false_alert_rate, watchlist.size)
-        return threshold, calibration.expected_false_alert_rate(threshold, watchlist.size)
-
-    def scan_settings(self, watchlist_sha256: str, threshold: float) -> dict[str, Any]:
+    def scan_settings(self, watchlist_sha256: str) -> dict[str, Any]:
         """The settings every run into one deployment must share for its figures to add up."""
         return {
             "watchlist_sha256": watchlist_sha256,
-            "threshold": threshold,
+            "threshold": "auto" if self.threshold is None else self.threshold,
             "threshold_mode": "auto" if self.threshold is None else "fixed",
             "max_false_alert_rate": self.max_false_alert_rate,
             "keep_distances": self.keep_distances,
@@ -153,6 +151,62 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class RunCuts:
+    """The cuts a run decided its alerts at, and what they rest on."""
+
+    cuts: np.ndarray  # one per subject of the list, expired ones' too
+    mode: str  # "auto": each subject's calibrated; "fixed": --threshold
+    source: str  # what measured where strangers lie from the subjects, in words
+    faces: int  # faces from footage the calibration rests on, besides the reference
+    background_faces: int  # of which from --background footage
+    expected_false_alert_rate: float  # per face seen, against the whole list
+    expected_missed_share: float | None  # the list's own footage-like probes beyond their cut
+    calibration: Calibration  # where strangers lie from each subject, as measured
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "source": self.source,
+            "faces": self.faces,
+            "background_faces": self.background_faces,
+            "cut_median": round(float(np.median(self.cuts)), 3),
+            "cut_min": round(float(self.cuts.min()), 3),
+            "cut_max": round(float(self.cuts.max()), 3),
+            "expected_false_alert_rate": self.expected_false_alert_rate,
+            "expected_missed_share": self.expected_missed_share,
+        }
+
+
+def run_cuts(
+    watchlist: Watchlist, config: ScanConfig, faces: DistanceHistograms, background_faces: int
+) -> RunCuts:
+    """Calibrate on the faces the run saw (and the reference), and cut each subject."""
+    if faces.faces:
+        source = f"this run's footage ({faces.faces} faces"
+        source += f", {background_faces} of them background)" if background_faces else ")"
+        source += " weighed with the reference"
+    else:
+        source = "the reference (no face seen in this run)"
+    calibration = Calibration.for_list(
+        watchlist.centroids(), config.max_false_alert_rate, load_reference(), faces, source
+    )
+    if config.threshold is None:
+        cuts, mode = calibration.cuts(config.max_false_alert_rate), "auto"
+    else:
+        cuts, mode = np.full(watchlist.size, config.threshold), "fixed"
+    return RunCuts(
+        cuts,
+        mode,
+        calibration.source,
+        faces.faces,
+        background_faces,
+        calibration.expected_false_alert_rate(cuts),
+        watchlist.missed_share(cuts),
+        calibration,
+    )
+
+
 @dataclass
 class ScanResult:
     deployment_dir: Path
@@ -161,8 +215,7 @@ class ScanResult:
     skipped: list[Path] = field(default_factory=list)  # already scanned (same content)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # every video found, with its SHA-256
     watchlist_sha256: str = ""
-    threshold: float = 0.0  # the distance matched at (resolved when ``auto``)
-    expected_false_alert_rate: float = 0.0
+    cuts: RunCuts | None = None  # what this run matched at (None: it scanned nothing)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # this run's processing time by stage
 
     @property
@@ -246,9 +299,17 @@ class _Planned:
 
 
 def _plan(
-    path: Path, sha256: str, settings: AnalysisSettings, segment_seconds: float, min_segments: int = 1
+    path: Path,
+    sha256: str,
+    settings: AnalysisSettings,
+    segment_seconds: float,
+    faces: DistanceHistograms,
+    min_segments: int = 1,
+    keep_evidence: bool = True,
 ) -> tuple[_Planned, list[SegmentTask]]:
-    assembly = VideoAssembly(settings_matcher(settings), TIMELINE_BIN_S, settings.keep_distances)
+    assembly = VideoAssembly(
+        settings_matcher(settings), TIMELINE_BIN_S, faces, settings.keep_distances, keep_evidence
+    )
     planned = _Planned(path, sha256, assembly)
     try:
         with VideoReader(path) as reader:
@@ -302,6 +363,10 @@ class Evidence(Protocol):
 
     outputs: tuple[Path, ...]  # files and folders that ``--overwrite`` removes besides the state
 
+    def calibrated(self, state: DeploymentState, cuts: RunCuts) -> None:
+        """Called once the run's cuts are known, before its first video is committed."""
+        ...
+
     def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
         """The records (and evidence on disk) of one video's matched tracks."""
         ...
@@ -344,20 +409,19 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     loaded = load_for_scan(config.watchlist)
     watchlist = loaded.watchlist
     videos = find_footage(config.inputs)
-    threshold, expected_rate = config.resolve_threshold(watchlist)
+    background = find_footage(config.background) if config.background else []
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
     paths = DeploymentFolder(config.deployment_dir)
     evidence = AlertEvidence(paths)
     with paths.lock("scan", wait=config.wait):
-        scan_settings = config.scan_settings(loaded.sha256, threshold)
+        scan_settings = config.scan_settings(loaded.sha256)
         state = DeploymentState(config.deployment_dir)
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
         _warn_about(watchlist, expired, config, scanned_at)
-        _warn_about_threshold(watchlist, config, threshold, expected_rate)
         expired_ids = {subject.subject_id for subject in expired}
         state.start(
             scan_settings,
@@ -370,18 +434,12 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
                 "categories": dict(
                     Counter(s.category for s in watchlist.subjects if s.subject_id not in expired_ids)
                 ),
-                "expected_false_alert_rate": expected_rate,
-                "calibration": watchlist.calibrated.tail.source,
             },
         )
-        result = ScanResult(
-            deployment_dir=config.deployment_dir,
-            records=[],
-            watchlist_sha256=loaded.sha256,
-            threshold=threshold,
-            expected_false_alert_rate=expected_rate,
-        )
-        scan_footage(videos, state, loaded, threshold, config, scanned_at, evidence, progress, result)
+        result = ScanResult(deployment_dir=config.deployment_dir, records=[], watchlist_sha256=loaded.sha256)
+        scan_footage(videos, state, loaded, config, scanned_at, evidence, progress, result, background)
+        if result.cuts is not None:
+            _warn_about_cuts(watchlist, config, result.cuts)
         finish_run(state, scanned_at, began, result)
         evidence.write_reports(state)
         return result
@@ -391,20 +449,22 @@ def scan_footage(
     videos: list[Path],
     state: DeploymentState,
     loaded: LoadedWatchlist,
-    threshold: float,
     config: ScanConfig,
     scanned_at: datetime,
     evidence: Evidence,
     progress: ProgressCallback | None,
     result: ScanResult,
+    background: list[Path] = (),  # type: ignore[assignment]
 ) -> None:
-    """Scan the videos the folder has not scanned yet and commit each, keeping what
-    ``evidence`` keeps of its matched tracks. Called under the folder's lock."""
+    """Scan the videos the folder has not scanned yet (and the ``background`` footage,
+    whose faces only calibrate), calibrate on their faces, and commit each video,
+    keeping what ``evidence`` keeps of its alerts. Called under the folder's lock."""
     report = progress or (lambda _event: None)
     settings = AnalysisSettings(
         watchlist=loaded.path,
         watchlist_stamp=loaded.stamp,
-        threshold=threshold,
+        fixed_threshold=config.threshold,
+        max_false_alert_rate=config.max_false_alert_rate,
         sample_fps=config.sample_fps,
         upsample=config.upsample,
         detector=config.detector,
@@ -412,10 +472,30 @@ def scan_footage(
         at=scanned_at,
         keep_distances=config.keep_distances,
     )
-    planned, tasks = _plan_videos(videos, state, settings, config, result)
+    faces = DistanceHistograms(loaded.watchlist.size)
+    planned, tasks = _plan_videos(videos, state, settings, config, result, faces)
+    calibrating, calibrating_tasks = _plan_background(background, settings, config, faces, planned)
     _warn_about_start(config.start, [video.path for video in planned])
-    report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
-    _run_and_commit(planned, tasks, state, loaded.watchlist, config, scanned_at, evidence, report, result)
+    if not planned:
+        return
+    report(
+        Progress(
+            "scan_start",
+            total=len(planned),
+            frames=sum(v.frame_count for v in planned + calibrating),
+        )
+    )
+    _analyse(planned + calibrating, tasks + calibrating_tasks, config, report)
+    background_faces = sum(video.assembly.faces_seen for video in calibrating)
+    result.cuts = run_cuts(loaded.watchlist, config, faces, background_faces)
+    evidence.calibrated(state, result.cuts)
+    for video in planned:
+        result.scanned.append(
+            _commit(video, state, loaded.watchlist, config, scanned_at, evidence, result.cuts)
+        )
+        for stage, seconds in video.assembly.stage_seconds.items():
+            result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
+        report(Progress("video_end", video=video.path))
 
 
 def finish_run(state: DeploymentState, scanned_at: datetime, began: float, result: ScanResult) -> None:
@@ -427,28 +507,32 @@ def finish_run(state: DeploymentState, scanned_at: datetime, began: float, resul
             "videos_scanned": len(result.scanned),
             "videos_skipped": len(result.skipped),
             "software_version": __version__,
+            "cuts": result.cuts.to_payload() if result.cuts else None,
         }
     )
     result.records = state.ordered()
 
 
-def _warn_about_threshold(
-    watchlist: Watchlist, config: ScanConfig, threshold: float, expected_rate: float
-) -> None:
+def _warn_about_cuts(watchlist: Watchlist, config: ScanConfig, cuts: RunCuts) -> None:
     """Once per scan: a fixed threshold looser than the false alert rate allows, and a
-    list calibrated from the reference measurement rather than its own photos."""
-    calibration = watchlist.calibrated
-    if calibration.note:
-        logger.info("watchlist %s: %s", config.watchlist, calibration.note)
-    if config.threshold is not None and expected_rate > config.max_false_alert_rate:
+    list that would miss many of its own people at its cuts."""
+    rate = cuts.expected_false_alert_rate
+    if cuts.mode == "fixed" and rate > config.max_false_alert_rate:
         logger.warning(
             "threshold %g is looser than a false alert rate of %s allows against %d subjects: "
-            "expect about %s false alerts per 10,000 faces seen (--threshold auto gives %g)",
-            threshold,
+            "expect about %s false alerts per 10,000 faces seen",
+            config.threshold,
             f"{config.max_false_alert_rate:g}",
             watchlist.size,
-            f"{expected_rate * 10_000:.3g}",
-            calibration.auto_threshold(config.max_false_alert_rate, watchlist.size),
+            f"{rate * 10_000:.3g}",
+        )
+    missed = cuts.expected_missed_share
+    if missed is not None and missed > MISSED_SHARE_WARNING:
+        logger.warning(
+            "at these cuts about %.0f%% of the list's own photos, shown as footage shows faces, "
+            "lie beyond their subject's cut: more photos per subject, sharper photos or a shorter "
+            "list would find more of them",
+            100 * missed,
         )
 
 
@@ -474,6 +558,7 @@ def _plan_videos(
     settings: AnalysisSettings,
     config: ScanConfig,
     result: ScanResult,
+    faces: DistanceHistograms,
 ) -> tuple[list[_Planned], list[SegmentTask]]:
     """The videos to scan now (not scanned before, nor twice in this run) and their segments."""
     planned: list[_Planned] = []
@@ -489,45 +574,61 @@ def _plan_videos(
         seen.add(sha256)
         # Fewer videos than workers: split each further, so one file keeps every core busy.
         min_segments = -(-config.workers // len(videos))
-        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds, min_segments)
+        video, video_tasks = _plan(
+            path.resolve(), sha256, settings, config.segment_seconds, faces, min_segments
+        )
         video.path = path
         planned.append(video)
         tasks.extend(video_tasks)
     return planned, tasks
 
 
-def _run_and_commit(
-    planned: list[_Planned],
-    tasks: list[SegmentTask],
-    state: DeploymentState,
-    watchlist: Watchlist,
+def _plan_background(
+    videos: list[Path],
+    settings: AnalysisSettings,
     config: ScanConfig,
-    scanned_at: datetime,
-    evidence: Evidence,
-    report: ProgressCallback,
-    result: ScanResult,
-) -> None:
-    """Run the segments and commit each video as soon as it and every video before it is done.
+    faces: DistanceHistograms,
+    scanning: list[_Planned],
+) -> tuple[list[_Planned], list[SegmentTask]]:
+    """Footage of the site whose faces calibrate the run and nothing else: no alert, no
+    record, and scanned again by every run it is given to. A file this run scans
+    anyway (by content) calibrates as it is scanned, once."""
+    planned: list[_Planned] = []
+    tasks: list[SegmentTask] = []
+    seen = {video.sha256 for video in scanning}
+    for path in videos:
+        sha256 = content_id(path.resolve())
+        if sha256 in seen:
+            logger.info("background %s: scanned in this run already, its faces counted once", path)
+            continue
+        seen.add(sha256)
+        video, video_tasks = _plan(
+            path.resolve(), sha256, settings, config.segment_seconds, faces, keep_evidence=False
+        )
+        if video.error:
+            logger.warning("background footage %s: skipped: %s", path, video.error)
+            continue
+        video.path = path
+        planned.append(video)
+        tasks.extend(video_tasks)
+    return planned, tasks
 
-    Videos are committed in input order, whatever order their segments finish in,
-    so alert numbers are the same however the work was spread."""
+
+def _analyse(
+    planned: list[_Planned], tasks: list[SegmentTask], config: ScanConfig, report: ProgressCallback
+) -> None:
+    """Run every segment and fold each into its video; each video is finished once its
+    last segment is in."""
     by_video = {str(video.path.resolve()): video for video in planned}
-    next_to_commit = 0
     results = run_segments(
         tasks, config.workers, config.scheduler, lambda n: report(Progress("frames", advance=n))
     )
     try:
-        while next_to_commit < len(planned):
-            while next_to_commit < len(planned) and planned[next_to_commit].complete:
-                video = planned[next_to_commit]
-                result.scanned.append(_commit(video, state, watchlist, config, scanned_at, evidence))
-                for stage, seconds in video.assembly.stage_seconds.items():
-                    result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
-                report(Progress("video_end", video=planned[next_to_commit].path))
-                next_to_commit += 1
-            if next_to_commit < len(planned):
-                segment = next(results)
-                by_video[segment.video].assembly.add(segment)
+        for segment in results:
+            video = by_video[segment.video]
+            video.assembly.add(segment)
+            if video.complete and not video.error:
+                video.assembly.finish()
     finally:
         results.close()
 
@@ -539,9 +640,11 @@ def _commit(
     config: ScanConfig,
     scanned_at: datetime,
     evidence: Evidence,
+    cuts: RunCuts,
 ) -> VideoRecord:
-    """Turn a finished video's segments into its record: evidence kept (snapshots
-    written), then the record stored (atomically, last)."""
+    """Turn a finished video's segments into its record: its alerts at the run's
+    cuts, their evidence kept (snapshots written), then the record stored
+    (atomically, last)."""
     assembly = video.assembly
     start = _video_start(video.path, config.start)
     common = {
@@ -559,8 +662,8 @@ def _commit(
         state.commit(record)
         return record
 
-    assembly.finish()
-    alerts = evidence.keep(state, build_alerts(assembly.alert_tracks(), assembly.decisions), watchlist)
+    in_force = np.array([not subject.is_expired(scanned_at) for subject in watchlist.subjects])
+    alerts = evidence.keep(state, assembly.alerts(np.where(in_force, cuts.cuts, -np.inf)), watchlist)
     broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
     if not broken and assembly.frame_count and assembly.frames_decoded < 0.9 * assembly.frame_count:
         broken.append(f"decoding stopped after {assembly.frames_decoded} of {assembly.frame_count} frames")
@@ -621,7 +724,7 @@ class AlertEvidence:
                 # Only subjects with an alert: the reviewer compares the two faces.
                 subject_photo = self.paths.subject_photo(subject.subject_id)
                 write_atomic(self.paths.file(subject_photo), subject.photo_jpeg)
-            runner_up = alert.decision.subjects[1]
+            runner_up, runner_up_distance = alert.runner_up
             records.append(
                 alert_record(
                     alert,
@@ -630,10 +733,13 @@ class AlertEvidence:
                     subject,
                     subject_photo=subject_photo,
                     runner_up_subject_id=watchlist.subjects[runner_up].subject_id if runner_up >= 0 else "",
-                    runner_up_distance=round(alert.decision.distances[1], 4) if runner_up >= 0 else None,
+                    runner_up_distance=round(runner_up_distance, 4) if runner_up >= 0 else None,
                 )
             )
         return records
+
+    def calibrated(self, state: DeploymentState, cuts: RunCuts) -> None:
+        """Nothing to do: each alert records its own cut, the run its cuts."""
 
     def committed(self, state: DeploymentState) -> None:
         """Nothing to tidy: a deployment keeps every alert until it is purged."""
@@ -655,22 +761,23 @@ def alert_record(alert: Alert, alert_id: str, snapshot: str, subject: Subject, *
         subject_id=subject.subject_id,
         subject_name=subject.name,
         category=subject.category,
-        distance=round(alert.decision.distances[0], 4),
+        distance=round(alert.distance, 4),
+        cut=round(alert.cut, 4),
         top=top,
         right=right,
         bottom=bottom,
         left=left,
         snapshot=snapshot,
-        views=alert.decision.views,
+        views=alert.match.views,
         view_distance=round(alert.best.distance, 4),
         **extra,
     )
 
 
 def _distance_rows(assembly: VideoAssembly, watchlist: Watchlist) -> list[dict[str, Any]]:
-    """Every decided track's nearest subjects and distances: numbers and ids only."""
+    """Every summarised track's nearest subjects and distances: numbers and ids only."""
     rows = []
-    for track_id, decision in sorted(assembly.decisions.items()):
+    for track_id, decision in sorted(assembly.matches.items()):
         track = assembly.track(track_id)
         row: dict[str, Any] = {
             "track_id": track_id,

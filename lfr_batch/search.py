@@ -5,9 +5,9 @@ become a one-subject list, and the footage runs through the same engine as a
 scan (:func:`lfr_batch.scan.scan_footage`): segments, workers or Dask,
 skip-on-rerun, a record per video. Every track is compared with the person, and
 the result is a ranked list of candidates for a trained person to judge, not an
-alert: the candidates down to a cut calibrated as a scan's threshold is (so the
-list states how many false candidates to expect), then the next few below the
-cut, marked so, to show where the evidence thins out.
+alert: the candidates down to a cut calibrated as a scan's cuts are, on the faces
+the search saw (so the list states how many false candidates to expect), then the
+next few below the cut, marked so, to show where the evidence thins out.
 
 ``cases/NAME/`` is one case folder, owned like a deployment folder (same state,
 lock and review store): ``candidates.csv``, ``candidates.xlsx``, ``case.html``
@@ -36,6 +36,7 @@ from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import LOOK_FURTHER, check_all, on_value
 from lfr_batch.records.case_report import (
     CASE_KIND,
+    case_cut,
     ranked,
     shown_count,
     write_case_reports,
@@ -44,6 +45,7 @@ from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.scan import (
     ProgressCallback,
+    RunCuts,
     ScanConfig,
     ScanResult,
     alert_record,
@@ -55,7 +57,6 @@ from lfr_batch.scan import (
 )
 from lfr_batch.signing import signing_key
 from lfr_batch.vision.alerts import Alert
-from lfr_batch.vision.calibration import calibrate
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import DetectorName, FaceDetector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
@@ -166,7 +167,6 @@ def read_probe(photos: Sequence[Path], case: str) -> Probe:
         encoding_source=[Path(path).name for path, _h in hashes],
         created=datetime.now(UTC).replace(microsecond=0),
         models={"detector": HOG_DETECTOR_MODEL, "landmarks": LANDMARK_MODEL, "encoder": ENCODER_MODEL},
-        calibration=calibrate(rows, subjects, 1),
     )
     return Probe(watchlist, tuple(hashes), tuple(crops))
 
@@ -190,23 +190,47 @@ def _warn_about_two_people(encodings: np.ndarray, photos: list[str]) -> None:
 class CandidateEvidence:
     """A case keeps its listed candidates only: a snapshot each, numbered C00001, …"""
 
-    def __init__(self, paths: DeploymentFolder, cut: float, top: int, below: int) -> None:
-        self.paths, self.cut, self.top, self.below = paths, cut, top, below
+    def __init__(
+        self, paths: DeploymentFolder, max_false_candidate_rate: float, top: int, below: int
+    ) -> None:
+        self.paths, self.top, self.below = paths, top, below
+        self.max_false_candidate_rate = max_false_candidate_rate
+        self.cut, self.expected_false_candidate_rate = LOOK_FURTHER, 0.0  # until calibrated
         self.outputs = paths.case_outputs
+
+    def calibrated(self, state: DeploymentState, cuts: RunCuts) -> None:
+        """The cut at the false candidate rate asked for, on the faces this search saw:
+        it is the case's cut from now on, stored with the probe's facts."""
+        calibration = cuts.calibration
+        self.cut = min(float(calibration.cuts(self.max_false_candidate_rate)[0]), LOOK_FURTHER)
+        self.expected_false_candidate_rate = calibration.expected_false_alert_rate(self.cut)
+        state.settings["watchlist"].update(
+            {
+                "cut": self.cut,
+                "expected_false_candidate_rate": self.expected_false_candidate_rate,
+                "calibration": calibration.source,
+            }
+        )
+        state.save_settings()
+
+    def resume(self, state: DeploymentState) -> None:
+        """Take up the case's cut from its last search, for tidying before this one."""
+        if state.exists and "cut" in state.settings.get("watchlist", {}) | state.settings.get("scan", {}):
+            self.cut = case_cut(state)
 
     def _shown(self, distances: list[float]) -> int:
         return shown_count(distances, self.cut, self.top, self.below)
 
     def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
         held = [alert.distance for _video, alert in state.alerts()]
-        found = sorted(alerts, key=lambda a: a.decision.distances[0])
-        distances = sorted(held + [round(a.decision.distances[0], 4) for a in found])
+        found = sorted(alerts, key=lambda a: a.distance)
+        distances = sorted(held + [round(a.distance, 4) for a in found])
         shown = self._shown(distances)
         last = distances[shown - 1] if shown else -math.inf
         records = []
         number = state.next_alert_number()
         for alert in found:
-            if round(alert.decision.distances[0], 4) > last:
+            if round(alert.distance, 4) > last:
                 break  # ranked below every listed candidate: nothing of it is written
             candidate_id = f"C{number:05d}"
             number += 1
@@ -273,20 +297,16 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
     config.validate()
     began = time.perf_counter()
     probe = read_probe(config.photos, config.case)
-    calibration = probe.watchlist.calibrated
-    cut = min(calibration.auto_threshold(config.max_false_candidate_rate, 1), LOOK_FURTHER)
-    expected_rate = calibration.expected_false_alert_rate(cut, 1)
     videos = find_footage(config.footage)
     scan_config = config.scan_config()
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
     paths = config.paths
-    evidence = CandidateEvidence(paths, cut, config.top, config.below)
+    evidence = CandidateEvidence(paths, config.max_false_candidate_rate, config.top, config.below)
     with paths.lock("search", wait=config.wait):
         scan_settings = {
-            **scan_config.scan_settings(probe.sha256, LOOK_FURTHER),
+            **scan_config.scan_settings(probe.sha256),
             "kind": CASE_KIND,
-            "cut": cut,
             "top": config.top,
             "below": config.below,
             "max_false_candidate_rate": config.max_false_candidate_rate,
@@ -294,6 +314,12 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         state = DeploymentState(config.case_dir)
         _refuse_another_person(state, probe, config)
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
+        evidence.resume(state)
+        earlier = {
+            key: value
+            for key, value in state.settings.get("watchlist", {}).items()
+            if key in ("cut", "expected_false_candidate_rate", "calibration")
+        }
         # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
         save_watchlist(probe.watchlist, scan_config.watchlist, signing_key())
         for index, crop in enumerate(probe.crops):
@@ -306,24 +332,24 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
                     {"photo": path, "sha256": digest, "face": paths.probe_face(index)}
                     for index, (path, digest) in enumerate(probe.photos)
                 ],
-                "expected_false_candidate_rate": expected_rate,
-                "calibration": calibration.tail.source,
+                **earlier,
             },
         )
         evidence.committed(state)  # a run killed between a commit and its tidying
         scanned_at = datetime.now(UTC).replace(microsecond=0)
-        result = ScanResult(
-            deployment_dir=config.case_dir,
-            records=[],
-            watchlist_sha256=probe.sha256,
-            threshold=cut,
-            expected_false_alert_rate=expected_rate,
-        )
+        result = ScanResult(deployment_dir=config.case_dir, records=[], watchlist_sha256=probe.sha256)
         loaded = load_for_scan(scan_config.watchlist)
-        scan_footage(videos, state, loaded, LOOK_FURTHER, scan_config, scanned_at, evidence, progress, result)
+        scan_footage(videos, state, loaded, scan_config, scanned_at, evidence, progress, result)
         finish_run(state, scanned_at, began, result)
         evidence.write_reports(state)
-        return SearchResult(config.case_dir, result, cut, expected_rate, probe, ranked(state))
+        return SearchResult(
+            config.case_dir,
+            result,
+            evidence.cut,
+            evidence.expected_false_candidate_rate,
+            probe,
+            ranked(state),
+        )
 
 
 def _refuse_another_person(state: DeploymentState, probe: Probe, config: SearchConfig) -> None:

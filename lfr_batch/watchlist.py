@@ -9,8 +9,7 @@ A watchlist file is a pickle of plain data only (no numpy objects)::
      "encodings": {"dtype": "<f8", "shape": [N, 128], "data": bytes},
      "encoding_subject": {"dtype": "<i8", "shape": [N], "data": bytes} (row → subject),
      "encoding_source": [photo path of each row],
-     "encoding_footage_view": [bool, ...] (row is its photo as footage shows faces),
-     "calibration": {"location", "scale", "pairs", "source", "miss_shares", "note"}}
+     "encoding_footage_view": [bool, ...] (row is its photo as footage shows faces)}
 
 Each reference photo gives two rows: its encoding, as face_recognition computes it,
 and its *footage view*'s, the photo as a camera sees a passer-by
@@ -18,9 +17,9 @@ and its *footage view*'s, the photo as a camera sees a passer-by
 it lies nearer the small, soft faces of footage. Older files and face_recognition
 pickles have photo rows only, and match as before.
 
-The calibration (:mod:`lfr_batch.vision.calibration`) is computed when the list is
-built; a list without one (older files, face_recognition pickles) is
-calibrated from its own encodings when it is loaded.
+A list holds no threshold: each scan calibrates its subjects' cuts on faces from
+footage (:mod:`lfr_batch.vision.calibration`). Files written before that carry a
+``calibration`` table fitted on the list's own photos; it is read past and unused.
 
 Loading never runs code (:mod:`lfr_batch.safe_pickle`). Version 1 files, which
 held numpy arrays, and pickles in the common face_recognition layout
@@ -48,7 +47,7 @@ from lfr_batch.files import write_atomic
 from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
 from lfr_batch.times import iso
-from lfr_batch.vision.calibration import REFERENCE_TAIL, Calibration, calibrate
+from lfr_batch.vision.calibration import TABLE_THRESHOLDS, Calibration, load_reference, subject_centroids
 from lfr_batch.vision.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
@@ -154,7 +153,6 @@ class Watchlist:
     created: datetime | None = None  # when the list was built
     models: dict[str, str] = field(default_factory=dict)
     legacy_format: bool = False
-    calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
         self.encodings = np.asarray(self.encodings, dtype=np.float64)
@@ -189,18 +187,6 @@ class Watchlist:
         ids = [s.subject_id for s in self.subjects]
         if len(set(ids)) != len(ids):
             raise WatchlistError("watchlist is malformed: subject ids repeat")
-        if self.calibration is None and self.subjects:
-            self.calibration = self.calibrate()
-
-    def calibrate(self, background: np.ndarray | None = None) -> Calibration:
-        return calibrate(
-            self.encodings,
-            self.encoding_subject,
-            len(self.subjects),
-            background,
-            encoding_photo=self.encoding_photo(),
-            footage_view=self.encoding_footage_view,
-        )
 
     def encoding_photo(self) -> np.ndarray:
         """Which reference photo each row comes from (a photo and its footage view share
@@ -213,10 +199,37 @@ class Watchlist:
         ]
         return np.unique(np.array(keys, dtype=object), return_inverse=True)[1].astype(np.int64)
 
-    @property
-    def calibrated(self) -> Calibration:
-        assert self.calibration is not None, "an empty watchlist has no calibration"
-        return self.calibration
+    def centroids(self) -> np.ndarray:
+        """Each subject's mean encoding (S×128): what a face is compared with."""
+        return subject_centroids(self.encodings, self.encoding_subject, self.size)
+
+    def own_probe_distances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each photo shown as footage shows a face (its footage view; the photo itself in
+        lists without views), against the centroid of its subject's other photos and their
+        views: the subject of each probe, and its distance. Photos of subjects with one
+        photo have nothing to be compared with and are left out."""
+        photo = self.encoding_photo()
+        has_views = bool(self.encoding_footage_view.any())
+        probe_rows = np.flatnonzero(self.encoding_footage_view if has_views else ~self.encoding_footage_view)
+        subject_sums = np.zeros((self.size, ENCODING_SIZE))
+        np.add.at(subject_sums, self.encoding_subject, self.encodings)
+        subject_counts = np.bincount(self.encoding_subject, minlength=self.size)
+        photo_sums = np.zeros((int(photo.max()) + 1, ENCODING_SIZE))
+        np.add.at(photo_sums, photo, self.encodings)
+        photo_counts = np.bincount(photo)
+        owner = self.encoding_subject[probe_rows]
+        rest = subject_counts[owner] - photo_counts[photo[probe_rows]]
+        kept = rest > 0
+        probe_rows, owner, rest = probe_rows[kept], owner[kept], rest[kept]
+        others = (subject_sums[owner] - photo_sums[photo[probe_rows]]) / rest[:, None]
+        return owner, np.linalg.norm(self.encodings[probe_rows] - others, axis=1)
+
+    def missed_share(self, cuts: np.ndarray) -> float | None:
+        """The share of the list's own footage-like probes further than their subject's
+        cut (None where no subject has two photos): how often one view of a listed
+        person, as footage shows a face, would be missed."""
+        owner, distances = self.own_probe_distances()
+        return float(np.mean(distances > cuts[owner])) if len(owner) else None
 
     @property
     def size(self) -> int:
@@ -242,8 +255,33 @@ class Watchlist:
             "encoding_subject": _array_field(self.encoding_subject),
             "encoding_source": list(self.encoding_source),
             "encoding_footage_view": [bool(v) for v in self.encoding_footage_view],
-            "calibration": self.calibration.to_payload() if self.calibration else None,
         }
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What to expect of a list before any footage is seen, from the reference alone
+    (a scan recalibrates each subject's cut on its own faces)."""
+
+    cuts: np.ndarray  # each subject's cut at the rate asked for
+    expected_false_alert_rate: float
+    missed_share: float | None  # the list's own footage-like probes beyond their cut
+    # threshold, expected false alert rate, share of own probes missed, at one cut for all
+    table: tuple[tuple[float, float, float | None], ...]
+
+
+def outlook(watchlist: Watchlist, max_rate: float) -> Outlook:
+    calibration = Calibration.for_list(watchlist.centroids(), max_rate, load_reference())
+    cuts = calibration.cuts(max_rate)
+    table = tuple(
+        (
+            threshold,
+            calibration.expected_false_alert_rate(threshold),
+            watchlist.missed_share(np.full(watchlist.size, threshold)),
+        )
+        for threshold in TABLE_THRESHOLDS
+    )
+    return Outlook(cuts, calibration.expected_false_alert_rate(cuts), watchlist.missed_share(cuts), table)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -376,7 +414,6 @@ def _from_payload(payload: dict[str, Any]) -> Watchlist:
         encoding_footage_view=_flags(payload.get("encoding_footage_view", [])),
         created=_created(_text(payload.get("created"))),
         models={_text(k): _text(v) for k, v in payload.get("models", {}).items()},
-        calibration=_calibration(payload.get("calibration")),
     )
 
 
@@ -384,14 +421,6 @@ def _flags(value: Any) -> np.ndarray:
     if not isinstance(value, list) or not all(isinstance(v, bool) for v in value):
         raise TypeError("encoding_footage_view must be a list of true/false")
     return np.array(value, dtype=bool)
-
-
-def _calibration(payload: Any) -> Calibration | None:
-    if payload is None:
-        return None
-    if not isinstance(payload, dict):
-        raise TypeError("calibration must be a table of numbers")
-    return Calibration.from_payload(payload)
 
 
 def _face_recognition_row(value: Any) -> np.ndarray:
@@ -541,48 +570,19 @@ def footage_view_encoding(image: np.ndarray, box: np.ndarray, encoder: FaceEncod
     return encoder(small, small_box[None, :])[0]
 
 
-def _background_encodings(
-    folder: Path,
-    detector: FaceDetector,
-    encoder: FaceEncoder,
-    rejected: list[RejectedPhoto],
-    footage_views: bool,
-) -> list[np.ndarray]:
-    """Encodings of people not on the list (and of their footage views, as the list has
-    them), for calibration only."""
-    if not folder.is_dir():
-        raise WatchlistError(f"background folder not found: {folder}")
-    found = []
-    for photo in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            image, box, encoding = one_face(photo, detector, encoder)
-        except PhotoError as error:
-            rejected.append(RejectedPhoto(photo, f"background: {error}"))
-            continue
-        found.append(encoding)
-        if footage_views:
-            found.append(footage_view_encoding(image, box, encoder))
-    if not found:
-        raise WatchlistError(f"no usable photo in the background folder {folder}")
-    return found
-
-
 def build_watchlist(
     source: Path,
     upsample: int = 1,
     now: datetime | None = None,
     on_photo: Callable[[Path, int], None] | None = None,
-    background: Path | None = None,
     footage_views: bool = True,
 ) -> BuildResult:
     """Build a watchlist from ``source/<subject_id>/<photos>`` (+ optional subjects.csv).
 
     Every photo that cannot be read, or shows no face or more than one, is
     rejected with its reason; nothing is skipped silently. ``on_photo(path, total)``
-    is called as each photo is started. ``background`` holds photos of people who
-    are not on the list (``<person>/<photos>``, or photos directly), used only to
-    calibrate the list's false alert rate; nothing of them is stored. With
-    ``footage_views`` each photo adds its footage view's encoding to its subject.
+    is called as each photo is started. With ``footage_views`` each photo adds its
+    footage view's encoding to its subject.
     """
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
@@ -647,9 +647,6 @@ def build_watchlist(
         logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
     if not subjects:
         raise WatchlistError(f"no usable reference photo in {source}: the watchlist would be empty")
-    others = (
-        _background_encodings(background, detector, encoder, rejected, footage_views) if background else []
-    )
     watchlist = Watchlist(
         subjects=subjects,
         encodings=np.stack(rows),
@@ -662,9 +659,7 @@ def build_watchlist(
             "landmarks": LANDMARK_MODEL,
             "encoder": ENCODER_MODEL,
         },
-        calibration=Calibration(REFERENCE_TAIL),  # replaced below, with the background
     )
-    watchlist.calibration = watchlist.calibrate(np.array(others) if others else None)
     return BuildResult(
         watchlist=watchlist,
         accepted_photos=row_footage_view.count(False),

@@ -125,6 +125,7 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys, mo
 def test_overwrite_with_a_bad_scheduler_loses_nothing(tmp_path: Path, capsys) -> None:
     """The scheduler is tried before --overwrite clears the deployment."""
     assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    capsys.readouterr()
     folder = tmp_path / "d"
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     for address, message in (

@@ -27,7 +27,7 @@ def watchlist() -> Watchlist:
 
 
 def test_nearest_subject_within_threshold(watchlist: Watchlist) -> None:
-    matcher = WatchlistMatcher(watchlist, threshold=0.6, at=NOW)
+    matcher = WatchlistMatcher(watchlist, cuts=0.6, at=NOW)
     probes = np.stack([unit(0, 1.05), unit(1) + unit(0, 0.3), unit(5)])
     matches = matcher.match(probes)
     assert matches.subject_index.tolist() == [0, 1, NO_SUBJECT]
@@ -81,3 +81,20 @@ def test_empty_probe_set() -> None:
     watchlist = Watchlist([Subject("a")], unit(0)[None], np.array([0]))
     matches = WatchlistMatcher(watchlist, 0.6, NOW).match(np.zeros((0, 128)))
     assert matches.subject_index.shape == (0,)
+
+
+def test_each_subject_is_held_against_its_own_cut(watchlist: Watchlist) -> None:
+    # 0.35 beyond a (whose cut is 0.3): no match; 0.4 from b (whose cut is 0.45): b.
+    probe = unit(0, 1.05) + unit(4, 0.35)
+    b_side = unit(1) + unit(4, 0.4)
+    matcher = WatchlistMatcher(watchlist, np.array([0.3, 0.45, 0.6]), NOW)
+    matches = matcher.match(np.stack([probe, b_side]))
+    assert matches.subject_index.tolist() == [NO_SUBJECT, 1]
+    assert matches.margins == pytest.approx([0.05, -0.05])
+    # Nearest by distance is still a, whatever the cuts.
+    assert matches.subjects[0, 0] == 0
+
+
+def test_cuts_outside_zero_to_two_are_refused(watchlist: Watchlist) -> None:
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        WatchlistMatcher(watchlist, np.array([0.3, 2.5, 0.4]), NOW)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lfr_batch.records.state import TIMELINE_BIN_S
-from lfr_batch.vision.alerts import TrackEvidence, decide
+from lfr_batch.vision.alerts import Alert, TrackEvidence, summarise
+from lfr_batch.vision.calibration import DistanceHistograms
 from lfr_batch.vision.encodings import MAX_VIEWS, EncodingPolicy
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, MotionRegions
@@ -77,42 +78,42 @@ def test_a_tracked_face_is_searched_at_its_own_scale_without_a_wider_search() ->
 
 
 def test_encoding_policy_gathers_views_of_candidates_and_looks_again_at_strangers() -> None:
-    policy = EncodingPolicy(threshold=0.4)
+    policy = EncodingPolicy()
     ids = np.array([0, 1])
     sizes, scores = np.array([80.0, 80.0]), np.array([1.0, 1.0])
     assert policy.select(ids, sizes, scores, 0.0).tolist() == [True, True]
-    # track 0 came within the candidate band (0.4 + 0.1) of a subject; track 1 did not
-    policy.record(ids, sizes, scores, 0.0, np.array([0.45, 0.7]))
+    # track 0 came within the candidate band (0.05 beyond a subject's cut); track 1 did not
+    policy.record(ids, sizes, scores, 0.0, np.array([0.04, 0.3]))
     assert policy.select(ids, sizes + 2, scores, 0.2).tolist() == [False, False]
     # the candidate gathers another view every 0.4 s, the stranger every 1.5 s
     assert policy.select(ids, sizes, scores, 0.4).tolist() == [True, False]
-    policy.record(ids[:1], sizes[:1], scores[:1], 0.4, np.array([0.45]))
+    policy.record(ids[:1], sizes[:1], scores[:1], 0.4, np.array([0.04]))
     assert policy.select(ids, np.array([80.0, 82.0]), scores, 1.6).tolist() == [True, True]
     # a clearly better view is encoded at once
     assert policy.select(ids, np.array([80.0, 120.0]), scores, 0.5).tolist() == [False, True]
 
 
 def test_a_face_whose_track_the_tracker_is_unsure_of_is_encoded_at_once() -> None:
-    policy = EncodingPolicy(threshold=0.4)
+    policy = EncodingPolicy()
     ids, sizes, scores = np.array([0, 1]), np.array([80.0, 80.0]), np.array([1.0, 1.0])
-    policy.record(ids, sizes, scores, 0.0, np.array([0.7, 0.7]))
+    policy.record(ids, sizes, scores, 0.0, np.array([0.3, 0.3]))
     for _ in range(2):  # even past the strangers' two views
-        policy.record(ids, sizes, scores, 0.0, np.array([0.7, 0.7]))
+        policy.record(ids, sizes, scores, 0.0, np.array([0.3, 0.3]))
     assert policy.select(ids, sizes, scores, 0.2, unsure=np.array([False, True])).tolist() == [False, True]
 
 
 def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> None:
-    policy = EncodingPolicy(threshold=0.4)
+    policy = EncodingPolicy()
     ids, sizes, scores = np.array([0]), np.array([80.0]), np.array([1.0])
     for step in range(MAX_VIEWS):
         assert policy.select(ids, sizes, scores, step * 0.5).tolist() == [True]
-        policy.record(ids, sizes, scores, step * 0.5, np.array([0.3]))
+        policy.record(ids, sizes, scores, step * 0.5, np.array([-0.1]))
     assert policy.select(ids, sizes * 2, scores + 2, 100.0).tolist() == [False]
     # a face never recorded (too small or blurred to encode) is offered again next time
     assert policy.select(np.array([5]), sizes, scores, 0.0).tolist() == [True]
     assert policy.select(np.array([5]), sizes, scores, 0.2).tolist() == [True]
-    every = EncodingPolicy(threshold=0.4, every=True)
-    every.record(ids, sizes, scores, 0.0, np.array([0.9]))
+    every = EncodingPolicy(every=True)
+    every.record(ids, sizes, scores, 0.0, np.array([0.5]))
     assert every.select(ids, sizes, scores, 0.2).tolist() == [True]
 
 
@@ -152,8 +153,16 @@ def evidence(*encodings: np.ndarray) -> TrackEvidence:
     gathered = TrackEvidence()
     for index, encoding in enumerate(encodings):
         frame = Frame(index, index * 0.2, np.full((200, 200, 3), 128, dtype=np.uint8))
-        gathered.add(frame, np.array([50, 110, 110, 50]), encoding, 0.5)
+        gathered.add(frame, np.array([50, 110, 110, 50]), encoding, 0.5, 0.1)
     return gathered
+
+
+def assembly_for(matcher: WatchlistMatcher, **options: bool) -> VideoAssembly:
+    return VideoAssembly(matcher, TIMELINE_BIN_S, DistanceHistograms(matcher.watchlist.size), **options)
+
+
+def alerts_at(assembly: VideoAssembly, cut: float) -> list[Alert]:
+    return assembly.alerts(np.full(assembly.matcher.watchlist.size, cut))
 
 
 def test_a_track_over_a_seam_is_one_face_decided_on_the_views_of_both_sides() -> None:
@@ -163,27 +172,27 @@ def test_a_track_over_a_seam_is_one_face_decided_on_the_views_of_both_sides() ->
     first.tracks = [track(0, 5.0, 9.8, 0, 480), track(1, 2.0, 3.0, 300, 300)]
     # Before the seam, track 0 is 0.5 from subject a: on its own, no alert.
     first.open_evidence = {0: evidence(unit(0) + unit(2, 0.5))}
-    first.decisions = {1: decide(evidence(unit(5)), matcher)}
+    first.matches = {1: summarise(evidence(unit(5)), matcher)}
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700), track(1, 10.4, 11.0, 100, 100)]
     second.open_evidence = {0: evidence(unit(0) + unit(2, 0.1)), 1: evidence(unit(1) + unit(3, 0.2))}
-    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly = assembly_for(matcher)
     assembly.add(second)  # segments may finish out of order
     assert assembly.folded == 0
     assembly.add(first)
     assert assembly.folded == 2
     assembly.finish()
     assert assembly.faces_seen == 3  # the seam-crossing track counts once
-    assert [(t.track_id, t.first_seen_s, t.last_seen_s) for t in assembly.alert_tracks()] == [
+    alerts = alerts_at(assembly, 0.4)
+    assert [(a.track.track_id, a.track.first_seen_s, a.track.last_seen_s) for a in alerts] == [
         (0, 5.0, 12.0),
         (2, 10.4, 11.0),
     ]
     # The mean of both sides' views lies 0.3 from a: one alert, on the whole track.
-    decided = {
-        track_id: (d.subjects[0], round(d.distances[0], 6)) for track_id, d in assembly.decisions.items()
-    }
-    assert decided == {0: (0, 0.3), 2: (1, 0.2)}
-    assert assembly.decisions[0].views == 2
+    assert [(a.subject_index, round(a.distance, 6), a.cut) for a in alerts] == [(0, 0.3, 0.4), (1, 0.2, 0.4)]
+    assert alerts[0].match.views == 2
+    # Each face seen added its distances to both subjects to the run's faces, once.
+    assert assembly.faces.faces == 3
 
 
 def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces() -> None:
@@ -192,19 +201,18 @@ def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces()
     segment = SegmentResult("v", 0, 0)
     segment.tracks = [track(0, 1.0, 2.0, 0, 100), track(1, 3.0, 4.0, 300, 300)]
     blurred = TrackEvidence(low_quality_views=3)
-    segment.decisions = {0: decide(evidence(unit(4)), matcher), 1: decide(blurred, matcher)}
-    kept, plain = (
-        VideoAssembly(matcher, TIMELINE_BIN_S, keep_distances=True),
-        VideoAssembly(matcher, TIMELINE_BIN_S),
-    )
+    segment.matches = {0: summarise(evidence(unit(4)), matcher), 1: summarise(blurred, matcher)}
+    kept, plain = assembly_for(matcher, keep_distances=True), assembly_for(matcher)
     for assembly in (kept, plain):
         assembly.add(segment)
         assembly.finish()
         assert assembly.faces_seen == 2
         assert assembly.faces_low_quality == 1
-    assert list(kept.decisions) == [0]
-    assert kept.decisions[0].distances[0] == pytest.approx(np.sqrt(2))
-    assert plain.decisions == {}
+        assert assembly.faces.faces == 1  # the blurred face gave no encoding to measure
+    assert list(kept.matches) == [0]
+    assert kept.matches[0].distances[0] == pytest.approx(np.sqrt(2))
+    assert kept.matches[0].encoding is None  # a face that cannot alert keeps no mean
+    assert plain.matches == {}
 
 
 def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
@@ -217,12 +225,12 @@ def test_a_glimpse_at_a_seam_counts_only_if_it_goes_on_over_the_seam() -> None:
     first.open_evidence = {1: evidence(unit(0))}  # a lone view right on subject a
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700, detections=9)]
-    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly = assembly_for(matcher)
     assembly.add(first)
     assembly.add(second)
     assembly.finish()
     assert assembly.faces_seen == 1  # track 0 went on over the seam; track 1 did not
-    assert assembly.alert_tracks() == []  # and a glimpse never alerts
+    assert alerts_at(assembly, 0.4) == []  # and a glimpse never alerts
     assert sum(assembly.faces_seen_by_bin) == 1
 
 
@@ -238,16 +246,18 @@ def test_a_track_with_no_detection_surely_a_face_is_not_a_face_seen_unless_it_al
         track(1, 4.0, 6.0, 300, 300, sure=False),  # unsure, yet matched: it alerts
         track(2, 9.0, 9.8, 400, 480, sure=False),  # unsure here, surely a face after the seam
     ]
-    first.decisions = {0: decide(evidence(unit(4)), matcher), 1: decide(evidence(unit(0)), matcher)}
+    first.matches = {0: summarise(evidence(unit(4)), matcher), 1: summarise(evidence(unit(0)), matcher)}
     second = SegmentResult("v", 1, 250)
     second.tracks = [track(0, 10.0, 12.0, 500, 700)]
-    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly = assembly_for(matcher)
     assembly.add(first)
     assembly.add(second)
     assembly.finish()
+    assert assembly.faces_seen == 1  # the unsure track's alert is not decided yet
+    assert assembly.faces.faces == 0  # and no unsure track calibrates
+    assert [a.track.first_seen_s for a in alerts_at(assembly, 0.4)] == [4.0]
     assert assembly.faces_seen == 2
     assert sum(assembly.faces_seen_by_bin) == 2
-    assert [t.first_seen_s for t in assembly.alert_tracks()] == [4.0]
 
 
 def test_one_persons_passage_split_into_two_alerting_tracks_is_one_alert_and_one_face_seen() -> None:
@@ -261,19 +271,56 @@ def test_one_persons_passage_split_into_two_alerting_tracks_is_one_alert_and_one
         track(3, 3.5, 5.0, 300, 450),  # b at the same time: an alert of its own
         track(4, 1.2, 4.5, 900, 1200),  # someone else close to a, seen beside a's passage
     ]
-    segment.decisions = {
-        0: decide(evidence(unit(0) + unit(2, 0.3)), matcher),
-        1: decide(evidence(unit(0) + unit(2, 0.2)), matcher),
-        2: decide(evidence(unit(0) + unit(2, 0.25)), matcher),
-        3: decide(evidence(unit(1) + unit(2, 0.1)), matcher),
-        4: decide(evidence(unit(0) + unit(2, 0.35)), matcher),
+    segment.matches = {
+        0: summarise(evidence(unit(0) + unit(2, 0.3)), matcher),
+        1: summarise(evidence(unit(0) + unit(2, 0.2)), matcher),
+        2: summarise(evidence(unit(0) + unit(2, 0.25)), matcher),
+        3: summarise(evidence(unit(1) + unit(2, 0.1)), matcher),
+        4: summarise(evidence(unit(0) + unit(2, 0.35)), matcher),
     }
-    assembly = VideoAssembly(matcher, TIMELINE_BIN_S)
+    assembly = assembly_for(matcher)
     assembly.add(segment)
     assembly.finish()
+    found = alerts_at(assembly, 0.4)
     assert assembly.faces_seen == 4
     assert sum(assembly.faces_seen_by_bin) == 4
-    alerts = [(t.track_id, t.first_seen_s, t.last_seen_s) for t in assembly.alert_tracks()]
+    alerts = sorted((a.track.track_id, a.track.first_seen_s, a.track.last_seen_s) for a in found)
     assert alerts == [(0, 1.0, 6.0), (2, 9.5, 10.5), (3, 3.5, 5.0), (4, 1.2, 4.5)]
     # The merged alert keeps the nearer of its two decisions.
-    assert assembly.decisions[0].distances[0] == pytest.approx(0.2)
+    assert next(a for a in found if a.track.track_id == 0).distance == pytest.approx(0.2)
+
+
+def test_an_alert_waits_for_the_runs_cuts_each_subject_its_own() -> None:
+    """A track's mean is held (with its views) while it lies within a subject's ceiling;
+    the alert is decided at the run's cuts, on the subject whose cut it lies furthest
+    within, and its snapshot is the view nearest that subject."""
+    watchlist = Watchlist([Subject("a"), Subject("b")], np.stack([unit(0), unit(1)]), np.array([0, 1]))
+    matcher = WatchlistMatcher(watchlist, np.array([0.5, 0.5]), datetime(2026, 11, 26, tzinfo=UTC))
+    segment = SegmentResult("v", 0, 0)
+    segment.tracks = [track(0, 1.0, 3.0, 0, 100), track(1, 4.0, 6.0, 300, 300), track(2, 7.0, 8.0, 0, 9)]
+    segment.matches = {
+        0: summarise(evidence(unit(0) + unit(2, 0.3)), matcher),  # 0.3 from a
+        1: summarise(evidence(unit(1) + unit(2, 0.3)), matcher),  # 0.3 from b
+        2: summarise(evidence(unit(5)), matcher),  # beyond every ceiling: nothing kept
+    }
+    assembly = assembly_for(matcher)
+    assembly.add(segment)
+    assembly.finish()
+    assert [match.may_alert for match in assembly.matches.values()] == [True, True]
+    found = assembly.alerts(np.array([0.25, 0.35]))  # a strict for a, looser for b
+    assert [(a.track.track_id, a.subject_index, a.cut) for a in found] == [(1, 1, 0.35)]
+    assert found[0].best.snapshot_jpeg.startswith(b"\xff\xd8")
+
+
+def test_background_footage_calibrates_and_keeps_nothing() -> None:
+    watchlist = Watchlist([Subject("a")], unit(0)[None], np.array([0]))
+    matcher = WatchlistMatcher(watchlist, 0.5, datetime(2026, 11, 26, tzinfo=UTC))
+    segment = SegmentResult("v", 0, 0)
+    segment.tracks = [track(0, 1.0, 3.0, 0, 100)]
+    segment.matches = {0: summarise(evidence(unit(0) + unit(2, 0.1)), matcher)}
+    assembly = assembly_for(matcher, keep_evidence=False, keep_distances=True)
+    assembly.add(segment)
+    assembly.finish()
+    assert assembly.faces.faces == 1
+    assert assembly.matches == {}
+    assert alerts_at(assembly, 0.5) == []

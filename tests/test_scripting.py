@@ -25,8 +25,11 @@ def test_scan_json_is_one_object_with_the_run_s_figures(tmp_path: Path, walk_vid
     assert (result["videos_scanned"], result["videos_skipped"], result["videos_failed"]) == (1, 0, [])
     assert result["faces_seen"] == 2
     assert result["alerts"] == 1
-    assert result["threshold_mode"] == "auto"
-    assert 0 < result["expected_false_alert_rate"] <= 1e-4
+    cuts = result["cuts"]
+    assert cuts["mode"] == "auto"
+    assert 0 < cuts["expected_false_alert_rate"] <= 1e-4
+    assert cuts["cut_min"] <= cuts["cut_median"] <= cuts["cut_max"]
+    assert cuts["faces"] <= result["faces_seen"]
     assert all(Path(path).is_file() for path in result["reports"])
 
 
@@ -119,4 +122,4 @@ def test_review_on_the_reports_folder_names_its_deployments(scanned: Path, capsy
 
 def test_info_on_the_bundled_watchlist_as_json(capsys) -> None:
     assert main(["watchlist", "info", str(SAMPLE_WATCHLIST), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["auto_threshold"] > 0.3
+    assert json.loads(capsys.readouterr().out)["auto"]["cut_median"] > 0.3

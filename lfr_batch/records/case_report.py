@@ -107,8 +107,15 @@ def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
     return sorted(state.alerts(), key=lambda pair: (pair[1].distance, pair[1].alert_id))
 
 
+def case_cut(state: DeploymentState) -> float:
+    """The case's cut: its latest search's, calibrated on the faces that search saw (a
+    case searched before cuts were calibrated per run keeps the one in its settings)."""
+    probe = state.settings.get("watchlist", {})
+    return float(probe.get("cut", state.settings["scan"].get("cut", 0.0)))
+
+
 def candidate_rows(state: DeploymentState) -> list[dict[str, Any]]:
-    cut, case = state.settings["scan"]["cut"], state.deployment_dir.name
+    cut, case = case_cut(state), state.deployment_dir.name
     reviews = state.reviews()
     rows = []
     for rank, (video, alert) in enumerate(ranked(state), start=1):
@@ -139,7 +146,7 @@ def case_figures(state: DeploymentState, rows: list[dict[str, Any]]) -> dict[str
         "videos": len(records),
         "footage": hms(sum(record.duration_s for record in records)),
         "faces_seen": faces_seen,
-        "cut": state.settings["scan"]["cut"],
+        "cut": case_cut(state),
         "expected_false_candidates": f"{probe.get('expected_false_candidate_rate', 0.0) * faces_seen:.2g}",
         "above_cut": sum(row["listed"] == ABOVE for row in rows),
         "below_cut": sum(row["listed"] == BELOW for row in rows),

@@ -24,8 +24,9 @@ FIGURES = (
     ("duration", "Duration"),
     ("purpose", "Purpose"),
     ("watchlist_size", "Watchlist size"),
-    ("threshold", "Threshold"),
+    ("threshold", "Threshold (median cut)"),
     ("threshold_mode", "Threshold chosen"),
+    ("calibration", "Calibrated on"),
     ("faces_seen", "Faces seen"),
     ("total_alerts", "Alerts"),
     ("true_alerts_confirmed", "True, confirmed"),
@@ -63,7 +64,7 @@ OUTCOME_LABELS = {
     "other_disposal": "Other disposal",
     "no_action": "No action",
 }
-THRESHOLD_MODES = {"auto": "calibrated to the watchlist", "fixed": "fixed by the operator"}
+THRESHOLD_MODES = {"auto": "a cut per subject, calibrated on footage", "fixed": "fixed by the operator"}
 RATE_FIGURES = ("false_alert_rate", "expected_false_alert_rate")
 
 STYLE = """
@@ -127,16 +128,27 @@ def embedded_image(paths: DeploymentFolder, relative: str, label: str) -> str:
     return f'<img alt="{html.escape(label)}" src="data:image/jpeg;base64,{data}">'
 
 
-def _evaluation(paths: DeploymentFolder) -> str:
-    """The DET curve of ``lfr-batch evaluate``, where one was drawn."""
+def _evaluation(paths: DeploymentFolder, evaluation: dict[str, Any] | None) -> str:
+    """The DET curve of ``lfr-batch evaluate``, where one was drawn, and what the scan's
+    cuts gave away against the best single threshold in hindsight."""
     path = paths.det_figure
     if not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
+    summary = ""
+    if evaluation and evaluation.get("hindsight"):
+        scan, best = evaluation["scan"], evaluation["hindsight"]
+        summary = (
+            f"<p>The scan found {scan['watchlisted_found']} of {scan['watchlisted_appearances']} watchlisted "
+            f"appearances with {scan['false_alerts']} false alerts. In hindsight, one threshold for every "
+            f"subject, {best['threshold']:.2f}, would have found {best['watchlisted_found']} with "
+            f"{best['false_alerts']} false alerts.</p>"
+        )
     return (
         "<h2>Evaluation against ground truth</h2><p>Each point is a threshold: watchlisted "
         "appearances missed against strangers alerted (lfr-batch evaluate; evaluation.csv).</p>"
-        f'<img class="figure" alt="DET curve" src="data:image/png;base64,{data}">'
+        + summary
+        + f'<img class="figure" alt="DET curve" src="data:image/png;base64,{data}">'
     )
 
 
@@ -298,9 +310,11 @@ def render(
     alerts: list[dict[str, Any]],
     videos: list[dict[str, Any]],
     bin_s: float,
+    evaluation: dict[str, Any] | None = None,
 ) -> str:
-    """The page for one deployment: its record, its alert rows (as in alerts.csv) and
-    its videos (as the deployment holds them; ``faces_seen_by_bin`` per ``bin_s``)."""
+    """The page for one deployment: its record, its alert rows (as in alerts.csv), its
+    videos (as the deployment holds them; ``faces_seen_by_bin`` per ``bin_s``) and the
+    last evaluation's figures, where there was one."""
     escape = html.escape
     keys = (
         "alert_id",
@@ -346,5 +360,5 @@ def render(
         + filter_box("name, video, outcome…", len(alerts), "alerts")
         + f'<table id="findings"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
         + timelines(videos, [_alert_marker(alert) for alert in alerts], bin_s, ALERT_LEGEND)
-        + _evaluation(paths),
+        + _evaluation(paths, evaluation),
     )

@@ -109,9 +109,13 @@ DEPLOYMENT_COLUMNS = (
     "no_action",
     "faces_seen",
     "expected_false_alert_rate",
+    "expected_missed_percent",
     "threshold_mode",
+    "threshold_min",
+    "threshold_max",
     "max_false_alert_rate",
     "calibration",
+    "calibration_faces",
     "faces_low_quality",
     "videos",
     "videos_failed",
@@ -209,13 +213,38 @@ def at_offset(start: datetime | None, seconds: float) -> datetime | None:
 
 
 def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord) -> dict[str, Any]:
+    """One alerts.csv row; its threshold is the cut its subject had in the run that
+    found it (``threshold``, the deployment's one threshold, for alerts found before
+    cuts were per subject)."""
+    row = asdict(alert)
+    cut = row.pop("cut")
     return {
-        **asdict(alert),
+        **row,
         "deployment": deployment,
         "video": video.video,
         "first_seen": at_offset(video.start, alert.first_seen_s),
         "last_seen": at_offset(video.start, alert.last_seen_s),
-        "threshold": threshold,
+        "threshold": threshold if cut is None else cut,
+    }
+
+
+def latest_cuts(state: DeploymentState) -> dict[str, Any]:
+    """What the deployment's latest run that scanned footage matched at; for a
+    deployment scanned before cuts were per subject, its one threshold."""
+    for run in reversed(state.settings.get("runs", [])):
+        if run.get("cuts"):
+            return run["cuts"]
+    settings, watchlist = state.settings["scan"], state.settings.get("watchlist", {})
+    threshold = settings["threshold"]
+    return {
+        "mode": settings.get("threshold_mode", "fixed"),
+        "source": watchlist.get("calibration", ""),
+        "faces": None,
+        "cut_median": threshold,
+        "cut_min": threshold,
+        "cut_max": threshold,
+        "expected_false_alert_rate": watchlist.get("expected_false_alert_rate", 0.0),
+        "expected_missed_share": None,
     }
 
 
@@ -291,6 +320,8 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
     false_alerts = counts["false_alerts_confirmed"] + counts["false_alerts_unconfirmed"]
     settings, details = state.settings["scan"], state.settings.get("deployment", {})
     watchlist, runs = state.settings.get("watchlist", {}), state.settings.get("runs", [])
+    cuts = latest_cuts(state)
+    missed = cuts["expected_missed_share"]
     return {
         "deployment": state.deployment_dir.name,
         "location": details.get("location", ""),
@@ -302,15 +333,19 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         ),
         "purpose": details.get("purpose", ""),
         "watchlist_size": watchlist.get("size", 0),
-        "threshold": settings["threshold"],
+        "threshold": cuts["cut_median"],
+        "threshold_min": cuts["cut_min"],
+        "threshold_max": cuts["cut_max"],
         **counts,
         "false_alert_rate": false_alert_rate(false_alerts, faces_seen),
         "faces_seen": faces_seen,
         # As a percentage of faces seen, like false_alert_rate beside it.
-        "expected_false_alert_rate": round(100.0 * watchlist.get("expected_false_alert_rate", 0.0), 6),
+        "expected_false_alert_rate": round(100.0 * cuts["expected_false_alert_rate"], 6),
+        "expected_missed_percent": "" if missed is None else round(100.0 * missed, 2),
         "threshold_mode": settings.get("threshold_mode", "fixed"),
         "max_false_alert_rate": settings.get("max_false_alert_rate", ""),
-        "calibration": watchlist.get("calibration", ""),
+        "calibration": cuts["source"],
+        "calibration_faces": cuts["faces"],
         "faces_low_quality": sum(r.faces_low_quality for r in records),
         "videos": len(records),
         "videos_failed": sum(r.status == "failed" for r in records),
@@ -340,8 +375,9 @@ def write_reports(state: DeploymentState) -> None:
     settings = state.settings["scan"]
     reviews = current_reviews(state)
     rows = []
+    threshold = latest_cuts(state)["cut_median"]
     for record, alert in state.alerts():
-        row = alert_row(paths.name, settings["threshold"], record, alert)
+        row = alert_row(paths.name, threshold, record, alert)
         review = reviews.get(alert.alert_id, {})
         row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
         rows.append(row)
@@ -368,6 +404,7 @@ def write_reports(state: DeploymentState) -> None:
         [{key: cell_text(value) for key, value in row.items()} for row in rows],
         [timeline_row(video) for video in state.ordered()],
         TIMELINE_BIN_S,
+        state.settings.get("evaluation"),
     )
     write_atomic(paths.report_html, page.encode("utf-8"))
     write_csv(paths.deployment_csv, DEPLOYMENT_COLUMNS, [record])

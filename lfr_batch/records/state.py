@@ -53,6 +53,7 @@ class AlertRecord:
     view_distance: float = 0.0  # the snapshot view's own distance to the subject
     runner_up_subject_id: str = ""  # the next nearest subject, and its distance
     runner_up_distance: float | None = None
+    cut: float | None = None  # the subject's cut it lay within (None: scanned before cuts per subject)
 
 
 TIMELINE_BIN_S = 2.0  # faces seen are counted per this much video, for the alert sheet's timeline

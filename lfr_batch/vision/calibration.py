@@ -1,32 +1,48 @@
-"""How often a stranger would alert against a given watchlist, at each threshold.
+"""How near strangers' faces in footage come to each watchlist subject, and the cut each
+subject gets.
 
-A scan compares every face seen with every subject on the list, so the chance
-that a stranger lies within the threshold of *someone* grows with the list.
-The distances between photos of different subjects on the list (and of people
-known not to be on it, ``watchlist build --background``) sample that chance for
-one subject; their lower tail is fitted with a normal distribution (a straight
-line in probit space), which extrapolates below what the pairs can resolve;
-and the share of strangers who would alert against S subjects is
-``1 − (1 − q)^S``. Subjects are represented by the centroid of their encodings,
-as the matcher does (:mod:`lfr_batch.vision.matches`).
+A stranger walking past is compared with every subject on the list. Where their
+track's encoding lies from subject s is modelled as ``d = m_s + σ·z``: ``m_s`` is
+where strangers' faces typically lie from that subject, and ``z`` follows one lower
+tail for every subject, a straight line in probit space (``z = a + b·Φ⁻¹(p)``) that
+extrapolates below what any sample resolves. Each subject is scored against its own
+strangers, as speaker and face verification normalise each enrolled model's scores by
+its impostors (Z-normalisation).
 
-Faces in footage are not photos: small, compressed, noisy faces drift towards
-the average face, and a stranger's track lies nearer the list than their photo
-would. ``benchmarks/accuracy.py`` measures that drift on synthetic footage over a
-real moving scene: strangers alert as often at a threshold t as photos do at
-t + 0.05. Expected rates are read at ``threshold + FOOTAGE_SHIFT`` accordingly.
+Where strangers lie depends on the subject and on the footage. A subject whose
+centroid lies near the average face draws strangers near; so do subjects whose
+photos were all taken under one camera and light (ORL here; a force's custody
+photos); and small, soft footage faces drift towards the average face, nearer
+everyone. So ``m_s`` is measured on faces from footage, best first:
 
-A list too small to sample its own tail uses :data:`REFERENCE_TAIL`, measured
-on 635 photos of 86 people, or, where its subjects carry their photos' footage
-views, :data:`REFERENCE_TAIL_WITH_FOOTAGE_VIEWS`, measured on the same photos
-and their views: the views bring strangers nearer the subjects
-(``benchmarks/accuracy.py`` prints both).
+- **the faces of the run itself**, and of any background footage given with it:
+  nearly every face seen is a stranger. Each face's distances to the subjects add to
+  one histogram per subject (:class:`DistanceHistograms`, counts only: no encoding,
+  no crop, nothing per face); a watchlisted face is one value among the many in its
+  subject's histogram, and the median does not move for it;
+- **the reference** (:class:`FootageReference`), where a run has few faces:
+  ``m_s = sqrt(|c_s − μ|² + T)`` with ``μ`` the average encoding of strangers' tracks
+  in footage and ``T`` their mean squared distance from it, fitted on filmed strangers
+  by ``benchmarks/accuracy.py`` (``data/footage_reference.json``).
+
+The two are weighed by how sure each is: the reference by how far it strayed from
+crowds it was not fitted on, the faces' medians by how many faces they rest on; what
+remains unsure widens the tail.
+
+A false alert rate is promised for the list as a whole: each subject gets the cut at
+which a share ``ρ`` of strangers would lie within it, with ``1 − (1 − ρ)^S`` the rate
+allowed against ``S`` subjects. A subject that draws strangers near gets a stricter cut,
+and the rest of the list does not pay for it. No cut is looser than
+:data:`CEILING_MARGIN` beyond the reference's: a run keeps the evidence of faces within
+those ceilings only, so none is lost when the run's own faces loosen a cut.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib import resources
 from statistics import NormalDist
 from typing import Any
 
@@ -34,115 +50,25 @@ import numpy as np
 
 _NORMAL = NormalDist()
 
-# Probabilities at which the lower tail of the impostor distances is read for the fit:
-# from where the sample resolves it up to 5 %, beyond which the bulk, not the tail, rules.
+DEFAULT_MAX_FALSE_ALERT_RATE = 1e-4  # one false alert in 10,000 faces seen
+# The most a run's own faces may loosen a subject's cut beyond the reference's.
+CEILING_MARGIN = 0.05
+# Histogram bins of a face's distance to a subject: 0.005 wide, from 0 to 1.5
+# (encodings lie within about 1.2 of each other).
+BIN_WIDTH = 0.005
+BINS = 300
+# Thresholds listed by `watchlist info` beside the per-subject cuts.
+TABLE_THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
+REFERENCE_FILE = "footage_reference.json"
+# Probabilities at which the lower tail of the normalised distances is read for the
+# fit: from where the sample resolves it up to 5 %, beyond which the bulk rules.
 _TAIL_TOP = 0.05
 _TAIL_POINTS = 8
-# Fewer probe-to-subject comparisons than this cannot resolve a tail worth fitting.
-MIN_PAIRS = 1000
-# At least this many comparisons below the lowest probability read.
 _MIN_TAIL_COUNT = 10
-# Comparisons sampled at most: enough for a stable fit on a list of any size.
-MAX_PAIRS = 2_000_000
-_BLOCK_CELLS = 1_000_000
-DEFAULT_MAX_FALSE_ALERT_RATE = 1e-4  # one false alert in 10,000 faces seen
-# How much nearer the list a stranger's face in footage lies than their photo would.
-FOOTAGE_SHIFT = 0.05
-# Thresholds listed by `watchlist info` and searched by the auto threshold.
-TABLE_THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
-MISS_GRID = tuple(round(0.01 * step, 2) for step in range(101))  # 0.00 … 1.00
-
-
-@dataclass(frozen=True)
-class ImpostorTail:
-    """The lower tail of probe-to-subject distances between different people:
-    ``distance = location + scale · z`` at the normal quantile ``z``."""
-
-    location: float
-    scale: float
-    pairs: int  # comparisons it was fitted on
-    source: str  # "watchlist", "watchlist+background" or "reference"
-
-    def share_within(self, threshold: float) -> float:
-        """Chance that a stranger lies within ``threshold`` of one given subject."""
-        return _NORMAL.cdf((threshold - self.location) / self.scale)
-
-    def threshold_for(self, share: float) -> float:
-        return self.location + self.scale * _NORMAL.inv_cdf(share)
-
-
-# Fitted by benchmarks/accuracy.py on 635 photos of 86 people in ../shared/data/faces
-# (LFW, ORL and press photos; dlib-bin 20.0.1), 53,975 comparisons with subject centroids.
-REFERENCE_TAIL = ImpostorTail(location=0.7859, scale=0.0859, pairs=53_975, source="reference")
-# The same photos and their footage views (watchlist build's default), 107,950 comparisons.
-REFERENCE_TAIL_WITH_FOOTAGE_VIEWS = ImpostorTail(
-    location=0.7531, scale=0.0813, pairs=107_950, source="reference"
-)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """What a watchlist's own photos say about its false alerts and misses."""
-
-    tail: ImpostorTail
-    # Share of the watchlist's own photos further than each threshold of MISS_GRID from
-    # their subject's other photos (leave one out); empty when no subject has two photos.
-    miss_shares: tuple[float, ...] = ()
-    note: str = ""  # why the reference tail was used, when it was
-
-    def expected_false_alert_rate(self, threshold: float, subjects: int) -> float:
-        """Expected share of strangers' faces in footage that alert against ``subjects`` subjects."""
-        share = self.tail.share_within(threshold + FOOTAGE_SHIFT)
-        if share >= 1.0:
-            return 1.0
-        return -math.expm1(subjects * math.log1p(-share))
-
-    def auto_threshold(self, max_rate: float, subjects: int) -> float:
-        """The loosest threshold whose expected false alert rate stays under ``max_rate``."""
-        per_subject = -math.expm1(math.log1p(-max_rate) / max(subjects, 1))
-        cut = self.tail.threshold_for(per_subject) - FOOTAGE_SHIFT
-        return round(math.floor(cut * 1000) / 1000, 3)
-
-    def miss_share(self, threshold: float) -> float | None:
-        if not self.miss_shares:
-            return None
-        position = int(np.searchsorted(MISS_GRID, threshold + 1e-9)) - 1
-        return self.miss_shares[min(max(position, 0), len(MISS_GRID) - 1)]
-
-    def table(self, subjects: int, thresholds: tuple[float, ...] = TABLE_THRESHOLDS) -> list[dict[str, Any]]:
-        """Threshold → expected false alerts per 10,000 faces seen, and share of the
-        watchlist's own photos that would be missed."""
-        return [
-            {
-                "threshold": threshold,
-                "false_alerts_per_10000": self.expected_false_alert_rate(threshold, subjects) * 10_000,
-                "photos_missed": self.miss_share(threshold),
-            }
-            for threshold in thresholds
-        ]
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "location": self.tail.location,
-            "scale": self.tail.scale,
-            "pairs": self.tail.pairs,
-            "source": self.tail.source,
-            "miss_shares": list(self.miss_shares),
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Calibration:
-        location, scale = float(payload["location"]), float(payload["scale"])
-        miss_shares = tuple(float(v) for v in payload["miss_shares"])
-        if not (math.isfinite(location) and math.isfinite(scale) and scale > 0):
-            raise ValueError("calibration tail is not a finite, increasing line")
-        if miss_shares and (len(miss_shares) != len(MISS_GRID) or not all(0 <= v <= 1 for v in miss_shares)):
-            raise ValueError("calibration miss shares are malformed")
-        pairs, source, note = payload["pairs"], payload["source"], payload["note"]
-        if not isinstance(pairs, int) or not isinstance(source, str) or not isinstance(note, str):
-            raise TypeError("calibration fields have the wrong types")
-        return cls(ImpostorTail(location, scale, pairs, source), miss_shares, note)
+# A footage's own medians (per subject) need this many of its tracks to be read against.
+MIN_FOOTAGE_TRACKS = 10
+# A median of n draws strays about 1.25·σ/√n (π/2 of the mean's variance, normal draws).
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
 
 
 def subject_centroids(encodings: np.ndarray, encoding_subject: np.ndarray, subjects: int) -> np.ndarray:
@@ -153,103 +79,248 @@ def subject_centroids(encodings: np.ndarray, encoding_subject: np.ndarray, subje
     return sums / np.maximum(counts, 1)[:, None]
 
 
-def impostor_distances(
-    encodings: np.ndarray,
-    encoding_subject: np.ndarray,
-    centroids: np.ndarray,
-    background: np.ndarray,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Distances from photos to the centroids of subjects they are not: each list
-    photo to every other subject, each background photo to every subject."""
-    subjects = len(centroids)
-    probes = np.concatenate([encodings, background])
-    owner = np.concatenate([encoding_subject, np.full(len(background), -1)])
-    per_probe = max(subjects - 1, 1)
-    if len(probes) * per_probe > MAX_PAIRS:
-        keep = rng.choice(len(probes), size=max(MAX_PAIRS // per_probe, 1), replace=False)
-        probes, owner = probes[keep], owner[keep]
-    found = []
-    squared_norms = np.einsum("ij,ij->i", centroids, centroids)
-    block_rows = max(1, _BLOCK_CELLS // subjects)  # a probes × subjects block stays small
-    for start in range(0, len(probes), block_rows):
-        block, block_owner = probes[start : start + block_rows], owner[start : start + block_rows]
-        squared = (
-            squared_norms[None, :] + np.einsum("ij,ij->i", block, block)[:, None] - 2 * block @ centroids.T
+def per_subject_share(max_rate: float, subjects: int) -> float:
+    """The share of strangers each of ``subjects`` may draw so that the list as a whole
+    alerts on ``max_rate`` of them: ``1 − (1 − ρ)^S = max_rate``."""
+    return -math.expm1(math.log1p(-max_rate) / max(subjects, 1))
+
+
+def pairwise_distances(probes: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Euclidean distances, probes × centroids, in one matrix product."""
+    squared = (
+        np.einsum("ij,ij->i", probes, probes)[:, None]
+        + np.einsum("ij,ij->i", centroids, centroids)[None, :]
+        - 2.0 * probes @ centroids.T
+    )
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+@dataclass(frozen=True)
+class FootageReference:
+    """Strangers' tracks in footage, as measured: their average encoding and spread
+    about it, how far one stranger's distance to a subject strays from where strangers
+    lie from that subject, and the normalised lower tail of those strays."""
+
+    mean_face: np.ndarray  # 128: the average encoding of strangers' tracks
+    spread: float  # T: their mean squared distance from mean_face
+    scale: float  # σ: the spread of a stranger's distance to a subject about that subject's median
+    shift: float  # how far the reference's m_s strays from a crowd's own, one subject with another
+    tail_offset: float  # a, in z = a + b·Φ⁻¹(p)
+    tail_slope: float  # b
+    tracks: int  # stranger tracks it was fitted on
+    people: int  # different people among them
+    fitted_on: str  # what footage, in words
+
+    def locations(self, centroids: np.ndarray) -> np.ndarray:
+        """Where strangers typically lie from each subject: ``sqrt(|c_s − μ|² + T)``."""
+        offsets = centroids - self.mean_face
+        return np.sqrt(np.einsum("ij,ij->i", offsets, offsets) + self.spread)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "mean_face": [round(float(v), 6) for v in self.mean_face],
+            **{name: getattr(self, name) for name in _REFERENCE_NUMBERS},
+            "tracks": self.tracks,
+            "people": self.people,
+            "fitted_on": self.fitted_on,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> FootageReference:
+        mean_face = np.asarray(payload["mean_face"], dtype=np.float64)
+        numbers = {name: float(payload[name]) for name in _REFERENCE_NUMBERS}
+        if mean_face.shape != (128,) or not np.isfinite(mean_face).all():
+            raise ValueError("footage reference: mean_face must be 128 finite numbers")
+        if (
+            not all(math.isfinite(v) for v in numbers.values())
+            or min(numbers["spread"], numbers["scale"], numbers["tail_slope"]) <= 0
+            or numbers["shift"] < 0
+        ):
+            raise ValueError(
+                "footage reference: spread, scale and slope must be positive, shift not negative"
+            )
+        return cls(
+            mean_face, **numbers, tracks=int(payload["tracks"]), people=int(payload["people"]),
+            fitted_on=str(payload["fitted_on"]),
+        )  # fmt: skip
+
+    @classmethod
+    def fit(
+        cls,
+        track_encodings: np.ndarray,
+        track_people: list[str],
+        track_footage: list[str],
+        centroids: np.ndarray,
+        subject_people: list[str],
+        fitted_on: str,
+    ) -> FootageReference:
+        """Fit on strangers' tracks against subjects, never comparing a track with its
+        own person (``track_footage`` names each track's clip or scene).
+
+        ``scale`` and the tail are read about each subject's median in the footage a
+        track came from, as a crowd's own faces measure it (footage of fewer than
+        :data:`MIN_FOOTAGE_TRACKS` tracks gives medians too unsure for that); ``shift``
+        is how far the reference strays beyond that in footage it has not seen: the
+        average face of all the other footage against the distances of the one left out."""
+        distances = pairwise_distances(track_encodings, centroids)
+        other = np.array([[mine != theirs for theirs in subject_people] for mine in track_people])
+        footage = np.array(track_footage)
+        within, crossed = [], []
+        for name in sorted(set(track_footage)):
+            mine = footage == name
+            others = cls.fit_average(track_encodings[~mine])
+            crossed.append((distances[mine] - others.locations(centroids)[None, :])[other[mine]])
+            if mine.sum() < MIN_FOOTAGE_TRACKS:
+                continue
+            medians = np.array(
+                [np.median(column[rows]) if rows.any() else np.nan for column, rows in zip(
+                    distances[mine].T, other[mine].T, strict=True)]
+            )  # fmt: skip
+            within.append((distances[mine] - medians[None, :])[other[mine]])
+        pooled = np.concatenate(within)
+        scale = float(np.std(pooled))
+        crossed_scale = float(np.sqrt(np.mean(np.concatenate(crossed) ** 2)))
+        offset, slope = fit_tail(pooled / scale)
+        whole = cls.fit_average(track_encodings)
+        return cls(
+            whole.mean_face,
+            round(whole.spread, 5),
+            round(scale, 5),
+            round(math.sqrt(max(crossed_scale**2 - scale**2, 0.0)), 5),
+            round(offset, 4),
+            round(slope, 4),
+            len(track_encodings),
+            len(set(track_people)),
+            fitted_on,
         )
-        distances = np.sqrt(np.maximum(squared, 0.0))
-        others = np.arange(subjects)[None, :] != block_owner[:, None]
-        found.append(distances[others])
-    return np.concatenate(found) if found else np.zeros(0)
+
+    @classmethod
+    def fit_average(cls, track_encodings: np.ndarray) -> FootageReference:
+        """The average face and spread of some tracks, and nothing else."""
+        mean_face = track_encodings.mean(axis=0)
+        spread = float(np.mean(np.sum((track_encodings - mean_face) ** 2, axis=1)))
+        return cls(mean_face, spread, 1.0, 0.0, 0.0, 1.0, len(track_encodings), 0, "")
 
 
-def fit_tail(distances: np.ndarray, source: str) -> ImpostorTail | None:
-    """A probit line through the lower tail, or None where the sample cannot resolve it."""
-    count = len(distances)
-    if count < MIN_PAIRS:
-        return None
-    lowest = _MIN_TAIL_COUNT / count
+_REFERENCE_NUMBERS = ("spread", "scale", "shift", "tail_offset", "tail_slope")
+
+
+def fit_tail(normalised: np.ndarray) -> tuple[float, float]:
+    """The probit line ``z = a + b·Φ⁻¹(p)`` through the lower tail of a sample."""
+    lowest = _MIN_TAIL_COUNT / len(normalised)
     shares = np.geomspace(lowest, _TAIL_TOP, _TAIL_POINTS)
-    quantiles = np.quantile(distances, shares)
-    z = np.array([_NORMAL.inv_cdf(float(share)) for share in shares])
-    scale, location = np.polyfit(z, quantiles, 1)
-    if not (np.isfinite(scale) and np.isfinite(location)) or scale <= 0:
-        return None
-    return ImpostorTail(round(float(location), 4), round(float(scale), 4), count, source)
+    quantiles = np.quantile(normalised, shares)
+    probits = np.array([_NORMAL.inv_cdf(float(share)) for share in shares])
+    slope, offset = np.polyfit(probits, quantiles, 1)
+    return float(offset), float(slope)
 
 
-def genuine_miss_shares(
-    encodings: np.ndarray,
-    encoding_subject: np.ndarray,
-    encoding_photo: np.ndarray | None = None,
-    footage_view: np.ndarray | None = None,
-) -> tuple[float, ...]:
-    """Leave one photo out: its distance to the centroid of its subject's other photos.
-    ``encoding_photo`` says which photo each row comes from (default: each its own), so
-    a photo's footage view (``footage_view``) leaves with it and is never a probe."""
-    if len(encodings) == 0:
-        return ()
-    photo = np.arange(len(encodings)) if encoding_photo is None else encoding_photo
-    probe = np.ones(len(encodings), dtype=bool) if footage_view is None else ~footage_view
-    subject_sums = np.zeros((int(encoding_subject.max()) + 1, encodings.shape[1]))
-    np.add.at(subject_sums, encoding_subject, encodings)
-    subject_counts = np.bincount(encoding_subject)
-    photo_sums = np.zeros((int(photo.max()) + 1, encodings.shape[1]))
-    np.add.at(photo_sums, photo, encodings)
-    photo_counts = np.bincount(photo)
-    rest = subject_counts[encoding_subject] - photo_counts[photo]
-    rows = np.flatnonzero(probe & (rest > 0))
-    if not len(rows):
-        return ()
-    others = (subject_sums[encoding_subject[rows]] - photo_sums[photo[rows]]) / rest[rows][:, None]
-    distances = np.linalg.norm(encodings[rows] - others, axis=1)
-    return tuple(round(float((distances > t).mean()), 4) for t in MISS_GRID)
+def load_reference() -> FootageReference:
+    """The reference bundled with the package."""
+    text = resources.files("lfr_batch.vision").joinpath("data", REFERENCE_FILE).read_text("utf-8")
+    return FootageReference.from_payload(json.loads(text))
 
 
-def calibrate(
-    encodings: np.ndarray,
-    encoding_subject: np.ndarray,
-    subjects: int,
-    background: np.ndarray | None = None,
-    seed: int = 0,
-    encoding_photo: np.ndarray | None = None,
-    footage_view: np.ndarray | None = None,
-) -> Calibration:
-    """Calibrate from the list's own photos (and their footage views), plus photos of
-    people not on it."""
-    extra = background if background is not None else np.zeros((0, encodings.shape[1]))
-    centroids = subject_centroids(encodings, encoding_subject, subjects)
-    distances = impostor_distances(encodings, encoding_subject, centroids, extra, np.random.default_rng(seed))
-    source = "watchlist+background" if len(extra) else "watchlist"
-    tail = fit_tail(distances, source)
-    miss_shares = genuine_miss_shares(encodings, encoding_subject, encoding_photo, footage_view)
-    if tail is None:
-        note = (
-            f"too few comparisons between different people to calibrate ({len(distances)}, "
-            f"{MIN_PAIRS} needed): using the reference calibration; add photos of people not "
-            "on the list with `watchlist build --background DIR`"
-        )
-        with_views = footage_view is not None and bool(footage_view.any())
-        reference = REFERENCE_TAIL_WITH_FOOTAGE_VIEWS if with_views else REFERENCE_TAIL
-        return Calibration(reference, miss_shares, note)
-    return Calibration(tail, miss_shares)
+class DistanceHistograms:
+    """The distances from faces in footage to each subject, as counts per subject and
+    distance bin: what a run keeps of its faces for calibration, and all it keeps.
+
+    A face within a subject's ceiling may be that subject, and its distance is left out
+    of that subject's histogram: a run of three faces, one of them the listed person,
+    would otherwise put the subject's median halfway to her. Strangers lie that near
+    about once in a thousand, so leaving them out moves no median."""
+
+    def __init__(self, subjects: int) -> None:
+        self.counts = np.zeros((subjects, BINS), dtype=np.int64)
+        self.faces = 0
+
+    def add(self, distances: np.ndarray, ceilings: np.ndarray | float = 0.0) -> None:
+        """One row of distances to every subject per face; those within ``ceilings`` of
+        their subject are not counted."""
+        distances = np.atleast_2d(distances)
+        bins = np.clip((distances / BIN_WIDTH).astype(np.int64), 0, BINS - 1)
+        rows = np.broadcast_to(np.arange(self.counts.shape[0]), bins.shape)
+        beyond = distances > ceilings
+        np.add.at(self.counts, (rows[beyond], bins[beyond]), 1)
+        self.faces += len(distances)
+
+    @property
+    def per_subject(self) -> np.ndarray:
+        """How many faces each subject's median rests on."""
+        return self.counts.sum(axis=1)
+
+    def merge(self, other: DistanceHistograms) -> None:
+        self.counts += other.counts
+        self.faces += other.faces
+
+    def medians(self) -> np.ndarray:
+        """Each subject's median distance, interpolated within its bin (nan: no face)."""
+        cumulative = np.cumsum(self.counts, axis=1)
+        half = cumulative[:, -1:] / 2.0
+        index = np.argmax(cumulative >= half, axis=1)
+        rows = np.arange(len(index))
+        below = np.where(index > 0, cumulative[rows, np.maximum(index - 1, 0)], 0)
+        inside = np.maximum(self.counts[rows, index], 1)
+        medians = (index + (half[:, 0] - below) / inside) * BIN_WIDTH
+        return np.where(cumulative[:, -1] > 0, medians, np.nan)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where strangers lie from each subject of one list, and the normalised tail."""
+
+    locations: np.ndarray  # S: m_s
+    ceilings: np.ndarray  # S: the loosest cut each subject may get
+    scale: float  # σ, with the uncertainty of the locations in it
+    tail_offset: float
+    tail_slope: float
+    faces: int  # faces from footage the locations rest on, besides the reference
+    source: str  # what set the locations, in words
+
+    @classmethod
+    def for_list(
+        cls,
+        centroids: np.ndarray,
+        max_rate: float,
+        reference: FootageReference,
+        faces: DistanceHistograms | None = None,
+        source: str = "",
+    ) -> Calibration:
+        """The reference's locations, weighed with the medians of the faces seen by how
+        sure each is (inverse variance): the reference's stray by its ``shift``, a
+        median of n faces by about 1.25·σ/√n. What remains uncertain widens σ."""
+        tail = (reference.tail_offset, reference.tail_slope)
+        locations = reference.locations(centroids)
+        reference_variance = max(reference.shift**2, 1e-12)
+        alone = math.sqrt(reference.scale**2 + reference_variance)
+        prior = cls(locations, np.full(len(centroids), np.inf), alone, *tail, 0, "reference")
+        ceilings = prior.cuts(max_rate) + CEILING_MARGIN
+        if faces is None or faces.faces == 0:
+            return replace(prior, ceilings=ceilings)
+        counted = faces.per_subject
+        median_variance = (MEDIAN_EFFICIENCY * reference.scale) ** 2 / np.maximum(counted, 1)
+        weight = np.where(counted > 0, reference_variance / (reference_variance + median_variance), 0.0)
+        weighed = weight * np.nan_to_num(faces.medians()) + (1.0 - weight) * locations
+        # Each subject's location is as unsure as the remaining stray; the list's scale
+        # carries the typical subject's.
+        remaining = np.median(np.where(counted > 0, weight * median_variance, reference_variance))
+        scale = math.sqrt(reference.scale**2 + float(remaining))
+        return cls(weighed, ceilings, scale, *tail, faces.faces, source)
+
+    def share_within(self, cuts: np.ndarray | float) -> np.ndarray:
+        """Per subject: the share of strangers' faces within its cut."""
+        z = (np.asarray(cuts, dtype=np.float64) - self.locations) / self.scale
+        probits = (z - self.tail_offset) / self.tail_slope
+        return np.array([_NORMAL.cdf(float(p)) for p in np.broadcast_to(probits, self.locations.shape)])
+
+    def cuts(self, max_rate: float) -> np.ndarray:
+        """Each subject's cut, so that the list alerts on ``max_rate`` of strangers."""
+        share = per_subject_share(max_rate, len(self.locations))
+        z = self.tail_offset + self.tail_slope * _NORMAL.inv_cdf(share)
+        raw = self.locations + self.scale * z
+        return np.floor(np.minimum(raw, self.ceilings) * 1000) / 1000
+
+    def expected_false_alert_rate(self, cuts: np.ndarray | float) -> float:
+        """The expected share of strangers' faces that alert against the whole list."""
+        shares = np.clip(self.share_within(cuts), 0.0, 1.0 - 1e-16)
+        return float(-np.expm1(np.sum(np.log1p(-shares))))

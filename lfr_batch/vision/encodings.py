@@ -108,8 +108,11 @@ BETTER_SCORE_MARGIN = 0.5
 CANDIDATE_LOOK_INTERVAL_S = 0.4
 UNMATCHED_LOOK_INTERVAL_S = 1.5
 UNMATCHED_VIEWS = 2
-# A face this much further than the threshold from everyone is not a candidate.
-CANDIDATE_BAND = 0.1
+# A face this much further than every subject's cut is not a candidate. The cuts the
+# pipeline holds are ceilings, CEILING_MARGIN (0.05) beyond the reference's cuts, so a
+# candidate lies within 0.1 of a subject's reference cut, as within 0.1 of the one
+# threshold before cuts were per subject.
+CANDIDATE_BAND = 0.05
 # Views encoded per track at most (the exhaustive mode has no cap).
 MAX_VIEWS = 8
 
@@ -135,8 +138,7 @@ class EncodingPolicy:
     those checks. ``every=True`` encodes every face (the exhaustive mode, for
     checking the fast one)."""
 
-    def __init__(self, threshold: float, every: bool = False) -> None:
-        self.candidate_distance = threshold + CANDIDATE_BAND
+    def __init__(self, every: bool = False) -> None:
         self.every = every
         self._views: dict[int, _TrackViews] = {}
 
@@ -183,12 +185,12 @@ class EncodingPolicy:
         sizes: np.ndarray,
         scores: np.ndarray,
         time_s: float,
-        nearest_distances: np.ndarray,
+        margins: np.ndarray,
     ) -> None:
-        """The views encoded now, and how near each came to a subject."""
+        """The views encoded now, and how far each lies beyond the nearest cut."""
         for row, track_id in enumerate(track_ids.tolist()):
             size, score = float(sizes[row]), float(scores[row])
-            candidate = bool(nearest_distances[row] <= self.candidate_distance)
+            candidate = bool(margins[row] <= CANDIDATE_BAND)
             views = self._views.get(track_id)
             if views is None:
                 self._views[track_id] = _TrackViews(size, score, time_s, candidate=candidate)

@@ -17,11 +17,13 @@ One frame's path: :class:`~lfr_batch.vision.video.VideoReader` decodes it →
 those links by appearance →
 :class:`~lfr_batch.vision.matches.WatchlistMatcher` ranks the subjects →
 :class:`~lfr_batch.vision.alerts.TrackEvidence` gathers each track's views, and when the
-track ends :func:`~lfr_batch.vision.alerts.decide` compares their mean with the watchlist.
+track ends :func:`~lfr_batch.vision.alerts.summarise` compares their mean with the
+watchlist, and keeps the views of a track that may alert.
 
-A track that may run over a segment's seam is decided only once both sides are
-joined (:class:`VideoAssembly`); every other track is decided in its segment, and
-its encodings are dropped there.
+A track that may run over a segment's seam is summarised only once both sides are
+joined (:class:`VideoAssembly`); every other track is summarised in its segment, and
+its views' encodings are dropped there. The alert itself is decided once the run's
+cuts are known (:meth:`VideoAssembly.alerts`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import numpy as np
 
 from lfr_batch.errors import VideoError, WatchlistError, one_line
 from lfr_batch.signing import signing_key
-from lfr_batch.vision.alerts import TrackDecision, TrackEvidence, decide
+from lfr_batch.vision.alerts import Alert, TrackEvidence, TrackMatch, decide, summarise
+from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import (
     EncodingPolicy,
     FaceEncoder,
@@ -74,7 +77,8 @@ class AnalysisSettings:
 
     watchlist: str  # path, readable by every worker
     watchlist_stamp: tuple[int, int]  # size and modification time, to notice a changed file
-    threshold: float
+    fixed_threshold: float | None  # None: each subject's cut is calibrated (--threshold auto)
+    max_false_alert_rate: float
     sample_fps: float
     upsample: int
     detector: DetectorName
@@ -106,7 +110,7 @@ class SegmentResult:
     start_time_s: float = 0.0
     end_time_s: float = 0.0
     tracks: list[Track] = field(default_factory=list)
-    decisions: dict[int, TrackDecision] = field(default_factory=dict)  # by track id
+    matches: dict[int, TrackMatch] = field(default_factory=dict)  # by track id
     open_evidence: dict[int, TrackEvidence] = field(default_factory=dict)  # tracks at a seam
     error: str = ""
     seconds: float = 0.0
@@ -142,14 +146,33 @@ def shared_watchlist(path: str, stamp: tuple[int, int], key: bytes | None) -> Wa
     return load_watchlist(Path(path), key)
 
 
+def evidence_ceilings(watchlist: Watchlist, fixed_threshold: float | None, max_rate: float) -> np.ndarray:
+    """The loosest cut each subject may get in this run: the fixed threshold, or the
+    reference's cut plus the margin the run's own faces may loosen it by. A track whose
+    mean lies within one keeps its views until the run's cuts are known."""
+    if fixed_threshold is not None:
+        return np.full(watchlist.size, fixed_threshold)
+    return Calibration.for_list(watchlist.centroids(), max_rate, load_reference()).ceilings
+
+
 @functools.lru_cache(maxsize=2)
-def shared_matcher(path: str, stamp: tuple[int, int], threshold: float, at: datetime) -> WatchlistMatcher:
-    """One matcher per process and watchlist, reused by every task."""
-    return WatchlistMatcher(shared_watchlist(path, stamp, signing_key()), threshold, at)
+def shared_matcher(
+    path: str, stamp: tuple[int, int], fixed_threshold: float | None, max_rate: float, at: datetime
+) -> WatchlistMatcher:
+    """One matcher per process and watchlist, reused by every task: each subject held
+    against its ceiling (:func:`evidence_ceilings`)."""
+    watchlist = shared_watchlist(path, stamp, signing_key())
+    return WatchlistMatcher(watchlist, evidence_ceilings(watchlist, fixed_threshold, max_rate), at)
 
 
 def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
-    return shared_matcher(settings.watchlist, settings.watchlist_stamp, settings.threshold, settings.at)
+    return shared_matcher(
+        settings.watchlist,
+        settings.watchlist_stamp,
+        settings.fixed_threshold,
+        settings.max_false_alert_rate,
+        settings.at,
+    )
 
 
 def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None = None) -> SegmentResult:
@@ -165,7 +188,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
     encoder = FaceEncoder()
     motion = MotionRegions()
     tracker = FaceTracker()
-    policy = EncodingPolicy(settings.threshold, every=settings.exhaustive)
+    policy = EncodingPolicy(every=settings.exhaustive)
     evidence: dict[int, TrackEvidence] = {}
     clock = StageClock()
     try:
@@ -216,13 +239,13 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
                     chosen_ids = tracker.confirm(
                         frame.index, frame.time_s, track_ids[chosen], boxes, encodings, sure[chosen]
                     )
-                    nearest = matcher.match(encodings).distance
+                    matches = matcher.match(encodings)
                     policy.record(
-                        chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, nearest
+                        chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, matches.margins
                     )
                     for row, track_id in enumerate(chosen_ids.tolist()):
                         evidence.setdefault(track_id, TrackEvidence()).add(
-                            frame, boxes[row], encodings[row], float(nearest[row])
+                            frame, boxes[row], encodings[row], matches.distance[row], matches.margins[row]
                         )
                     clock.lap("match")
                 result.frames_analysed += 1
@@ -247,7 +270,7 @@ def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None =
         if at_seam(track, task, result):
             result.open_evidence[track.track_id] = evidence[track.track_id]
         else:
-            result.decisions[track.track_id] = decide(evidence[track.track_id], matcher)
+            result.matches[track.track_id] = summarise(evidence[track.track_id], matcher)
     clock.lap("match")
     result.stage_seconds = clock.seconds
     result.seconds = time.perf_counter() - began
@@ -264,24 +287,35 @@ def at_seam(track: Track, task: SegmentTask, result: SegmentResult) -> bool:
 class VideoAssembly:
     """One video's segments folded together in order as they arrive.
 
-    A track that runs over a seam is one track (one face seen), decided once on the
-    views of both sides. Only what a later seam, an alert or ``--keep-distances``
-    still needs is kept (the tracks of the last folded segment, the evidence of
-    tracks open at its end, and the decided tracks worth reporting), so memory
-    stays flat however long the video."""
+    A track that runs over a seam is one track (one face seen), summarised once on
+    the views of both sides. Each face seen adds its distances to every subject to
+    the run's ``faces`` (:class:`~lfr_batch.vision.calibration.DistanceHistograms`),
+    and its mean is dropped there unless it may alert. Only what a later seam, an
+    alert or ``--keep-distances`` still needs is kept (the tracks of the last folded
+    segment, the evidence of tracks open at its end, and the tracks that may alert
+    or are to be reported), so memory stays flat however long the video. Once the
+    run's cuts are known, :meth:`alerts` decides."""
 
     def __init__(
-        self, matcher: WatchlistMatcher, timeline_bin_s: float, keep_distances: bool = False
+        self,
+        matcher: WatchlistMatcher,
+        timeline_bin_s: float,
+        faces: DistanceHistograms,
+        keep_distances: bool = False,
+        keep_evidence: bool = True,
     ) -> None:
         self.matcher = matcher
+        self.faces = faces
         self.keep_distances = keep_distances
+        self.keep_evidence = keep_evidence  # False: footage whose faces only calibrate
         self.faces_seen = 0
         self.timeline_bin_s = timeline_bin_s
         self.faces_seen_by_bin: list[int] = []  # new faces per timeline_bin_s of video: counts only
         self._next_id = 0
         self._counted: set[int] = set()  # tracks found often enough to be faces seen
+        self._summarised: set[int] = set()  # faces seen whose distances are in ``faces``
         self.faces_low_quality = 0
-        self.decisions: dict[int, TrackDecision] = {}  # by id in the video: alerts (and all, to keep)
+        self.matches: dict[int, TrackMatch] = {}  # by id in the video: those that may alert (or all, to keep)
         self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
         self.end_time_s = 0.0  # where the last segment ended
         self.frames_decoded = 0
@@ -303,44 +337,50 @@ class VideoAssembly:
             self.folded += 1
 
     def finish(self) -> None:
-        """Decide the tracks still open when the last segment ended."""
+        """Summarise the tracks still open when the last segment ended."""
         for global_id, evidence in self._pending.items():
-            self._record(global_id, decide(evidence, self.matcher))
+            self._record(global_id, summarise(evidence, self.matcher))
         self._pending = {}
-        self._one_alert_per_passage()
 
-    def _one_alert_per_passage(self) -> None:
+    def alerts(self, cuts: np.ndarray) -> list[Alert]:
+        """The video's alerts at the run's ``cuts`` (one per subject, expired subjects'
+        cuts at -inf), in order of first sighting. An alerted track counts as a face
+        seen however unsure its boxes were: it was matched as a face."""
+        found: dict[int, Alert] = {}
+        for track_id, match in self.matches.items():
+            alert = decide(self._tracks[track_id], match, self.matcher.centroids, cuts)
+            if alert is not None:
+                found[track_id] = alert
+                self._count(track_id, alerted=True)
+        kept = self._one_alert_per_passage(found)
+        return sorted(kept.values(), key=lambda a: (a.track.first_seen_s, a.track.track_id))
+
+    def _one_alert_per_passage(self, found: dict[int, Alert]) -> dict[int, Alert]:
         """Two alerts on one subject, where the later track starts about where and when
         the earlier one ended (:func:`~lfr_batch.vision.tracks.continues`), are one
         person's passage that the tracker split in two (two people crossing, a seam):
         one alert, the nearer, and one face seen. Two tracks seen side by side are two
         people, and stay two alerts."""
-        alerting = sorted(
-            (track_id for track_id, decision in self.decisions.items() if decision.alerts),
-            key=lambda track_id: self._tracks[track_id].first_seen_s,
-        )
-        kept: list[int] = []
-        for track_id in alerting:
-            subject = self.decisions[track_id].subjects[0]
-            later = self._tracks[track_id]
+        kept: dict[int, Alert] = {}
+        for track_id in sorted(found, key=lambda i: found[i].track.first_seen_s):
+            later = found[track_id]
             earlier_id = next(
                 (
                     earlier_id
-                    for earlier_id in kept
-                    if self.decisions[earlier_id].subjects[0] == subject
-                    and continues(self._tracks[earlier_id], later)
+                    for earlier_id, earlier in kept.items()
+                    if earlier.subject_index == later.subject_index and continues(earlier.track, later.track)
                 ),
                 None,
             )
             if earlier_id is None:
-                kept.append(track_id)
+                kept[track_id] = later
                 continue
-            nearer = min(earlier_id, track_id, key=lambda i: self.decisions[i].distances[0])
-            self.decisions[earlier_id] = self.decisions[nearer]
-            del self.decisions[track_id]
-            self._tracks[earlier_id] = merged(self._tracks[earlier_id], later)
+            earlier = kept[earlier_id]
+            nearer = earlier if earlier.distance <= later.distance else later
+            kept[earlier_id] = replace(nearer, track=merged(earlier.track, later.track))
             self.faces_seen -= 1
-            self.faces_seen_by_bin[int(later.first_seen_s // self.timeline_bin_s)] -= 1
+            self.faces_seen_by_bin[int(later.track.first_seen_s // self.timeline_bin_s)] -= 1
+        return kept
 
     def _count(self, global_id: int, alerted: bool = False) -> None:
         """A face seen once its track, joined over seams, has MIN_DETECTIONS detections,
@@ -356,16 +396,28 @@ class VideoAssembly:
         self.faces_seen_by_bin += [0] * (time_bin + 1 - len(self.faces_seen_by_bin))
         self.faces_seen_by_bin[time_bin] += 1
 
-    def _record(self, global_id: int, decision: TrackDecision) -> None:
-        self._count(global_id, alerted=decision.alerts)
-        if global_id not in self._counted:
-            return  # a glimpse at a seam that went no further, or not a face: no decision
-        self.faces_low_quality += decision.low_quality
-        earlier = self.decisions.get(global_id)
-        if earlier is not None and earlier.alerts and earlier.distances[0] <= decision.distances[0]:
-            return  # decided on both sides of a seam: one alert per track, the nearer
-        if decision.alerts or (self.keep_distances and decision.views):
-            self.decisions[global_id] = decision
+    def _record(self, global_id: int, match: TrackMatch) -> None:
+        """A summarised track: a face seen adds its distances to the run's faces; what
+        may alert, or is to be reported, is kept (its mean only where it may alert)."""
+        self._count(global_id)
+        counted = global_id in self._counted
+        may_alert = (
+            self.keep_evidence and match.may_alert and self._tracks[global_id].detections >= MIN_DETECTIONS
+        )
+        if not (counted or may_alert):
+            return  # a glimpse at a seam that went no further, or not a face
+        if counted and global_id not in self._summarised:
+            self._summarised.add(global_id)
+            self.faces_low_quality += match.low_quality
+            if match.encoding is not None:
+                self.faces.add(self.matcher.distances_to_all(match.encoding), self.matcher.cuts)
+        earlier = self.matches.get(global_id)
+        if earlier is not None and earlier.views >= match.views:
+            return  # summarised on both sides of a seam: the one with more views stands
+        if may_alert:
+            self.matches[global_id] = match
+        elif self.keep_evidence and self.keep_distances and match.views:
+            self.matches[global_id] = replace(match, encoding=None, kept_views=())
 
     def _fold(self, segment: SegmentResult) -> None:
         if self.folded == 0:
@@ -398,20 +450,14 @@ class VideoAssembly:
             local_to_global[track.track_id] = global_id
             if evidence is not None:
                 still_open[global_id] = evidence
-            if track.track_id in segment.decisions:
-                self._record(global_id, segment.decisions[track.track_id])
+            if track.track_id in segment.matches:
+                self._record(global_id, segment.matches[track.track_id])
         for global_id, evidence in self._pending.items():  # ended at the seam
-            self._record(global_id, decide(evidence, self.matcher))
+            self._record(global_id, summarise(evidence, self.matcher))
         self._pending = still_open
         self._previous, self._previous_ids = segment.tracks, local_to_global
-        needed = set(local_to_global.values()) | set(self.decisions)
+        needed = set(local_to_global.values()) | set(self.matches)
         self._tracks = {track_id: track for track_id, track in self._tracks.items() if track_id in needed}
 
     def track(self, track_id: int) -> Track:
         return self._tracks[track_id]
-
-    def alert_tracks(self) -> list[Track]:
-        """The tracks that alerted, with their first and last sightings."""
-        return [
-            self._tracks[track_id] for track_id in sorted(self.decisions) if self.decisions[track_id].alerts
-        ]
