@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import tomllib
 from collections import Counter
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import cv2
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -44,18 +42,8 @@ from lfr_batch.records.grid import summary as grid_summary
 from lfr_batch.records.html_report import clock
 from lfr_batch.records.reports import csv_bytes, write_reports
 from lfr_batch.records.retention import parse_age, purge
-from lfr_batch.records.review import (
-    ALERT_FORM,
-    Review,
-    ReviewForm,
-    form_for,
-    import_reviews,
-    open_deployment,
-    pending,
-    record_review,
-)
+from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
 from lfr_batch.records.spreadsheets import write_xlsx
-from lfr_batch.records.state import AlertRecord
 from lfr_batch.scan import (
     Progress,
     ScanConfig,
@@ -66,6 +54,7 @@ from lfr_batch.search import (
     search,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
+from lfr_batch.terminal import TerminalReview, printable
 from lfr_batch.times import iso
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
 from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_watchlist, save_watchlist
@@ -91,18 +80,6 @@ class IsoDateTime(click.ParamType):
                 param,
                 ctx,
             )
-
-
-# Control characters, and the bidirectional overrides that can make text read backwards.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """Text from a file (a watchlist, a report) made safe to print to a terminal: escape
-    sequences in a subject's name must not drive the terminal of the person reading it."""
-    return _UNPRINTABLE.sub(
-        lambda found: f"\\x{ord(found.group()):02x}" if ord(found.group()) < 256 else "?", text
-    )
 
 
 class Threshold(click.ParamType):
@@ -672,45 +649,6 @@ def search_command(
         sys.exit(EXIT_SOME_VIDEOS_FAILED)
 
 
-OUTCOME_KEYS = {
-    "tc": "true_confirmed",
-    "tu": "true_unconfirmed",
-    "fc": "false_confirmed",
-    "fu": "false_unconfirmed",
-}
-ENGAGEMENT_KEYS = {"a": "arrest", "o": "other_disposal", "n": "no_action", "-": ""}
-
-
-def terminal_preview(paths: list[Path], width: int = 24) -> str:
-    """Photos side by side in 24-bit colour half blocks, for terminals that show them."""
-    images = []
-    for path in paths:
-        image = cv2.imread(str(path)) if path.is_file() else None
-        if image is None:
-            continue
-        height = max(2, round(image.shape[0] * width / image.shape[1] / 2) * 2)
-        images.append(cv2.cvtColor(cv2.resize(image, (width, height)), cv2.COLOR_BGR2RGB))
-    if not images:
-        return ""
-    rows = max(image.shape[0] for image in images)
-    lines = []
-    for y in range(0, rows, 2):
-        line = []
-        for image in images:
-            for x in range(width):
-                if y + 1 < image.shape[0]:
-                    (r1, g1, b1), (r2, g2, b2) = image[y, x], image[y + 1, x]
-                    line.append(f"\x1b[38;2;{r1};{g1};{b1}m\x1b[48;2;{r2};{g2};{b2}m▀")
-                else:
-                    line.append("\x1b[0m ")
-            line.append("\x1b[0m  ")
-        lines.append("".join(line))
-    return "\n".join(lines)
-
-
-VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
-
-
 @cli.command("review")
 @verbose_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
@@ -726,25 +664,39 @@ VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
     "--reviewer",
     default=lambda: os.environ.get("USER", ""),
     show_default="your user name",
-    help="Name recorded with each answer given in the terminal.",
+    help="Name recorded with each answer given in the terminal (asked once if there is none).",
+)
+@click.option(
+    "--alert",
+    "finding_ids",
+    multiple=True,
+    metavar="ID",
+    help="Review this alert (or candidate) again, answered or not; give --alert again for more.  "
+    "[default: every one not yet answered]",
 )
 @click.option(
     "--preview/--no-preview",
     default=True,
     show_default=True,
-    help="Show the snapshot and the watchlist (or probe) photo in the terminal, where it is a "
-    "colour terminal.",
+    help="Show the footage snapshot and the watchlist (or probe) photo in the terminal, where it is "
+    "a colour terminal.",
 )
 @wait_option
 def review_command(
-    deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool, wait: bool
+    deployment_dir: Path,
+    import_path: Path | None,
+    reviewer: str,
+    finding_ids: tuple[str, ...],
+    preview: bool,
+    wait: bool,
 ) -> None:
     """Review the alerts of a deployment (OUT/NAME): true or false, and what happened
     next; or the candidates of a search case (cases/NAME): match, no match or unsure.
 
-    In the terminal, each unreviewed finding is shown with its snapshot beside the
-    subject's watchlist photo (or the probe photo); each answer is saved at once,
-    so you can stop (q) and resume later. The reports are rewritten after every answer.
+    In the terminal, each unreviewed finding is shown with its footage snapshot beside
+    the subject's watchlist photo (or the probe photo); each answer is saved at once,
+    so you can stop (q) and resume later, or go back (b) to the one before. The
+    reports are rewritten after every answer.
     """
     state = open_deployment(deployment_dir)
     form = form_for(state)
@@ -758,77 +710,28 @@ def review_command(
             inputs=[import_path],
             counts={"applied": result.applied},
         )
-        click.echo(f"{import_path}: {result.applied} reviews recorded, {result.unchanged} rows unchanged")
+        click.echo(
+            f"{import_path}: {result.applied} {_plural(result.applied, 'review')} recorded, "
+            f"{result.unchanged} {_plural(result.unchanged, 'row')} unchanged"
+        )
         return
-    waiting = pending(state)
+    findings = chosen(state, finding_ids) if finding_ids else pending(state)
+    if findings and not reviewer.strip():
+        reviewer = click.prompt("reviewer (recorded with each answer)")
+    walk = TerminalReview(deployment_dir, reviewer.strip(), preview, wait)
     answered = 0
-    show_pictures = preview and sys.stdout.isatty()
     try:
-        for number, (video, finding) in enumerate(waiting, start=1):
-            click.echo(f"\n[{number}/{len(waiting)}] {_describe(form, finding)}")
-            start = f" = {iso(video.start)} + {finding.first_seen_s} s" if video.start else ""
-            click.echo(
-                f"  video {printable(video.video)}, seen {finding.first_seen_s}-{finding.last_seen_s} s"
-                f"{start}, best frame {finding.best_frame}, distance {finding.distance}"
-            )
-            photos = [deployment_dir / finding.snapshot] + (
-                [deployment_dir / finding.subject_photo] if finding.subject_photo else []
-            )
-            labels = ("snapshot", "watchlist photo" if form is ALERT_FORM else "probe photo")
-            for label, path in zip(labels, photos, strict=False):
-                click.echo(f"  {label}: {path}")
-            if show_pictures:
-                click.echo(terminal_preview(photos))
-            answer = _ask(form, reviewer)
-            if answer is None:
-                break
-            if answer.verdict == "":
-                continue
-            # Each answer under the lock, on the state as it is now: a scan may have added videos.
-            with DeploymentFolder(deployment_dir).lock("review", wait=wait):
-                record_review(open_deployment(deployment_dir), finding.alert_id, answer)
-            answered += 1
+        answered = walk.walk(findings)
     finally:
         if answered:
             audit.record(
                 deployment_dir.parent, "review", deployment=deployment_dir.name, counts={"answered": answered}
             )
     remaining = len(pending(open_deployment(deployment_dir)))
-    click.echo(f"{answered} answers saved; {remaining} {form.noun}s still to review in {deployment_dir}")
-
-
-def _describe(form: ReviewForm, finding: AlertRecord) -> str:
-    if form is ALERT_FORM:
-        return (
-            f"alert {finding.alert_id}: {printable(finding.subject_name)} "
-            f"({printable(finding.subject_id)}; {printable(finding.category or 'no category')})"
-        )
-    return f"candidate {finding.alert_id} for case {printable(finding.subject_id)}"
-
-
-def _ask(form: ReviewForm, reviewer: str) -> Review | None:
-    """One finding's answer; None to quit, an empty verdict to skip."""
-    if form is ALERT_FORM:
-        keys, prompt = (
-            OUTCOME_KEYS,
-            ("  outcome: tc true confirmed, tu true unconfirmed, fc false confirmed, fu false unconfirmed"),
-        )
-    else:
-        keys, prompt = VERDICT_KEYS, "  verdict: m match, n no match, u unsure"
-    key = click.prompt(f"{prompt}; s skip, q quit", type=click.Choice([*keys, "s", "q"]), show_choices=False)
-    if key in ("q", "s"):
-        return None if key == "q" else Review("")
-    engagement = "-"
-    if form.engagements:
-        engagement = click.prompt(
-            "  engagement: a arrest, o other disposal, n no action, - none",
-            type=click.Choice(list(ENGAGEMENT_KEYS)),
-            show_choices=False,
-            default="-",
-        )
-    name = click.prompt("  reviewer", default=reviewer or None)
-    notes = click.prompt("  notes", default="", show_default=False)
-    return Review(keys[key], ENGAGEMENT_KEYS[engagement], name, notes)
+    click.echo(
+        f"{answered} {_plural(answered, 'answer')} saved; {remaining} {_plural(remaining, form.noun)} "
+        f"still to review in {deployment_dir}"
+    )
 
 
 def _date(value: str | None) -> date | None:

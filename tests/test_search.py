@@ -227,7 +227,7 @@ def test_candidates_are_reviewed_in_the_terminal_and_from_the_spreadsheet(
     shutil.copytree(f1_case, case)
     runner = CliRunner()
     answered = runner.invoke(
-        cli, ["review", str(case), "--no-preview"], input="m\nDS 4\nseen on camera 1\nq\n"
+        cli, ["review", str(case), "--no-preview", "--reviewer", "DS 4"], input="m\nseen on camera 1\nq\n"
     )
     assert answered.exit_code == 0, answered.output
     assert "candidate C0000" in answered.output

@@ -141,6 +141,16 @@ def pending(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
     return [(v, a) for v, a in findings if not reviews.get(a.alert_id, {}).get(verdict)]
 
 
+def chosen(state: DeploymentState, finding_ids: tuple[str, ...]) -> list[tuple[VideoRecord, AlertRecord]]:
+    """The findings named, answered or not, in the order named: a reviewer going back to one."""
+    findings = {alert.alert_id: (video, alert) for video, alert in state.alerts()}
+    unknown = [finding_id for finding_id in finding_ids if finding_id not in findings]
+    if unknown:
+        noun = form_for(state).noun
+        raise ReviewError(f"no {noun} {', '.join(unknown)} in {state.deployment_dir}")
+    return [findings[finding_id] for finding_id in dict.fromkeys(finding_ids)]
+
+
 def record_review(state: DeploymentState, finding_id: str, review: Review) -> None:
     """Save one answer and rewrite the reports, at once."""
     form = form_for(state)
