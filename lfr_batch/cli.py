@@ -884,14 +884,18 @@ def grid_command(
             days=GRID_DAYS,
             sheet="grid",
         )
-        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+        click.echo(
+            f"{output}: {len(grid.rows)} {_plural(len(grid.rows), 'deployment')} and a totals row", err=True
+        )
         return
     data = csv_bytes(PUBLISHED_COLUMNS, rows)
     if output is None or str(output) == "-":
         click.echo(data.decode("utf-8-sig"), nl=False)
     else:
         write_atomic(output, data)
-        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+        click.echo(
+            f"{output}: {len(grid.rows)} {_plural(len(grid.rows), 'deployment')} and a totals row", err=True
+        )
 
 
 @cli.command("purge")
