@@ -40,7 +40,7 @@ from lfr_batch.records.grid import (
 )
 from lfr_batch.records.grid import summary as grid_summary
 from lfr_batch.records.html_report import clock
-from lfr_batch.records.reports import csv_bytes, write_reports
+from lfr_batch.records.reports import csv_bytes, percent, write_reports
 from lfr_batch.records.retention import parse_age, purge
 from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
 from lfr_batch.records.spreadsheets import write_xlsx
@@ -454,7 +454,7 @@ def scan_command(
                 "alerts": alerts,
                 "threshold": round(result.threshold, 4),
                 "threshold_mode": mode,
-                "expected_false_alert_rate": result.expected_false_alert_rate,
+                "expected_false_alert_rate_percent": percent(result.expected_false_alert_rate),
                 "reports": [str(path) for path in reports],
             }
         )

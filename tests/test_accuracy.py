@@ -191,7 +191,7 @@ def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Pa
     assert "--threshold auto gives 0.4)" in captured.err
     record = pd.read_csv(tmp_path / "loose" / "d" / "deployment.csv").iloc[0]
     assert record["threshold_mode"] == "fixed"
-    assert record["expected_false_alert_rate"] == pytest.approx(10.24, abs=0.01)  # % of faces seen
+    assert record["expected_false_alert_rate_percent"] == pytest.approx(10.24, abs=0.01)  # % of faces seen
     assert scan_cli(MALE_ONLY, out=tmp_path / "strict", options=("--threshold", "0.4")) == 0
     assert "looser than" not in capsys.readouterr().err
     # A stricter rate target gives a stricter auto threshold.

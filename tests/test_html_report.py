@@ -72,16 +72,18 @@ def test_a_person_sees_the_figures_both_photos_and_every_alert(sheet: Path, tmp_
     assert 'data-images-shown="4"' in document  # every image decoded and shown
     assert "Deployment op" in document
     assert "Faces seen" in document
-    assert "False alert rate (%)" in document
+    assert "False alert rate (% of faces seen)" in document
     assert visible_rows(document) == ["A00001", "A00002"]
     assert "True alert, confirmed / Arrest" in document
     assert "not reviewed" in document
     # Each figure's label and value share one box, so they cannot drift apart.
     pairs = dict(re.findall(r'<div data-figure="(\w+)"><dt>[^<]*</dt><dd>([^<]*)</dd></div>', document))
     assert pairs["faces_seen"] == "4"
-    assert pairs["threshold_mode"] == "calibrated to the watchlist"
-    assert pairs["false_alert_rate"] == "0"
-    assert pairs["expected_false_alert_rate"] == "0.00964"
+    assert pairs["threshold_mode"] == (
+        "calibrated on the reference photos (the watchlist is too small to calibrate itself)"
+    )
+    assert pairs["false_alert_rate_percent"] == "0"
+    assert pairs["expected_false_alert_rate_percent"] == "0.00964"
 
 
 def test_filter_and_sort(sheet: Path, tmp_path: Path) -> None:

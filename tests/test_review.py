@@ -54,7 +54,7 @@ def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path
     ]
     figures = record(folder)
     assert (figures["false_alerts_confirmed"], figures["no_action"]) == (1, 1)
-    assert figures["false_alert_rate"] == pytest.approx(100 * 1 / figures["faces_seen"], abs=1e-4)
+    assert figures["false_alert_rate_percent"] == pytest.approx(100 * 1 / figures["faces_seen"], abs=1e-4)
 
     second = runner.invoke(
         cli, ["review", str(folder), "--no-preview"], input="tc\na\n\n", env={"USER": "PC 8"}
@@ -179,7 +179,9 @@ def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_ou
     assert totals["faces_seen"] == grid["faces_seen"].iloc[:2].sum()
     # Both scanned at the sample's auto threshold: the total expects what each did.
     assert grid["threshold_mode"].tolist()[:2] == ["auto", "auto"]
-    assert totals["expected_false_alert_rate"] == pytest.approx(grid["expected_false_alert_rate"].iloc[0])
+    assert totals["expected_false_alert_rate_percent"] == pytest.approx(
+        grid["expected_false_alert_rate_percent"].iloc[0]
+    )
 
     capsys.readouterr()
     assert main(["grid", str(reviewed_out), "--summary", "--supplier", "Example Supplier Ltd"]) == 0
@@ -243,7 +245,7 @@ def test_purge_deletes_evidence_but_keeps_the_figures(reviewed_out: Path, capsys
         "false_alerts_confirmed",
         "arrests",
         "faces_seen",
-        "false_alert_rate",
+        "false_alert_rate_percent",
     ):
         assert after[column] == figures[column], column
     assert main(["purge", str(reviewed_out), "--older-than", "soon"]) == 2

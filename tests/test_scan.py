@@ -42,14 +42,14 @@ PUBLISHED = [
     "true_alerts_unconfirmed",
     "false_alerts_confirmed",
     "false_alerts_unconfirmed",
-    "false_alert_rate",
+    "false_alert_rate_percent",
     "arrests",
     "other_disposals",
     "no_action",
     "faces_seen",
-    "expected_false_alert_rate",
+    "expected_false_alert_rate_percent",
     "threshold_mode",
-    "max_false_alert_rate",
+    "max_false_alert_rate_percent",
     "calibration",
     "faces_low_quality",
     "videos",
@@ -164,13 +164,13 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
         "no_action",
     ):
         assert record[column] == 0
-    assert record["false_alert_rate"] == 0
+    assert record["false_alert_rate_percent"] == 0
     # One subject calibrated from the reference tail: auto gives 0.400, about one false
-    # alert in 10,000 faces seen (deployment.csv gives rates in %, like false_alert_rate).
+    # alert in 10,000 faces seen (deployment.csv gives every rate in %, and says so in its name).
     assert record["threshold"] == 0.400
     assert record["threshold_mode"] == "auto"
     assert record["calibration"] == "reference"
-    assert record["expected_false_alert_rate"] == pytest.approx(0.0096, abs=1e-4)
+    assert record["expected_false_alert_rate_percent"] == pytest.approx(0.0096, abs=1e-4)
     # Both walkers stay under the 24 px gate (their boxes 12-23 px): too small to match.
     assert record["faces_low_quality"] == 2
     assert record["frames_decoded"] == 36 + 58 + 65

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args
 
 from lfr_batch.cli import cli, main
+from lfr_batch.records.grid import collect
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,7 @@ def test_scan_json_is_one_object_with_the_run_s_figures(tmp_path: Path, walk_vid
     assert result["faces_seen"] == 2
     assert result["alerts"] == 1
     assert result["threshold_mode"] == "auto"
-    assert 0 < result["expected_false_alert_rate"] <= 1e-4
+    assert 0 < result["expected_false_alert_rate_percent"] <= 0.01
     assert all(Path(path).is_file() for path in result["reports"])
 
 
@@ -120,3 +124,43 @@ def test_review_on_the_reports_folder_names_its_deployments(scanned: Path, capsy
 def test_info_on_the_bundled_watchlist_as_json(capsys) -> None:
     assert main(["watchlist", "info", str(SAMPLE_WATCHLIST), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["auto_threshold"] > 0.3
+
+
+def test_each_rate_has_one_unit_named_alike_in_csv_xlsx_json_and_html(scanned: Path, capsys) -> None:
+    """A rate per face seen is in % wherever it is written, and every header and key says so."""
+    capsys.readouterr()
+    folder = scanned / "d"
+    record = pd.read_csv(folder / "deployment.csv").iloc[0]
+    assert record["max_false_alert_rate_percent"] == pytest.approx(0.01)  # --max-false-alert-rate 0.0001
+    expected = record["expected_false_alert_rate_percent"]
+    assert 0 < expected <= 0.01
+    assert main(["grid", str(scanned), "--summary", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["expected_false_alert_rate_percent"] == pytest.approx(expected)
+    assert main(["grid", str(scanned), "-o", str(scanned / "grid.xlsx")]) == 0
+    grid = pd.read_excel(scanned / "grid.xlsx")
+    assert grid["expected_false_alert_rate_percent"].iloc[0] == pytest.approx(expected)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    shown = re.search(
+        r'data-figure="expected_false_alert_rate_percent"><dt>([^<]*)</dt><dd>([^<]*)</dd>', page
+    )
+    assert shown is not None
+    assert shown[1] == "Expected false alert rate (% of faces seen)"
+    assert float(shown[2]) == pytest.approx(expected, rel=0.01)
+    named = [*record.index, *summary, *grid.columns]
+    assert not [name for name in named if name.endswith("_rate")], "a rate whose unit is not named"
+
+
+def test_the_grid_reads_deployments_written_before_the_rates_named_their_unit(scanned: Path) -> None:
+    old = scanned / "old"
+    shutil.copytree(scanned / "d", old)
+    text = (old / "deployment.csv").read_text(encoding="utf-8-sig")
+    (old / "deployment.csv").write_text(
+        text.replace("false_alert_rate_percent", "false_alert_rate"), encoding="utf-8-sig"
+    )
+    grid = collect(scanned)
+    rates = ("false_alert_rate_percent", "expected_false_alert_rate_percent")
+    values = [tuple(row[rate] for rate in rates) for row in grid.rows]
+    assert len(values) == 2
+    assert values[0] == values[1]
+    assert "" not in values[0]

@@ -32,8 +32,8 @@ FIGURES = (
     ("true_alerts_unconfirmed", "True, unconfirmed"),
     ("false_alerts_confirmed", "False, confirmed"),
     ("false_alerts_unconfirmed", "False, unconfirmed"),
-    ("false_alert_rate", "False alert rate (%)"),
-    ("expected_false_alert_rate", "Expected false alert rate (%)"),
+    ("false_alert_rate_percent", "False alert rate (% of faces seen)"),
+    ("expected_false_alert_rate_percent", "Expected false alert rate (% of faces seen)"),
     ("faces_low_quality", "Faces too small or blurred to match"),
     ("arrests", "Arrests"),
     ("other_disposals", "Other disposals"),
@@ -63,8 +63,14 @@ OUTCOME_LABELS = {
     "other_disposal": "Other disposal",
     "no_action": "No action",
 }
-THRESHOLD_MODES = {"auto": "calibrated to the watchlist", "fixed": "fixed by the operator"}
-RATE_FIGURES = ("false_alert_rate", "expected_false_alert_rate")
+THRESHOLD_MODES = {"auto": "calibrated", "fixed": "fixed by the operator"}
+# What the calibration of an 'auto' threshold was fitted on (deployment.csv's calibration).
+CALIBRATIONS = {
+    "watchlist": "on the watchlist's photos",
+    "watchlist+background": "on the watchlist's and the background photos",
+    "reference": "on the reference photos (the watchlist is too small to calibrate itself)",
+}
+RATE_FIGURES = ("false_alert_rate_percent", "expected_false_alert_rate_percent")
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
@@ -288,7 +294,9 @@ def _figure(deployment: dict[str, Any], key: str) -> str:
     if key in RATE_FIGURES and value != "":
         return f"{float(value):.3g}"
     if key == "threshold_mode":
-        return THRESHOLD_MODES.get(str(value), str(value))
+        mode = THRESHOLD_MODES.get(str(value), str(value))
+        fitted_on = CALIBRATIONS.get(str(deployment.get("calibration", "")))
+        return f"{mode} {fitted_on}" if value == "auto" and fitted_on else mode
     return str(value) or "—"
 
 

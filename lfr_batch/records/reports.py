@@ -103,14 +103,14 @@ DEPLOYMENT_COLUMNS = (
     "true_alerts_unconfirmed",
     "false_alerts_confirmed",
     "false_alerts_unconfirmed",
-    "false_alert_rate",
+    "false_alert_rate_percent",
     "arrests",
     "other_disposals",
     "no_action",
     "faces_seen",
-    "expected_false_alert_rate",
+    "expected_false_alert_rate_percent",
     "threshold_mode",
-    "max_false_alert_rate",
+    "max_false_alert_rate_percent",
     "calibration",
     "faces_low_quality",
     "videos",
@@ -232,6 +232,11 @@ def video_row(video: VideoRecord) -> dict[str, Any]:
     return {**asdict(video), "alerts": len(video.alerts) + video.purged.get("total_alerts", 0)}
 
 
+def percent(fraction: float) -> float:
+    """A rate per face seen as the reports give it: in % of faces seen."""
+    return round(100.0 * fraction, 6)
+
+
 def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
     """False alerts ÷ faces seen × 100, as forces publish it (0 when no face was seen)."""
     return round(100.0 * false_alerts / faces_seen, 4) if faces_seen else 0.0
@@ -304,12 +309,15 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         "watchlist_size": watchlist.get("size", 0),
         "threshold": settings["threshold"],
         **counts,
-        "false_alert_rate": false_alert_rate(false_alerts, faces_seen),
+        "false_alert_rate_percent": false_alert_rate(false_alerts, faces_seen),
         "faces_seen": faces_seen,
-        # As a percentage of faces seen, like false_alert_rate beside it.
-        "expected_false_alert_rate": round(100.0 * watchlist.get("expected_false_alert_rate", 0.0), 6),
+        # Every rate of the record in % of faces seen, as forces publish false_alert_rate;
+        # the state and --max-false-alert-rate hold them as fractions.
+        "expected_false_alert_rate_percent": percent(watchlist.get("expected_false_alert_rate", 0.0)),
         "threshold_mode": settings.get("threshold_mode", "fixed"),
-        "max_false_alert_rate": settings.get("max_false_alert_rate", ""),
+        "max_false_alert_rate_percent": percent(settings["max_false_alert_rate"])
+        if "max_false_alert_rate" in settings
+        else "",
         "calibration": watchlist.get("calibration", ""),
         "faces_low_quality": sum(r.faces_low_quality for r in records),
         "videos": len(records),
