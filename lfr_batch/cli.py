@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -19,9 +18,16 @@ from typing import Any
 
 import click
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch.command_settings import (
+    config_option,
+    log_error_to_file,
+    logging_options,
+    quiet,
+    start_logging,
+    stop_logging,
+)
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.files import write_atomic
@@ -44,6 +50,7 @@ from lfr_batch.records.reports import csv_bytes, percent, write_reports
 from lfr_batch.records.retention import parse_age, purge
 from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
 from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.state import VideoRecord
 from lfr_batch.scan import (
     Progress,
     ScanConfig,
@@ -61,9 +68,8 @@ from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_wa
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
-EXIT_SOME_VIDEOS_FAILED = 3
-FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
-FFMPEG_QUIET, FFMPEG_ERRORS = "-8", "16"  # AV_LOG_QUIET, AV_LOG_ERROR
+# Reports written, but some videos were partial or failed: a job can tell, and look.
+EXIT_INCOMPLETE = 3
 
 
 class IsoDateTime(click.ParamType):
@@ -126,62 +132,21 @@ class ScanProgress:
             bar.close()
 
 
-QUIET = "lfr_batch.quiet"  # in the click context: -q was given
-
-
-def set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        logging.getLogger().setLevel(logging.ERROR)
-        ctx.meta[QUIET] = True
-
-
-def quiet(ctx: click.Context | None = None) -> bool:
-    """Whether -q was given (before or after the subcommand)."""
-    context = ctx or click.get_current_context()
-    return bool(context.meta.get(QUIET))
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name=SOFTWARE_NAME)
-@click.option("-v", "--verbose", is_flag=True, help="Log each video's progress (INFO) as well as warnings.")
-@click.option(
-    "-q", "--quiet", is_flag=True, expose_value=False, callback=set_quiet, help="Errors only on stderr."
-)
-def cli(verbose: bool) -> None:
+@logging_options
+def cli() -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
-    per-deployment reports in the shape police forces publish for LFR."""
-    logging.basicConfig(format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s", stream=sys.stderr)
-    set_verbosity(verbose)
+    per-deployment reports in the shape police forces publish for LFR.
 
-
-def set_verbosity(verbose: bool) -> None:
-    """INFO or WARNING logs; FFmpeg's own errors only with -v."""
-    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
-    # FFmpeg's own complaints ("moov atom not found") would reach stderr unasked; why a
-    # video failed goes into videos.csv and one line of ours. Read when the first video
-    # is opened, and inherited by worker processes; a value set by the user wins.
-    if os.environ.get(FFMPEG_LOG_LEVEL_ENV) in (None, FFMPEG_QUIET, FFMPEG_ERRORS):
-        os.environ[FFMPEG_LOG_LEVEL_ENV] = FFMPEG_ERRORS if verbose else FFMPEG_QUIET
-
-
-def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """-v and -q after the subcommand too (lfr-batch scan ... -v), as users type them."""
-    command = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=set_quiet,
-        help="Errors only on stderr: no warnings, no progress bars.",
-    )(command)
-    return click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=lambda _ctx, _param, value: set_verbosity(True) if value else None,
-        help="Log each step's progress (INFO) as well as warnings.",
-    )(command)
+    \b
+    Exit status (every command):
+      0  done: every video scanned (or scanned before)
+      1  an error stopped the command (one line on stderr)
+      2  a bad option, argument or config file
+      3  reports written, but some videos were partial or failed (videos.csv says which)
+      4  nothing scanned: no video among the inputs could be read; no deployment created
+    """
 
 
 def wait_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -203,53 +168,6 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def echo_json(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
-
-
-def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
-    """Read a TOML file's [scan] table into the command's defaults, so that options
-    given on the command line still win."""
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            table = tomllib.load(handle).get("scan")
-    except OSError as error:
-        raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise click.BadParameter(f"{path} is not valid TOML: {error}") from None
-    if not isinstance(table, dict):
-        raise click.BadParameter(f"{path} has no [scan] table")
-    names = {
-        option.lstrip("-"): param.name
-        for param in ctx.command.params
-        for option in getattr(param, "opts", [])
-        if option.startswith("--") and param.name not in ("config",)
-    }
-    names["inputs"] = "inputs"
-    defaults: dict[str, Any] = {}
-    for key, value in table.items():
-        name = names.get(key) or names.get(key.replace("_", "-"))
-        if name is None:
-            known = ", ".join(sorted(names))
-            raise click.BadParameter(f"{path}: unknown key {key!r} in [scan]; use one of: {known}")
-        defaults[name] = _config_value(path, key, name, value)
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
-    return path
-
-
-def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
-    """A [scan] value of the shape its option takes; one line for any other."""
-    if name == "inputs":
-        if isinstance(value, str):
-            return (value,)
-        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-            return tuple(value)
-        raise click.BadParameter(f"{path}: inputs must be a path or a list of paths")
-    if name == "start" and isinstance(value, datetime):
-        return value
-    if isinstance(value, bool | int | float | str):
-        return value
-    raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
 
 
 def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -292,17 +210,9 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command("scan")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    is_eager=True,
-    expose_value=False,
-    callback=load_config_file,
-    help="TOML file whose [scan] table sets any option below (and inputs); "
-    "options on the command line override it.  [default: none]",
-)
 @click.option(
     "--watchlist",
     "watchlist_path",
@@ -391,11 +301,12 @@ def scan_command(
 ) -> None:
     """Scan video files or folders (searched recursively) against a watchlist.
 
-    Writes OUT/NAME/alerts.csv, deployment.csv, videos.csv and snapshots/. Running
-    it again into the same deployment scans only files not scanned before (by
-    content) and updates the reports for all of them. Exits 0 when every video
-    was scanned, 3 when some could not be (they are listed in videos.csv and on
-    stderr), 1 or 2 on an error that stopped the run.
+    Writes OUT/NAME/alerts.csv, alerts.xlsx, deployment.csv, videos.csv, report.html
+    and snapshots/. Running it again into the same deployment scans only files not
+    scanned before (by content) and updates the reports for all of them. Exits 0
+    when every video was scanned whole, 3 when some were partial or failed (listed
+    in videos.csv and on stderr), 4 when none could be read (no deployment is
+    created), 1 or 2 on an error that stopped the run.
     """
     missing = [
         name
@@ -430,11 +341,11 @@ def scan_command(
         overwrite=overwrite,
         wait=wait,
     )
+    logger.debug("settings: %s", config)
     # Bars only for a person watching: in a cron log their cursor codes are noise.
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
-        with logging_redirect_tqdm():
-            result = scan(config, progress)
+        result = scan(config, progress)
     finally:
         progress.close()
     scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
@@ -449,6 +360,9 @@ def scan_command(
                 "videos_scanned": scanned,
                 "videos_skipped": len(result.skipped),
                 "videos_failed": [{"video": r.video, "reason": r.reason} for r in result.failed],
+                "videos_partial": [
+                    {"video": r.video, "reason": r.reason} for r in result.scanned if r.status == "partial"
+                ],
                 "videos": records,
                 "faces_seen": result.faces_seen,
                 "alerts": alerts,
@@ -459,7 +373,7 @@ def scan_command(
             }
         )
     else:
-        failed = f" ({len(result.failed)} of them failed)" if result.failed else ""
+        failed = f" ({_not_whole(result.scanned)})" if incomplete(result.scanned) else ""
         faces = f"{result.faces_seen} {_plural(result.faces_seen, 'face')}"
         click.echo(
             f"deployment {deployment}: {scanned} {_plural(scanned, 'video')} scanned{failed}, "
@@ -487,12 +401,13 @@ def scan_command(
             "alerts": result.total_alerts,
         },
     )
-    if result.failed:
-        sys.exit(EXIT_SOME_VIDEOS_FAILED)
+    if incomplete(result.scanned):
+        sys.exit(EXIT_INCOMPLETE)
 
 
 @cli.command("search")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--footage",
@@ -547,7 +462,8 @@ def search_command(
     candidates nearest the person, ranked, down to a calibrated cut and a few
     beneath it, for a person to judge (lfr-batch review OUT/NAME). Running it again
     on the same case searches only footage not searched before. Exits 0 when every
-    video was searched, 3 when some could not be, 1 or 2 on an error.
+    video was searched whole, 3 when some were partial or failed, 4 when none could
+    be read (no case is created), 1 or 2 on an error.
     """
     missing = [
         name for name, value in (("PHOTOS", photos), ("--footage", footage), ("--case", case)) if not value
@@ -572,10 +488,10 @@ def search_command(
         overwrite=overwrite,
         wait=wait,
     )
+    logger.debug("settings: %s", config)
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
-        with logging_redirect_tqdm():
-            result = search(config, progress)
+        result = search(config, progress)
     finally:
         progress.close()
     scanned = result.scan
@@ -645,12 +561,13 @@ def search_command(
             "above_cut": result.above_cut,
         },
     )
-    if scanned.failed:
-        sys.exit(EXIT_SOME_VIDEOS_FAILED)
+    if incomplete(scanned.scanned):
+        sys.exit(EXIT_INCOMPLETE)
 
 
 @cli.command("review")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--import",
@@ -744,7 +661,8 @@ def _date(value: str | None) -> date | None:
 
 
 @cli.command("evaluate")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--truth",
@@ -807,7 +725,8 @@ def _percent(share: float) -> str:
 
 
 @cli.command("grid")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "-o",
@@ -899,7 +818,8 @@ def grid_command(
 
 
 @cli.command("purge")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--older-than",
@@ -963,6 +883,16 @@ def purge_command(
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
 
 
+def incomplete(scanned: list[VideoRecord]) -> list[VideoRecord]:
+    """This run's videos that were not scanned whole: failed, or partial."""
+    return [record for record in scanned if record.status != "ok"]
+
+
+def _not_whole(scanned: list[VideoRecord]) -> str:
+    counts = Counter(record.status for record in incomplete(scanned))
+    return ", ".join(f"{counts[status]} {status}" for status in ("failed", "partial") if counts[status])
+
+
 def on_terminal() -> bool:
     """Whether a person is there to answer a question (scripts and cron jobs are not)."""
     return sys.stdin.isatty()
@@ -978,7 +908,8 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @json_option
 def audit_verify(out_dir: Path, as_json: bool) -> None:
@@ -1016,7 +947,8 @@ def watchlist_group() -> None:
 
 
 @watchlist_group.command("build")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -1085,7 +1017,8 @@ def watchlist_build(
 
 
 @watchlist_group.command("info")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("path", type=click.Path(path_type=Path))
 @json_option
 def watchlist_info(path: Path, as_json: bool) -> None:
@@ -1198,26 +1131,40 @@ def echo_calibration(watchlist: Watchlist) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (callable from tests)."""
+    start_logging(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(argv)
+        logger.info("finished: exit status %d", code)
+        return code
+    finally:
+        stop_logging()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name=SOFTWARE_NAME, standalone_mode=False)
     except LfrBatchError as error:
-        click.echo(f"{SOFTWARE_NAME}: error: {error}", err=True)
+        _fail(f"{SOFTWARE_NAME}: error: {error}")
         return error.exit_code
     except click.exceptions.Abort:
-        click.echo(f"{SOFTWARE_NAME}: interrupted", err=True)
+        _fail(f"{SOFTWARE_NAME}: interrupted")
         return 130
     except click.ClickException as error:
         error.show()
+        log_error_to_file(error.format_message())
         return error.exit_code
     except SystemExit as exit_:
         return int(exit_.code or 0)
     except OSError as error:
-        click.echo(
-            f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
-            err=True,
-        )
+        _fail(f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
         return 1
     return 0
+
+
+def _fail(line: str) -> None:
+    """The one line that ends a command: on stderr, and in the log file."""
+    click.echo(line, err=True)
+    log_error_to_file(line.removeprefix(f"{SOFTWARE_NAME}: "))
 
 
 def entry_point() -> None:

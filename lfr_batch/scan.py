@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lfr_batch import __version__
-from lfr_batch.errors import ConfigError, VideoError, one_line
+from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
@@ -333,7 +333,7 @@ def load_for_scan(path: Path) -> LoadedWatchlist:
 def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
     videos = find_videos(inputs)
     if not videos:
-        raise VideoError(f"no video files found in {', '.join(str(p) for p in inputs)}")
+        raise NothingScannedError(f"no video files found in {', '.join(str(p) for p in inputs)}")
     return videos
 
 
@@ -352,6 +352,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256, threshold)
         state = DeploymentState(config.deployment_dir)
+        created = not state.exists
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
@@ -382,6 +383,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             expected_false_alert_rate=expected_rate,
         )
         scan_footage(videos, state, loaded, threshold, config, scanned_at, evidence, progress, result)
+        refuse_if_nothing_scanned(created, result, "deployment")
         finish_run(state, scanned_at, began, result)
         evidence.write_reports(state)
         return result
@@ -416,6 +418,19 @@ def scan_footage(
     _warn_about_start(config.start, [video.path for video in planned])
     report(Progress("scan_start", total=len(planned), frames=sum(v.frame_count for v in planned)))
     _run_and_commit(planned, tasks, state, loaded.watchlist, config, scanned_at, evidence, report, result)
+
+
+def refuse_if_nothing_scanned(created: bool, result: ScanResult, noun: str) -> None:
+    """A deployment (or case) created by this run, none of whose videos could be read, is
+    removed again: the published grid would count a deployment of nothing."""
+    if created and result.scanned and all(record.status == "failed" for record in result.scanned):
+        shutil.rmtree(result.deployment_dir, ignore_errors=True)
+        count = len(result.scanned)
+        which = "the one file given could not" if count == 1 else f"none of the {count} files could"
+        raise NothingScannedError(
+            f"nothing scanned: {which} be read as video (see above); "
+            f"{noun} {result.deployment_dir.name} was not created"
+        )
 
 
 def finish_run(state: DeploymentState, scanned_at: datetime, began: float, result: ScanResult) -> None:

@@ -51,6 +51,7 @@ from lfr_batch.scan import (
     finish_run,
     load_for_scan,
     open_state,
+    refuse_if_nothing_scanned,
     scan_footage,
 )
 from lfr_batch.signing import signing_key
@@ -292,6 +293,7 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
             "max_false_candidate_rate": config.max_false_candidate_rate,
         }
         state = DeploymentState(config.case_dir)
+        created = not state.exists
         _refuse_another_person(state, probe, config)
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
         # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
@@ -321,6 +323,7 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         )
         loaded = load_for_scan(scan_config.watchlist)
         scan_footage(videos, state, loaded, LOOK_FURTHER, scan_config, scanned_at, evidence, progress, result)
+        refuse_if_nothing_scanned(created, result, "case")
         finish_run(state, scanned_at, began, result)
         evidence.write_reports(state)
         return SearchResult(config.case_dir, result, cut, expected_rate, probe, ranked(state))

@@ -40,9 +40,10 @@ SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 def anchors(page: Path) -> set[str]:
     """GitHub's anchors for a page's headings."""
-    found = set()
+    found, fenced = set(), False
     for line in page.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
+        fenced ^= line.startswith("```")
+        if line.startswith("#") and not fenced:
             title = line.lstrip("#").strip().lower()
             found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
     return found
