@@ -38,6 +38,7 @@ from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
     GRID_DAYS,
+    GRID_DURATIONS,
     GRID_MOMENTS,
     GRID_NUMBERS,
     PUBLISHED_COLUMNS,
@@ -801,6 +802,7 @@ def grid_command(
             numbers=GRID_NUMBERS,
             moments=GRID_MOMENTS,
             days=GRID_DAYS,
+            durations=GRID_DURATIONS,
             sheet="grid",
         )
         click.echo(

@@ -138,4 +138,4 @@ def test_getting_started_ends_in_a_reviewed_published_grid(tmp_path: Path) -> No
     assert (record["total_alerts"], record["true_alerts_confirmed"], record["no_action"]) == (1, 1, 1)
     assert str(record["start"]).startswith("2026-11-26T14:00:00")
     grid = pd.read_excel(clone / "grid.xlsx")
-    assert grid["deployment"].tolist() == ["op-17", "TOTAL"]
+    assert grid["Deployment"].tolist() == ["op-17", "TOTAL"]

@@ -13,6 +13,7 @@ from conftest import MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args
 
 from lfr_batch.cli import cli, main
 from lfr_batch.records.grid import collect
+from lfr_batch.records.spreadsheets import column_for
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,8 @@ def test_each_rate_has_one_unit_named_alike_in_csv_xlsx_json_and_html(scanned: P
     assert summary["expected_false_alert_rate_percent"] == pytest.approx(expected)
     assert main(["grid", str(scanned), "-o", str(scanned / "grid.xlsx")]) == 0
     grid = pd.read_excel(scanned / "grid.xlsx")
+    assert "Expected false alert rate (%)" in grid.columns  # the workbook's header says the unit
+    grid = grid.rename(columns=column_for)
     assert grid["expected_false_alert_rate_percent"].iloc[0] == pytest.approx(expected)
     page = (folder / "report.html").read_text(encoding="utf-8")
     shown = re.search(

@@ -26,6 +26,7 @@ from test_html_report import WIDTHS, check_layout, dom
 
 from lfr_batch.cli import cli, main
 from lfr_batch.records.case_report import shown_count
+from lfr_batch.records.spreadsheets import column_for
 
 F1_PHOTOS = sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png"))
 M1_PHOTOS = sorted((PHOTOS / "intel_actor_m1").glob("*.png"))
@@ -211,7 +212,7 @@ def test_the_case_sheet_lays_out_at_common_widths(f1_case: Path, tmp_path: Path,
 
 def test_candidates_xlsx_holds_the_list_typed(f1_case: Path) -> None:
     sheet = load_workbook(f1_case / "candidates.xlsx").active
-    header = [cell.value for cell in sheet[1]]
+    header = [column_for(cell.value) for cell in sheet[1]]
     rows = [
         dict(zip(header, (cell.value for cell in row), strict=True)) for row in sheet.iter_rows(min_row=2)
     ]

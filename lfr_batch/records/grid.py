@@ -48,6 +48,7 @@ FORMER_NAMES = {
 }
 GRID_MOMENTS = ("start", "end")
 GRID_DAYS = ("date",)
+GRID_DURATIONS = ("duration",)
 DEFAULT_SUPPLIER = "the lfr-batch project (open source)"
 
 
