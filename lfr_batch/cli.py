@@ -46,12 +46,12 @@ from lfr_batch.records.grid import (
     summary_figures,
 )
 from lfr_batch.records.grid import summary as grid_summary
-from lfr_batch.records.html_report import clock
 from lfr_batch.records.reports import csv_bytes, percent, write_reports
 from lfr_batch.records.retention import parse_age, purge
 from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import VideoRecord
+from lfr_batch.records.timeline import clock
 from lfr_batch.scan import (
     Progress,
     ScanConfig,

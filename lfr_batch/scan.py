@@ -31,7 +31,7 @@ from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
-from lfr_batch.times import iso
+from lfr_batch.times import FILENAME_TIMESTAMP, iso
 from lfr_batch.vision.alerts import Alert, build_alerts
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import DetectorName, FaceDetector
@@ -65,8 +65,6 @@ MIN_SPLIT_SECONDS = 5.0
 # Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
 # on every system, with no path separator or control character.
 _DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
-# 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
-_FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ class ScanResult:
 
 def start_from_filename(path: Path) -> datetime | None:
     """The recording start encoded in a file name such as ``cam1_20261126T140000.mp4``."""
-    found = _FILENAME_TIMESTAMP.search(path.stem)
+    found = FILENAME_TIMESTAMP.search(path.stem)
     if not found:
         return None
     try:

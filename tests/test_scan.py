@@ -297,6 +297,7 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
         "d/alerts.xlsx",
         "d/deployment.csv",
         "d/report.html",
+        "d/timeline.png",  # counts of faces seen, and footage: nothing of a face
         "d/videos.csv",
     ]
     assert "<img" not in (tmp_path / "d" / "report.html").read_text()

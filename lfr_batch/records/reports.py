@@ -22,9 +22,11 @@ from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
+from lfr_batch.records.html_report import ALERT_LEGEND, alert_markers, write_timeline_png
 from lfr_batch.records.html_report import render as render_report
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.timeline import draw
 from lfr_batch.times import comparable, iso
 
 # How each alerts.csv column is typed in alerts.xlsx (any other column is text).
@@ -370,12 +372,11 @@ def write_reports(state: DeploymentState) -> None:
             DISTANCE_COLUMNS,
             ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
         )
-    page = render_report(
-        paths,
-        record,
-        [{key: cell_text(value) for key, value in row.items()} for row in rows],
-        [timeline_row(video) for video in state.ordered()],
-        TIMELINE_BIN_S,
+    shown = [{key: cell_text(value) for key, value in row.items()} for row in rows]
+    drawing = draw(
+        [timeline_row(video) for video in state.ordered()], alert_markers(shown), TIMELINE_BIN_S, ALERT_LEGEND
     )
+    write_timeline_png(paths, drawing)
+    page = render_report(paths, record, shown, drawing)
     write_atomic(paths.report_html, page.encode("utf-8"))
     write_csv(paths.deployment_csv, DEPLOYMENT_COLUMNS, [record])
