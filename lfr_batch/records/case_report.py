@@ -34,15 +34,7 @@ from lfr_batch.records.reports import (
 )
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.records.timeline import (
-    FACES_COLOUR,
-    FOOTAGE_COLOUR,
-    OUTCOME_COLOURS,
-    Drawing,
-    Marker,
-    clock,
-    draw,
-)
+from lfr_batch.records.timeline import Drawing, Marker, clock, draw, legend
 
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
 
@@ -100,13 +92,7 @@ CASE_COLUMNS = (
     ("video", "Video"),
     ("verdict", "Review"),
 )
-CASE_LEGEND = (
-    (FACES_COLOUR, "faces first seen (bar height: how many)"),
-    (FOOTAGE_COLOUR, "footage"),
-    (OUTCOME_COLOURS[""], "candidate, not reviewed"),
-    (OUTCOME_COLOURS["true"], "match"),
-    (OUTCOME_COLOURS["false"], "no match"),
-)
+CASE_LEGEND = legend("candidate, not reviewed", "match", "no match")
 
 
 def is_case(state: DeploymentState) -> bool:

@@ -25,15 +25,7 @@ from markupsafe import Markup
 
 from lfr_batch.files import write_atomic
 from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.timeline import (
-    FACES_COLOUR,
-    FOOTAGE_COLOUR,
-    OUTCOME_COLOURS,
-    Drawing,
-    Marker,
-    clock,
-    png,
-)
+from lfr_batch.records.timeline import Drawing, Marker, clock, legend, png
 
 FIGURES = (
     ("location", "Location"),
@@ -137,13 +129,7 @@ def data_uri(path: Path, kind: str) -> str:
     )
 
 
-ALERT_LEGEND = (
-    (FACES_COLOUR, "faces first seen (bar height: how many)"),
-    (FOOTAGE_COLOUR, "footage"),
-    (OUTCOME_COLOURS[""], "alert, not reviewed"),
-    (OUTCOME_COLOURS["true"], "true alert"),
-    (OUTCOME_COLOURS["false"], "false alert"),
-)
+ALERT_LEGEND = legend("alert, not reviewed", "true alert", "false alert")
 
 
 def alert_markers(alerts: list[dict[str, Any]]) -> list[Marker]:

@@ -45,6 +45,17 @@ TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 1
 MOST_TICKS = 8
 
 
+def legend(unreviewed: str, true: str, false: str) -> tuple[tuple[str, str], ...]:
+    """What each colour means: faces seen, footage, and the findings by their review."""
+    return (
+        (FACES_COLOUR, "faces first seen (bar height: how many)"),
+        (FOOTAGE_COLOUR, "footage"),
+        (OUTCOME_COLOURS[""], unreviewed),
+        (OUTCOME_COLOURS["true"], true),
+        (OUTCOME_COLOURS["false"], false),
+    )
+
+
 @dataclass(frozen=True)
 class Marker:
     """A finding on the timeline: an alert, or a search candidate."""
