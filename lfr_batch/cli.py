@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -19,12 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-import cv2
 import numpy as np
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch.command_settings import (
+    config_option,
+    log_error_to_file,
+    logging_options,
+    quiet,
+    start_logging,
+    stop_logging,
+)
 from lfr_batch.errors import AuditError, LfrBatchError, ReportError
 from lfr_batch.executors import SCHEDULER_ENV
 from lfr_batch.files import write_atomic
@@ -35,6 +39,7 @@ from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
     GRID_DAYS,
+    GRID_DURATIONS,
     GRID_MOMENTS,
     GRID_NUMBERS,
     PUBLISHED_COLUMNS,
@@ -42,21 +47,12 @@ from lfr_batch.records.grid import (
     summary_figures,
 )
 from lfr_batch.records.grid import summary as grid_summary
-from lfr_batch.records.html_report import clock
-from lfr_batch.records.reports import csv_bytes, write_reports
+from lfr_batch.records.reports import csv_bytes, percent, write_reports
 from lfr_batch.records.retention import parse_age, purge
-from lfr_batch.records.review import (
-    ALERT_FORM,
-    Review,
-    ReviewForm,
-    form_for,
-    import_reviews,
-    open_deployment,
-    pending,
-    record_review,
-)
+from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
 from lfr_batch.records.spreadsheets import write_xlsx
-from lfr_batch.records.state import AlertRecord
+from lfr_batch.records.state import VideoRecord
+from lfr_batch.records.timeline import clock
 from lfr_batch.scan import (
     MISSED_SHARE_WARNING,
     Progress,
@@ -68,6 +64,7 @@ from lfr_batch.search import (
     search,
 )
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
+from lfr_batch.terminal import TerminalReview, printable
 from lfr_batch.times import iso
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, load_reference
 from lfr_batch.watchlist import (
@@ -82,9 +79,8 @@ from lfr_batch.watchlist import (
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
-EXIT_SOME_VIDEOS_FAILED = 3
-FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
-FFMPEG_QUIET, FFMPEG_ERRORS = "-8", "16"  # AV_LOG_QUIET, AV_LOG_ERROR
+# Reports written, but some videos were partial or failed: a job can tell, and look.
+EXIT_INCOMPLETE = 3
 
 
 class IsoDateTime(click.ParamType):
@@ -101,18 +97,6 @@ class IsoDateTime(click.ParamType):
                 param,
                 ctx,
             )
-
-
-# Control characters, and the bidirectional overrides that can make text read backwards.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """Text from a file (a watchlist, a report) made safe to print to a terminal: escape
-    sequences in a subject's name must not drive the terminal of the person reading it."""
-    return _UNPRINTABLE.sub(
-        lambda found: f"\\x{ord(found.group()):02x}" if ord(found.group()) < 256 else "?", text
-    )
 
 
 class Threshold(click.ParamType):
@@ -159,62 +143,21 @@ class ScanProgress:
             bar.close()
 
 
-QUIET = "lfr_batch.quiet"  # in the click context: -q was given
-
-
-def set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        logging.getLogger().setLevel(logging.ERROR)
-        ctx.meta[QUIET] = True
-
-
-def quiet(ctx: click.Context | None = None) -> bool:
-    """Whether -q was given (before or after the subcommand)."""
-    context = ctx or click.get_current_context()
-    return bool(context.meta.get(QUIET))
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name=SOFTWARE_NAME)
-@click.option("-v", "--verbose", is_flag=True, help="Log each video's progress (INFO) as well as warnings.")
-@click.option(
-    "-q", "--quiet", is_flag=True, expose_value=False, callback=set_quiet, help="Errors only on stderr."
-)
-def cli(verbose: bool) -> None:
+@logging_options
+def cli() -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
-    per-deployment reports in the shape police forces publish for LFR."""
-    logging.basicConfig(format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s", stream=sys.stderr)
-    set_verbosity(verbose)
+    per-deployment reports in the shape police forces publish for LFR.
 
-
-def set_verbosity(verbose: bool) -> None:
-    """INFO or WARNING logs; FFmpeg's own errors only with -v."""
-    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
-    # FFmpeg's own complaints ("moov atom not found") would reach stderr unasked; why a
-    # video failed goes into videos.csv and one line of ours. Read when the first video
-    # is opened, and inherited by worker processes; a value set by the user wins.
-    if os.environ.get(FFMPEG_LOG_LEVEL_ENV) in (None, FFMPEG_QUIET, FFMPEG_ERRORS):
-        os.environ[FFMPEG_LOG_LEVEL_ENV] = FFMPEG_ERRORS if verbose else FFMPEG_QUIET
-
-
-def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """-v and -q after the subcommand too (lfr-batch scan ... -v), as users type them."""
-    command = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=set_quiet,
-        help="Errors only on stderr: no warnings, no progress bars.",
-    )(command)
-    return click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=lambda _ctx, _param, value: set_verbosity(True) if value else None,
-        help="Log each step's progress (INFO) as well as warnings.",
-    )(command)
+    \b
+    Exit status (every command):
+      0  done: every video scanned (or scanned before)
+      1  an error stopped the command (one line on stderr)
+      2  a bad option, argument or config file
+      3  reports written, but some videos were partial or failed (videos.csv says which)
+      4  nothing scanned: no video among the inputs could be read; no deployment created
+    """
 
 
 def wait_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -236,53 +179,6 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def echo_json(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
-
-
-def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
-    """Read a TOML file's [scan] table into the command's defaults, so that options
-    given on the command line still win."""
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            table = tomllib.load(handle).get("scan")
-    except OSError as error:
-        raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise click.BadParameter(f"{path} is not valid TOML: {error}") from None
-    if not isinstance(table, dict):
-        raise click.BadParameter(f"{path} has no [scan] table")
-    names = {
-        option.lstrip("-"): param.name
-        for param in ctx.command.params
-        for option in getattr(param, "opts", [])
-        if option.startswith("--") and param.name not in ("config",)
-    }
-    names["inputs"] = "inputs"
-    defaults: dict[str, Any] = {}
-    for key, value in table.items():
-        name = names.get(key) or names.get(key.replace("_", "-"))
-        if name is None:
-            known = ", ".join(sorted(names))
-            raise click.BadParameter(f"{path}: unknown key {key!r} in [scan]; use one of: {known}")
-        defaults[name] = _config_value(path, key, name, value)
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
-    return path
-
-
-def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
-    """A [scan] value of the shape its option takes; one line for any other."""
-    if name == "inputs":
-        if isinstance(value, str):
-            return (value,)
-        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-            return tuple(value)
-        raise click.BadParameter(f"{path}: inputs must be a path or a list of paths")
-    if name == "start" and isinstance(value, datetime):
-        return value
-    if isinstance(value, bool | int | float | str):
-        return value
-    raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
 
 
 def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -325,17 +221,9 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command("scan")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    is_eager=True,
-    expose_value=False,
-    callback=load_config_file,
-    help="TOML file whose [scan] table sets any option below (and inputs); "
-    "options on the command line override it.  [default: none]",
-)
 @click.option(
     "--watchlist",
     "watchlist_path",
@@ -434,11 +322,12 @@ def scan_command(
 ) -> None:
     """Scan video files or folders (searched recursively) against a watchlist.
 
-    Writes OUT/NAME/alerts.csv, deployment.csv, videos.csv and snapshots/. Running
-    it again into the same deployment scans only files not scanned before (by
-    content) and updates the reports for all of them. Exits 0 when every video
-    was scanned, 3 when some could not be (they are listed in videos.csv and on
-    stderr), 1 or 2 on an error that stopped the run.
+    Writes OUT/NAME/alerts.csv, alerts.xlsx, deployment.csv, videos.csv, report.html
+    and snapshots/. Running it again into the same deployment scans only files not
+    scanned before (by content) and updates the reports for all of them. Exits 0
+    when every video was scanned whole, 3 when some were partial or failed (listed
+    in videos.csv and on stderr), 4 when none could be read (no deployment is
+    created), 1 or 2 on an error that stopped the run.
     """
     missing = [
         name
@@ -474,11 +363,11 @@ def scan_command(
         overwrite=overwrite,
         wait=wait,
     )
+    logger.debug("settings: %s", config)
     # Bars only for a person watching: in a cron log their cursor codes are noise.
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
-        with logging_redirect_tqdm():
-            result = scan(config, progress)
+        result = scan(config, progress)
     finally:
         progress.close()
     scanned, records, alerts = len(result.scanned), len(result.records), result.total_alerts
@@ -493,15 +382,18 @@ def scan_command(
                 "videos_scanned": scanned,
                 "videos_skipped": len(result.skipped),
                 "videos_failed": [{"video": r.video, "reason": r.reason} for r in result.failed],
+                "videos_partial": [
+                    {"video": r.video, "reason": r.reason} for r in result.scanned if r.status == "partial"
+                ],
                 "videos": records,
                 "faces_seen": result.faces_seen,
                 "alerts": alerts,
-                "cuts": cuts,
+                "cuts": cuts_json(cuts),
                 "reports": [str(path) for path in reports],
             }
         )
     else:
-        failed = f" ({len(result.failed)} of them failed)" if result.failed else ""
+        failed = f" ({_not_whole(result.scanned)})" if incomplete(result.scanned) else ""
         faces = f"{result.faces_seen} {_plural(result.faces_seen, 'face')}"
         click.echo(
             f"deployment {deployment}: {scanned} {_plural(scanned, 'video')} scanned{failed}, "
@@ -527,8 +419,29 @@ def scan_command(
             "alerts": result.total_alerts,
         },
     )
-    if result.failed:
-        sys.exit(EXIT_SOME_VIDEOS_FAILED)
+    if incomplete(result.scanned):
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def optional_percent(share: float | None) -> float | None:
+    return None if share is None else round(100.0 * share, 2)
+
+
+def cuts_json(cuts: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's cuts as --json gives them: rates in % of faces seen, like every report."""
+    if cuts is None:
+        return None
+    missed = cuts["expected_missed_share"]
+    shown = {
+        key: value
+        for key, value in cuts.items()
+        if key not in ("expected_false_alert_rate", "expected_missed_share")
+    }
+    return {
+        **shown,
+        "expected_false_alert_rate_percent": percent(cuts["expected_false_alert_rate"]),
+        "expected_missed_percent": optional_percent(missed),
+    }
 
 
 def cuts_line(cuts: dict[str, Any]) -> str:
@@ -551,7 +464,8 @@ def cuts_line(cuts: dict[str, Any]) -> str:
 
 
 @cli.command("search")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--footage",
@@ -606,7 +520,8 @@ def search_command(
     candidates nearest the person, ranked, down to a calibrated cut and a few
     beneath it, for a person to judge (lfr-batch review OUT/NAME). Running it again
     on the same case searches only footage not searched before. Exits 0 when every
-    video was searched, 3 when some could not be, 1 or 2 on an error.
+    video was searched whole, 3 when some were partial or failed, 4 when none could
+    be read (no case is created), 1 or 2 on an error.
     """
     missing = [
         name for name, value in (("PHOTOS", photos), ("--footage", footage), ("--case", case)) if not value
@@ -631,10 +546,10 @@ def search_command(
         overwrite=overwrite,
         wait=wait,
     )
+    logger.debug("settings: %s", config)
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
-        with logging_redirect_tqdm():
-            result = search(config, progress)
+        result = search(config, progress)
     finally:
         progress.close()
     scanned = result.scan
@@ -704,51 +619,13 @@ def search_command(
             "above_cut": result.above_cut,
         },
     )
-    if scanned.failed:
-        sys.exit(EXIT_SOME_VIDEOS_FAILED)
-
-
-OUTCOME_KEYS = {
-    "tc": "true_confirmed",
-    "tu": "true_unconfirmed",
-    "fc": "false_confirmed",
-    "fu": "false_unconfirmed",
-}
-ENGAGEMENT_KEYS = {"a": "arrest", "o": "other_disposal", "n": "no_action", "-": ""}
-
-
-def terminal_preview(paths: list[Path], width: int = 24) -> str:
-    """Photos side by side in 24-bit colour half blocks, for terminals that show them."""
-    images = []
-    for path in paths:
-        image = cv2.imread(str(path)) if path.is_file() else None
-        if image is None:
-            continue
-        height = max(2, round(image.shape[0] * width / image.shape[1] / 2) * 2)
-        images.append(cv2.cvtColor(cv2.resize(image, (width, height)), cv2.COLOR_BGR2RGB))
-    if not images:
-        return ""
-    rows = max(image.shape[0] for image in images)
-    lines = []
-    for y in range(0, rows, 2):
-        line = []
-        for image in images:
-            for x in range(width):
-                if y + 1 < image.shape[0]:
-                    (r1, g1, b1), (r2, g2, b2) = image[y, x], image[y + 1, x]
-                    line.append(f"\x1b[38;2;{r1};{g1};{b1}m\x1b[48;2;{r2};{g2};{b2}m▀")
-                else:
-                    line.append("\x1b[0m ")
-            line.append("\x1b[0m  ")
-        lines.append("".join(line))
-    return "\n".join(lines)
-
-
-VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
+    if incomplete(scanned.scanned):
+        sys.exit(EXIT_INCOMPLETE)
 
 
 @cli.command("review")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--import",
@@ -762,25 +639,39 @@ VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
     "--reviewer",
     default=lambda: os.environ.get("USER", ""),
     show_default="your user name",
-    help="Name recorded with each answer given in the terminal.",
+    help="Name recorded with each answer given in the terminal (asked once if there is none).",
+)
+@click.option(
+    "--alert",
+    "finding_ids",
+    multiple=True,
+    metavar="ID",
+    help="Review this alert (or candidate) again, answered or not; give --alert again for more.  "
+    "[default: every one not yet answered]",
 )
 @click.option(
     "--preview/--no-preview",
     default=True,
     show_default=True,
-    help="Show the snapshot and the watchlist (or probe) photo in the terminal, where it is a "
-    "colour terminal.",
+    help="Show the footage snapshot and the watchlist (or probe) photo in the terminal, where it is "
+    "a colour terminal.",
 )
 @wait_option
 def review_command(
-    deployment_dir: Path, import_path: Path | None, reviewer: str, preview: bool, wait: bool
+    deployment_dir: Path,
+    import_path: Path | None,
+    reviewer: str,
+    finding_ids: tuple[str, ...],
+    preview: bool,
+    wait: bool,
 ) -> None:
     """Review the alerts of a deployment (OUT/NAME): true or false, and what happened
     next; or the candidates of a search case (cases/NAME): match, no match or unsure.
 
-    In the terminal, each unreviewed finding is shown with its snapshot beside the
-    subject's watchlist photo (or the probe photo); each answer is saved at once,
-    so you can stop (q) and resume later. The reports are rewritten after every answer.
+    In the terminal, each unreviewed finding is shown with its footage snapshot beside
+    the subject's watchlist photo (or the probe photo); each answer is saved at once,
+    so you can stop (q) and resume later, or go back (b) to the one before. The
+    reports are rewritten after every answer.
     """
     state = open_deployment(deployment_dir)
     form = form_for(state)
@@ -794,77 +685,28 @@ def review_command(
             inputs=[import_path],
             counts={"applied": result.applied},
         )
-        click.echo(f"{import_path}: {result.applied} reviews recorded, {result.unchanged} rows unchanged")
+        click.echo(
+            f"{import_path}: {result.applied} {_plural(result.applied, 'review')} recorded, "
+            f"{result.unchanged} {_plural(result.unchanged, 'row')} unchanged"
+        )
         return
-    waiting = pending(state)
+    findings = chosen(state, finding_ids) if finding_ids else pending(state)
+    if findings and not reviewer.strip():
+        reviewer = click.prompt("reviewer (recorded with each answer)")
+    walk = TerminalReview(deployment_dir, reviewer.strip(), preview, wait)
     answered = 0
-    show_pictures = preview and sys.stdout.isatty()
     try:
-        for number, (video, finding) in enumerate(waiting, start=1):
-            click.echo(f"\n[{number}/{len(waiting)}] {_describe(form, finding)}")
-            start = f" = {iso(video.start)} + {finding.first_seen_s} s" if video.start else ""
-            click.echo(
-                f"  video {printable(video.video)}, seen {finding.first_seen_s}-{finding.last_seen_s} s"
-                f"{start}, best frame {finding.best_frame}, distance {finding.distance}"
-            )
-            photos = [deployment_dir / finding.snapshot] + (
-                [deployment_dir / finding.subject_photo] if finding.subject_photo else []
-            )
-            labels = ("snapshot", "watchlist photo" if form is ALERT_FORM else "probe photo")
-            for label, path in zip(labels, photos, strict=False):
-                click.echo(f"  {label}: {path}")
-            if show_pictures:
-                click.echo(terminal_preview(photos))
-            answer = _ask(form, reviewer)
-            if answer is None:
-                break
-            if answer.verdict == "":
-                continue
-            # Each answer under the lock, on the state as it is now: a scan may have added videos.
-            with DeploymentFolder(deployment_dir).lock("review", wait=wait):
-                record_review(open_deployment(deployment_dir), finding.alert_id, answer)
-            answered += 1
+        answered = walk.walk(findings)
     finally:
         if answered:
             audit.record(
                 deployment_dir.parent, "review", deployment=deployment_dir.name, counts={"answered": answered}
             )
     remaining = len(pending(open_deployment(deployment_dir)))
-    click.echo(f"{answered} answers saved; {remaining} {form.noun}s still to review in {deployment_dir}")
-
-
-def _describe(form: ReviewForm, finding: AlertRecord) -> str:
-    if form is ALERT_FORM:
-        return (
-            f"alert {finding.alert_id}: {printable(finding.subject_name)} "
-            f"({printable(finding.subject_id)}; {printable(finding.category or 'no category')})"
-        )
-    return f"candidate {finding.alert_id} for case {printable(finding.subject_id)}"
-
-
-def _ask(form: ReviewForm, reviewer: str) -> Review | None:
-    """One finding's answer; None to quit, an empty verdict to skip."""
-    if form is ALERT_FORM:
-        keys, prompt = (
-            OUTCOME_KEYS,
-            ("  outcome: tc true confirmed, tu true unconfirmed, fc false confirmed, fu false unconfirmed"),
-        )
-    else:
-        keys, prompt = VERDICT_KEYS, "  verdict: m match, n no match, u unsure"
-    key = click.prompt(f"{prompt}; s skip, q quit", type=click.Choice([*keys, "s", "q"]), show_choices=False)
-    if key in ("q", "s"):
-        return None if key == "q" else Review("")
-    engagement = "-"
-    if form.engagements:
-        engagement = click.prompt(
-            "  engagement: a arrest, o other disposal, n no action, - none",
-            type=click.Choice(list(ENGAGEMENT_KEYS)),
-            show_choices=False,
-            default="-",
-        )
-    name = click.prompt("  reviewer", default=reviewer or None)
-    notes = click.prompt("  notes", default="", show_default=False)
-    return Review(keys[key], ENGAGEMENT_KEYS[engagement], name, notes)
+    click.echo(
+        f"{answered} {_plural(answered, 'answer')} saved; {remaining} {_plural(remaining, form.noun)} "
+        f"still to review in {deployment_dir}"
+    )
 
 
 def _date(value: str | None) -> date | None:
@@ -877,7 +719,8 @@ def _date(value: str | None) -> date | None:
 
 
 @cli.command("evaluate")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("deployment_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--truth",
@@ -954,7 +797,8 @@ def _percent(share: float) -> str:
 
 
 @cli.command("grid")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "-o",
@@ -1029,20 +873,26 @@ def grid_command(
             numbers=GRID_NUMBERS,
             moments=GRID_MOMENTS,
             days=GRID_DAYS,
+            durations=GRID_DURATIONS,
             sheet="grid",
         )
-        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+        click.echo(
+            f"{output}: {len(grid.rows)} {_plural(len(grid.rows), 'deployment')} and a totals row", err=True
+        )
         return
     data = csv_bytes(PUBLISHED_COLUMNS, rows)
     if output is None or str(output) == "-":
         click.echo(data.decode("utf-8-sig"), nl=False)
     else:
         write_atomic(output, data)
-        click.echo(f"{output}: {len(grid.rows)} deployments and a totals row", err=True)
+        click.echo(
+            f"{output}: {len(grid.rows)} {_plural(len(grid.rows), 'deployment')} and a totals row", err=True
+        )
 
 
 @cli.command("purge")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--older-than",
@@ -1106,6 +956,16 @@ def purge_command(
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
 
 
+def incomplete(scanned: list[VideoRecord]) -> list[VideoRecord]:
+    """This run's videos that were not scanned whole: failed, or partial."""
+    return [record for record in scanned if record.status != "ok"]
+
+
+def _not_whole(scanned: list[VideoRecord]) -> str:
+    counts = Counter(record.status for record in incomplete(scanned))
+    return ", ".join(f"{counts[status]} {status}" for status in ("failed", "partial") if counts[status])
+
+
 def on_terminal() -> bool:
     """Whether a person is there to answer a question (scripts and cron jobs are not)."""
     return sys.stdin.isatty()
@@ -1121,7 +981,8 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @json_option
 def audit_verify(out_dir: Path, as_json: bool) -> None:
@@ -1159,7 +1020,8 @@ def watchlist_group() -> None:
 
 
 @watchlist_group.command("build")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -1224,7 +1086,8 @@ def watchlist_build(
 
 
 @watchlist_group.command("info")
-@verbose_option
+@logging_options
+@config_option
 @click.argument("path", type=click.Path(path_type=Path))
 @json_option
 def watchlist_info(path: Path, as_json: bool) -> None:
@@ -1269,11 +1132,15 @@ def watchlist_info(path: Path, as_json: bool) -> None:
                         subject.subject_id: round(float(cut), 3)
                         for subject, cut in zip(watchlist.subjects, expected.cuts, strict=True)
                     },
-                    "expected_false_alert_rate": expected.expected_false_alert_rate,
-                    "own_photos_missed_share": expected.missed_share,
+                    "expected_false_alert_rate_percent": percent(expected.expected_false_alert_rate),
+                    "own_photos_missed_percent": optional_percent(expected.missed_share),
                 },
                 "thresholds": [
-                    {"threshold": t, "expected_false_alert_rate": rate, "own_photos_missed_share": missed}
+                    {
+                        "threshold": t,
+                        "expected_false_alert_rate_percent": percent(rate),
+                        "own_photos_missed_percent": optional_percent(missed),
+                    }
                     for t, rate, missed in expected.table
                 ],
             }
@@ -1362,26 +1229,40 @@ def echo_outlook(watchlist: Watchlist, expected: Outlook) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (callable from tests)."""
+    start_logging(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(argv)
+        logger.info("finished: exit status %d", code)
+        return code
+    finally:
+        stop_logging()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name=SOFTWARE_NAME, standalone_mode=False)
     except LfrBatchError as error:
-        click.echo(f"{SOFTWARE_NAME}: error: {error}", err=True)
+        _fail(f"{SOFTWARE_NAME}: error: {error}")
         return error.exit_code
     except click.exceptions.Abort:
-        click.echo(f"{SOFTWARE_NAME}: interrupted", err=True)
+        _fail(f"{SOFTWARE_NAME}: interrupted")
         return 130
     except click.ClickException as error:
         error.show()
+        log_error_to_file(error.format_message())
         return error.exit_code
     except SystemExit as exit_:
         return int(exit_.code or 0)
     except OSError as error:
-        click.echo(
-            f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
-            err=True,
-        )
+        _fail(f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
         return 1
     return 0
+
+
+def _fail(line: str) -> None:
+    """The one line that ends a command: on stderr, and in the log file."""
+    click.echo(line, err=True)
+    log_error_to_file(line.removeprefix(f"{SOFTWARE_NAME}: "))
 
 
 def entry_point() -> None:

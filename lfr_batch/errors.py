@@ -42,5 +42,12 @@ class AuditError(LfrBatchError):
     """The audit log's hash chain is broken: a line was edited, removed or moved."""
 
 
+class NothingScannedError(LfrBatchError):
+    """No input could be scanned: no video found, or none that could be read. A
+    deployment (or case) that did not exist before is not created."""
+
+    exit_code = 4
+
+
 class SearchError(LfrBatchError):
     """A probe photo cannot be used: unreadable, no face, or more than one."""

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lfr_batch import __version__
-from lfr_batch.errors import ConfigError, VideoError, one_line
+from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
@@ -36,7 +36,7 @@ from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
-from lfr_batch.times import iso
+from lfr_batch.times import FILENAME_TIMESTAMP, iso
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import FaceEncoder
@@ -73,8 +73,6 @@ MIN_SPLIT_SECONDS = 5.0
 # Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
 # on every system, with no path separator or control character.
 _DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
-# 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
-_FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -233,7 +231,7 @@ class ScanResult:
 
 def start_from_filename(path: Path) -> datetime | None:
     """The recording start encoded in a file name such as ``cam1_20261126T140000.mp4``."""
-    found = _FILENAME_TIMESTAMP.search(path.stem)
+    found = FILENAME_TIMESTAMP.search(path.stem)
     if not found:
         return None
     try:
@@ -398,7 +396,7 @@ def load_for_scan(path: Path) -> LoadedWatchlist:
 def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
     videos = find_videos(inputs)
     if not videos:
-        raise VideoError(f"no video files found in {', '.join(str(p) for p in inputs)}")
+        raise NothingScannedError(f"no video files found in {', '.join(str(p) for p in inputs)}")
     return videos
 
 
@@ -417,6 +415,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256)
         state = DeploymentState(config.deployment_dir)
+        created = not state.exists
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
@@ -438,6 +437,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         )
         result = ScanResult(deployment_dir=config.deployment_dir, records=[], watchlist_sha256=loaded.sha256)
         scan_footage(videos, state, loaded, config, scanned_at, evidence, progress, result, background)
+        refuse_if_nothing_scanned(created, result, "deployment")
         if result.cuts is not None:
             _warn_about_cuts(watchlist, config, result.cuts)
         finish_run(state, scanned_at, began, result)
@@ -496,6 +496,19 @@ def scan_footage(
         for stage, seconds in video.assembly.stage_seconds.items():
             result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
         report(Progress("video_end", video=video.path))
+
+
+def refuse_if_nothing_scanned(created: bool, result: ScanResult, noun: str) -> None:
+    """A deployment (or case) created by this run, none of whose videos could be read, is
+    removed again: the published grid would count a deployment of nothing."""
+    if created and result.scanned and all(record.status == "failed" for record in result.scanned):
+        shutil.rmtree(result.deployment_dir, ignore_errors=True)
+        count = len(result.scanned)
+        which = "the one file given could not" if count == 1 else f"none of the {count} files could"
+        raise NothingScannedError(
+            f"nothing scanned: {which} be read as video (see above); "
+            f"{noun} {result.deployment_dir.name} was not created"
+        )
 
 
 def finish_run(state: DeploymentState, scanned_at: datetime, began: float, result: ScanResult) -> None:

@@ -53,6 +53,7 @@ from lfr_batch.scan import (
     finish_run,
     load_for_scan,
     open_state,
+    refuse_if_nothing_scanned,
     scan_footage,
 )
 from lfr_batch.signing import signing_key
@@ -312,6 +313,7 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
             "max_false_candidate_rate": config.max_false_candidate_rate,
         }
         state = DeploymentState(config.case_dir)
+        created = not state.exists
         _refuse_another_person(state, probe, config)
         open_state(state, scan_settings, config.overwrite, evidence.outputs)
         evidence.resume(state)
@@ -340,6 +342,7 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         result = ScanResult(deployment_dir=config.case_dir, records=[], watchlist_sha256=probe.sha256)
         loaded = load_for_scan(scan_config.watchlist)
         scan_footage(videos, state, loaded, scan_config, scanned_at, evidence, progress, result)
+        refuse_if_nothing_scanned(created, result, "case")
         finish_run(state, scanned_at, began, result)
         evidence.write_reports(state)
         return SearchResult(

@@ -8,7 +8,11 @@ shown as it was given.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+
+# 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
+FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
 
 def iso(moment: datetime | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,14 @@ import numpy as np
 import pytest
 
 from lfr_batch.cli import main
+from lfr_batch.command_settings import CONFIG_ENV
 from lfr_batch.synthetic import Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist
+
+# No one's own default config file (~/.config/lfr-batch/config.toml) may steer a test.
+os.environ[CONFIG_ENV] = ""
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"

@@ -210,7 +210,7 @@ def test_watchlist_info_shows_the_cuts_before_any_footage(
     assert main(["watchlist", "info", str(output), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert set(info["auto"]["cuts"]) == {"f1", "m1"}
-    assert info["auto"]["expected_false_alert_rate"] <= 1e-4
+    assert info["auto"]["expected_false_alert_rate_percent"] <= 0.01
     assert [row["threshold"] for row in info["thresholds"]] == [0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
 
 
@@ -233,7 +233,7 @@ def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Pa
     assert "looser than" not in captured.err
     auto = pd.read_csv(tmp_path / "auto" / "d" / "deployment.csv").iloc[0]
     assert auto["threshold_mode"] == "auto"
-    assert auto["expected_false_alert_rate"] <= 0.01  # % of faces seen
+    assert auto["expected_false_alert_rate_percent"] <= 0.01
     assert auto["calibration_faces"] == 1
     assert scan_cli(MALE_ONLY, out=tmp_path / "loose", options=("--threshold", "0.6")) == 0
     captured = capsys.readouterr()
@@ -242,7 +242,7 @@ def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Pa
     record = pd.read_csv(tmp_path / "loose" / "d" / "deployment.csv").iloc[0]
     assert record["threshold_mode"] == "fixed"
     assert record["threshold"] == 0.6
-    assert record["expected_false_alert_rate"] > 1.0  # % of faces seen
+    assert record["expected_false_alert_rate_percent"] > 1.0  # % of faces seen
     assert scan_cli(MALE_ONLY, out=tmp_path / "strict", options=("--threshold", "0.3")) == 0
     assert "looser than" not in capsys.readouterr().err
     # A stricter rate target gives stricter cuts.

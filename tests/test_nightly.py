@@ -50,7 +50,7 @@ CALIBRATION_COLUMNS = {
         "threshold",
         "threshold_min",
         "threshold_max",
-        "expected_false_alert_rate",
+        "expected_false_alert_rate_percent",
         "calibration",
         "calibration_faces",
     ],

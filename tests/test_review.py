@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -14,6 +16,7 @@ from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
 
 from lfr_batch.cli import cli, main
 from lfr_batch.records.grid import PUBLISHED_COLUMNS
+from lfr_batch.terminal import PREVIEW_WIDTH, terminal_preview
 from lfr_batch.watchlist import build_watchlist, save_watchlist
 
 
@@ -35,13 +38,13 @@ def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path
     folder = reviewed_out / "a"
     runner = CliRunner()
     first = runner.invoke(
-        cli, ["review", str(folder), "--reviewer", "PC 7", "--no-preview"], input="fc\nn\n\nwrong person\nq\n"
+        cli, ["review", str(folder), "--reviewer", "PC 7", "--no-preview"], input="fc\nn\nwrong person\nq\n"
     )
     assert first.exit_code == 0, first.output
     assert "alert A00001" in first.output
     assert str(folder / "snapshots" / "A00001.jpg") in first.output
     assert str(folder / "watchlist_photos" / "intel_actor_f1-6f69a1421696.jpg") in first.output
-    assert "1 answers saved; 1 alerts still to review" in first.output
+    assert "1 answer saved; 1 alert still to review" in first.output
     alerts = pd.read_csv(folder / "alerts.csv", keep_default_na=False)
     assert alerts.loc[0, ["outcome", "engagement", "reviewer", "notes"]].tolist() == [
         "false_confirmed",
@@ -51,9 +54,11 @@ def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path
     ]
     figures = record(folder)
     assert (figures["false_alerts_confirmed"], figures["no_action"]) == (1, 1)
-    assert figures["false_alert_rate"] == pytest.approx(100 * 1 / figures["faces_seen"], abs=1e-4)
+    assert figures["false_alert_rate_percent"] == pytest.approx(100 * 1 / figures["faces_seen"], abs=1e-4)
 
-    second = runner.invoke(cli, ["review", str(folder), "--no-preview"], input="tc\na\nPC 8\n\n")
+    second = runner.invoke(
+        cli, ["review", str(folder), "--no-preview"], input="tc\na\n\n", env={"USER": "PC 8"}
+    )
     assert second.exit_code == 0, second.output
     assert "alert A00001" not in second.output
     assert "alert A00002" in second.output
@@ -63,6 +68,53 @@ def test_review_in_the_terminal_saves_each_answer_and_resumes(reviewed_out: Path
         1,
         1,
     )
+    assert pd.read_csv(folder / "alerts.csv", keep_default_na=False)["reviewer"].tolist() == ["PC 7", "PC 8"]
+
+
+def test_review_goes_back_to_an_answered_alert_and_replaces_its_answer(reviewed_out: Path, capsys) -> None:
+    """'b' returns to the alert before; --alert reopens one answered in an earlier session;
+    the reviewer given is recorded and never asked for, so no note can become a name."""
+    folder = reviewed_out / "a"
+    runner = CliRunner()
+    walked = runner.invoke(
+        cli,
+        ["review", str(folder), "--reviewer", "PC 7", "--no-preview"],
+        input="fc\nn\nfirst look\nb\ntc\na\nsecond look\nq\n",
+    )
+    assert walked.exit_code == 0, walked.output
+    assert "reviewer" not in walked.output.replace("PC 7", "")
+    recorded = "recorded: false_confirmed, no_action, PC 7, first look (a new answer replaces it)"
+    assert recorded in walked.output
+    first = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
+    assert (first["outcome"], first["engagement"], first["reviewer"], first["notes"]) == (
+        "true_confirmed",
+        "arrest",
+        "PC 7",
+        "second look",
+    )
+    assert "2 answers saved; 1 alert still to review" in walked.output
+
+    reopened = runner.invoke(
+        cli,
+        ["review", str(folder), "--alert", "A00001", "--reviewer", "PC 9", "--no-preview"],
+        input="fu\n-\nnot her after all\n",
+    )
+    assert reopened.exit_code == 0, reopened.output
+    assert "[1/1] alert A00001" in reopened.output
+    first = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
+    assert (first["outcome"], first["reviewer"]) == ("false_unconfirmed", "PC 9")
+    assert main(["review", str(folder), "--alert", "A09999"]) == 1
+    assert "no alert A09999" in capsys.readouterr().err
+
+
+def test_the_terminal_preview_labels_both_pictures(tmp_path: Path) -> None:
+    snapshot, photo = tmp_path / "snapshot.jpg", tmp_path / "photo.jpg"
+    for path in (snapshot, photo):
+        cv2.imwrite(str(path), np.full((40, 30, 3), 128, np.uint8))
+    preview = terminal_preview([("footage snapshot", snapshot), ("watchlist photo", photo)])
+    first_line = preview.splitlines()[0]
+    assert first_line.split() == ["footage", "snapshot", "watchlist", "photo"]
+    assert first_line.index("watchlist") == PREVIEW_WIDTH + 2
 
 
 def test_reviews_imported_from_a_spreadsheet(reviewed_out: Path, tmp_path: Path, capsys) -> None:
@@ -128,8 +180,9 @@ def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_ou
     # Both scanned at auto cuts: the total expects what each did, weighed by its faces seen.
     assert grid["threshold_mode"].tolist()[:2] == ["auto", "auto"]
     each = grid.iloc[:2]
-    weighed = (each["expected_false_alert_rate"] * each["faces_seen"]).sum() / each["faces_seen"].sum()
-    assert totals["expected_false_alert_rate"] == pytest.approx(weighed, rel=1e-3)
+    rates = each["expected_false_alert_rate_percent"]
+    weighed = (rates * each["faces_seen"]).sum() / each["faces_seen"].sum()
+    assert totals["expected_false_alert_rate_percent"] == pytest.approx(weighed, rel=1e-3)
 
     capsys.readouterr()
     assert main(["grid", str(reviewed_out), "--summary", "--supplier", "Example Supplier Ltd"]) == 0
@@ -140,7 +193,7 @@ def test_grid_has_a_row_per_deployment_in_published_order_and_totals(reviewed_ou
     assert "Suspected of an offence" in text
     assert "supplier: Example Supplier Ltd" in text
     assert "lfr-batch, version" in text
-    assert f"(expected at the thresholds used: {totals['expected_false_alert_rate']:g}%)" in text
+    assert f"(expected at the thresholds used: {totals['expected_false_alert_rate_percent']:g}%)" in text
 
 
 def test_grid_date_range_and_bad_dates(reviewed_out: Path, capsys) -> None:
@@ -193,7 +246,7 @@ def test_purge_deletes_evidence_but_keeps_the_figures(reviewed_out: Path, capsys
         "false_alerts_confirmed",
         "arrests",
         "faces_seen",
-        "false_alert_rate",
+        "false_alert_rate_percent",
     ):
         assert after[column] == figures[column], column
     assert main(["purge", str(reviewed_out), "--older-than", "soon"]) == 2

@@ -42,17 +42,17 @@ PUBLISHED = [
     "true_alerts_unconfirmed",
     "false_alerts_confirmed",
     "false_alerts_unconfirmed",
-    "false_alert_rate",
+    "false_alert_rate_percent",
     "arrests",
     "other_disposals",
     "no_action",
     "faces_seen",
-    "expected_false_alert_rate",
+    "expected_false_alert_rate_percent",
     "expected_missed_percent",
     "threshold_mode",
     "threshold_min",
     "threshold_max",
-    "max_false_alert_rate",
+    "max_false_alert_rate_percent",
     "calibration",
     "calibration_faces",
     "faces_low_quality",
@@ -168,15 +168,15 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
         "no_action",
     ):
         assert record[column] == 0
-    assert record["false_alert_rate"] == 0
+    assert record["false_alert_rate_percent"] == 0
     # One subject, cut on the reference weighed with the faces this run measured: about one
-    # false alert in 10,000 faces seen (deployment.csv gives rates in %, like false_alert_rate).
+    # false alert in 10,000 faces seen (deployment.csv gives every rate in %, and says so in its name).
     assert 0.3 < record["threshold"] < 0.5
     assert record["threshold"] == record["threshold_min"] == record["threshold_max"]  # one subject, one cut
     assert record["threshold_mode"] == "auto"
     assert record["calibration"].startswith("this run's footage")
     assert record["calibration_faces"] <= record["faces_seen"]
-    assert 0.005 < record["expected_false_alert_rate"] <= 0.01
+    assert 0.005 < record["expected_false_alert_rate_percent"] <= 0.01
     # Both walkers stay under the 24 px gate (their boxes 12-23 px): too small to match.
     assert record["faces_low_quality"] == 2
     assert record["frames_decoded"] == 36 + 58 + 65
@@ -303,6 +303,7 @@ def test_no_trace_of_unmatched_faces(tmp_path: Path) -> None:
         "d/alerts.xlsx",
         "d/deployment.csv",
         "d/report.html",
+        "d/timeline.png",  # counts of faces seen, and footage: nothing of a face
         "d/videos.csv",
     ]
     assert "<img" not in (tmp_path / "d" / "report.html").read_text()

@@ -1,4 +1,7 @@
-"""alerts.xlsx and grid.xlsx: typed cells, text that stays text, and LibreOffice reads them right."""
+"""Spreadsheets both ways: alerts.xlsx and grid.xlsx have typed cells, text that stays text,
+readable headers and a printable page, and LibreOffice reads them right; review --import
+takes them back, and CSVs saved from them by LibreOffice or Excel, whatever their
+encoding and delimiter."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import csv
 import io
 import shutil
 import subprocess
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +17,7 @@ import pytest
 from conftest import scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.records.spreadsheets import xlsx_bytes
+from lfr_batch.records.spreadsheets import column_for, label, xlsx_bytes
 from lfr_batch.watchlist import save_watchlist
 
 openpyxl = pytest.importorskip("openpyxl")
@@ -49,7 +52,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, two_subject_watchlist, 
 
 def cells(path: Path) -> tuple[object, list[dict[str, object]]]:
     sheet = openpyxl.load_workbook(path).active
-    header = [cell.value for cell in sheet[1]]
+    header = [column_for(cell.value) for cell in sheet[1]]
     rows = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)]
     return sheet, rows
 
@@ -96,7 +99,7 @@ def test_libreoffice_reads_the_workbook_with_every_accent_and_no_formula(
         timeout=180,
     )
     with (tmp_path / "alerts.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = [{column_for(key): value for key, value in row.items()} for row in csv.DictReader(handle)]
     assert any(row["reviewer"] == REVIEWER and row["notes"] == NOTES for row in rows)
     # Evaluated, the formula would have become its result: it is still the text.
     assert '=HYPERLINK("http://x")' in {row["subject_name"] for row in rows}
@@ -125,3 +128,176 @@ def test_numbers_that_are_not_numbers_stay_as_given() -> None:
         ["007", "n/a", "not a time"],
         ["1e3", 0.5, None],
     ]
+
+
+def test_headers_name_their_units_and_read_back() -> None:
+    assert label("first_seen_s") == "First seen (s)"
+    assert label("false_alert_rate_percent") == "False alert rate (%)"
+    assert label("runner_up_subject_id") == "Runner up subject ID"
+    for column in ("first_seen_s", "false_alert_rate_percent", "alert_id", "subject_photo", "notes"):
+        assert column_for(label(column)) == column
+        assert column_for(column) == column
+
+
+def test_a_workbook_prints_landscape_one_page_wide_with_its_header_on_every_page(deployment: Path) -> None:
+    sheet, rows = cells(deployment / "alerts.xlsx")
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth in (None, 1), sheet.page_setup.fitToHeight) == (True, 0)
+    assert sheet.print_title_rows == "$1:$1"
+    header = sheet[1]
+    assert all(cell.font.b for cell in header)
+    assert header[0].value == "Alert ID"
+    # Times keep the zone they were given in: the clip's name gives local time.
+    assert rows[0]["first_seen"].number_format == 'yyyy-mm-dd hh:mm:ss "local"'
+
+
+def test_grid_xlsx_durations_are_durations(deployment: Path, tmp_path: Path) -> None:
+    target = tmp_path / "grid.xlsx"
+    assert main(["grid", str(deployment.parent), "-o", str(target)]) == 0
+    _sheet, rows = cells(target)
+    duration = rows[0]["duration"]
+    assert duration.number_format == "[h]:mm:ss"
+    assert isinstance(duration.value, timedelta)
+    assert duration.value.total_seconds() == 4
+    assert isinstance(rows[1]["duration"].value, timedelta)  # the TOTAL row too
+
+
+def soffice(source: Path, target_type: str, out: Path, *options: str) -> Path:
+    """Convert as LibreOffice does when a person opens a file and saves it as another type."""
+    if SOFFICE is None:
+        pytest.skip("no LibreOffice on this machine (.ci/run installs Debian's libreoffice-calc-nogui)")
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation={(out / 'profile').as_uri()}",
+            "--headless",
+            *options,
+            "--convert-to",
+            target_type,
+            "--outdir",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    return out / f"{source.stem}.{target_type.split(':')[0]}"
+
+
+REVIEWED_NOTES = "Zoë, stopped at the café"  # what a reviewer typed; every character in cp1252
+
+
+@pytest.fixture
+def reviewed_workbook(deployment: Path, tmp_path: Path) -> Path:
+    """alerts.xlsx as a reviewer saves it after marking the first alert false."""
+    book = openpyxl.load_workbook(deployment / "alerts.xlsx")
+    sheet = book.active
+    header = [column_for(cell.value) for cell in sheet[1]]
+    sheet.cell(2, header.index("outcome") + 1).value = "false_unconfirmed"
+    sheet.cell(2, header.index("engagement") + 1).value = "no_action"
+    sheet.cell(2, header.index("notes") + 1).value = REVIEWED_NOTES
+    book.save(tmp_path / "alerts.xlsx")
+    return tmp_path / "alerts.xlsx"
+
+
+def imported(deployment: Path, edited: Path, tmp_path: Path, capsys) -> pd.Series:
+    """The first alert of a copy of the deployment, after importing ``edited``."""
+    copy = tmp_path / "copy" / deployment.name
+    shutil.copytree(deployment, copy)
+    capsys.readouterr()
+    assert main(["review", str(copy), "--import", str(edited)]) == 0, capsys.readouterr().err
+    assert "1 review recorded" in capsys.readouterr().out
+    return pd.read_csv(copy / "alerts.csv", keep_default_na=False, dtype=str).iloc[0]
+
+
+def test_review_imports_our_own_workbook(
+    deployment: Path, reviewed_workbook: Path, tmp_path: Path, capsys
+) -> None:
+    first = imported(deployment, reviewed_workbook, tmp_path, capsys)
+    assert (first["outcome"], first["engagement"], first["notes"]) == (
+        "false_unconfirmed",
+        "no_action",
+        REVIEWED_NOTES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("filter_options", "encoding"),
+    [
+        ("44,34,76,1", "utf-8"),  # LibreOffice's Text CSV, comma, Unicode (UTF-8)
+        ("59,34,1,1", "cp1252"),  # semicolon, Western Europe (Windows-1252), as in a European locale
+        ("9,34,65535,1", "utf-16"),  # tab, Unicode (UTF-16)
+    ],
+)
+def test_review_imports_a_csv_libreoffice_saved_from_the_workbook(
+    deployment: Path, reviewed_workbook: Path, tmp_path: Path, capsys, filter_options: str, encoding: str
+) -> None:
+    saved = soffice(reviewed_workbook, f"csv:Text - txt - csv (StarCalc):{filter_options}", tmp_path / "lo")
+    assert REVIEWED_NOTES in saved.read_bytes().decode(encoding)  # saved in the encoding asked for
+    first = imported(deployment, saved, tmp_path, capsys)
+    assert (first["outcome"], first["notes"]) == ("false_unconfirmed", REVIEWED_NOTES)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [("utf-8-sig", ","), ("cp1252", ","), ("cp1252", ";"), ("utf-16", "\t")],
+    ids=["CSV UTF-8", "CSV (Comma delimited)", "CSV in a comma-decimal locale", "Unicode Text"],
+)
+def test_review_imports_each_csv_excel_saves(
+    deployment: Path, tmp_path: Path, capsys, encoding: str, delimiter: str
+) -> None:
+    """The CSVs Excel's 'Save as' makes, written as Excel writes them."""
+    rows = list(csv.reader((deployment / "alerts.csv").read_text(encoding="utf-8-sig").splitlines()))
+    header = rows[0]
+    rows[1][header.index("outcome")] = "false_unconfirmed"
+    rows[1][header.index("notes")] = REVIEWED_NOTES
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    edited = tmp_path / "alerts-edited.csv"
+    edited.write_bytes(buffer.getvalue().encode(encoding))
+    first = imported(deployment, edited, tmp_path, capsys)
+    assert (first["outcome"], first["notes"]) == ("false_unconfirmed", REVIEWED_NOTES)
+
+
+def test_libreoffice_opens_our_csv_and_its_workbook_imports_back(
+    deployment: Path, tmp_path: Path, capsys
+) -> None:
+    """Our CSV as LibreOffice opens it with the character set docs/reports.md names
+    (Unicode (UTF-8); LibreOffice 7.4 does not read the byte-order mark by itself),
+    saved on as a workbook: the mark is not a character of the first header, accents
+    are intact, and the workbook imports back."""
+    opened = soffice(deployment / "alerts.csv", "xlsx", tmp_path / "lo", "--infilter=CSV:44,34,76,1")
+    _sheet, rows = cells(opened)
+    first = next(row for row in rows if row["reviewer"].value == REVIEWER)
+    assert first["notes"].value == "'" + NOTES  # the CSV's guard against a formula, shown as text
+    book = openpyxl.load_workbook(opened)
+    header = [cell.value for cell in book.active[1]]
+    assert header[0] == "alert_id"  # not "\ufeffalert_id" or "ï»¿alert_id"
+    copy = tmp_path / "copy" / deployment.name
+    shutil.copytree(deployment, copy)
+    capsys.readouterr()
+    assert main(["review", str(copy), "--import", str(opened)]) == 0
+    assert "0 reviews recorded" in capsys.readouterr().out  # the same answers, read back unchanged
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"alert_id outcome\nA00001 true_confirmed\n", "one column only"),
+        ("alert_id,outcome\n".encode("utf-16-le"), "not text in an encoding"),
+        (b"PK\x03\x04not really a workbook", "cannot read"),
+    ],
+)
+def test_a_file_no_spreadsheet_saves_is_refused_saying_how_to_save(
+    deployment: Path, tmp_path: Path, capsys, content: bytes, message: str
+) -> None:
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(content)
+    assert main(["review", str(deployment), "--import", str(edited)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+    assert "CSV UTF-8 (Comma delimited)" in err

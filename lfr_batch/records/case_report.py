@@ -10,21 +10,17 @@ figures and a timeline of every video. The search itself is
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict
 from typing import Any
 
 from lfr_batch.files import write_atomic
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.html_report import (
-    OUTCOME_COLOURS,
-    Marker,
-    clock,
+    NOT_REVIEWED,
+    TEMPLATES,
     embedded_image,
-    figures,
-    filter_box,
-    page,
-    timelines,
+    figure_items,
+    write_timeline_png,
 )
 from lfr_batch.records.reports import (
     ALERT_NUMBERS,
@@ -32,16 +28,18 @@ from lfr_batch.records.reports import (
     at_offset,
     cell_text,
     hms,
+    timeline_row,
     video_row,
     write_csv,
 )
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.timeline import Drawing, Marker, clock, draw, legend
 
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
 
 VERDICTS = ("match", "no_match", "unsure")
-VERDICT_LABELS = {"match": "Match", "no_match": "No match", "unsure": "Unsure", "": "not reviewed"}
+VERDICT_LABELS = {"match": "Match", "no_match": "No match", "unsure": "Unsure"}
 # Timeline colours: a match as a true alert, no match as a false one.
 VERDICT_COLOURS = {"match": "true", "no_match": "false"}
 CASE_REVIEW_COLUMNS = ("verdict", "reviewer", "notes")
@@ -84,11 +82,17 @@ CASE_FIGURES = (
     ("matches", "Reviewed: match"),
     ("no_matches", "Reviewed: no match"),
 )
-CASE_LEGEND = (
-    (OUTCOME_COLOURS[""], "candidate, not reviewed"),
-    (OUTCOME_COLOURS["true"], "match"),
-    (OUTCOME_COLOURS["false"], "no match"),
+CASE_COLUMNS = (
+    ("rank", "Rank"),
+    ("candidate_id", "Candidate"),
+    ("snapshot", "Candidate's face"),
+    ("distance", "Distance"),
+    ("listed", "Listed"),
+    ("seen", "Seen"),
+    ("video", "Video"),
+    ("verdict", "Review"),
 )
+CASE_LEGEND = legend("candidate, not reviewed", "match", "no match")
 
 
 def is_case(state: DeploymentState) -> bool:
@@ -173,14 +177,10 @@ def write_case_reports(state: DeploymentState) -> None:
         sheet="candidates",
     )
     probes = [entry["face"] for entry in state.settings.get("watchlist", {}).get("probe_photos", [])]
-    videos = [
-        {
-            name: getattr(record, name)
-            for name in ("video", "status", "start", "duration_s", "faces_seen_by_bin")
-        }
-        for record in state.ordered()
-    ]
-    text = render_case(paths, case_figures(state, rows), probes, rows, videos)
+    videos = [timeline_row(record) for record in state.ordered()]
+    drawing = draw(videos, candidate_markers(rows), TIMELINE_BIN_S, CASE_LEGEND)
+    write_timeline_png(paths, drawing)
+    text = render_case(paths, case_figures(state, rows), probes, rows, drawing)
     write_atomic(paths.case_html, text.encode("utf-8"))
     write_csv(paths.candidates_csv, CANDIDATE_COLUMNS, rows)
 
@@ -190,44 +190,36 @@ def render_case(
     summary: dict[str, Any],
     probes: list[str],
     rows: list[dict[str, Any]],
-    videos: list[dict[str, Any]],
+    drawing: Drawing | None,
 ) -> str:
-    """The case sheet: the probe faces, the figures, the ranked candidates beside the
-    probe faces, and where each was seen on its video's timeline."""
-    escape = html.escape
-    probe_faces = "".join(embedded_image(paths, path, f"probe photo {n}") for n, path in enumerate(probes, 1))
-    head = "".join(
-        f'<th data-key="{key}">{label}</th>'
-        for key, label in (
-            ("rank", "Rank"),
-            ("candidate_id", "Candidate"),
-            ("snapshot", "Candidate's face"),
-            ("probe", "Probe"),
-            ("distance", "Distance"),
-            ("listed", "Listed"),
-            ("seen", "Seen"),
-            ("video", "Video"),
-            ("verdict", "Verdict"),
-            ("reviewer", "Reviewer"),
-            ("notes", "Notes"),
-        )
+    """The case sheet: the probe faces once at the top, the figures, the ranked
+    candidates, and where each was seen on the case's timeline."""
+    shown = [
+        {
+            **{key: cell_text(value) for key, value in row.items()},
+            "above": row["listed"] == ABOVE,
+            "verdict_text": VERDICT_LABELS.get(row["verdict"], row["verdict"]) or NOT_REVIEWED,
+        }
+        for row in rows
+    ]
+    return TEMPLATES.get_template("case.html").render(
+        title=f"Case {paths.name}",
+        probes=probes,
+        figures=figure_items(summary, CASE_FIGURES),
+        cut=summary["cut"],
+        expected_false=summary["expected_false_candidates"],
+        columns=CASE_COLUMNS,
+        rows=shown,
+        image=lambda relative, label: embedded_image(paths, relative, label),
+        drawing=drawing,
     )
-    body = []
+
+
+def candidate_markers(rows: list[dict[str, Any]]) -> list[Marker]:
     markers = []
     for row in rows:
-        cells = {key: escape(str(cell_text(value))) for key, value in row.items()}
-        seen = cells["first_seen"] or f"{row['first_seen_s']} s"
-        body.append(
-            f'<tr data-listed="{"above" if row["listed"] == ABOVE else "below"}">'
-            f"<td>{row['rank']}</td><td>{cells['candidate_id']}</td>"
-            f"<td>{embedded_image(paths, row['snapshot'], 'candidate ' + row['candidate_id'])}</td>"
-            f'<td class="probes">{probe_faces}</td>'
-            f"<td>{row['distance']}</td><td>{cells['listed']}</td>"
-            f'<td data-sort="{row["first_seen_s"]}">{seen}</td><td>{cells["video"]}</td>'
-            f"<td>{escape(VERDICT_LABELS.get(row['verdict'], row['verdict']))}</td>"
-            f"<td>{cells['reviewer']}</td><td>{cells['notes']}</td></tr>"
-        )
         first, last = float(row["first_seen_s"]), float(row["last_seen_s"])
+        verdict = VERDICT_LABELS.get(row["verdict"], row["verdict"]) or "not reviewed"
         markers.append(
             Marker(
                 finding_id=row["candidate_id"],
@@ -236,21 +228,7 @@ def render_case(
                 last_seen_s=last,
                 verdict=VERDICT_COLOURS.get(row["verdict"], ""),
                 label=f"#{row['rank']} {row['candidate_id']}, distance {row['distance']}, "
-                f"{clock(first)}-{clock(last)}, {VERDICT_LABELS.get(row['verdict'], row['verdict'])}",
+                f"{clock(first)}-{clock(last)} into the file, {verdict}",
             )
         )
-    note = (
-        f"<p>Candidates are ranked by distance to the probe photos. Those at or under the cut "
-        f"({summary['cut']}) are where the person is likely seen; about "
-        f"{summary['expected_false_candidates']} of them are expected to be someone else. The "
-        "rows below the cut show where the evidence thins out. A person judges every row.</p>"
-    )
-    return page(
-        f"Case {escape(paths.name)}",
-        f'<div class="probe-strip"><h2>Probe photos</h2>{probe_faces}</div>'
-        + figures(summary, CASE_FIGURES)
-        + note
-        + filter_box("video, verdict, candidate…", len(rows), "candidates")
-        + f'<table id="findings"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        + timelines(videos, markers, TIMELINE_BIN_S, CASE_LEGEND),
-    )
+    return markers

@@ -116,6 +116,11 @@ class DeploymentFolder:
     def det_figure(self) -> Path:
         return self.root / "det.png"
 
+    @property
+    def timeline_png(self) -> Path:
+        """The sheet's timeline as a picture, for a briefing (report.html and case.html)."""
+        return self.root / "timeline.png"
+
     # --- a case's reports ------------------------------------------------------------
     @property
     def candidates_csv(self) -> Path:
@@ -161,6 +166,7 @@ class DeploymentFolder:
             self.deployment_csv,
             self.distances_csv,
             self.report_html,
+            self.timeline_png,
         )
 
     @property
@@ -173,6 +179,7 @@ class DeploymentFolder:
             self.candidates_xlsx,
             self.videos_csv,
             self.case_html,
+            self.timeline_png,
         )
 
     @contextmanager

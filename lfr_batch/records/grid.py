@@ -27,7 +27,7 @@ from lfr_batch.records.state import DeploymentState
 PUBLISHED_COLUMNS = (
     *DEPLOYMENT_COLUMNS[: DEPLOYMENT_COLUMNS.index("faces_seen") + 1],
     # Beside the measured false alert rate, the rate the threshold was chosen for.
-    "expected_false_alert_rate",
+    "expected_false_alert_rate_percent",
     "threshold_mode",
     "software",
     "software_version",
@@ -38,11 +38,17 @@ GRID_NUMBERS = (
     "watchlist_size",
     "threshold",
     *SUMMED_COLUMNS,
-    "false_alert_rate",
-    "expected_false_alert_rate",
+    "false_alert_rate_percent",
+    "expected_false_alert_rate_percent",
 )
+# deployment.csv's columns before they named their unit (the values were % already).
+FORMER_NAMES = {
+    "false_alert_rate": "false_alert_rate_percent",
+    "expected_false_alert_rate": "expected_false_alert_rate_percent",
+}
 GRID_MOMENTS = ("start", "end")
 GRID_DAYS = ("date",)
+GRID_DURATIONS = ("duration",)
 DEFAULT_SUPPLIER = "the lfr-batch project (open source)"
 
 
@@ -72,18 +78,17 @@ class Grid:
         false_alerts = sums["false_alerts_confirmed"] + sums["false_alerts_unconfirmed"]
         dates = sorted(day for day in frame["date"] if day)
         seconds = sum(_seconds(duration) for duration in frame["duration"] if duration)
-        expected = pd.to_numeric(frame["expected_false_alert_rate"].replace("", "0"))
+        expected = pd.to_numeric(frame["expected_false_alert_rate_percent"].replace("", "0"))
         faces = sums["faces_seen"]
+        expected_false_alerts = float((expected * counts["faces_seen"]).sum())
         return {
             "deployment": "TOTAL",
             "date": f"{dates[0]}/{dates[-1]}" if dates else "",
             "duration": f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
             **sums,
-            "false_alert_rate": false_alert_rate(false_alerts, faces),
+            "false_alert_rate_percent": false_alert_rate(false_alerts, faces),
             # The false alerts each deployment expected, summed, over all faces seen (%).
-            "expected_false_alert_rate": round(float((expected * counts["faces_seen"]).sum()) / faces, 6)
-            if faces
-            else 0.0,
+            "expected_false_alert_rate_percent": round(expected_false_alerts / faces, 6) if faces else 0.0,
         }
 
 
@@ -94,7 +99,7 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
         path = paths.deployment_csv
         if not path.is_file():
             continue  # a search case, or a deployment not yet reported
-        row = _read_rows(path)[0]
+        row = {FORMER_NAMES.get(column, column): value for column, value in _read_rows(path)[0].items()}
         day = date.fromisoformat(row["date"]) if row["date"] else None
         if (since or until) and (day is None or (since and day < since) or (until and day > until)):
             continue
@@ -124,8 +129,8 @@ def summary_figures(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> dict[str, A
         **{column: totals[column] for column in OUTCOME_COLUMNS},
         "true_alerts": totals["true_alerts_confirmed"] + totals["true_alerts_unconfirmed"],
         "false_alerts": totals["false_alerts_confirmed"] + totals["false_alerts_unconfirmed"],
-        "false_alert_rate": totals["false_alert_rate"],
-        "expected_false_alert_rate": totals["expected_false_alert_rate"],
+        "false_alert_rate_percent": totals["false_alert_rate_percent"],
+        "expected_false_alert_rate_percent": totals["expected_false_alert_rate_percent"],
         "watchlist_size_min": min(sizes, default=0),
         "watchlist_size_max": max(sizes, default=0),
         "watchlist_categories": dict(sorted(grid.categories.items())),
@@ -150,8 +155,8 @@ def summary(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> list[str]:
         f"({figures['true_alerts_confirmed']} confirmed, {figures['true_alerts_unconfirmed']} unconfirmed); "
         f"false alerts: {figures['false_alerts']} ({figures['false_alerts_confirmed']} confirmed, "
         f"{figures['false_alerts_unconfirmed']} unconfirmed)",
-        f"False alert rate: {figures['false_alert_rate']}% of faces seen "
-        f"(expected at the thresholds used: {figures['expected_false_alert_rate']}%)",
+        f"False alert rate: {figures['false_alert_rate_percent']}% of faces seen "
+        f"(expected at the thresholds used: {figures['expected_false_alert_rate_percent']}%)",
         f"Outcomes: {figures['arrests']} arrests, {figures['other_disposals']} other disposals, "
         f"{figures['no_action']} no action",
         "Watchlist size: "

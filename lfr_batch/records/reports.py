@@ -22,9 +22,11 @@ from typing import Any
 
 from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
+from lfr_batch.records.html_report import ALERT_LEGEND, alert_markers, write_timeline_png
 from lfr_batch.records.html_report import render as render_report
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.timeline import draw
 from lfr_batch.times import comparable, iso
 
 # How each alerts.csv column is typed in alerts.xlsx (any other column is text).
@@ -103,17 +105,17 @@ DEPLOYMENT_COLUMNS = (
     "true_alerts_unconfirmed",
     "false_alerts_confirmed",
     "false_alerts_unconfirmed",
-    "false_alert_rate",
+    "false_alert_rate_percent",
     "arrests",
     "other_disposals",
     "no_action",
     "faces_seen",
-    "expected_false_alert_rate",
+    "expected_false_alert_rate_percent",
     "expected_missed_percent",
     "threshold_mode",
     "threshold_min",
     "threshold_max",
-    "max_false_alert_rate",
+    "max_false_alert_rate_percent",
     "calibration",
     "calibration_faces",
     "faces_low_quality",
@@ -261,6 +263,11 @@ def video_row(video: VideoRecord) -> dict[str, Any]:
     return {**asdict(video), "alerts": len(video.alerts) + video.purged.get("total_alerts", 0)}
 
 
+def percent(fraction: float) -> float:
+    """A rate per face seen as the reports give it: in % of faces seen."""
+    return round(100.0 * fraction, 6)
+
+
 def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
     """False alerts ÷ faces seen × 100, as forces publish it (0 when no face was seen)."""
     return round(100.0 * false_alerts / faces_seen, 4) if faces_seen else 0.0
@@ -337,13 +344,16 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         "threshold_min": cuts["cut_min"],
         "threshold_max": cuts["cut_max"],
         **counts,
-        "false_alert_rate": false_alert_rate(false_alerts, faces_seen),
+        "false_alert_rate_percent": false_alert_rate(false_alerts, faces_seen),
         "faces_seen": faces_seen,
-        # As a percentage of faces seen, like false_alert_rate beside it.
-        "expected_false_alert_rate": round(100.0 * cuts["expected_false_alert_rate"], 6),
+        # Every rate of the record in % of faces seen, as forces publish false_alert_rate;
+        # the state and --max-false-alert-rate hold them as fractions.
+        "expected_false_alert_rate_percent": percent(cuts["expected_false_alert_rate"]),
         "expected_missed_percent": "" if missed is None else round(100.0 * missed, 2),
         "threshold_mode": settings.get("threshold_mode", "fixed"),
-        "max_false_alert_rate": settings.get("max_false_alert_rate", ""),
+        "max_false_alert_rate_percent": percent(settings["max_false_alert_rate"])
+        if "max_false_alert_rate" in settings
+        else "",
         "calibration": cuts["source"],
         "calibration_faces": cuts["faces"],
         "faces_low_quality": sum(r.faces_low_quality for r in records),
@@ -398,13 +408,11 @@ def write_reports(state: DeploymentState) -> None:
             DISTANCE_COLUMNS,
             ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
         )
-    page = render_report(
-        paths,
-        record,
-        [{key: cell_text(value) for key, value in row.items()} for row in rows],
-        [timeline_row(video) for video in state.ordered()],
-        TIMELINE_BIN_S,
-        state.settings.get("evaluation"),
+    shown = [{key: cell_text(value) for key, value in row.items()} for row in rows]
+    drawing = draw(
+        [timeline_row(video) for video in state.ordered()], alert_markers(shown), TIMELINE_BIN_S, ALERT_LEGEND
     )
+    write_timeline_png(paths, drawing)
+    page = render_report(paths, record, shown, drawing, state.settings.get("evaluation"))
     write_atomic(paths.report_html, page.encode("utf-8"))
     write_csv(paths.deployment_csv, DEPLOYMENT_COLUMNS, [record])

@@ -11,7 +11,6 @@ what has been reviewed.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,9 @@ from lfr_batch.records.reports import (
     REVIEW_COLUMNS,
     write_reports,
 )
+from lfr_batch.records.spreadsheets import column_for
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.table_files import read_table
 
 # Long enough for any account of an engagement; short enough for every spreadsheet cell.
 MAX_NOTE_CHARS = 10_000
@@ -141,6 +142,16 @@ def pending(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
     return [(v, a) for v, a in findings if not reviews.get(a.alert_id, {}).get(verdict)]
 
 
+def chosen(state: DeploymentState, finding_ids: tuple[str, ...]) -> list[tuple[VideoRecord, AlertRecord]]:
+    """The findings named, answered or not, in the order named: a reviewer going back to one."""
+    findings = {alert.alert_id: (video, alert) for video, alert in state.alerts()}
+    unknown = [finding_id for finding_id in finding_ids if finding_id not in findings]
+    if unknown:
+        noun = form_for(state).noun
+        raise ReviewError(f"no {noun} {', '.join(unknown)} in {state.deployment_dir}")
+    return [findings[finding_id] for finding_id in dict.fromkeys(finding_ids)]
+
+
 def record_review(state: DeploymentState, finding_id: str, review: Review) -> None:
     """Save one answer and rewrite the reports, at once."""
     form = form_for(state)
@@ -166,16 +177,17 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
     review as it is."""
     form = form_for(state)
     wanted = (form.id_column, *form.identity, *form.columns)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in wanted if c not in (reader.fieldnames or [])]
-            if missing:
-                listing = getattr(state.paths, form.listing).name
-                raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {listing}?)")
-            rows = list(enumerate(reader, start=2))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise ReviewError(f"cannot read {path}: {error}") from None
+    table = read_table(path)
+    # Our own headers, or the labels of the workbook's (and of a CSV saved from it).
+    position = {column_for(header): index for index, header in reversed(list(enumerate(table.header)))}
+    missing = [c for c in wanted if c not in position]
+    if missing:
+        listing = getattr(state.paths, form.listing).name
+        raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {listing}?)")
+    rows = [
+        (line, {column: cells[index] for column, index in position.items() if index < len(cells)})
+        for line, cells in table.rows
+    ]
 
     findings = {a.alert_id: (v, a) for v, a in state.alerts()}
     reviews = state.reviews()
