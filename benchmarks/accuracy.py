@@ -59,6 +59,7 @@ from lfr_batch.vision.calibration import (
     DEFAULT_MAX_FALSE_ALERT_RATE,
     REFERENCE_FILE,
     Calibration,
+    DistanceHistograms,
     FootageReference,
     load_reference,
     pairwise_distances,
@@ -516,6 +517,7 @@ class SeenFace:
 
     track: Track
     encoding: np.ndarray
+    views: int  # encoded views the mean is of
     person: str  # who it was, where known ("" otherwise)
 
 
@@ -525,11 +527,11 @@ def seen_faces(video: Path, watchlist_path: Path) -> list[SeenFace]:
     cache beside the clip that any change of the clip, the list or lfr_batch/vision voids)."""
     vision = max(path.stat().st_mtime_ns for path in (REPO / "lfr_batch" / "vision").glob("*.py"))
     key = hashlib.sha256(repr((file_stamp(video), file_stamp(watchlist_path), vision)).encode()).hexdigest()
-    cache = watchlist_path.with_name(f"{watchlist_path.name}.{video.name}.faces-{key[:16]}.pkl")
+    cache = watchlist_path.with_name(f"{watchlist_path.name}.{video.name}.seen-{key[:16]}.pkl")
     if cache.is_file():
-        return pickle.loads(cache.read_bytes())
+        return [SeenFace(*fields) for fields in pickle.loads(cache.read_bytes())]
     faces = analysed_faces(video, watchlist_path)
-    cache.write_bytes(pickle.dumps(faces))
+    cache.write_bytes(pickle.dumps([(f.track, f.encoding, f.views, f.person) for f in faces]))
     return faces
 
 
@@ -548,7 +550,7 @@ def analysed_faces(video: Path, watchlist_path: Path) -> list[SeenFace]:
     result = analyse_segment(SegmentTask(str(video), 0, 0, None, settings))
     tracks = {track.track_id: track for track in result.tracks}
     return [
-        SeenFace(tracks[track_id], match.encoding, "")
+        SeenFace(tracks[track_id], match.encoding, match.views, "")
         for track_id, match in result.matches.items()
         if match.encoding is not None
         and tracks[track_id].sure
@@ -573,15 +575,15 @@ def labelled(faces: list[SeenFace], walkers: list[Walker]) -> list[SeenFace]:
         first = walker_at(walkers, face.track.first_seen_s, face.track.first_box)
         last = walker_at(walkers, face.track.last_seen_s, face.track.last_box)
         if first is not None and first is last:
-            found.append(SeenFace(face.track, face.encoding, first.label))
+            found.append(SeenFace(face.track, face.encoding, face.views, first.label))
     return found
 
 
-def fit_reference(people: Watchlist, sources: list[Path], work: Path) -> FootageReference:
-    """The reference, fitted on the strangers of the fitting half's scenes and on the
-    faces of the fitting clips."""
+def fit_reference(people: Watchlist, sources: list[Path], work: Path, half: str = "fit") -> FootageReference:
+    """The reference, fitted on the strangers of one half's scenes (and, for the fitting
+    half, on the faces of the fitting clips)."""
     encodings, who, where = [], [], []
-    for scene in (s for s in FOOTAGE_SCENES if s.half == "fit"):
+    for scene in (s for s in FOOTAGE_SCENES if s.half == half):
         walking = passers(scene, people, sources)
         listed_path = keep_list(scene_list(people, walking), work / "footage" / f"{scene.file_name}.list.pkl")
         video, walkers = scene_video(scene, walking, work)
@@ -592,17 +594,47 @@ def fit_reference(people: Watchlist, sources: list[Path], work: Path) -> Footage
                 who.append(face.person)
                 where.append(scene.name)
     all_list = keep_list(people, work / "real_watchlist.pkl")
-    for clip in FIT_CLIPS:
+    for clip in FIT_CLIPS if half == "fit" else ():
         for face in seen_faces(VIDEOS / clip, all_list):
             encodings.append(face.encoding)
             who.append(f"{clip}#{face.track.track_id}")  # each face a different person, as far as known
             where.append(clip)
     ids = [s.subject_id for s in people.subjects]
+    clips = f" and {', '.join(FIT_CLIPS)}" if half == "fit" else ""
     fitted_on = (
         f"{len(encodings)} strangers' tracks ({len(set(who))} people) in {len(set(where))} clips: "
-        f"{sum(1 for s in FOOTAGE_SCENES if s.half == 'fit')} synthetic scenes and {', '.join(FIT_CLIPS)}"
+        f"{sum(1 for s in FOOTAGE_SCENES if s.half == half)} synthetic scenes{clips}"
     )
     return FootageReference.fit(np.array(encodings), who, where, people.centroids(), ids, fitted_on)
+
+
+def strangers_within(
+    reference: FootageReference, people: Watchlist, sources: list[Path], work: Path, half: str
+) -> dict[float, tuple[float, int, int]]:
+    """Each threshold: strangers' faces expected within it of anyone (each scene's faces
+    calibrating its list of all but its strangers, as a scan does, with ``reference``),
+    measured, and seen, over one half's scenes; no scan needed."""
+    counts = {threshold: [0.0, 0, 0] for threshold in THRESHOLDS}
+    for scene in (s for s in FOOTAGE_SCENES if s.half == half):
+        walking = passers(scene, people, sources)
+        path = keep_list(scene_list(people, walking), work / "footage" / f"{scene.file_name}.list.pkl")
+        watchlist = load_watchlist(path)
+        video, walkers = scene_video(scene, walking, work)
+        faces = seen_faces(video, path)
+        centroids = watchlist.centroids()
+        histograms = DistanceHistograms(watchlist.size)
+        ceilings = Calibration.for_list(centroids, DEFAULT_MAX_FALSE_ALERT_RATE, reference).ceilings
+        histograms.add(pairwise_distances(np.array([f.encoding for f in faces]), centroids), ceilings)
+        calibration = Calibration.for_list(centroids, DEFAULT_MAX_FALSE_ALERT_RATE, reference, histograms)
+        strangers = {p.person for p in walking if not p.listed}
+        nearest = pairwise_distances(
+            np.array([f.encoding for f in labelled(faces, walkers) if f.person in strangers]), centroids
+        ).min(axis=1)
+        for threshold, count in counts.items():
+            count[0] += calibration.expected_false_alert_rate(threshold) * len(nearest)
+            count[1] += int((nearest <= threshold).sum())
+            count[2] += len(nearest)
+    return {threshold: (expected, hits, total) for threshold, (expected, hits, total) in counts.items()}
 
 
 def wilson(hits: int, total: int) -> tuple[float, float]:
@@ -767,6 +799,18 @@ def part_calibration(people: Watchlist, sources: list[Path], work: Path, write_r
                 f"{list_name:<18} {threshold:>9.2f} {100 * expected:>8.2f}% {100 * hits / total:>8.2f}% "
                 f"{100 * low:>7.2f}-{100 * high:>5.2f}% {hits:>4}/{total:<4}"
             )
+    reverse = fit_reference(people, sources, work, "check")
+    print(
+        f"\nthe other way round: a reference fitted on the checking half's scenes (scale {reverse.scale:.4f}, "
+        f"shift {reverse.shift:.4f}, tail {reverse.tail_offset:+.3f} {reverse.tail_slope:.3f}·probit), "
+        "checked on the fitting half's, lists of all but the scene's strangers:"
+    )
+    for threshold, (expected, hits, total) in strangers_within(reverse, people, sources, work, "fit").items():
+        low, high = wilson(hits, total)
+        print(
+            f"{'all but strangers':<18} {threshold:>9.2f} {100 * expected / total:>8.2f}% {100 * hits / total:>8.2f}% "
+            f"{100 * low:>7.2f}-{100 * high:>5.2f}% {hits:>4}/{total:<4}"
+        )
 
 
 # --- 4. The real clips ----------------------------------------------------------------------
