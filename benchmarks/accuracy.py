@@ -525,7 +525,9 @@ def seen_faces(video: Path, watchlist_path: Path) -> list[SeenFace]:
     """Every face seen in a clip, analysed in one segment, with the mean of its views:
     what a scan measures its faces with and then forgets (the benchmark keeps it, in a
     cache beside the clip that any change of the clip, the list or lfr_batch/vision voids)."""
-    vision = max(path.stat().st_mtime_ns for path in (REPO / "lfr_batch" / "vision").glob("*.py"))
+    vision = hashlib.sha256(
+        b"".join(path.read_bytes() for path in sorted((REPO / "lfr_batch" / "vision").glob("*.py")))
+    ).hexdigest()
     key = hashlib.sha256(repr((file_stamp(video), file_stamp(watchlist_path), vision)).encode()).hexdigest()
     cache = watchlist_path.with_name(f"{watchlist_path.name}.{video.name}.seen-{key[:16]}.pkl")
     if cache.is_file():
