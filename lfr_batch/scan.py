@@ -27,11 +27,11 @@ from lfr_batch.errors import ConfigError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
-from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.folder import DeploymentFolder, check_folder_name
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
-from lfr_batch.times import iso
+from lfr_batch.times import RANGE_TEXT, in_range, iso
 from lfr_batch.vision.alerts import Alert, build_alerts
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import DetectorName, FaceDetector
@@ -44,7 +44,7 @@ from lfr_batch.vision.pipeline import (
     shared_watchlist,
 )
 from lfr_batch.vision.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
+from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, warn_about_file
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,6 @@ SCAN_OPTIONS = (
 # A video is split to keep idle workers busy only into pieces at least this long:
 # each piece starts its motion and tracking afresh, and its tracks meet at a seam.
 MIN_SPLIT_SECONDS = 5.0
-# Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
-# on every system, with no path separator or control character.
-_DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
 # 20261126T140000, 2026-11-26_14-00-00, 20261126-140000 …: how recorders name exports.
 _FILENAME_TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[-:.h]?(\d{2})[-:.m]?(\d{2})")
 
@@ -94,11 +91,9 @@ class ScanConfig:
     wait: bool = False  # for a deployment another command holds, instead of stopping
 
     def validate(self) -> None:
-        if not _DEPLOYMENT_NAME.match(self.deployment) or ".." in self.deployment:
-            raise ConfigError(
-                f"deployment name {self.deployment!r} must start with a letter or digit and use "
-                "only letters (of any alphabet), digits, spaces, '.', '_' and '-' (it names a folder)"
-            )
+        check_folder_name(self.deployment, "deployment")
+        if self.start is not None and not in_range(self.start):
+            raise ConfigError(f"--start {self.start.isoformat()} is not {RANGE_TEXT}")
         if self.threshold is not None and not 0.0 < self.threshold < 2.0:
             raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")
         check_all(self, SCAN_OPTIONS)
@@ -184,9 +179,10 @@ def start_from_filename(path: Path) -> datetime | None:
     if not found:
         return None
     try:
-        return datetime(*(int(part) for part in found.groups()))
+        moment = datetime(*(int(part) for part in found.groups()))
     except ValueError:
         return None
+    return moment if in_range(moment) else None
 
 
 def _warn_about_start(start: datetime | None, videos: list[Path]) -> None:
@@ -222,8 +218,12 @@ def _video_start(path: Path, default: datetime | None) -> datetime | None:
 
 
 def content_id(path: Path) -> str:
-    """What identifies a video across runs: its content, or its path if unreadable."""
+    """What identifies a video across runs: its content, or its path if unreadable or
+    empty (empty files share no content: each is a failed video of its own, not a copy
+    of the first)."""
     try:
+        if path.stat().st_size == 0:
+            return "empty:" + path.as_posix()
         return file_sha256(path)
     except OSError:
         return "unreadable:" + path.as_posix()
@@ -324,13 +324,19 @@ class LoadedWatchlist:
 def load_for_scan(path: Path) -> LoadedWatchlist:
     if not path.is_file():
         load_watchlist(path)  # says why: not found, or a folder
+    key = signing_key()
     resolved, stamp = str(path.resolve()), file_stamp(path)
-    return LoadedWatchlist(
-        shared_watchlist(resolved, stamp, signing_key()), resolved, stamp, file_sha256(path)
-    )
+    loaded = LoadedWatchlist(shared_watchlist(resolved, stamp, key), resolved, stamp, file_sha256(path))
+    warn_about_file(path, key)
+    return loaded
 
 
 def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
+    for item in inputs:
+        if item.is_symlink() and not item.exists():
+            raise VideoError(f"input {item} is a link that leads nowhere, or round in a loop")
+        if item.exists() and not (item.is_dir() or item.is_file()):
+            raise VideoError(f"input {item} is not a file or a folder (a pipe, socket or device)")
     videos = find_videos(inputs)
     if not videos:
         raise VideoError(f"no video files found in {', '.join(str(p) for p in inputs)}")
@@ -351,8 +357,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     evidence = AlertEvidence(paths)
     with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256, threshold)
-        state = DeploymentState(config.deployment_dir)
-        open_state(state, scan_settings, config.overwrite, evidence.outputs)
+        state = open_state(config.deployment_dir, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
@@ -453,19 +458,22 @@ def _warn_about_threshold(
 
 
 def open_state(
-    state: DeploymentState, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
-) -> None:
-    """Clear the folder's state and its ``outputs`` for --overwrite, else check the
-    state against these settings."""
-    if overwrite:
-        state.clear()
-        for path in outputs:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-    elif state.exists:
-        state.check_same_scan(scan_settings)
+    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
+) -> DeploymentState:
+    """The folder's state, checked against these settings; for --overwrite, a new one in
+    place of whatever it held (readable or not), its ``outputs`` removed."""
+    if not overwrite:
+        state = DeploymentState(folder)
+        if state.exists:
+            state.check_same_scan(scan_settings)
+        return state
+    state = DeploymentState.cleared(folder)
+    for path in outputs:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return state
 
 
 def _plan_videos(

@@ -36,6 +36,7 @@ from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import LOOK_FURTHER, check_all, on_value
 from lfr_batch.records.case_report import (
     CASE_KIND,
+    is_case,
     ranked,
     shown_count,
     write_case_reports,
@@ -291,9 +292,9 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
             "below": config.below,
             "max_false_candidate_rate": config.max_false_candidate_rate,
         }
-        state = DeploymentState(config.case_dir)
-        _refuse_another_person(state, probe, config)
-        open_state(state, scan_settings, config.overwrite, evidence.outputs)
+        if not config.overwrite:
+            _refuse_another_person(DeploymentState(config.case_dir), probe, config)
+        state = open_state(config.case_dir, scan_settings, config.overwrite, evidence.outputs)
         # The list every worker loads; signed like any list when LFR_BATCH_KEY is set.
         save_watchlist(probe.watchlist, scan_config.watchlist, signing_key())
         for index, crop in enumerate(probe.crops):
@@ -328,8 +329,14 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
 
 def _refuse_another_person(state: DeploymentState, probe: Probe, config: SearchConfig) -> None:
     """One case is one person: other photos would mix two people's candidates."""
-    stored = state.settings.get("scan", {}).get("watchlist_sha256")
-    if state.exists and not config.overwrite and stored != probe.sha256:
+    if not state.exists:
+        return
+    if not is_case(state):
+        raise ConfigError(
+            f"{config.case_dir} holds a scan deployment, not a search case; use another --case "
+            "(or another --out)"
+        )
+    if state.settings.get("scan", {}).get("watchlist_sha256") != probe.sha256:
         raise ConfigError(
             f"case {config.case} was searched with other probe photos; give the same photos, "
             "use another --case, or --overwrite"

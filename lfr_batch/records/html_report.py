@@ -120,8 +120,8 @@ window.addEventListener('load',()=>{const images=[...document.images];
 
 
 def embedded_image(paths: DeploymentFolder, relative: str, label: str) -> str:
-    path = paths.file(relative) if relative else None
-    if path is None or not path.is_file():
+    path = paths.evidence(relative)
+    if path is None:
         return '<span class="none">none</span>'
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(label)}" src="data:image/jpeg;base64,{data}">'
