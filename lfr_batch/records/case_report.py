@@ -14,7 +14,7 @@ import html
 from dataclasses import asdict
 from typing import Any
 
-from lfr_batch.files import write_atomic
+from lfr_batch.errors import ReportError
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.html_report import (
     OUTCOME_COLOURS,
@@ -26,16 +26,17 @@ from lfr_batch.records.html_report import (
     page,
     timelines,
 )
+from lfr_batch.records.outputs import write_outputs
 from lfr_batch.records.reports import (
     ALERT_NUMBERS,
     VIDEO_COLUMNS,
     at_offset,
     cell_text,
+    csv_bytes,
     hms,
     video_row,
-    write_csv,
 )
-from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.spreadsheets import xlsx_bytes
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
@@ -95,6 +96,14 @@ def is_case(state: DeploymentState) -> bool:
     return state.settings.get("scan", {}).get("kind") == CASE_KIND
 
 
+def case_cut(state: DeploymentState) -> float:
+    """The distance a case's list was cut at."""
+    cut = state.report_settings().get("cut")
+    if cut is None:
+        raise ReportError(f"the scan state of case {state.deployment_dir.name} names no cut: search it again")
+    return cut
+
+
 def shown_count(distances: list[float], cut: float, top: int, below: int) -> int:
     """How many of the nearest candidates are listed: those within the cut, then
     ``below`` more beneath it, ``top`` at most."""
@@ -108,7 +117,7 @@ def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
 
 
 def candidate_rows(state: DeploymentState) -> list[dict[str, Any]]:
-    cut, case = state.settings["scan"]["cut"], state.deployment_dir.name
+    cut, case = case_cut(state), state.deployment_dir.name
     reviews = state.reviews()
     rows = []
     for rank, (video, alert) in enumerate(ranked(state), start=1):
@@ -139,7 +148,7 @@ def case_figures(state: DeploymentState, rows: list[dict[str, Any]]) -> dict[str
         "videos": len(records),
         "footage": hms(sum(record.duration_s for record in records)),
         "faces_seen": faces_seen,
-        "cut": state.settings["scan"]["cut"],
+        "cut": case_cut(state),
         "expected_false_candidates": f"{probe.get('expected_false_candidate_rate', 0.0) * faces_seen:.2g}",
         "above_cut": sum(row["listed"] == ABOVE for row in rows),
         "below_cut": sum(row["listed"] == BELOW for row in rows),
@@ -152,13 +161,11 @@ def write_case_reports(state: DeploymentState) -> None:
     """Write every file of the case from what it holds; candidates.csv last."""
     paths = state.paths
     rows = candidate_rows(state)
-    write_csv(
-        paths.videos_csv,
+    videos_csv = csv_bytes(
         CASE_VIDEO_COLUMNS,
         ({**video_row(record), "candidates": len(record.alerts)} for record in state.ordered()),
     )
-    write_xlsx(
-        paths.candidates_xlsx,
+    candidates_xlsx = xlsx_bytes(
         CANDIDATE_COLUMNS,
         rows,
         numbers=CANDIDATE_NUMBERS,
@@ -174,8 +181,15 @@ def write_case_reports(state: DeploymentState) -> None:
         for record in state.ordered()
     ]
     text = render_case(paths, case_figures(state, rows), probes, rows, videos)
-    write_atomic(paths.case_html, text.encode("utf-8"))
-    write_csv(paths.candidates_csv, CANDIDATE_COLUMNS, rows)
+    write_outputs(
+        state,
+        [
+            (paths.videos_csv, videos_csv),
+            (paths.candidates_xlsx, candidates_xlsx),
+            (paths.case_html, text.encode("utf-8")),
+            (paths.candidates_csv, csv_bytes(CANDIDATE_COLUMNS, rows)),
+        ],
+    )
 
 
 def render_case(
