@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import sys
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -24,10 +23,11 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.errors import AuditError, LfrBatchError, ReportError
+from lfr_batch.errors import AuditError, ConfigError, LfrBatchError, ReportError, one_line
 from lfr_batch.executors import SCHEDULER_ENV
-from lfr_batch.files import write_atomic
+from lfr_batch.files import SHARE_GROUP_ENV, RefusedFileError, share_group, write_atomic
 from lfr_batch.options import OPTIONS
+from lfr_batch.readers import read_toml
 from lfr_batch.records import audit
 from lfr_batch.records.evaluation import EVALUATION_COLUMNS, evaluate, write_det_curve
 from lfr_batch.records.folder import DeploymentFolder
@@ -37,12 +37,13 @@ from lfr_batch.records.grid import (
     GRID_MOMENTS,
     GRID_NUMBERS,
     PUBLISHED_COLUMNS,
+    Grid,
     collect,
     summary_figures,
 )
 from lfr_batch.records.grid import summary as grid_summary
 from lfr_batch.records.html_report import clock
-from lfr_batch.records.reports import csv_bytes, write_reports
+from lfr_batch.records.reports import csv_bytes, write_csv, write_reports
 from lfr_batch.records.retention import parse_age, purge
 from lfr_batch.records.review import (
     ALERT_FORM,
@@ -52,6 +53,7 @@ from lfr_batch.records.review import (
     import_reviews,
     open_deployment,
     pending,
+    read_edits,
     record_review,
 )
 from lfr_batch.records.spreadsheets import write_xlsx
@@ -68,7 +70,14 @@ from lfr_batch.search import (
 from lfr_batch.signing import SIGNING_KEY_ENV, signing_key
 from lfr_batch.times import iso
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE, TABLE_THRESHOLDS
-from lfr_batch.watchlist import Watchlist, build_watchlist, expiry_text, load_watchlist, save_watchlist
+from lfr_batch.watchlist import (
+    Watchlist,
+    build_watchlist,
+    expiry_text,
+    load_watchlist,
+    save_watchlist,
+    warn_about_file,
+)
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -170,11 +179,21 @@ def quiet(ctx: click.Context | None = None) -> bool:
 @click.option(
     "-q", "--quiet", is_flag=True, expose_value=False, callback=set_quiet, help="Errors only on stderr."
 )
-def cli(verbose: bool) -> None:
+@click.option(
+    "--group",
+    envvar=SHARE_GROUP_ENV,
+    default=None,
+    help="Share what this command writes with this group, to read: folders 0750 and files 0640, "
+    f"the group's; also read from ${SHARE_GROUP_ENV}.  [default: none, owner only (0700, 0600)]",
+)
+def cli(verbose: bool, group: str | None) -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
     per-deployment reports in the shape police forces publish for LFR."""
     logging.basicConfig(format=f"{SOFTWARE_NAME}: %(levelname)s: %(message)s", stream=sys.stderr)
     set_verbosity(verbose)
+    if group:
+        os.environ[SHARE_GROUP_ENV] = group  # where every file is written, workers included
+        share_group()  # an unknown group is refused before anything is written
 
 
 def set_verbosity(verbose: bool) -> None:
@@ -234,45 +253,57 @@ def load_config_file(ctx: click.Context, _param: click.Parameter, path: Path | N
     if path is None:
         return None
     try:
-        with path.open("rb") as handle:
-            table = tomllib.load(handle).get("scan")
-    except OSError as error:
-        raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise click.BadParameter(f"{path} is not valid TOML: {error}") from None
+        table = read_toml(path).get("scan")
+    except RefusedFileError as error:
+        raise click.BadParameter(str(error)) from None
     if not isinstance(table, dict):
         raise click.BadParameter(f"{path} has no [scan] table")
-    names = {
-        option.lstrip("-"): param.name
+    params = {
+        option.lstrip("-"): param
         for param in ctx.command.params
+        if param.name not in ("config",)
         for option in getattr(param, "opts", [])
-        if option.startswith("--") and param.name not in ("config",)
+        if option.startswith("--")
     }
-    names["inputs"] = "inputs"
     defaults: dict[str, Any] = {}
     for key, value in table.items():
-        name = names.get(key) or names.get(key.replace("_", "-"))
-        if name is None:
-            known = ", ".join(sorted(names))
-            raise click.BadParameter(f"{path}: unknown key {key!r} in [scan]; use one of: {known}")
-        defaults[name] = _config_value(path, key, name, value)
+        param = params.get(key) or params.get(key.replace("_", "-"))
+        if param is None and key != "inputs":
+            known = ", ".join(sorted([*params, "inputs"]))
+            raise click.BadParameter(f"{path}: unknown key {key[:80]!r} in [scan]; use one of: {known}")
+        name = param.name if param is not None and param.name else "inputs"
+        defaults[name] = _config_value(path, key, param, value)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return path
 
 
-def _config_value(path: Path, key: str, name: str, value: Any) -> Any:
-    """A [scan] value of the shape its option takes; one line for any other."""
-    if name == "inputs":
+def _config_value(path: Path, key: str, param: click.Parameter | None, value: Any) -> Any:
+    """A [scan] value of the kind its option takes, before click converts it (which would
+    take 1.5 as 1 worker and true as 1 frame a second); one line for any other."""
+    if param is None:  # the inputs
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
             return tuple(value)
         raise click.BadParameter(f"{path}: inputs must be a path or a list of paths")
-    if name == "start" and isinstance(value, datetime):
+    if param.name in OPTIONS:
+        OPTIONS[param.name].check_type(value)
         return value
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, datetime) and isinstance(param.type, IsoDateTime):
         return value
-    raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
+    if isinstance(param, click.Option) and param.is_flag:
+        kinds: tuple[type, ...] = (bool,)
+    elif isinstance(param.type, Threshold):
+        kinds = (str, int, float)
+    else:
+        kinds = (str,)
+    if not isinstance(value, bool | int | float | str):
+        shown = repr(value)[:80]
+        raise ConfigError(f"{path}: {key} must be a single value, not {type(value).__name__} {shown}")
+    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+        wanted = "true or false" if bool in kinds else "text" if kinds == (str,) else "'auto' or a number"
+        raise ConfigError(f"{path}: {key} must be {wanted}, not {value!r}")
+    return value
 
 
 def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -453,6 +484,8 @@ def scan_command(
         overwrite=overwrite,
         wait=wait,
     )
+    config.validate()
+    audit.prepare(config.out_dir)
     # Bars only for a person watching: in a cron log their cursor codes are noise.
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
@@ -595,6 +628,8 @@ def search_command(
         overwrite=overwrite,
         wait=wait,
     )
+    config.validate()
+    audit.prepare(config.out_dir)
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
         with logging_redirect_tqdm():
@@ -748,9 +783,12 @@ def review_command(
     """
     state = open_deployment(deployment_dir)
     form = form_for(state)
+    audit.prepare(deployment_dir.parent)
     if import_path is not None:
+        listing = getattr(state.paths, form.listing).name
+        edits = read_edits(import_path, form, listing)  # before the lock: a slow file never holds it
         with DeploymentFolder(deployment_dir).lock("review --import", wait=wait):
-            result = import_reviews(open_deployment(deployment_dir), import_path)
+            result = import_reviews(open_deployment(deployment_dir), edits)
         audit.record(
             deployment_dir.parent,
             "review --import",
@@ -771,14 +809,12 @@ def review_command(
                 f"  video {printable(video.video)}, seen {finding.first_seen_s}-{finding.last_seen_s} s"
                 f"{start}, best frame {finding.best_frame}, distance {finding.distance}"
             )
-            photos = [deployment_dir / finding.snapshot] + (
-                [deployment_dir / finding.subject_photo] if finding.subject_photo else []
-            )
             labels = ("snapshot", "watchlist photo" if form is ALERT_FORM else "probe photo")
-            for label, path in zip(labels, photos, strict=False):
-                click.echo(f"  {label}: {path}")
+            photos = [state.paths.evidence(finding.snapshot), state.paths.evidence(finding.subject_photo)]
+            for label, path in zip(labels, photos, strict=True):
+                click.echo(f"  {label}: {printable(str(path)) if path else 'none'}")
             if show_pictures:
-                click.echo(terminal_preview(photos))
+                click.echo(terminal_preview([path for path in photos if path is not None]))
             answer = _ask(form, reviewer)
             if answer is None:
                 break
@@ -868,10 +904,11 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     drawn as a DET curve in det.png and in report.html.
     """
     paths = DeploymentFolder(deployment_dir)
+    audit.prepare(deployment_dir.parent)
     results, sweep = evaluate(deployment_dir, truth_path, groups_path)
     rows = [result.row() for result in results] + ([] if sweep is None else sweep.to_dict("records"))
     with paths.lock("evaluate"):
-        write_atomic(paths.evaluation_csv, csv_bytes(EVALUATION_COLUMNS, rows))
+        write_csv(paths.evaluation_csv, EVALUATION_COLUMNS, rows)
         if sweep is not None:
             write_det_curve(sweep, paths.det_figure, results[0].threshold)
             write_reports(open_deployment(deployment_dir))
@@ -950,19 +987,32 @@ def grid_command(
 ) -> None:
     """The published deployment grid: one row per deployment under OUT_DIR, in
     the published column order, and a totals row."""
+    if as_json and not summary:
+        raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    audit.prepare(out_dir)
     grid = collect(out_dir, since, until)
     if not grid.rows:
+        unreadable = f" that can be read ({'; '.join(grid.skipped[:5])})" if grid.skipped else ""
         raise ReportError(
-            f"no deployments under {out_dir}" + (" in that date range" if since or until else "")
+            f"no deployments under {out_dir}" + (" in that date range" if since or until else "") + unreadable
         )
     audit.record(
         out_dir,
         "grid --summary" if summary else "grid",
-        inputs=[DeploymentFolder(folder).deployment_csv for folder in grid.folders],
-        counts={"deployments": len(grid.rows)},
+        touched=[folder.name for folder in grid.folders],
+        counts={"deployments": len(grid.rows), "left_out": len(grid.skipped)},
     )
-    if as_json and not summary:
-        raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    _write_grid(grid, output, summary, supplier, as_json)
+    if grid.skipped:
+        raise ReportError(
+            f"{len(grid.skipped)} {_plural(len(grid.skipped), 'deployment')} left out of the grid, as "
+            f"{'its state' if len(grid.skipped) == 1 else 'their states'} cannot be read: "
+            + "; ".join(grid.skipped[:5])
+        )
+
+
+def _write_grid(grid: Grid, output: Path | None, summary: bool, supplier: str, as_json: bool) -> None:
+    """The figures, or the grid as a CSV (to a file or stdout) or a workbook."""
     if summary:
         if as_json:
             echo_json(summary_figures(grid, supplier))
@@ -1027,6 +1077,7 @@ def purge_command(
     led to an arrest are kept unless --include-arrests.
     """
     age = parse_age(older_than)
+    audit.prepare(out_dir)
     preview = purge(out_dir, age, include_arrests=include_arrests, dry_run=True, wait=wait)
     for candidate in preview.candidates:
         click.echo(
@@ -1050,10 +1101,21 @@ def purge_command(
     audit.record(
         out_dir,
         f"purge --older-than {older_than}" + (" --include-arrests" if include_arrests else ""),
-        counts={"deployments": result.deployments, "alerts": result.alerts, "files": result.files},
+        touched=result.examined,
+        counts={
+            "deployments": result.deployments,
+            "alerts": result.alerts,
+            "files": result.files,
+            "left_out": len(result.skipped),
+        },
     )
     files = f"{result.files} {_plural(result.files, 'file')}"
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
+    if result.skipped:
+        raise ReportError(
+            f"{len(result.skipped)} {_plural(len(result.skipped), 'deployment')} not purged: "
+            + "; ".join(result.skipped[:5])
+        )
 
 
 def on_terminal() -> bool:
@@ -1077,8 +1139,6 @@ def audit_group() -> None:
 def audit_verify(out_dir: Path, as_json: bool) -> None:
     """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved
     (exit 0 when the chain is intact, 1 otherwise)."""
-    if not (out_dir / audit.AUDIT_FILE).is_file():
-        raise AuditError(f"no audit log at {out_dir / audit.AUDIT_FILE}")
     key = signing_key()
     verification = audit.verify(out_dir, key)
     if as_json:
@@ -1101,6 +1161,23 @@ def audit_verify(out_dir: Path, as_json: bool) -> None:
         )
     if not as_json:
         click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
+
+
+@audit_group.command("resign")
+@verbose_option
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def audit_resign(out_dir: Path) -> None:
+    """Vouch, with $LFR_BATCH_KEY, for the lines of OUT_DIR/audit.jsonl that commands run
+    without the key left unsigned.
+
+    Appends one signed line naming those lines' hashes (itself in the log: who vouched,
+    when) and signs the head and each deployment's record of the log afresh. Refused
+    if anything but a missing signature is wrong: check with 'audit verify' first that
+    the unsigned lines are commands you know of.
+    """
+    entry = audit.resign(out_dir, signing_key())
+    vouched = entry["counts"]["lines_vouched"]
+    click.echo(f"{out_dir / audit.AUDIT_FILE}: {vouched} unsigned {_plural(vouched, 'line')} vouched for")
 
 
 @cli.group("watchlist")
@@ -1185,6 +1262,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
     """Show a watchlist's subjects, encodings, categories and expired entries."""
     key = signing_key()
     watchlist = load_watchlist(path, key)
+    warn_about_file(path, key)
     now = datetime.now(UTC)
     per_subject = watchlist.photos_per_subject()
     footage_views = int(watchlist.encoding_footage_view.sum())
@@ -1294,7 +1372,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name=SOFTWARE_NAME, standalone_mode=False)
     except LfrBatchError as error:
-        click.echo(f"{SOFTWARE_NAME}: error: {error}", err=True)
+        click.echo(f"{SOFTWARE_NAME}: error: {one_line(error)}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
         click.echo(f"{SOFTWARE_NAME}: interrupted", err=True)
