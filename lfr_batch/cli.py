@@ -1003,12 +1003,7 @@ def grid_command(
         counts={"deployments": len(grid.rows), "left_out": len(grid.skipped)},
     )
     _write_grid(grid, output, summary, supplier, as_json)
-    if grid.skipped:
-        raise ReportError(
-            f"{len(grid.skipped)} {_plural(len(grid.skipped), 'deployment')} left out of the grid, as "
-            f"{'its state' if len(grid.skipped) == 1 else 'their states'} cannot be read: "
-            + "; ".join(grid.skipped[:5])
-        )
+    _refuse_left_out(grid.skipped, "left out of the grid")
 
 
 def _write_grid(grid: Grid, output: Path | None, summary: bool, supplier: str, as_json: bool) -> None:
@@ -1094,6 +1089,7 @@ def purge_command(
         )
     if dry_run:
         click.echo(f"would purge {summary}")
+        _refuse_left_out(preview.skipped, "would not be purged")
         return
     if preview.alerts and not assume_yes and on_terminal():
         click.confirm(f"Delete the evidence of {summary}?", abort=True)
@@ -1111,10 +1107,14 @@ def purge_command(
     )
     files = f"{result.files} {_plural(result.files, 'file')}"
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
-    if result.skipped:
+    _refuse_left_out(result.skipped, "not purged")
+
+
+def _refuse_left_out(skipped: list[str], what: str) -> None:
+    """Exit 1 naming the deployments a command over OUT had to leave out (and why)."""
+    if skipped:
         raise ReportError(
-            f"{len(result.skipped)} {_plural(len(result.skipped), 'deployment')} not purged: "
-            + "; ".join(result.skipped[:5])
+            f"{len(skipped)} {_plural(len(skipped), 'deployment')} {what}: " + "; ".join(skipped[:5])
         )
 
 

@@ -9,7 +9,6 @@ the same.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,8 +28,6 @@ from lfr_batch.records.reports import (
     false_alert_rate,
 )
 from lfr_batch.records.state import DeploymentState
-
-logger = logging.getLogger(__name__)
 
 PUBLISHED_COLUMNS = (
     *DEPLOYMENT_COLUMNS[: DEPLOYMENT_COLUMNS.index("faces_seen") + 1],
@@ -103,7 +100,6 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
             row = deployment_row(state, state.reviews())
         except ReportError as error:
             skipped.append(f"{paths.name}: {one_line(error)}")
-            logger.warning("deployment %s left out of the grid: %s", paths.name, one_line(error))
             continue
         day = date.fromisoformat(row["date"]) if row["date"] else None
         if (since or until) and (day is None or (since and day < since) or (until and day > until)):

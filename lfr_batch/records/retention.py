@@ -96,9 +96,8 @@ def purge(
             with paths.lock("purge", wait=wait):
                 _purge_folder(paths, now, older_than, include_arrests, dry_run, result)
         except (ReportError, OSError) as error:
-            # One folder's damage must not keep another's evidence past its time.
+            # One folder's damage (or its lock) must not keep another's evidence past its time.
             result.skipped.append(f"{paths.name}: {one_line(error)}")
-            logger.warning("deployment %s left out of the purge: %s", paths.name, one_line(error))
     result.alerts = len(result.candidates)
     return result
 

@@ -121,7 +121,7 @@ VIDEO_FIELDS = record_fields(
     VideoRecord,
     start=str | None,
     scanned_at=str | None,
-    alerts=list[record_fields(AlertRecord)],  # type: ignore[misc]
+    alerts=list[record_fields(AlertRecord)],
     distances=list[dict[str, _DISTANCE_CELL]],
 )
 # The settings as the store holds them. Every field is optional here (a folder whose
@@ -162,14 +162,14 @@ SETTINGS_FIELDS = Fields(
                 "expected_false_alert_rate": float,
                 "expected_false_candidate_rate": float,
                 "calibration": str,
-                "probe_photos": list[Fields({"photo": str, "sha256": str, "face": str}, frozenset({"face"}))],  # type: ignore[misc]
+                "probe_photos": list[Fields({"photo": str, "sha256": str, "face": str}, frozenset({"face"}))],
             }
         ),
         "runs": list[
             Fields(
                 {"started": str, "processing_seconds": float}, frozenset({"started", "processing_seconds"})
             )
-        ],  # type: ignore[misc]
+        ],
     }
 )
 REPORT_SETTINGS = ("watchlist_sha256", "threshold", "sample_fps", "upsample")
