@@ -32,6 +32,11 @@ def default_workers() -> int:
     return min(max(cores, 1), MAX_WORKERS)
 
 
+def _shown(bound: float) -> str:
+    """A bound as the help and errors write it: 86400, 0.1, 1e-09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
 @dataclass(frozen=True)
 class Option:
     name: str  # the config field
@@ -57,16 +62,16 @@ class Option:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         whole = "a whole number" if self.kind is int else "a number"
-        low, high = self.minimum, self.maximum
-        if low is None or high is None:
+        if self.minimum is None or self.maximum is None:
             return whole
+        low, high = _shown(self.minimum), _shown(self.maximum)
         if self.open_minimum and self.open_maximum:
-            return f"{whole} between {low:,.12g} and {high:,.12g}"
+            return f"{whole} between {low} and {high}"
         if not self.open_minimum and not self.open_maximum:
-            return f"{whole} from {low:,.12g} to {high:,.12g}"
+            return f"{whole} from {low} to {high}"
         if self.open_minimum:
-            return f"{whole} over {low:,.12g} and at most {high:,.12g}"
-        return f"{whole} of at least {low:,.12g} and under {high:,.12g}"
+            return f"{whole} over {low} and at most {high}"
+        return f"{whole} of at least {low} and under {high}"
 
     def check_type(self, value: Any) -> None:
         """Refuse a value of the wrong kind (1.5 for a whole number, true for a number),

@@ -166,7 +166,10 @@ def test_a_probe_photo_without_exactly_one_face_is_refused_in_one_line(
     ("options", "message"),
     [
         (("--top", "0"), "--top 0 must be a whole number from 1 to 10000"),
-        (("--max-false-candidate-rate", "nan"), "--max-false-candidate-rate nan must be a number between"),
+        (
+            ("--max-false-candidate-rate", "nan"),
+            "--max-false-candidate-rate nan must be a number of at least",
+        ),
         (("--case", "../up"), "case name '../up'"),
         (("--fps", "inf"), "--fps inf must be a number over 0"),
     ],
