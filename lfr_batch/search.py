@@ -237,9 +237,7 @@ class CandidateEvidence:
                 }
                 kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
                 state.replace_record(replace(record, alerts=kept, purged=purged))
-            reviews = state.reviews()
-            if dropped & reviews.keys():
-                state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
+            state.forget_reviews(alert.alert_id for _video, alert in state.alerts())
         if dropped:
             logger.info(
                 "%d candidate(s) ranked off the list by nearer ones: their evidence is deleted", len(dropped)
