@@ -47,12 +47,15 @@ def share_group() -> int | None:
     name = os.environ.get(SHARE_GROUP_ENV, "").strip()
     if not name:
         return None
-    if name.isdigit():
-        return int(name)
     try:
-        return grp.getgrnam(name).gr_gid
+        group = int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
     except KeyError:
         raise ConfigError(f"group {name!r} (${SHARE_GROUP_ENV}) does not exist on this machine") from None
+    if os.geteuid() != 0 and group != os.getegid() and group not in os.getgroups():
+        raise ConfigError(
+            f"group {name!r} (${SHARE_GROUP_ENV}): you are not a member, so cannot share with it"
+        )
+    return group
 
 
 def protect(path: Path, folder: bool = False) -> None:
