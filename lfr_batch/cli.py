@@ -29,9 +29,9 @@ from lfr_batch.command_settings import (
     start_logging,
     stop_logging,
 )
-from lfr_batch.errors import AuditError, LfrBatchError, ReportError
+from lfr_batch.errors import AuditError, LfrBatchError, ReportError, one_line
 from lfr_batch.executors import SCHEDULER_ENV
-from lfr_batch.files import write_atomic
+from lfr_batch.files import SHARE_GROUP_ENV, share_group, write_atomic
 from lfr_batch.options import OPTIONS
 from lfr_batch.records import audit
 from lfr_batch.records.evaluation import EVALUATION_COLUMNS, HINDSIGHT, evaluate, write_det_curve
@@ -43,13 +43,14 @@ from lfr_batch.records.grid import (
     GRID_MOMENTS,
     GRID_NUMBERS,
     PUBLISHED_COLUMNS,
+    Grid,
     collect,
     summary_figures,
 )
 from lfr_batch.records.grid import summary as grid_summary
-from lfr_batch.records.reports import csv_bytes, percent, write_reports
+from lfr_batch.records.reports import csv_bytes, percent, write_csv, write_reports
 from lfr_batch.records.retention import parse_age, purge
-from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending
+from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending, read_edits
 from lfr_batch.records.spreadsheets import write_xlsx
 from lfr_batch.records.state import VideoRecord
 from lfr_batch.records.timeline import clock
@@ -75,6 +76,7 @@ from lfr_batch.watchlist import (
     load_watchlist,
     outlook,
     save_watchlist,
+    warn_about_file,
 )
 
 logger = logging.getLogger(SOFTWARE_NAME)
@@ -146,7 +148,14 @@ class ScanProgress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name=SOFTWARE_NAME)
 @logging_options
-def cli() -> None:
+@click.option(
+    "--group",
+    envvar=SHARE_GROUP_ENV,
+    default=None,
+    help="Share what this command writes with this group, to read: folders 0750 and files 0640, "
+    f"the group's; also read from ${SHARE_GROUP_ENV}.  [default: none, owner only (0700, 0600)]",
+)
+def cli(group: str | None) -> None:
     """Batch face matching of recorded CCTV footage against a watchlist, with
     per-deployment reports in the shape police forces publish for LFR.
 
@@ -158,6 +167,9 @@ def cli() -> None:
       3  reports written, but some videos were partial or failed (videos.csv says which)
       4  nothing scanned: no video among the inputs could be read; no deployment created
     """
+    if group:
+        os.environ[SHARE_GROUP_ENV] = group  # where every file is written, workers included
+        share_group()  # an unknown group is refused before anything is written
 
 
 def wait_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -364,6 +376,8 @@ def scan_command(
         wait=wait,
     )
     logger.debug("settings: %s", config)
+    config.validate()
+    audit.prepare(config.out_dir)
     # Bars only for a person watching: in a cron log their cursor codes are noise.
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
@@ -460,6 +474,8 @@ def cuts_line(cuts: dict[str, Any]) -> str:
     missed = cuts["expected_missed_share"]
     if missed is not None:
         line += f"; {100 * missed:.0f}% of the list's own photos, as footage shows faces, lie beyond the cut"
+        if missed > MISSED_SHARE_WARNING:
+            line += " (more photos per subject, sharper photos or a shorter list would find more)"
     return line
 
 
@@ -547,6 +563,8 @@ def search_command(
         wait=wait,
     )
     logger.debug("settings: %s", config)
+    config.validate()
+    audit.prepare(config.out_dir)
     progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
     try:
         result = search(config, progress)
@@ -675,9 +693,12 @@ def review_command(
     """
     state = open_deployment(deployment_dir)
     form = form_for(state)
+    audit.prepare(deployment_dir.parent)
     if import_path is not None:
+        listing = getattr(state.paths, form.listing).name
+        edits = read_edits(import_path, form, listing)  # before the lock: a slow file never holds it
         with DeploymentFolder(deployment_dir).lock("review --import", wait=wait):
-            result = import_reviews(open_deployment(deployment_dir), import_path)
+            result = import_reviews(open_deployment(deployment_dir), edits)
         audit.record(
             deployment_dir.parent,
             "review --import",
@@ -747,12 +768,13 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     drawn as a DET curve in det.png and in report.html.
     """
     paths = DeploymentFolder(deployment_dir)
+    audit.prepare(deployment_dir.parent)
     results, sweep = evaluate(deployment_dir, truth_path, groups_path)
     rows = [result.row() for result in results] + ([] if sweep is None else sweep.to_dict("records"))
     overall = results[0]
     hindsight = next((result for result in results if result.rule == HINDSIGHT), None)
     with paths.lock("evaluate"):
-        write_atomic(paths.evaluation_csv, csv_bytes(EVALUATION_COLUMNS, rows))
+        write_csv(paths.evaluation_csv, EVALUATION_COLUMNS, rows)
         if sweep is not None:
             write_det_curve(sweep, paths.det_figure, overall.threshold)
             state = open_deployment(deployment_dir)
@@ -844,19 +866,27 @@ def grid_command(
 ) -> None:
     """The published deployment grid: one row per deployment under OUT_DIR, in
     the published column order, and a totals row."""
+    if as_json and not summary:
+        raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    audit.prepare(out_dir)
     grid = collect(out_dir, since, until)
     if not grid.rows:
+        unreadable = f" that can be read ({'; '.join(grid.skipped[:5])})" if grid.skipped else ""
         raise ReportError(
-            f"no deployments under {out_dir}" + (" in that date range" if since or until else "")
+            f"no deployments under {out_dir}" + (" in that date range" if since or until else "") + unreadable
         )
     audit.record(
         out_dir,
         "grid --summary" if summary else "grid",
-        inputs=[DeploymentFolder(folder).deployment_csv for folder in grid.folders],
-        counts={"deployments": len(grid.rows)},
+        touched=[folder.name for folder in grid.folders],
+        counts={"deployments": len(grid.rows), "left_out": len(grid.skipped)},
     )
-    if as_json and not summary:
-        raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    _write_grid(grid, output, summary, supplier, as_json)
+    _refuse_left_out(grid.skipped, "left out of the grid")
+
+
+def _write_grid(grid: Grid, output: Path | None, summary: bool, supplier: str, as_json: bool) -> None:
+    """The figures, or the grid as a CSV (to a file or stdout) or a workbook."""
     if summary:
         if as_json:
             echo_json(summary_figures(grid, supplier))
@@ -927,6 +957,7 @@ def purge_command(
     led to an arrest are kept unless --include-arrests.
     """
     age = parse_age(older_than)
+    audit.prepare(out_dir)
     preview = purge(out_dir, age, include_arrests=include_arrests, dry_run=True, wait=wait)
     for candidate in preview.candidates:
         click.echo(
@@ -943,6 +974,7 @@ def purge_command(
         )
     if dry_run:
         click.echo(f"would purge {summary}")
+        _refuse_left_out(preview.skipped, "would not be purged")
         return
     if preview.alerts and not assume_yes and on_terminal():
         click.confirm(f"Delete the evidence of {summary}?", abort=True)
@@ -950,10 +982,25 @@ def purge_command(
     audit.record(
         out_dir,
         f"purge --older-than {older_than}" + (" --include-arrests" if include_arrests else ""),
-        counts={"deployments": result.deployments, "alerts": result.alerts, "files": result.files},
+        touched=result.examined,
+        counts={
+            "deployments": result.deployments,
+            "alerts": result.alerts,
+            "files": result.files,
+            "left_out": len(result.skipped),
+        },
     )
     files = f"{result.files} {_plural(result.files, 'file')}"
     click.echo(f"purged {result.alerts} {_plural(result.alerts, 'alert')} ({files})")
+    _refuse_left_out(result.skipped, "not purged")
+
+
+def _refuse_left_out(skipped: list[str], what: str) -> None:
+    """Exit 1 naming the deployments a command over OUT had to leave out (and why)."""
+    if skipped:
+        raise ReportError(
+            f"{len(skipped)} {_plural(len(skipped), 'deployment')} {what}: " + "; ".join(skipped[:5])
+        )
 
 
 def incomplete(scanned: list[VideoRecord]) -> list[VideoRecord]:
@@ -988,8 +1035,6 @@ def audit_group() -> None:
 def audit_verify(out_dir: Path, as_json: bool) -> None:
     """Check that no line of OUT_DIR/audit.jsonl was edited, removed or moved
     (exit 0 when the chain is intact, 1 otherwise)."""
-    if not (out_dir / audit.AUDIT_FILE).is_file():
-        raise AuditError(f"no audit log at {out_dir / audit.AUDIT_FILE}")
     key = signing_key()
     verification = audit.verify(out_dir, key)
     if as_json:
@@ -1012,6 +1057,24 @@ def audit_verify(out_dir: Path, as_json: bool) -> None:
         )
     if not as_json:
         click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
+
+
+@audit_group.command("resign")
+@logging_options
+@config_option
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def audit_resign(out_dir: Path) -> None:
+    """Vouch, with $LFR_BATCH_KEY, for the lines of OUT_DIR/audit.jsonl that commands run
+    without the key left unsigned.
+
+    Appends one signed line naming those lines' hashes (itself in the log: who vouched,
+    when) and signs the head and each deployment's record of the log afresh. Refused
+    if anything but a missing signature is wrong: check with 'audit verify' first that
+    the unsigned lines are commands you know of.
+    """
+    entry = audit.resign(out_dir, signing_key())
+    vouched = entry["counts"]["lines_vouched"]
+    click.echo(f"{out_dir / audit.AUDIT_FILE}: {vouched} unsigned {_plural(vouched, 'line')} vouched for")
 
 
 @cli.group("watchlist")
@@ -1094,6 +1157,7 @@ def watchlist_info(path: Path, as_json: bool) -> None:
     """Show a watchlist's subjects, encodings, categories and expired entries."""
     key = signing_key()
     watchlist = load_watchlist(path, key)
+    warn_about_file(path, key)
     now = datetime.now(UTC)
     per_subject = watchlist.photos_per_subject()
     footage_views = int(watchlist.encoding_footage_view.sum())
@@ -1242,7 +1306,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name=SOFTWARE_NAME, standalone_mode=False)
     except LfrBatchError as error:
-        _fail(f"{SOFTWARE_NAME}: error: {error}")
+        _fail(f"{SOFTWARE_NAME}: error: {one_line(error)}")
         return error.exit_code
     except click.exceptions.Abort:
         _fail(f"{SOFTWARE_NAME}: interrupted")

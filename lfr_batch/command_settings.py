@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,10 @@ import click
 from tqdm import tqdm
 
 from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch.errors import ConfigError
+from lfr_batch.files import RefusedFileError
+from lfr_batch.options import OPTIONS
+from lfr_batch.readers import read_toml
 
 CONFIG_ENV = "LFR_BATCH_CONFIG"  # the default config file's path; empty: none
 FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
@@ -206,45 +209,59 @@ def _load_config(ctx: click.Context, _param: click.Parameter, path: Path | None)
     keys = _table_name(ctx)
     shown = f"[{'.'.join(keys)}]"
     try:
-        with path.open("rb") as handle:
-            table: Any = tomllib.load(handle)
-    except OSError as error:
-        raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise click.BadParameter(f"{path} is not valid TOML: {error}") from None
+        table: Any = read_toml(path)  # a regular file of bounded size, UTF-8, not nested too deep
+    except RefusedFileError as error:
+        raise click.BadParameter(str(error)) from None
     for key in keys:
         table = table.get(key) if isinstance(table, dict) else None
     if not isinstance(table, dict):
         if given:
             raise click.BadParameter(f"{path} has no {shown} table")
         return
-    names = {
-        option.lstrip("-"): param.name
+    params: dict[str, click.Parameter] = {
+        option.lstrip("-"): param
         for param in ctx.command.params
         for option in getattr(param, "opts", [])
         if option.startswith("--") and param.name not in ("config", "help")
     }
-    arguments = {param.name: param for param in ctx.command.params if isinstance(param, click.Argument)}
-    names.update({str(name): str(name) for name in arguments})
+    params.update({str(p.name): p for p in ctx.command.params if isinstance(p, click.Argument)})
     defaults: dict[str, Any] = {}
     for key, value in table.items():
-        name = names.get(key) or names.get(key.replace("_", "-"))
-        if name is None:
-            known = ", ".join(sorted(names))
-            raise click.BadParameter(f"{path}: unknown key {key!r} in {shown}; use one of: {known}")
-        argument = arguments.get(name)
-        defaults[name] = _config_value(path, key, value, many=argument is not None and argument.nargs == -1)
+        param = params.get(key) or params.get(key.replace("_", "-"))
+        if param is None:
+            known = ", ".join(sorted(params))
+            raise click.BadParameter(f"{path}: unknown key {key[:80]!r} in {shown}; use one of: {known}")
+        defaults[str(param.name)] = _config_value(path, key, value, param)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
-def _config_value(path: Path, key: str, value: Any, many: bool) -> Any:
-    """A config value of the shape its option takes; one line for any other."""
-    if many:
+def _config_value(path: Path, key: str, value: Any, param: click.Parameter) -> Any:
+    """A config value of the kind its option takes, before click converts it (which would
+    take 1.5 as 1 worker and true as 1 frame a second); one line for any other."""
+    if param.multiple or (isinstance(param, click.Argument) and param.nargs == -1):
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
             return tuple(value)
         raise click.BadParameter(f"{path}: {key} must be a path or a list of paths")
-    if isinstance(value, bool | int | float | str | datetime):
+    if param.name in OPTIONS:
+        OPTIONS[str(param.name)].check_type(value)
         return value
-    raise click.BadParameter(f"{path}: {key} must be a single value, not {type(value).__name__} {value!r}")
+    if isinstance(value, datetime) and param.type.name == "ISO-TIME":
+        return value
+    if isinstance(param, click.Option) and param.is_flag:
+        kinds: tuple[type, ...] = (bool,)
+        wanted = "true or false"
+    elif param.type.name == "auto|DISTANCE":
+        kinds, wanted = (str, int, float), "'auto' or a number"
+    elif isinstance(param.type, click.types.IntParamType | click.types.FloatParamType):
+        kinds, wanted = (int, float), "a number"
+    else:
+        kinds, wanted = (str,), "text"
+    if not isinstance(value, bool | int | float | str):
+        raise ConfigError(
+            f"{path}: {key} must be a single value, not {type(value).__name__} {repr(value)[:80]}"
+        )
+    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+        raise ConfigError(f"{path}: {key} must be {wanted}, not {value!r}")
+    return value

@@ -6,7 +6,10 @@ option from its row), the TOML config (a ``[scan]`` key is an option's long
 name, and it goes through the same click option) and the library's validation
 (:meth:`lfr_batch.scan.ScanConfig.validate` and
 :meth:`lfr_batch.search.SearchConfig.validate` check each value against its
-row), so the three cannot disagree. NaN and infinity are refused everywhere.
+row), so the three cannot disagree. Every numeric row has finite bounds, so no value
+a user can give overflows what it feeds (a segment length in frames, an age in
+hours); NaN and infinity are refused everywhere, and a whole-number row refuses a
+fraction, as a number row refuses true or false, wherever the value comes from.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from lfr_batch.errors import ConfigError
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
 from lfr_batch.vision.faces import DETECTORS
 
+MAX_WORKERS = 1024
+
 
 def default_workers() -> int:
-    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(max(cores, 1), MAX_WORKERS)
+
+
+def _shown(bound: float) -> str:
+    """A bound as the help and errors write it: 86400, 0.1, 1e-09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -51,23 +62,37 @@ class Option:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         whole = "a whole number" if self.kind is int else "a number"
-        low, high = self.minimum, self.maximum
-        if low is not None and high is not None:
-            if self.open_minimum and self.open_maximum:
-                return f"{whole} between {low:g} and {high:g}"
-            return f"{whole} from {low:g} to {high:g}"
-        if low is not None:
-            return f"{whole} {'over' if self.open_minimum else 'of at least'} {low:g}"
-        return whole
+        if self.minimum is None or self.maximum is None:
+            return whole
+        low, high = _shown(self.minimum), _shown(self.maximum)
+        if self.open_minimum and self.open_maximum:
+            return f"{whole} between {low} and {high}"
+        if not self.open_minimum and not self.open_maximum:
+            return f"{whole} from {low} to {high}"
+        if self.open_minimum:
+            return f"{whole} over {low} and at most {high}"
+        return f"{whole} of at least {low} and under {high}"
+
+    def check_type(self, value: Any) -> None:
+        """Refuse a value of the wrong kind (1.5 for a whole number, true for a number),
+        before anything converts it, in one line."""
+        if self.choices:
+            fits = isinstance(value, str)
+        elif self.kind is int:
+            fits = type(value) is int
+        else:
+            fits = type(value) in (int, float)
+        if not fits:
+            raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
 
     def check(self, value: Any) -> None:
         """Refuse a value outside the row's type and range, in one line."""
+        self.check_type(value)
         if self.choices:
             if value not in self.choices:
                 raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
             return
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or (self.kind is int and not isinstance(value, int)) or not math.isfinite(value):
+        if not math.isfinite(value):
             raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
         too_low = self.minimum is not None and (
             value <= self.minimum if self.open_minimum else value < self.minimum
@@ -86,6 +111,10 @@ DEFAULT_UPSAMPLE = 1
 # Long enough that seams are rare, short enough that one long file feeds every worker.
 DEFAULT_SEGMENT_SECONDS = 30.0
 MIN_SEGMENT_SECONDS = 10.0
+MAX_SEGMENT_SECONDS = 86_400.0  # a day: one segment of any recording there is
+MAX_SAMPLE_FPS = 1000.0  # beyond any camera: every frame is analysed
+MAX_WATCHLIST_AGE_H = 1_000_000.0  # a century: as good as never stale
+MIN_FALSE_RATE = 1e-9
 # Published LFR policy: a watchlist is compiled afresh for each deployment, within 24 hours.
 DEFAULT_WATCHLIST_MAX_AGE_H = 24.0
 # A reviewer reads every candidate and nobody is stopped on one, so a search's list may
@@ -104,9 +133,9 @@ _ROWS = (
         float,
         DEFAULT_MAX_FALSE_ALERT_RATE,
         "False alerts per face seen that --threshold auto allows (0.0001: one in 10,000).",
-        0,
+        # Rarer than one in a billion puts the auto threshold of a long list at or below 0.
+        MIN_FALSE_RATE,
         1,
-        open_minimum=True,
         open_maximum=True,
     ),
     Option(
@@ -116,6 +145,7 @@ _ROWS = (
         DEFAULT_SAMPLE_FPS,
         "Frames analysed per second of video (every frame if the video has fewer).",
         0,
+        MAX_SAMPLE_FPS,
         open_minimum=True,
     ),
     Option(
@@ -149,6 +179,7 @@ _ROWS = (
         default_workers,
         "Local worker processes; long files are split into segments so one file uses them all.",
         1,
+        MAX_WORKERS,
         shown_default="one per CPU core",
     ),
     Option(
@@ -158,6 +189,7 @@ _ROWS = (
         DEFAULT_SEGMENT_SECONDS,
         "Length of the segments long videos are split into for workers.",
         MIN_SEGMENT_SECONDS,
+        MAX_SEGMENT_SECONDS,
     ),
     Option(
         "watchlist_max_age_h",
@@ -166,6 +198,7 @@ _ROWS = (
         DEFAULT_WATCHLIST_MAX_AGE_H,
         "Hours after which the watchlist counts as stale and a warning is given.",
         0,
+        MAX_WATCHLIST_AGE_H,
         open_minimum=True,
     ),
     Option(
@@ -194,9 +227,8 @@ _ROWS = (
         DEFAULT_MAX_FALSE_CANDIDATE_RATE,
         "False candidates per face seen that the cut allows (0.001: one in 1,000), calibrated as "
         "scan's --threshold auto is.",
-        0,
+        MIN_FALSE_RATE,
         0.1,
-        open_minimum=True,
         open_maximum=True,
     ),
 )

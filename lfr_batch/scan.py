@@ -15,7 +15,6 @@ killed before its commits is done again in full.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from collections import Counter
@@ -32,11 +31,11 @@ from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_l
 from lfr_batch.executors import check_scheduler, run_segments
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
-from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.folder import DeploymentFolder, check_folder_name
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
-from lfr_batch.times import FILENAME_TIMESTAMP, iso
+from lfr_batch.times import FILENAME_TIMESTAMP, RANGE_TEXT, in_range, iso
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import FaceEncoder
@@ -50,7 +49,7 @@ from lfr_batch.vision.pipeline import (
     shared_watchlist,
 )
 from lfr_batch.vision.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist
+from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, warn_about_file
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +69,6 @@ MISSED_SHARE_WARNING = 0.2
 # A video is split to keep idle workers busy only into pieces at least this long:
 # each piece starts its motion and tracking afresh, and its tracks meet at a seam.
 MIN_SPLIT_SECONDS = 5.0
-# Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name
-# on every system, with no path separator or control character.
-_DEPLOYMENT_NAME = re.compile(r"^[^\W_][\w. -]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -101,11 +97,9 @@ class ScanConfig:
     wait: bool = False  # for a deployment another command holds, instead of stopping
 
     def validate(self) -> None:
-        if not _DEPLOYMENT_NAME.match(self.deployment) or ".." in self.deployment:
-            raise ConfigError(
-                f"deployment name {self.deployment!r} must start with a letter or digit and use "
-                "only letters (of any alphabet), digits, spaces, '.', '_' and '-' (it names a folder)"
-            )
+        check_folder_name(self.deployment, "deployment")
+        if self.start is not None and not in_range(self.start):
+            raise ConfigError(f"--start {self.start.isoformat()} is not {RANGE_TEXT}")
         if self.threshold is not None and not 0.0 < self.threshold < 2.0:
             raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")
         check_all(self, SCAN_OPTIONS)
@@ -235,9 +229,10 @@ def start_from_filename(path: Path) -> datetime | None:
     if not found:
         return None
     try:
-        return datetime(*(int(part) for part in found.groups()))
+        moment = datetime(*(int(part) for part in found.groups()))
     except ValueError:
         return None
+    return moment if in_range(moment) else None
 
 
 def _warn_about_start(start: datetime | None, videos: list[Path]) -> None:
@@ -273,8 +268,12 @@ def _video_start(path: Path, default: datetime | None) -> datetime | None:
 
 
 def content_id(path: Path) -> str:
-    """What identifies a video across runs: its content, or its path if unreadable."""
+    """What identifies a video across runs: its content, or its path if unreadable or
+    empty (empty files share no content: each is a failed video of its own, not a copy
+    of the first)."""
     try:
+        if path.stat().st_size == 0:
+            return "empty:" + path.as_posix()
         return file_sha256(path)
     except OSError:
         return "unreadable:" + path.as_posix()
@@ -387,13 +386,19 @@ class LoadedWatchlist:
 def load_for_scan(path: Path) -> LoadedWatchlist:
     if not path.is_file():
         load_watchlist(path)  # says why: not found, or a folder
+    key = signing_key()
     resolved, stamp = str(path.resolve()), file_stamp(path)
-    return LoadedWatchlist(
-        shared_watchlist(resolved, stamp, signing_key()), resolved, stamp, file_sha256(path)
-    )
+    loaded = LoadedWatchlist(shared_watchlist(resolved, stamp, key), resolved, stamp, file_sha256(path))
+    warn_about_file(path, key)
+    return loaded
 
 
 def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
+    for item in inputs:
+        if item.is_symlink() and not item.exists():
+            raise VideoError(f"input {item} is a link that leads nowhere, or round in a loop")
+        if item.exists() and not (item.is_dir() or item.is_file()):
+            raise VideoError(f"input {item} is not a file or a folder (a pipe, socket or device)")
     videos = find_videos(inputs)
     if not videos:
         raise NothingScannedError(f"no video files found in {', '.join(str(p) for p in inputs)}")
@@ -412,11 +417,10 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
         check_scheduler(config.scheduler)  # before --overwrite clears anything
     paths = DeploymentFolder(config.deployment_dir)
     evidence = AlertEvidence(paths)
+    created = not config.deployment_dir.exists()  # before the lock makes the folder
     with paths.lock("scan", wait=config.wait):
         scan_settings = config.scan_settings(loaded.sha256)
-        state = DeploymentState(config.deployment_dir)
-        created = not state.exists
-        open_state(state, scan_settings, config.overwrite, evidence.outputs)
+        state = open_state(config.deployment_dir, scan_settings, config.overwrite, evidence.outputs)
 
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         expired = [subject for subject in watchlist.subjects if subject.is_expired(scanned_at)]
@@ -520,15 +524,14 @@ def finish_run(state: DeploymentState, scanned_at: datetime, began: float, resul
             "videos_scanned": len(result.scanned),
             "videos_skipped": len(result.skipped),
             "software_version": __version__,
-            "cuts": result.cuts.to_payload() if result.cuts else None,
+            **({"cuts": result.cuts.to_payload()} if result.cuts else {}),
         }
     )
     result.records = state.ordered()
 
 
 def _warn_about_cuts(watchlist: Watchlist, config: ScanConfig, cuts: RunCuts) -> None:
-    """Once per scan: a fixed threshold looser than the false alert rate allows, and a
-    list that would miss many of its own people at its cuts."""
+    """Once per scan: a fixed threshold looser than the false alert rate allows."""
     rate = cuts.expected_false_alert_rate
     if cuts.mode == "fixed" and rate > config.max_false_alert_rate:
         logger.warning(
@@ -539,30 +542,25 @@ def _warn_about_cuts(watchlist: Watchlist, config: ScanConfig, cuts: RunCuts) ->
             watchlist.size,
             f"{rate * 10_000:.3g}",
         )
-    missed = cuts.expected_missed_share
-    if missed is not None and missed > MISSED_SHARE_WARNING:
-        logger.warning(
-            "at these cuts about %.0f%% of the list's own photos, shown as footage shows faces, "
-            "lie beyond their subject's cut: more photos per subject, sharper photos or a shorter "
-            "list would find more of them",
-            100 * missed,
-        )
 
 
 def open_state(
-    state: DeploymentState, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
-) -> None:
-    """Clear the folder's state and its ``outputs`` for --overwrite, else check the
-    state against these settings."""
-    if overwrite:
-        state.clear()
-        for path in outputs:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-    elif state.exists:
-        state.check_same_scan(scan_settings)
+    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
+) -> DeploymentState:
+    """The folder's state, checked against these settings; for --overwrite, a new one in
+    place of whatever it held (readable or not), its ``outputs`` removed."""
+    if not overwrite:
+        state = DeploymentState(folder)
+        if state.exists:
+            state.check_same_scan(scan_settings)
+        return state
+    state = DeploymentState.cleared(folder)
+    for path in outputs:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return state
 
 
 def _plan_videos(

@@ -37,6 +37,7 @@ from lfr_batch.options import LOOK_FURTHER, check_all, on_value
 from lfr_batch.records.case_report import (
     CASE_KIND,
     case_cut,
+    is_case,
     ranked,
     shown_count,
     write_case_reports,
@@ -261,9 +262,7 @@ class CandidateEvidence:
                 }
                 kept = [alert for alert in record.alerts if alert.alert_id not in dropped]
                 state.replace_record(replace(record, alerts=kept, purged=purged))
-            reviews = state.reviews()
-            if dropped & reviews.keys():
-                state.save_reviews({key: value for key, value in reviews.items() if key not in dropped})
+            state.forget_reviews(alert.alert_id for _video, alert in state.alerts())
         if dropped:
             logger.info(
                 "%d candidate(s) ranked off the list by nearer ones: their evidence is deleted", len(dropped)
@@ -304,6 +303,7 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         check_scheduler(config.scheduler)  # before --overwrite clears anything
     paths = config.paths
     evidence = CandidateEvidence(paths, config.max_false_candidate_rate, config.top, config.below)
+    created = not config.case_dir.exists()  # before the lock makes the folder
     with paths.lock("search", wait=config.wait):
         scan_settings = {
             **scan_config.scan_settings(probe.sha256),
@@ -312,10 +312,9 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
             "below": config.below,
             "max_false_candidate_rate": config.max_false_candidate_rate,
         }
-        state = DeploymentState(config.case_dir)
-        created = not state.exists
-        _refuse_another_person(state, probe, config)
-        open_state(state, scan_settings, config.overwrite, evidence.outputs)
+        if not config.overwrite:
+            _refuse_another_person(DeploymentState(config.case_dir), probe, config)
+        state = open_state(config.case_dir, scan_settings, config.overwrite, evidence.outputs)
         evidence.resume(state)
         earlier = {
             key: value
@@ -357,8 +356,14 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
 
 def _refuse_another_person(state: DeploymentState, probe: Probe, config: SearchConfig) -> None:
     """One case is one person: other photos would mix two people's candidates."""
-    stored = state.settings.get("scan", {}).get("watchlist_sha256")
-    if state.exists and not config.overwrite and stored != probe.sha256:
+    if not state.exists:
+        return
+    if not is_case(state):
+        raise ConfigError(
+            f"{config.case_dir} holds a scan deployment, not a search case; use another --case "
+            "(or another --out)"
+        )
+    if state.settings.get("scan", {}).get("watchlist_sha256") != probe.sha256:
         raise ConfigError(
             f"case {config.case} was searched with other probe photos; give the same photos, "
             "use another --case, or --overwrite"

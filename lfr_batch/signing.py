@@ -1,7 +1,8 @@
 """The force's secret key, for signing watchlists and audit lines (HMAC-SHA256).
 
 It comes from the environment, ``$LFR_BATCH_KEY``, so that it is never written
-into a config file, a report or a command line that ``ps`` shows.
+into a config file, a report or a command line that ``ps`` shows. Any bytes make a
+key: it is taken as the bytes the environment holds, never decoded as text.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ SIGNING_KEY_ENV = "LFR_BATCH_KEY"
 
 def signing_key() -> bytes | None:
     """The key, if one is set."""
-    key = os.environ.get(SIGNING_KEY_ENV, "")
-    return key.encode("utf-8") if key else None
+    return os.environb.get(SIGNING_KEY_ENV.encode("ascii")) or None
 
 
 def sign(key: bytes, data: bytes) -> str:

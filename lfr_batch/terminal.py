@@ -124,11 +124,13 @@ class TerminalReview:
             f"{start}, best frame {finding.best_frame}, distance {finding.distance}"
         )
         reference = "watchlist photo" if form is ALERT_FORM else "probe photo"
-        pictures = [("footage snapshot", self.deployment_dir / finding.snapshot)]
-        if finding.subject_photo:
-            pictures.append((reference, self.deployment_dir / finding.subject_photo))
-        for label, path in pictures:
-            click.echo(f"  {label}: {path}")
+        paths = DeploymentFolder(self.deployment_dir)
+        # Evidence only inside the folder: a record edited to name another file shows none.
+        named = [("footage snapshot", finding.snapshot), (reference, finding.subject_photo)]
+        pictures = [(label, path) for label, relative in named if (path := paths.evidence(relative))]
+        for label, relative in named:
+            path = paths.evidence(relative)
+            click.echo(f"  {label}: {printable(str(path)) if path else 'none'}")
         recorded = open_deployment(self.deployment_dir).reviews().get(finding.alert_id, {})
         if recorded.get(form.verdict_column):
             details = ", ".join(printable(recorded.get(column, "")) or "-" for column in form.columns)

@@ -29,7 +29,7 @@ before numpy reads them.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import io
 import logging
 import pickle
@@ -43,10 +43,17 @@ import cv2
 import numpy as np
 
 from lfr_batch.errors import WatchlistError
-from lfr_batch.files import write_atomic
-from lfr_batch.safe_pickle import RefusedPickleError, SafeUnpickler, materialise
+from lfr_batch.files import (
+    RefusedFileError,
+    open_regular,
+    read_regular,
+    warn_if_readable_by_others,
+    write_atomic,
+)
+from lfr_batch.readers import read_table
+from lfr_batch.safe_pickle import MAX_ARRAY_BYTES, RefusedPickleError, SafeUnpickler, materialise
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches
-from lfr_batch.times import iso
+from lfr_batch.times import LATEST, RANGE_TEXT, in_range, iso, parse_time
 from lfr_batch.vision.calibration import TABLE_THRESHOLDS, Calibration, load_reference, subject_centroids
 from lfr_batch.vision.encodings import ENCODING_SIZE, FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
@@ -87,6 +94,8 @@ DETECTION_MAX_SIDE = 1024
 REFERENCE_PHOTO_MAX_SIDE = 160
 # dlib's encodings lie within ±1; far beyond that a file was not made by an encoder.
 MAX_ENCODING_VALUE = 10.0
+# Its encodings at most (lfr_batch.safe_pickle), their footage views, photos and names.
+MAX_WATCHLIST_BYTES = 2 * MAX_ARRAY_BYTES
 
 
 def normalise_category(value: str) -> str:
@@ -97,19 +106,26 @@ def normalise_category(value: str) -> str:
     label = _CATEGORY_LOOKUP.get(text.lower()) or _CATEGORY_LOOKUP.get(text.lower().replace(" ", "_"))
     if label is None:
         choices = "; ".join(f"{key} ({label})" for key, label in CATEGORIES.items())
-        raise WatchlistError(f"unknown category {value!r}; use one of: {choices}")
+        raise WatchlistError(f"unknown category {value[:80]!r}; use one of: {choices}")
     return label
 
 
 def parse_expiry(value: str) -> date | datetime | None:
-    """An expiry as written (ISO 8601): a date, a date-time, or nothing (never)."""
+    """An expiry as written (ISO 8601): a date, a date-time, or nothing (never). A date
+    after the last the tool accepts (9999-12-31, a common way to write "never") is never."""
     text = value.strip()
     if not text:
         return None
     try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        expires = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise WatchlistError(f"expiry {value!r} is not an ISO 8601 date or date-time") from None
+        raise WatchlistError(f"expiry {value[:40]!r} is not an ISO 8601 date or date-time") from None
+    moment = expires if isinstance(expires, datetime) else datetime.combine(expires, time())
+    if moment.replace(tzinfo=None) > LATEST:
+        return None
+    if not in_range(moment):
+        raise WatchlistError(f"expiry {text!r} is not {RANGE_TEXT} (leave it empty for never)")
+    return expires
 
 
 def expiry_text(expires: date | datetime | None) -> str:
@@ -292,10 +308,14 @@ def load_watchlist(path: Path, key: bytes | None = None) -> Watchlist:
     with a ``key``, anything not signed with it."""
     if path.is_dir():
         raise WatchlistError(f"watchlist {path} is a folder; give the file 'watchlist build' wrote")
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise WatchlistError(f"watchlist not found: {path}")
     try:
-        data = _unsigned(path, path.read_bytes(), key)
+        raw = read_regular(path, "watchlist", MAX_WATCHLIST_BYTES)
+    except RefusedFileError as error:
+        raise WatchlistError(str(error)) from None
+    try:
+        data = _unsigned(path, raw, key)
         payload = materialise(SafeUnpickler(io.BytesIO(data)).load())
     except RefusedPickleError as error:
         raise WatchlistError(f"refusing watchlist {path}: {error}") from None
@@ -375,8 +395,10 @@ def _expiry(text: str) -> date | datetime | None:
 def _created(text: str) -> datetime | None:
     """When the list was built; a list without a readable time counts as stale."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = parse_time(text)
     except ValueError:
+        return None
+    if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -453,13 +475,28 @@ def _from_face_recognition_layout(payload: dict[str, Any]) -> Watchlist:
 
 
 def save_watchlist(watchlist: Watchlist, path: Path, key: bytes | None = None) -> None:
-    """Write the watchlist atomically (a crash never leaves half a file), signed
-    with ``key`` when one is given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the watchlist atomically (a crash never leaves half a file), owner-only (it
+    holds the biometric templates of everyone on it), signed with ``key`` when one is
+    given."""
     data = pickle.dumps(watchlist.to_payload(), protocol=pickle.HIGHEST_PROTOCOL)
     if key:
         data = SIGNED_MAGIC + sign(key, data).encode("ascii") + b"\n" + data
     write_atomic(path, data)
+
+
+def warn_about_file(path: Path, key: bytes | None) -> None:
+    """Once per command that uses a watchlist: a list every user of the machine can read,
+    and a signed list whose signature goes unchecked (altered or not, nobody can tell)."""
+    warn_if_readable_by_others(path, "watchlist")
+    if key is None:
+        with contextlib.suppress(RefusedFileError), open_regular(path, "watchlist") as handle:
+            if handle.read(len(SIGNED_MAGIC)) == SIGNED_MAGIC:
+                logger.warning(
+                    "watchlist %s is signed, but its signature was not checked: %s is not set, so an "
+                    "altered list would go unnoticed",
+                    path,
+                    SIGNING_KEY_ENV,
+                )
 
 
 def _unsigned(path: Path, data: bytes, key: bytes | None) -> bytes:
@@ -498,44 +535,32 @@ class BuildResult:
 def read_subjects_csv(path: Path) -> dict[str, Subject]:
     """Read the optional subjects.csv (``subject_id,name,category,reason,expires``)."""
     try:
-        return _read_subjects(path)
-    except UnicodeDecodeError as error:
-        raise WatchlistError(
-            f"{path} is not UTF-8 text (byte {error.start}): save it as 'CSV UTF-8' and build again"
-        ) from None
-    except csv.Error as error:
-        raise WatchlistError(f"{path} is not a readable CSV file ({error})") from None
-
-
-def _read_subjects(path: Path) -> dict[str, Subject]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        if "subject_id" not in header:
-            raise WatchlistError(
-                f"{path}: the header must name subject_id (columns: {', '.join(SUBJECT_COLUMNS)})"
+        table = read_table(path, "subjects file", "subject_id")
+    except RefusedFileError as error:
+        reason = str(error)
+        if "no subject_id column" in reason:
+            reason = f"{path}: the header must name subject_id (columns: {', '.join(SUBJECT_COLUMNS)})"
+        raise WatchlistError(reason) from None
+    unknown = set(table.columns) - set(SUBJECT_COLUMNS)
+    if unknown:
+        raise WatchlistError(f"{path}: unknown column(s) {', '.join(sorted(unknown))[:200]}")
+    subjects: dict[str, Subject] = {}
+    for row in table.rows:
+        subject_id = row.cells.get("subject_id", "")
+        if not subject_id:
+            raise WatchlistError(f"{path}, line {row.line}: subject_id is empty")
+        if subject_id in subjects:
+            raise WatchlistError(f"{path}, line {row.line}: subject_id {subject_id[:80]!r} appears twice")
+        try:
+            subjects[subject_id] = Subject(
+                subject_id=subject_id,
+                name=row.cells.get("name", ""),
+                category=normalise_category(row.cells.get("category", "")),
+                reason=row.cells.get("reason", ""),
+                expires=parse_expiry(row.cells.get("expires", "")),
             )
-        unknown = set(header) - set(SUBJECT_COLUMNS)
-        if unknown:
-            raise WatchlistError(f"{path}: unknown column(s) {', '.join(sorted(unknown))}")
-        subjects: dict[str, Subject] = {}
-        for line, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            subject_id = row.get("subject_id", "")
-            if not subject_id:
-                raise WatchlistError(f"{path}, line {line}: subject_id is empty")
-            if subject_id in subjects:
-                raise WatchlistError(f"{path}, line {line}: subject_id {subject_id!r} appears twice")
-            try:
-                subjects[subject_id] = Subject(
-                    subject_id=subject_id,
-                    name=row.get("name", ""),
-                    category=normalise_category(row.get("category", "")),
-                    reason=row.get("reason", ""),
-                    expires=parse_expiry(row.get("expires", "")),
-                )
-            except WatchlistError as error:
-                raise WatchlistError(f"{path}, line {line}: {error}") from None
+        except WatchlistError as error:
+            raise WatchlistError(f"{path}, line {row.line}: {error}") from None
     return subjects
 
 

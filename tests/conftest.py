@@ -14,6 +14,7 @@ import pytest
 
 from lfr_batch.cli import main
 from lfr_batch.command_settings import CONFIG_ENV
+from lfr_batch.records.state import LEGACY_VERSION, DeploymentState
 from lfr_batch.synthetic import Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import crop_face, load_photo
@@ -32,6 +33,13 @@ FEMALE_AND_MALE = SAMPLE_VIDEOS / "intel_head-pose-face-detection-female-and-mal
 MALE_ONLY = SAMPLE_VIDEOS / "intel_head-pose-face-detection-male_preview.mp4"
 STRANGERS_WALKING = SAMPLE_VIDEOS / "intel_face-demographics-walking_preview.mp4"
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_sample_watchlist() -> None:
+    """The bundled list as a force keeps its own, readable by its owner alone: a checkout
+    leaves it readable by everyone, and every scan would warn of that."""
+    SAMPLE_WATCHLIST.chmod(0o600)
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +174,19 @@ def stored_records(folder: Path) -> dict[str, dict]:
     """A deployment's per-video records as stored, by SHA-256."""
     with sqlite3.connect(folder / ".lfr-batch" / "state.sqlite") as db:
         return {sha256: json.loads(text) for sha256, text in db.execute("SELECT sha256, record FROM videos")}
+
+
+def to_legacy_layout(folder: Path, reviews: object) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Write a scanned deployment back in the layout of versions before the SQLite store
+    (one JSON file per video, settings.json, reviews.json); its records and settings."""
+    state = DeploymentState(folder)
+    records = {record.sha256: record.to_json() for record in state.ordered()}
+    settings = {**state.settings, "version": LEGACY_VERSION}
+    paths = state.paths
+    state.clear()
+    paths.legacy_records.mkdir(parents=True)
+    for sha256, record in records.items():
+        (paths.legacy_records / f"{sha256}.json").write_text(json.dumps(record))
+    paths.legacy_settings.write_text(json.dumps(settings))
+    paths.legacy_reviews.write_text(json.dumps(reviews))
+    return records, settings

@@ -256,13 +256,19 @@ def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Pa
         (("--threshold", "loose"), "'loose' is neither 'auto' nor a distance"),
         (("--threshold", "nan"), "threshold nan must lie between 0 and 2"),
         (("--threshold", "2.5"), "threshold 2.5 must lie between 0 and 2"),
-        (("--max-false-alert-rate", "0"), "--max-false-alert-rate 0.0 must be a number between 0 and 1"),
-        (("--max-false-alert-rate", "nan"), "--max-false-alert-rate nan must be a number between 0 and 1"),
+        (
+            ("--max-false-alert-rate", "0"),
+            "--max-false-alert-rate 0.0 must be a number of at least 1e-09 and under 1",
+        ),
+        (
+            ("--max-false-alert-rate", "nan"),
+            "--max-false-alert-rate nan must be a number of at least 1e-09 and under 1",
+        ),
         # Not NaN or infinity anywhere: once in settings.json, they would refuse every re-run.
         (("--fps", "nan"), "--fps nan must be a number over 0"),
         (("--fps", "inf"), "--fps inf must be a number over 0"),
-        (("--segment-seconds", "nan"), "--segment-seconds nan must be a number of at least 10"),
-        (("--segment-seconds", "inf"), "--segment-seconds inf must be a number of at least 10"),
+        (("--segment-seconds", "nan"), "--segment-seconds nan must be a number from 10 to 86400"),
+        (("--segment-seconds", "inf"), "--segment-seconds inf must be a number from 10 to 86400"),
         (("--watchlist-max-age", "nan"), "--watchlist-max-age nan must be a number over 0"),
     ],
 )

@@ -94,6 +94,22 @@ def test_the_lock_is_released_however_its_holder_ends(tmp_path: Path) -> None:
         assert "'test' (process" in (tmp_path / "d" / LOCK_FILE).read_text(encoding="utf-8")
 
 
+def test_what_a_killed_writer_left_half_written_goes_once_the_lock_is_taken(tmp_path: Path) -> None:
+    folder = DeploymentFolder(tmp_path / "d")
+    (folder.root / "snapshots").mkdir(parents=True)
+    unfinished = [
+        folder.root / ".alerts.csv.k2x_9q4z.tmp",
+        folder.root / "snapshots" / ".A00002.jpg.i6268b28.tmp",
+    ]
+    # Files of the analyst's own that merely end in .tmp are not ours to delete.
+    theirs = [folder.root / "notes.tmp", folder.root / ".notes.tmp", folder.root / "snapshots" / "A.jpg"]
+    for path in unfinished + theirs:
+        path.write_bytes(b"half")
+    with folder.lock("test"):
+        assert not any(path.exists() for path in unfinished)
+        assert all(path.read_bytes() == b"half" for path in theirs)
+
+
 def test_two_scans_at_once_give_one_deployment_with_no_duplicate_alerts(tmp_path: Path) -> None:
     command = sample_scan_process(tmp_path, "--workers", "1")
     root = Path(__file__).resolve().parents[1]

@@ -91,17 +91,23 @@ def test_rerun_adds_only_new_footage_and_counts_all(tmp_path: Path, capsys) -> N
     assert (alerts["distance"] <= alerts["threshold"]).all()
 
 
-def test_rerun_keeps_what_reviewers_entered(tmp_path: Path) -> None:
+def test_rerun_keeps_what_reviewers_typed_into_alerts_csv_aside_for_import(tmp_path: Path) -> None:
     assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
     alerts_csv = tmp_path / "d" / "alerts.csv"
     alerts = pd.read_csv(alerts_csv, keep_default_na=False, dtype=str)
     alerts.loc[0, ["outcome", "reviewer", "notes"]] = ["true_confirmed", "PC 123", "=seen twice"]
     alerts.to_csv(alerts_csv, index=False)
+    typed = alerts_csv.read_bytes()
     assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=tmp_path) == 0
-    # What was typed counts in the deployment record like an imported review.
+    # The report is the scan's again; what was typed is kept beside it, byte for byte.
+    (kept,) = (tmp_path / "d").glob("alerts.edited-*.csv")
+    assert kept.read_bytes() == typed
+    assert pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]["true_alerts_confirmed"] == 0
+    # Imported, it counts in the deployment record like any review.
+    assert main(["review", str(tmp_path / "d"), "--import", str(kept)]) == 0
     assert pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]["true_alerts_confirmed"] == 1
-    kept = pd.read_csv(alerts_csv, keep_default_na=False).iloc[0]
-    assert (kept["outcome"], kept["reviewer"], kept["notes"]) == (
+    recorded = pd.read_csv(alerts_csv, keep_default_na=False).iloc[0]
+    assert (recorded["outcome"], recorded["reviewer"], recorded["notes"]) == (
         "true_confirmed",
         "PC 123",
         "'=seen twice",
@@ -149,9 +155,11 @@ def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(tmp_path: Path
         process.wait()
         for report in (killed / "d").glob("*.csv"):
             pd.read_csv(report)  # never half-written
-        assert not list((killed / "d").rglob("*.tmp"))
+        # A kill mid-write may leave only write_atomic's hidden temporary file.
+        assert all(path.name.startswith(".") for path in (killed / "d").rglob("*.tmp"))
     assert subprocess.run(command, env=environment, capture_output=True, check=False).returncode == 0
     assert_same_reports(whole / "d", killed / "d")
+    assert not list((killed / "d").rglob("*.tmp"))
 
 
 def environ_without_bars(environment: dict[str, str]) -> dict[str, str]:

@@ -12,8 +12,8 @@ import pytest
 from conftest import MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args
 
 from lfr_batch.cli import cli, main
+from lfr_batch.readers import column_for
 from lfr_batch.records.grid import collect
-from lfr_batch.records.spreadsheets import column_for
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from openpyxl import load_workbook
 from test_html_report import WIDTHS, check_layout, dom
 
 from lfr_batch.cli import cli, main
+from lfr_batch.readers import column_for
 from lfr_batch.records.case_report import shown_count
-from lfr_batch.records.spreadsheets import column_for
 
 F1_PHOTOS = sorted((SAMPLE_PHOTOS / "intel_actor_f1").glob("*.png"))
 M1_PHOTOS = sorted((PHOTOS / "intel_actor_m1").glob("*.png"))
@@ -167,7 +167,10 @@ def test_a_probe_photo_without_exactly_one_face_is_refused_in_one_line(
     ("options", "message"),
     [
         (("--top", "0"), "--top 0 must be a whole number from 1 to 10000"),
-        (("--max-false-candidate-rate", "nan"), "--max-false-candidate-rate nan must be a number between"),
+        (
+            ("--max-false-candidate-rate", "nan"),
+            "--max-false-candidate-rate nan must be a number of at least",
+        ),
         (("--case", "../up"), "case name '../up'"),
         (("--fps", "inf"), "--fps inf must be a number over 0"),
     ],

@@ -17,7 +17,8 @@ import pytest
 from conftest import scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.records.spreadsheets import column_for, label, xlsx_bytes
+from lfr_batch.readers import column_for
+from lfr_batch.records.spreadsheets import label, xlsx_bytes
 from lfr_batch.watchlist import save_watchlist
 
 openpyxl = pytest.importorskip("openpyxl")
@@ -288,7 +289,7 @@ def test_libreoffice_opens_our_csv_and_its_workbook_imports_back(
     [
         (b"alert_id outcome\nA00001 true_confirmed\n", "one column only"),
         ("alert_id,outcome\n".encode("utf-16-le"), "not text in an encoding"),
-        (b"PK\x03\x04not really a workbook", "cannot read"),
+        (b"PK\x03\x04not really a workbook", "is no workbook we can read"),
     ],
 )
 def test_a_file_no_spreadsheet_saves_is_refused_saying_how_to_save(

@@ -3,32 +3,22 @@ versions, changed in transactions, and leaving no trace of what a purge deletes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FEMALE_AND_MALE, MALE_ONLY, scan_cli
+from conftest import FEMALE_AND_MALE, MALE_ONLY, scan_cli, to_legacy_layout
 
 from lfr_batch.cli import main
-from lfr_batch.records.state import LEGACY_VERSION, DeploymentState
+from lfr_batch.records.state import DeploymentState
 
 
 def test_a_deployment_from_before_the_store_is_moved_into_it(tmp_path: Path, walk_video: Path) -> None:
     assert scan_cli(walk_video, MALE_ONLY, out=tmp_path, options=("--workers", "1")) == 0
     folder = tmp_path / "d"
-    state = DeploymentState(folder)
-    paths = state.paths
-    # The legacy layout, as a deployment scanned by an earlier version holds it.
-    records = {record.sha256: record.to_json() for record in state.ordered()}
-    settings = {**state.settings, "version": LEGACY_VERSION}
+    paths = DeploymentState(folder).paths
     reviews = {"A00001": {"outcome": "true_confirmed", "reviewer": "PC 1", "notes": "", "engagement": ""}}
-    state.clear()
-    paths.legacy_records.mkdir(parents=True)
-    for sha256, record in records.items():
-        (paths.legacy_records / f"{sha256}.json").write_text(json.dumps(record))
-    paths.legacy_settings.write_text(json.dumps(settings))
-    paths.legacy_reviews.write_text(json.dumps(reviews))
+    records, settings = to_legacy_layout(folder, reviews)
 
     # The next scan reads it, finds both videos scanned, and keeps the review.
     assert scan_cli(walk_video, MALE_ONLY, out=tmp_path, options=("--workers", "1")) == 0

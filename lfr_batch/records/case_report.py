@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from lfr_batch.files import write_atomic
+from lfr_batch.errors import ReportError
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.html_report import (
     NOT_REVIEWED,
@@ -22,17 +22,18 @@ from lfr_batch.records.html_report import (
     figure_items,
     write_timeline_png,
 )
+from lfr_batch.records.outputs import write_outputs
 from lfr_batch.records.reports import (
     ALERT_NUMBERS,
     VIDEO_COLUMNS,
     at_offset,
     cell_text,
+    csv_bytes,
     hms,
     timeline_row,
     video_row,
-    write_csv,
 )
-from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.spreadsheets import xlsx_bytes
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.records.timeline import Drawing, Marker, clock, draw, legend
 
@@ -114,8 +115,10 @@ def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
 def case_cut(state: DeploymentState) -> float:
     """The case's cut: its latest search's, calibrated on the faces that search saw (a
     case searched before cuts were calibrated per run keeps the one in its settings)."""
-    probe = state.settings.get("watchlist", {})
-    return float(probe.get("cut", state.settings["scan"].get("cut", 0.0)))
+    cut = state.settings.get("watchlist", {}).get("cut", state.report_settings().get("cut"))
+    if cut is None:
+        raise ReportError(f"the scan state of case {state.deployment_dir.name} names no cut: search it again")
+    return float(cut)
 
 
 def candidate_rows(state: DeploymentState) -> list[dict[str, Any]]:
@@ -163,13 +166,11 @@ def write_case_reports(state: DeploymentState) -> None:
     """Write every file of the case from what it holds; candidates.csv last."""
     paths = state.paths
     rows = candidate_rows(state)
-    write_csv(
-        paths.videos_csv,
+    videos_csv = csv_bytes(
         CASE_VIDEO_COLUMNS,
         ({**video_row(record), "candidates": len(record.alerts)} for record in state.ordered()),
     )
-    write_xlsx(
-        paths.candidates_xlsx,
+    candidates_xlsx = xlsx_bytes(
         CANDIDATE_COLUMNS,
         rows,
         numbers=CANDIDATE_NUMBERS,
@@ -181,8 +182,15 @@ def write_case_reports(state: DeploymentState) -> None:
     drawing = draw(videos, candidate_markers(rows), TIMELINE_BIN_S, CASE_LEGEND)
     write_timeline_png(paths, drawing)
     text = render_case(paths, case_figures(state, rows), probes, rows, drawing)
-    write_atomic(paths.case_html, text.encode("utf-8"))
-    write_csv(paths.candidates_csv, CANDIDATE_COLUMNS, rows)
+    write_outputs(
+        state,
+        [
+            (paths.videos_csv, videos_csv),
+            (paths.candidates_xlsx, candidates_xlsx),
+            (paths.case_html, text.encode("utf-8")),
+            (paths.candidates_csv, csv_bytes(CANDIDATE_COLUMNS, rows)),
+        ],
+    )
 
 
 def render_case(

@@ -11,7 +11,7 @@ The rates are those identification studies report (NPL 2023 for the Met):
 true-positive identification rate (watchlisted appearances alerted on their
 own subject), false-positive identification rate (stranger appearances that
 raised an alert), and false alerts per face seen as forces publish it. With
-``distances.csv`` (``scan --keep-distances``), the same rates at every
+the distances a scan kept (``scan --keep-distances``), the same rates at every
 threshold give the DET curve: misses against false positives, for the
 decision on the mean of a track's views and for its best single view.
 pandas does the joins and the grouping.
@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 
 from lfr_batch.errors import ConfigError
-from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.files import RefusedFileError
+from lfr_batch.readers import Table, read_table
+from lfr_batch.records.case_report import is_case
+from lfr_batch.records.reports import latest_cuts
+from lfr_batch.records.state import DeploymentState
 
 TRUTH_COLUMNS = ("video", "subject_id", "start_s", "end_s")
 # A track's span is widened by this much when matched to an appearance: sampling and
@@ -104,29 +108,36 @@ class Rates:
 EVALUATION_COLUMNS = tuple(Rates("", "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).row())
 
 
+def _table(path: Path, what: str, key_column: str) -> Table:
+    try:
+        return read_table(path, what, key_column)
+    except RefusedFileError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _seconds(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(f"{path}, line {line}: {column} {text[:40]!r} is not a number")
+    return value
+
+
 def read_truth(path: Path) -> pd.DataFrame:
     """The truth file, checked: one clear line for each thing wrong with it."""
-    try:
-        truth = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ConfigError(f"cannot read the truth file {path}: {error}") from None
-    truth.columns = [str(column).strip() for column in truth.columns]
-    missing = [column for column in TRUTH_COLUMNS if column not in truth.columns]
+    table = _table(path, "truth file", "video")
+    missing = [column for column in TRUTH_COLUMNS if column not in table.columns]
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(TRUTH_COLUMNS)})")
-    for column in ("start_s", "end_s"):
-        values = pd.to_numeric(truth[column], errors="coerce")
-        bad = ~np.isfinite(values)
-        if bad.any():
-            line = int(np.flatnonzero(bad)[0]) + 2
-            raise ConfigError(
-                f"{path}, line {line}: {column} {truth[column].iloc[line - 2]!r} is not a number"
-            )
-        truth[column] = values
-    backwards = truth["end_s"] < truth["start_s"]
-    if backwards.any():
-        raise ConfigError(f"{path}, line {int(np.flatnonzero(backwards)[0]) + 2}: end_s is before start_s")
-    truth["subject_id"] = truth["subject_id"].str.strip()
+    rows = []
+    for row in table.rows:
+        start, end = (_seconds(path, row.line, column, row.cells[column]) for column in ("start_s", "end_s"))
+        if end < start:
+            raise ConfigError(f"{path}, line {row.line}: end_s is before start_s")
+        rows.append({**row.cells, "start_s": start, "end_s": end})
+    truth = pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, *TRUTH_COLUMNS])))
     if "person" not in truth.columns:
         truth["person"] = truth["subject_id"]
     truth["appearance"] = np.arange(len(truth))
@@ -135,13 +146,10 @@ def read_truth(path: Path) -> pd.DataFrame:
 
 def read_groups(path: Path) -> dict[str, str]:
     """``person,group`` (a person label, or a subject id, to a group label)."""
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ConfigError(f"cannot read the groups file {path}: {error}") from None
+    table = _table(path, "groups file", "person")
     if list(table.columns[:2]) != ["person", "group"]:
         raise ConfigError(f"{path}: the header must be person,group")
-    return dict(zip(table["person"], table["group"], strict=True))
+    return {row.cells["person"]: row.cells["group"] for row in table.rows}
 
 
 def _video_key(video: str) -> str:
@@ -229,18 +237,34 @@ def evaluate(
 ) -> tuple[list[Rates], pd.DataFrame | None]:
     """Rates of the scan's alerts, per group when groups are given, and the sweep's
     rows when the scan kept distances, with the best threshold in hindsight among the
-    rates (:func:`in_hindsight`). Writes nothing."""
+    rates (:func:`in_hindsight`). Reads the deployment's state (never its reports,
+    which a spreadsheet may have changed); writes nothing."""
     truth = read_truth(truth_path)
     groups = read_groups(groups_path) if groups_path is not None else {}
-    paths = DeploymentFolder(deployment_dir)
-    alerts_path, videos_path, deployment_path = paths.alerts_csv, paths.videos_csv, paths.deployment_csv
-    if not deployment_path.is_file():
-        raise ConfigError(f"{deployment_dir} holds no scanned deployment (no deployment.csv)")
-    alerts = pd.read_csv(alerts_path, dtype={"subject_id": str}, keep_default_na=False, encoding="utf-8-sig")
-    videos = pd.read_csv(videos_path, dtype={"video": str}, keep_default_na=False, encoding="utf-8-sig")
-    threshold = float(pd.read_csv(deployment_path, encoding="utf-8-sig")["threshold"].iloc[0])
+    state = DeploymentState(deployment_dir)
+    if not state.exists or is_case(state) or not state.records:
+        raise ConfigError(f"{deployment_dir} holds no scanned deployment")
+    settings = state.report_settings()  # one line, where the state cannot make reports
+    median_cut = latest_cuts(state)["cut_median"]  # for cuts per subject, their median
+    threshold = math.nan if median_cut is None else float(median_cut)
+    alerts = pd.DataFrame(
+        [
+            {
+                "video": video.video,
+                "first_seen_s": alert.first_seen_s,
+                "last_seen_s": alert.last_seen_s,
+                "subject_id": alert.subject_id,
+            }
+            for video, alert in state.alerts()
+        ],
+        columns=["video", "first_seen_s", "last_seen_s", "subject_id"],
+    )
+    videos = pd.DataFrame(
+        [{"video": record.video, "faces_seen": record.faces_seen} for record in state.ordered()],
+        columns=["video", "faces_seen"],
+    )
     in_truth = videos["video"].map(_video_key).isin(set(truth["video"].map(_video_key)))
-    faces_seen = int(pd.to_numeric(videos.loc[in_truth, "faces_seen"]).sum())
+    faces_seen = int(videos.loc[in_truth, "faces_seen"].sum())
     unknown = set(truth["video"].map(_video_key)) - set(videos["video"].map(_video_key))
     if unknown:
         raise ConfigError(
@@ -254,13 +278,14 @@ def evaluate(
             # Faces seen are not split by group: false alerts per face seen stays an overall figure.
             results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
     sweep = None
-    distances_path = paths.distances_csv
-    if distances_path.is_file():
-        distances = pd.read_csv(
-            distances_path, dtype={"subject_1": str}, keep_default_na=False, encoding="utf-8-sig"
+    if settings.get("keep_distances"):
+        distances = pd.DataFrame(
+            [{"video": record.video, **row} for record in state.ordered() for row in record.distances],
+            columns=["video", "first_seen_s", "last_seen_s", "subject_1", "distance_1", "best_view_distance"],
         )
         for column in ("distance_1", "best_view_distance"):
             distances[column] = pd.to_numeric(distances[column], errors="coerce")
+        distances["subject_1"] = distances["subject_1"].fillna("").astype(str)
         sweep = pd.DataFrame(
             [
                 rates(_tracks_at(distances, t, column), truth, faces_seen, rule, t).row()

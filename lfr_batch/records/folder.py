@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -32,9 +33,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lfr_batch.errors import ReportError
+from lfr_batch.errors import ConfigError, ReportError
+from lfr_batch.files import make_folder, protect, remove_unfinished_writes
+
+logger = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# Letters of any script (Ærø, Łódź), digits, spaces, '.', '_' and '-': a folder name on
+# every system, with no path separator or control character. It ends in neither a space
+# nor a '.', which Windows drops and a spreadsheet's trimmed copy would lose.
+_FOLDER_NAME = re.compile(r"[^\W_](?:[\w. -]{0,126}[\w-])?")
+# What lfr-batch writes directly under OUT itself: never a deployment's or case's name.
+AUDIT_FILE = "audit.jsonl"
+HEAD_FILE = "audit.head"
+RESERVED_NAMES = (AUDIT_FILE, HEAD_FILE)
+# Where a record's evidence may lie: one JPEG in one of the folder's evidence folders.
+_EVIDENCE = re.compile(r"(?:snapshots|watchlist_photos|probe)/[^/\\\x00]+\.jpg")
+
+
+def check_folder_name(name: str, noun: str) -> None:
+    """Refuse a deployment or case name that could not be its own folder under OUT."""
+    if name.casefold() in (reserved.casefold() for reserved in RESERVED_NAMES):
+        raise ConfigError(
+            f"{noun} name {name!r} is reserved: lfr-batch keeps its audit log in OUT/{name}; choose another"
+        )
+    if not _FOLDER_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"{noun} name {name!r} must start with a letter or digit, end with a letter, digit or '_' "
+            "or '-', and use only letters (of any alphabet), digits, spaces, '.', '_' and '-' "
+            "(it names a folder)"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,7 +98,9 @@ class DeploymentFolder:
 
     @property
     def holds_state(self) -> bool:
-        return self.store.is_file() or self.legacy_settings.is_file()
+        """Whether the folder holds a state, readable or not (a store replaced by a folder or
+        a link is a damaged state, to be named, not a folder to pass over)."""
+        return self.store.exists() or self.store.is_symlink() or self.legacy_settings.is_file()
 
     @property
     def probe_list(self) -> Path:
@@ -154,6 +184,18 @@ class DeploymentFolder:
     def file(self, relative: str) -> Path:
         return self.root / relative
 
+    def evidence(self, relative: str) -> Path | None:
+        """The evidence file a record names, if it is one inside this folder: a record
+        edited to name ``../../etc/passwd`` (or a link out of the folder) names nothing."""
+        if not _EVIDENCE.fullmatch(relative):
+            return None
+        path = self.root / relative
+        try:
+            inside = path.resolve(strict=True).is_relative_to(self.root.resolve(strict=True))
+        except (OSError, RuntimeError):
+            return None
+        return path if inside and path.is_file() else None
+
     @property
     def deployment_outputs(self) -> tuple[Path, ...]:
         """What a deployment's --overwrite removes besides the state."""
@@ -187,10 +229,13 @@ class DeploymentFolder:
         """Hold the folder for one command that changes it; a second process is refused
         in one line naming the holder, or with ``wait`` waits for it. The kernel releases
         the lock when its holder exits, however it exits (kill -9 included), so no stale
-        lock remains."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        lock remains; what a killed holder was half-way through writing is cleared away
+        once the lock is taken."""
+        make_folder(self.root)
+        protect(self.root, folder=True)  # a folder made by an earlier version, under umask 022
         handle = self.lock_file.open("a+", encoding="utf-8")
         try:
+            protect(self.lock_file)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -204,6 +249,9 @@ class DeploymentFolder:
             since = datetime.now(UTC).isoformat(timespec="seconds")
             handle.write(f"'{command}' (process {os.getpid()} on {socket.gethostname()}, since {since})")
             handle.flush()
+            removed = remove_unfinished_writes(self.root)
+            if removed:
+                logger.info("removed %d unfinished file(s) a killed command left in %s", removed, self.root)
             yield
         finally:
             handle.close()

@@ -1,12 +1,14 @@
 """The published grid: one row per deployment, a totals row, and the figures people ask for.
 
-Reads the ``deployment.csv`` (and scan state) of every deployment under OUT, so
-the grid always agrees with each deployment's own record, reviews included.
+Computes each deployment's row from its state, as its own ``deployment.csv`` is
+written, so the grid always agrees with each deployment's record, reviews
+included, and a report edited by hand is never read as data. A deployment whose
+state cannot be read is left out and named; the grid of the others is made all
+the same.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,10 +18,13 @@ from typing import Any
 import pandas as pd
 
 from lfr_batch import SOFTWARE_NAME, __version__
-from lfr_batch.records.folder import DeploymentFolder, folders_in
+from lfr_batch.errors import ReportError, one_line
+from lfr_batch.records.case_report import is_case
+from lfr_batch.records.folder import folders_in
 from lfr_batch.records.reports import (
     DEPLOYMENT_COLUMNS,
     OUTCOME_COLUMNS,
+    deployment_row,
     false_alert_rate,
 )
 from lfr_batch.records.state import DeploymentState
@@ -52,11 +57,6 @@ GRID_DURATIONS = ("duration",)
 DEFAULT_SUPPLIER = "the lfr-batch project (open source)"
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _seconds(duration: str) -> int:
     hours, minutes, seconds = (int(part) for part in duration.split(":"))
     return hours * 3600 + minutes * 60 + seconds
@@ -64,10 +64,11 @@ def _seconds(duration: str) -> int:
 
 @dataclass
 class Grid:
-    rows: list[dict[str, str]]
+    rows: list[dict[str, Any]]
     folders: list[Path]
     categories: Counter[str] = field(default_factory=Counter)
     subjects_alerted: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)  # "NAME: why", for each that could not be read
 
     def totals(self) -> dict[str, Any]:
         """The TOTAL row: counts summed, durations added, the false alert rate recomputed and
@@ -95,23 +96,28 @@ class Grid:
 def collect(out_dir: Path, since: date | None = None, until: date | None = None) -> Grid:
     """Every deployment under ``out_dir`` whose date lies in [since, until], by date."""
     found = []
+    skipped = []
     for paths in folders_in(out_dir):
-        path = paths.deployment_csv
-        if not path.is_file():
-            continue  # a search case, or a deployment not yet reported
-        row = {FORMER_NAMES.get(column, column): value for column, value in _read_rows(path)[0].items()}
+        try:
+            state = DeploymentState(paths.root)
+            if not state.exists or is_case(state) or not state.records:
+                continue  # a search case, or a deployment whose first scan has no video yet
+            row = deployment_row(state, state.reviews())
+        except ReportError as error:
+            skipped.append(f"{paths.name}: {one_line(error)}")
+            continue
         day = date.fromisoformat(row["date"]) if row["date"] else None
         if (since or until) and (day is None or (since and day < since) or (until and day > until)):
             continue
-        found.append((row["date"], path.parent, row))
+        found.append((row["date"], paths.root, row, state))
     found.sort(key=lambda item: (not item[0], item[0], item[1].name))  # by date; undated last
-    grid = Grid(rows=[row for _, _, row in found], folders=[folder for _, folder, _ in found])
-    for folder in grid.folders:
-        paths = DeploymentFolder(folder)
-        categories = DeploymentState(folder).settings.get("watchlist", {}).get("categories", {})
+    grid = Grid(
+        rows=[row for _, _, row, _ in found], folders=[folder for _, folder, _, _ in found], skipped=skipped
+    )
+    for _date, _folder, _row, state in found:
+        categories = state.settings.get("watchlist", {}).get("categories", {})
         grid.categories.update({category or "(no category)": count for category, count in categories.items()})
-        if paths.alerts_csv.is_file():
-            grid.subjects_alerted.update(row["subject_id"] for row in _read_rows(paths.alerts_csv))
+        grid.subjects_alerted.update(alert.subject_id for _video, alert in state.alerts())
     return grid
 
 

@@ -111,8 +111,8 @@ TEMPLATES.filters.update(filename=filename, moment=moment, clock=lambda seconds:
 
 
 def embedded_image(paths: DeploymentFolder, relative: str, label: str) -> Markup:
-    path = paths.file(relative) if relative else None
-    if path is None or not path.is_file():
+    path = paths.evidence(relative)
+    if path is None:
         return Markup('<span class="none">none</span>')
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return Markup('<img alt="{}" src="data:image/jpeg;base64,{}">').format(label, data)

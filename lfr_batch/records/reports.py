@@ -24,7 +24,8 @@ from lfr_batch import SOFTWARE_NAME, __version__
 from lfr_batch.files import write_atomic
 from lfr_batch.records.html_report import ALERT_LEGEND, alert_markers, write_timeline_png
 from lfr_batch.records.html_report import render as render_report
-from lfr_batch.records.spreadsheets import write_xlsx
+from lfr_batch.records.outputs import write_outputs
+from lfr_batch.records.spreadsheets import xlsx_bytes
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.records.timeline import draw
 from lfr_batch.times import comparable, iso
@@ -167,10 +168,6 @@ DISTANCE_COLUMNS = (
     "distance_3",
 )
 
-# csv's default field limit (128 KiB) would make one long note typed into alerts.csv
-# unreadable, and with it every later command on the deployment.
-csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -237,7 +234,8 @@ def latest_cuts(state: DeploymentState) -> dict[str, Any]:
         if run.get("cuts"):
             return run["cuts"]
     settings, watchlist = state.settings["scan"], state.settings.get("watchlist", {})
-    threshold = settings["threshold"]
+    fixed = settings["threshold"]
+    threshold = fixed if isinstance(fixed, int | float) else None  # auto, and no run scanned yet
     return {
         "mode": settings.get("threshold_mode", "fixed"),
         "source": watchlist.get("calibration", ""),
@@ -273,27 +271,8 @@ def false_alert_rate(false_alerts: int, faces_seen: int) -> float:
     return round(100.0 * false_alerts / faces_seen, 4) if faces_seen else 0.0
 
 
-def read_review_columns(path: Path) -> dict[str, dict[str, str]]:
-    """What reviewers entered in an existing alerts.csv, by alert id, so a re-run keeps it."""
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return {
-            row["alert_id"]: {column: row.get(column) or "" for column in REVIEW_COLUMNS}
-            for row in csv.DictReader(handle)
-            if row.get("alert_id")
-        }
-
-
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
     write_atomic(path, csv_bytes(columns, rows))
-
-
-def current_reviews(state: DeploymentState) -> dict[str, dict[str, str]]:
-    """Every alert's review: from the review store, or, for alerts it does not hold,
-    from review columns typed straight into alerts.csv."""
-    typed = read_review_columns(state.paths.alerts_csv)
-    return {**typed, **{alert_id: review for alert_id, review in state.reviews().items() if review}}
 
 
 def outcome_counts(state: DeploymentState, reviews: dict[str, dict[str, str]]) -> dict[str, int]:
@@ -325,7 +304,7 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
     faces_seen = sum(r.faces_seen for r in records)
     counts = outcome_counts(state, reviews)
     false_alerts = counts["false_alerts_confirmed"] + counts["false_alerts_unconfirmed"]
-    settings, details = state.settings["scan"], state.settings.get("deployment", {})
+    settings, details = state.report_settings(), state.settings.get("deployment", {})
     watchlist, runs = state.settings.get("watchlist", {}), state.settings.get("runs", [])
     cuts = latest_cuts(state)
     missed = cuts["expected_missed_share"]
@@ -378,12 +357,13 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
 
 
 def write_reports(state: DeploymentState) -> None:
-    """Write the CSVs from everything the deployment holds; deployment.csv last, so
-    its presence means a complete set. The review columns and the deployment's
-    counts come from the same reviews (see :func:`current_reviews`)."""
+    """Write the reports from everything the deployment holds, and nothing else (see
+    :mod:`lfr_batch.records.outputs`); deployment.csv last, so its presence means a
+    complete set. The review columns and the deployment's counts come from the same
+    reviews."""
     paths = state.paths
-    settings = state.settings["scan"]
-    reviews = current_reviews(state)
+    settings = state.report_settings()
+    reviews = state.reviews()
     rows = []
     threshold = latest_cuts(state)["cut_median"]
     for record, alert in state.alerts():
@@ -392,27 +372,23 @@ def write_reports(state: DeploymentState) -> None:
         row.update({column: review.get(column, "") for column in REVIEW_COLUMNS})
         rows.append(row)
     record = deployment_row(state, reviews)
-    write_csv(paths.videos_csv, VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))
-    write_csv(paths.alerts_csv, ALERT_COLUMNS, rows)
-    write_xlsx(
-        paths.alerts_xlsx,
-        ALERT_COLUMNS,
-        rows,
-        numbers=ALERT_NUMBERS,
-        moments=ALERT_MOMENTS,
-        sheet="alerts",
-    )
+    files = [
+        (paths.videos_csv, csv_bytes(VIDEO_COLUMNS, (video_row(r) for r in state.ordered()))),
+        (paths.alerts_csv, csv_bytes(ALERT_COLUMNS, rows)),
+        (
+            paths.alerts_xlsx,
+            xlsx_bytes(ALERT_COLUMNS, rows, numbers=ALERT_NUMBERS, moments=ALERT_MOMENTS, sheet="alerts"),
+        ),
+    ]
     if settings.get("keep_distances"):
-        write_csv(
-            paths.distances_csv,
-            DISTANCE_COLUMNS,
-            ({"video": r.video, **row} for r in state.ordered() for row in r.distances),
-        )
+        distances = ({"video": r.video, **row} for r in state.ordered() for row in r.distances)
+        files.append((paths.distances_csv, csv_bytes(DISTANCE_COLUMNS, distances)))
     shown = [{key: cell_text(value) for key, value in row.items()} for row in rows]
     drawing = draw(
         [timeline_row(video) for video in state.ordered()], alert_markers(shown), TIMELINE_BIN_S, ALERT_LEGEND
     )
     write_timeline_png(paths, drawing)
     page = render_report(paths, record, shown, drawing, state.settings.get("evaluation"))
-    write_atomic(paths.report_html, page.encode("utf-8"))
-    write_csv(paths.deployment_csv, DEPLOYMENT_COLUMNS, [record])
+    files.append((paths.report_html, page.encode("utf-8")))
+    files.append((paths.deployment_csv, csv_bytes(DEPLOYMENT_COLUMNS, [record])))
+    write_outputs(state, files)

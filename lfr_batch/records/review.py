@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr_batch.errors import ReviewError
+from lfr_batch.files import RefusedFileError
+from lfr_batch.readers import Table, read_table
 from lfr_batch.records.case_report import (
     CASE_REVIEW_COLUMNS,
     VERDICTS,
@@ -30,13 +32,14 @@ from lfr_batch.records.reports import (
     REVIEW_COLUMNS,
     write_reports,
 )
-from lfr_batch.records.spreadsheets import column_for
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
-from lfr_batch.records.table_files import read_table
 
 # Long enough for any account of an engagement; short enough for every spreadsheet cell.
 MAX_NOTE_CHARS = 10_000
 MAX_REVIEWER_CHARS = 200
+# Refused rows named in an import's error; the rest are counted (a 100 MB file of bad
+# rows must not become a 14 MB line).
+PROBLEMS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,11 @@ class Review:
     def validate(self, form: ReviewForm) -> None:
         if self.verdict not in form.verdicts:
             raise ReviewError(
-                f"{form.verdict_column} {self.verdict!r} is not one of {', '.join(form.verdicts)}"
+                f"{form.verdict_column} {self.verdict[:40]!r} is not one of {', '.join(form.verdicts)}"
             )
         if self.engagement and self.engagement not in form.engagements:
             allowed = ", ".join(form.engagements) or "none (a candidate has no engagement)"
-            raise ReviewError(f"engagement {self.engagement!r} is not one of {allowed}")
+            raise ReviewError(f"engagement {self.engagement[:40]!r} is not one of {allowed}")
         if len(self.notes) > MAX_NOTE_CHARS:
             raise ReviewError(f"notes of {len(self.notes):,} characters are longer than {MAX_NOTE_CHARS:,}")
         if len(self.reviewer) > MAX_REVIEWER_CHARS:
@@ -168,7 +171,22 @@ class ImportResult:
     unchanged: int
 
 
-def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
+def read_edits(path: Path, form: ReviewForm, listing: str) -> Table:
+    """An edited copy of a folder's listing (``listing``: alerts.csv or candidates.csv), as a
+    spreadsheet saved it: read whole before the folder is locked, so a slow or endless
+    file never holds the lock."""
+    try:
+        table = read_table(path, "import", form.id_column, spreadsheet=True)
+    except RefusedFileError as error:
+        raise ReviewError(str(error)) from None
+    wanted = (form.id_column, *form.identity, *form.columns)
+    missing = [column for column in wanted if column not in table.columns]
+    if missing:
+        raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {listing}?)")
+    return table
+
+
+def import_reviews(state: DeploymentState, table: Table) -> ImportResult:
     """Take review columns from an edited alerts.csv (or candidates.csv): all rows or none.
 
     A row whose id is unknown, whose finding no longer matches what was scanned,
@@ -177,18 +195,6 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
     review as it is."""
     form = form_for(state)
     wanted = (form.id_column, *form.identity, *form.columns)
-    table = read_table(path)
-    # Our own headers, or the labels of the workbook's (and of a CSV saved from it).
-    position = {column_for(header): index for index, header in reversed(list(enumerate(table.header)))}
-    missing = [c for c in wanted if c not in position]
-    if missing:
-        listing = getattr(state.paths, form.listing).name
-        raise ReviewError(f"{path}: missing column(s) {', '.join(missing)} (is it {listing}?)")
-    rows = [
-        (line, {column: cells[index] for column, index in position.items() if index < len(cells)})
-        for line, cells in table.rows
-    ]
-
     findings = {a.alert_id: (v, a) for v, a in state.alerts()}
     reviews = state.reviews()
     problems: list[str] = []
@@ -196,12 +202,16 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
     first_line: dict[str, int] = {}
     folder = state.deployment_dir.name
     owner = "case" if is_case(state) else "deployment"
-    for line, row in rows:
-        values = {key: _unescape(row.get(key) or "").strip() for key in wanted}
+    for row in table.rows:
+        line = row.line
+        values = {key: _unescape(row.cells.get(key, "")).strip() for key in wanted}
         finding_id = values[form.id_column]
-        named = _unescape(row.get(owner) or "").strip()
+        named = _unescape(row.cells.get(owner, "")).strip()
         if named and named != folder:
-            problems.append(f"line {line}: a row of {owner} {named!r}, not {folder!r}")
+            problems.append(f"line {line}: a row of {owner} {named[:80]!r}, not {folder!r}")
+            continue
+        if finding_id not in findings:
+            problems.append(f"line {line}: unknown {form.noun} id {finding_id[:40]!r}")
             continue
         if finding_id in first_line:
             problems.append(
@@ -209,9 +219,6 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
             )
             continue
         first_line[finding_id] = line
-        if finding_id not in findings:
-            problems.append(f"line {line}: unknown {form.noun} id {finding_id!r}")
-            continue
         video, alert = findings[finding_id]
         scanned = {"video": video.video, "subject_id": alert.subject_id, "best_frame": str(alert.best_frame)}
         changed = [key for key in form.identity if values[key] != scanned[key]]
@@ -237,11 +244,16 @@ def import_reviews(state: DeploymentState, path: Path) -> ImportResult:
             continue
         updates[finding_id] = review.as_entry(form)
     if problems:
-        raise ReviewError(f"{path}: nothing imported; " + "; ".join(problems))
+        shown = "; ".join(problems[:PROBLEMS_SHOWN])
+        more = len(problems) - PROBLEMS_SHOWN
+        raise ReviewError(
+            f"{table.path}: nothing imported; {len(problems):,} row(s) refused: {shown}"
+            + (f"; and {more:,} more" if more > 0 else "")
+        )
     reviews.update(updates)
     state.save_reviews(reviews)
     write_folder_reports(state)
-    return ImportResult(applied=len(updates), unchanged=len(rows) - len(updates))
+    return ImportResult(applied=len(updates), unchanged=len(table.rows) - len(updates))
 
 
 def _unescape(value: str) -> str:

@@ -8,7 +8,7 @@ whatever it starts with), numbers are numbers, times are dates shown with their
 zone, durations are durations, the header is readable ("First seen (s)" for
 first_seen_s), bold, frozen, filtered and repeated on every printed page, the
 page is landscape and fitted to its width, and columns are as wide as their
-contents. ``column_for`` reads a header back, for imports of an edited sheet.
+contents. :func:`lfr_batch.readers.column_for` reads a header back, for imports of an edited sheet.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from lfr_batch.files import write_atomic
+from lfr_batch.readers import UNITS
 
 MAX_COLUMN_WIDTH = 60
 CELL_LIMIT = 32767  # characters Excel keeps in one cell
@@ -30,8 +31,6 @@ TRUNCATED = " … [cut short: the whole text is in the CSV]"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 DURATION_FORMAT = "[h]:mm:ss"
-# A column's unit, as its name ends and as its header says it.
-UNITS = (("_percent", " (%)"), ("_s", " (s)"))
 
 
 def label(column: str) -> str:
@@ -42,15 +41,6 @@ def label(column: str) -> str:
     words = ["ID" if word == "id" else word for word in column.split("_")]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
-
-
-def column_for(header: str) -> str:
-    """The column a header names, whether its label or the column's own name."""
-    text = header.strip()
-    for suffix, unit in UNITS:
-        if text.endswith(unit):
-            return column_for(text.removesuffix(unit)) + suffix
-    return text.lower().replace(" ", "_")
 
 
 def _text(value: Any) -> str:

@@ -6,23 +6,34 @@ per run), the reviewers' verdicts by alert id, and one record per scanned file,
 keyed by the file's content so a renamed or moved file is recognised. A video's
 record is committed once its snapshots are on disk, so a run killed at any
 moment loses at most the video it was on, and the next run picks up from there.
+
+The store is read as input like any other file: every value is checked against
+the record it becomes (:mod:`lfr_batch.records.shapes`), a damaged record is left
+out with a warning, and every SQLite failure (a damaged, locked, read-only, full,
+deleted or replaced file) becomes one line saying what to do, so one folder's
+damage never stops a command on the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import re
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lfr_batch.errors import ConfigError, ReportError
+from lfr_batch.files import make_folder, protect, read_regular
 from lfr_batch.records.folder import DeploymentFolder
+from lfr_batch.records.shapes import Fields, problem, record_fields
 from lfr_batch.times import iso, parse_time
 
 logger = logging.getLogger(__name__)
@@ -85,13 +96,116 @@ class VideoRecord:
     distances: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VideoRecord:
-        alerts = [AlertRecord(**alert) for alert in data.pop("alerts", [])]
-        times = {name: parse_time(data.pop(name, None)) for name in ("start", "scanned_at")}
-        return cls(**data, **times, alerts=alerts)
+    def from_json(cls, data: Any) -> VideoRecord:
+        """A stored record, checked: ValueError says what is wrong with it."""
+        trouble = problem(data, VIDEO_FIELDS, "the record")
+        if trouble:
+            raise ValueError(trouble)
+        if data["status"] not in STATUSES:
+            raise ValueError(f"the record's status {data['status']!r} is not one of {', '.join(STATUSES)}")
+        alerts = [AlertRecord(**alert) for alert in data["alerts"]] if "alerts" in data else []
+        for alert in alerts:
+            if not _FINDING_ID.fullmatch(alert.alert_id):
+                raise ValueError(f"alert id {alert.alert_id[:40]!r} is not a letter and a number")
+        times = {name: parse_time(data.get(name)) for name in ("start", "scanned_at")}
+        plain = {key: value for key, value in data.items() if key not in ("alerts", "start", "scanned_at")}
+        return cls(**plain, **times, alerts=alerts)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "start": iso(self.start), "scanned_at": iso(self.scanned_at)}
+
+
+STATUSES = ("ok", "partial", "failed")
+_FINDING_ID = re.compile(r"[AC][0-9]{1,15}")  # A00001 (an alert) or C00001 (a candidate)
+_DISTANCE_CELL = str | int | float | None
+VIDEO_FIELDS = record_fields(
+    VideoRecord,
+    start=str | None,
+    scanned_at=str | None,
+    alerts=list[record_fields(AlertRecord)],
+    distances=list[dict[str, _DISTANCE_CELL]],
+)
+# What a run matched at (lfr_batch.scan.RunCuts), as reports read it.
+RUN_CUTS = Fields(
+    {
+        "mode": str,
+        "source": str,
+        "faces": int,
+        "background_faces": int,
+        "cut_median": float,
+        "cut_min": float,
+        "cut_max": float,
+        "expected_false_alert_rate": float,
+        "expected_missed_share": float | None,
+    },
+    frozenset({"mode", "source", "faces", "cut_median", "cut_min", "cut_max", "expected_false_alert_rate"}),
+)
+EVALUATION_ROW = dict[str, float | int | str]
+# The settings as the store holds them. Every field is optional here (a folder whose
+# first scan was killed holds only some); what the reports need is checked by
+# DeploymentState.report_settings().
+SETTINGS_FIELDS = Fields(
+    {
+        "version": int,
+        "scan": Fields(
+            {
+                "watchlist_sha256": str,
+                "threshold": float | Literal["auto"],  # a fixed distance, or a cut per subject
+                "threshold_mode": str,
+                "max_false_alert_rate": float,
+                "keep_distances": bool,
+                "sample_fps": float,
+                "upsample": int,
+                "detector": str,
+                "exhaustive": bool,
+                "segment_seconds": float,
+                "detector_model": str,
+                "encoder_model": str,
+                "kind": str,
+                "cut": float,
+                "top": int,
+                "below": int,
+                "max_false_candidate_rate": float,
+            }
+        ),
+        "deployment": dict[str, str],
+        "watchlist": Fields(
+            {
+                "file": str,
+                "size": int,
+                "created": str,
+                "expired_subjects": int,
+                "categories": dict[str, int],
+                "expected_false_alert_rate": float,
+                "expected_false_candidate_rate": float,
+                "calibration": str,
+                "cut": float,
+                "probe_photos": list[Fields({"photo": str, "sha256": str, "face": str}, frozenset({"face"}))],
+            }
+        ),
+        "runs": list[
+            Fields(
+                {"started": str, "processing_seconds": float, "cuts": RUN_CUTS},
+                frozenset({"started", "processing_seconds"}),
+            )
+        ],
+        "evaluation": Fields(
+            {"scan": dict[str, float | int | str], "hindsight": dict[str, float | int | str] | None}
+        ),
+    }
+)
+REPORT_SETTINGS = ("watchlist_sha256", "threshold", "sample_fps", "upsample")
+# A review entry: its answers, who gave them and when, all text.
+REVIEW_ENTRY = dict[str, str]
+# The audit log's length and last hash after the last command on a folder, signed with
+# the key when one is set (lfr_batch.records.audit).
+AUDIT_MARK = Fields({"lines": int, "hash": str, "hmac": str}, frozenset({"lines", "hash"}), closed=True)
+# Each report file's SHA-256 as last written (the one before too: a run killed between
+# recording a new hash and writing its file leaves the old file), so one edited by hand
+# is found before it is overwritten (lfr_batch.records.outputs).
+OUTPUT_HASHES = dict[str, list[str]]
+# SQLite's wait for a store another program holds, before it says so.
+BUSY_TIMEOUT_S = 30.0
 
 
 class DeploymentState:
@@ -111,91 +225,190 @@ class DeploymentState:
         self._depth = 0  # open transaction() blocks
         self._load()
 
+    @classmethod
+    def cleared(cls, deployment_dir: Path) -> DeploymentState:
+        """An empty state in place of whatever the folder held, readable or not (``--overwrite``)."""
+        state = cls.__new__(cls)
+        state.deployment_dir, state.paths = deployment_dir, DeploymentFolder(deployment_dir)
+        state.settings, state.records, state._db, state._depth = {}, {}, None, 0
+        state.clear()
+        return state
+
     @property
     def exists(self) -> bool:
         return bool(self.settings)
 
     def _unreadable(self, error: object) -> ReportError:
         return ReportError(
-            f"the scan state in {self.paths.state_dir} is unreadable ({error}); rerun with --overwrite"
+            f"the scan state in {self.paths.state_dir} is unreadable ({error}); scan the deployment "
+            "again with --overwrite (which forgets what it held)"
         )
+
+    def _failure(self, error: sqlite3.Error) -> ReportError:
+        """One line for any SQLite failure, naming the store and what to do."""
+        reason = " ".join(str(error).split()) or type(error).__name__
+        store = self.paths.store
+        if not store.is_file() or store.is_symlink():
+            return ReportError(
+                f"the scan state {store} was deleted or replaced while this command ran ({reason}); "
+                "run the command again"
+            )
+        lowered = reason.lower()
+        if "locked" in lowered or "busy" in lowered:
+            return ReportError(
+                f"the scan state {store} is held by another program ({reason}); close any program "
+                "that has it open and run this again"
+            )
+        if any(word in lowered for word in ("readonly", "read-only", "full", "i/o", "unable to open")):
+            return ReportError(
+                f"the scan state {store} cannot be written ({reason}): check the disk's free space and "
+                "the folder's permissions, then run this again; nothing of this command was recorded"
+            )
+        return self._unreadable(reason)
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise self._failure(error) from None
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self.paths.state_dir.mkdir(parents=True, exist_ok=True)
-            # Autocommit: transaction() opens and closes each transaction itself.
-            self._db = sqlite3.connect(self.paths.store, isolation_level=None, timeout=30)
-            for pragma in _PRAGMAS:
-                self._db.execute(pragma)
-            self._db.executescript(_SCHEMA)
+            make_folder(self.paths.state_dir)
+            store = self.paths.store
+            if store.is_symlink() or (store.exists() and not store.is_file()):
+                raise self._unreadable(f"{store.name} is not a file of its own")
+            with self._guarded():
+                self._db = _open_store(store)
+            protect(store)
         return self._db
 
     def _load(self) -> None:
-        if not self.paths.store.is_file():
+        store = self.paths.store
+        if not store.exists() and not store.is_symlink():
             if not self.paths.legacy_settings.is_file():
                 return
             self._migrate_from_json()
-        try:
+        with self._guarded():
             db = self._connection()
             row = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-            self.settings = json.loads(row[0]) if row else {}
             rows = db.execute("SELECT sha256, record FROM videos").fetchall()
-        except (sqlite3.Error, ValueError) as error:
-            raise self._unreadable(error) from None
-        if not isinstance(self.settings, dict) or self.settings.get("version") not in (None, STATE_VERSION):
+        try:
+            settings = json.loads(row[0]) if row else {}
+        except (ValueError, TypeError, RecursionError) as error:
+            raise self._unreadable(f"its settings are not JSON: {error}") from None
+        trouble = problem(settings, SETTINGS_FIELDS, "settings")
+        if trouble:
+            raise self._unreadable(trouble)
+        if settings.get("version") not in (None, STATE_VERSION):
             raise self._unreadable("it is of another version")
+        self.settings = settings
         for sha256, text in rows:
             try:
                 record = VideoRecord.from_json(json.loads(text))
-            except (ValueError, TypeError, AttributeError) as error:
+            except (ValueError, TypeError, RecursionError) as error:
                 # One damaged record must not hide the rest; without it, its video is
                 # simply not yet scanned, and the next scan of it writes it afresh.
                 logger.warning(
                     "the record of %s in %s is unreadable (%s): its video is left out until it is "
                     "scanned again",
-                    sha256,
+                    str(sha256)[:80],
                     self.paths.store,
-                    error,
+                    str(error)[:200],
                 )
                 continue
             if record.sha256 != sha256:
-                logger.warning("the record filed under %s holds another file's: left out", sha256)
+                logger.warning("the record filed under %s holds another file's: left out", str(sha256)[:80])
                 continue
             self.records[sha256] = record
 
     def _migrate_from_json(self) -> None:
         """Read a folder written before the state moved to SQLite (one JSON file per
-        video, settings.json, reviews.json) into a new store, then delete the JSON,
-        so a later purge leaves no copy of what it deletes."""
+        video, settings.json, reviews.json) into a new store, then delete the JSON, so
+        a later purge leaves no copy of what it deletes.
+
+        What cannot be read (a truncated record, a reviews.json that holds no table)
+        is left out, said, and moved to ``.lfr-batch/unreadable/`` rather than deleted;
+        the store is built under another name and renamed into place whole, so a
+        migration that fails leaves the JSON as it was and no empty store behind."""
         paths = self.paths
         try:
-            settings = json.loads(paths.legacy_settings.read_text(encoding="utf-8"))
-            reviews = (
-                json.loads(paths.legacy_reviews.read_text(encoding="utf-8"))
-                if paths.legacy_reviews.is_file()
-                else {}
-            )
-            records = {
-                path.stem: path.read_text(encoding="utf-8")
-                for path in sorted(paths.legacy_records.glob("*.json"))
-            }
-        except (OSError, ValueError) as error:
-            raise self._unreadable(error) from None
-        if not isinstance(settings, dict) or settings.get("version") != LEGACY_VERSION:
-            raise self._unreadable("it is of another version")
+            settings = json.loads(read_regular(paths.legacy_settings, "settings file", LEGACY_FILE_LIMIT))
+        except (OSError, ValueError, RecursionError) as error:
+            raise self._unreadable(f"{paths.legacy_settings.name}: {error}") from None
+        trouble = problem(settings, SETTINGS_FIELDS, "settings")
+        if trouble or settings.get("version") != LEGACY_VERSION:
+            raise self._unreadable(f"{paths.legacy_settings.name}: {trouble or 'it is of another version'}")
         settings["version"] = STATE_VERSION
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
-            for sha256, text in records.items():
-                sequence = json.loads(text).get("sequence", 0) if text.strip().startswith("{") else 0
-                db.execute("INSERT OR REPLACE INTO videos VALUES (?, ?, ?)", (sha256, sequence, text))
-            db.executemany(
-                "INSERT OR REPLACE INTO reviews VALUES (?, ?)",
-                [(finding, json.dumps(entry)) for finding, entry in reviews.items()],
+        unreadable: list[Path] = []
+        records: dict[str, VideoRecord] = {}
+        for path in sorted(paths.legacy_records.glob("*.json")):
+            try:
+                record = VideoRecord.from_json(json.loads(read_regular(path, "record", LEGACY_FILE_LIMIT)))
+                if record.sha256 != path.stem:
+                    raise ValueError("it holds another file's record")
+            except (OSError, ValueError, TypeError, RecursionError) as error:
+                logger.warning("%s cannot be read (%s)", path, str(error)[:200])
+                unreadable.append(path)
+                continue
+            records[record.sha256] = record
+        reviews = self._legacy_reviews(unreadable)
+        building = paths.store.with_name(paths.store.name + ".migrating")
+        building.unlink(missing_ok=True)
+        with self._guarded():
+            db = _open_store(building)
+            try:
+                with db:
+                    db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
+                    db.executemany(
+                        "INSERT INTO videos VALUES (?, ?, ?)",
+                        [(sha, r.sequence, json.dumps(r.to_json())) for sha, r in records.items()],
+                    )
+                    db.executemany(
+                        "INSERT INTO reviews VALUES (?, ?)",
+                        [(finding, json.dumps(entry, sort_keys=True)) for finding, entry in reviews.items()],
+                    )
+            finally:
+                db.close()
+        protect(building)
+        os.replace(building, paths.store)
+        if unreadable:
+            aside = paths.state_dir / "unreadable"
+            make_folder(aside)
+            for path in unreadable:
+                os.replace(path, aside / path.name)
+            logger.warning(
+                "%d file(s) of deployment %s's earlier layout could not be read and are kept in %s; "
+                "the rest was moved into %s (the videos of unreadable records are scanned again by the "
+                "next scan)",
+                len(unreadable),
+                paths.name,
+                aside,
+                paths.store,
             )
         for path in (paths.legacy_settings, paths.legacy_reviews, *paths.legacy_records.glob("*.json")):
             path.unlink(missing_ok=True)
         logger.info("the scan state in %s was moved from JSON files into %s", paths.state_dir, paths.store)
+
+    def _legacy_reviews(self, unreadable: list[Path]) -> dict[str, dict[str, str]]:
+        """The readable entries of an earlier version's reviews.json."""
+        path = self.paths.legacy_reviews
+        if not path.is_file():
+            return {}
+        try:
+            reviews = json.loads(read_regular(path, "reviews file", LEGACY_FILE_LIMIT))
+        except (OSError, ValueError, RecursionError) as error:
+            reviews = error
+        if not isinstance(reviews, dict):
+            logger.warning("%s holds no table of reviews (%s)", path, str(reviews)[:200])
+            unreadable.append(path)
+            return {}
+        kept = {key: entry for key, entry in reviews.items() if problem(entry, REVIEW_ENTRY, "") is None}
+        if len(kept) < len(reviews):
+            logger.warning("%s: %d review(s) of the wrong shape left out", path, len(reviews) - len(kept))
+            unreadable.append(path)
+        return kept
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -203,18 +416,28 @@ class DeploymentState:
         not at all. Nested blocks join the outermost one."""
         db = self._connection()
         if self._depth == 0:
-            db.execute("BEGIN IMMEDIATE")
+            with self._guarded():
+                db.execute("BEGIN IMMEDIATE")
         self._depth += 1
         try:
-            yield db
+            with self._guarded():
+                yield db
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
-                db.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): nothing to undo then.
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
         self._depth -= 1
         if self._depth == 0:
-            db.execute("COMMIT")
+            try:
+                with self._guarded():
+                    db.execute("COMMIT")
+            except ReportError:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
 
     def check_same_scan(self, scan_settings: dict[str, Any]) -> None:
         """Refuse to add footage scanned in another way: the figures would not add up."""
@@ -228,6 +451,14 @@ class DeploymentState:
                 f"deployment {self.deployment_dir.name} was scanned with {described}; "
                 "scan with the same settings, use another --deployment, or --overwrite"
             )
+
+    def report_settings(self) -> dict[str, Any]:
+        """The scan settings every report needs, or one line saying which are missing."""
+        scan = self.settings.get("scan", {})
+        missing = [key for key in REPORT_SETTINGS if key not in scan]
+        if missing:
+            raise self._unreadable(f"its settings lack scan.{', scan.'.join(missing)}")
+        return scan
 
     def start(
         self, scan_settings: dict[str, Any], details: dict[str, str], watchlist: dict[str, Any]
@@ -251,14 +482,25 @@ class DeploymentState:
         self.save_settings()
 
     def reviews(self) -> dict[str, dict[str, str]]:
-        """The reviewers' entries, by alert id."""
+        """The reviewers' entries, by alert id; an entry edited out of shape is left out
+        (and left in the store), with a warning."""
         if not self.exists:
             return {}
-        try:
+        with self._guarded():
             rows = self._connection().execute("SELECT finding_id, entry FROM reviews").fetchall()
-            return {finding_id: json.loads(entry) for finding_id, entry in rows}
-        except (sqlite3.Error, ValueError) as error:
-            raise self._unreadable(error) from None
+        reviews = {}
+        for finding_id, text in rows:
+            try:
+                entry = json.loads(text)
+            except (ValueError, TypeError, RecursionError):
+                entry = None
+            if not isinstance(finding_id, str) or problem(entry, REVIEW_ENTRY, "") is not None:
+                logger.warning(
+                    "the review of %s in %s is unreadable: left out", str(finding_id)[:40], self.paths.store
+                )
+                continue
+            reviews[finding_id] = entry
+        return reviews
 
     def save_review(self, finding_id: str, entry: dict[str, str]) -> None:
         """Store one reviewer's answer, leaving every other as it is."""
@@ -285,6 +527,15 @@ class DeploymentState:
                 ],
             )
 
+    def forget_reviews(self, keep: Iterable[str]) -> None:
+        """Delete every stored review but those of ``keep`` (ids), unreadable ones included."""
+        kept = set(keep)
+        with self.transaction() as db:
+            stored = [finding for (finding,) in db.execute("SELECT finding_id FROM reviews")]
+            db.executemany(
+                "DELETE FROM reviews WHERE finding_id = ?", [(f,) for f in stored if f not in kept]
+            )
+
     def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
         """Every alert the deployment holds, in alert-id order."""
         return [(record, alert) for record in self.ordered() for alert in record.alerts]
@@ -298,25 +549,35 @@ class DeploymentState:
             )
         self.records[record.sha256] = record
 
-    def audit_mark(self) -> dict[str, Any] | None:
-        """The audit log's length and last hash after the last command on this folder."""
+    def _meta(self, key: str, shape: Any) -> Any:
+        """A stored meta value of the given shape; None if absent or out of shape."""
         if not self.exists:
             return None
-        row = self._connection().execute("SELECT value FROM meta WHERE key = 'audit'").fetchone()
+        with self._guarded():
+            row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         try:
-            mark = json.loads(row[0]) if row else None
-        except ValueError:
+            value = json.loads(row[0]) if row else None
+        except (ValueError, TypeError, RecursionError):
             return None
-        valid = (
-            isinstance(mark, dict)
-            and isinstance(mark.get("lines"), int)
-            and isinstance(mark.get("hash"), str)
-        )
-        return mark if valid else None
+        return value if value is not None and problem(value, shape, key) is None else None
+
+    def _save_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+
+    def audit_mark(self) -> dict[str, Any] | None:
+        """The audit log's length and last hash after the last command on this folder."""
+        return self._meta("audit", AUDIT_MARK)
 
     def save_audit_mark(self, mark: dict[str, Any]) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(mark),))
+        self._save_meta("audit", mark)
+
+    def output_hashes(self) -> dict[str, list[str]]:
+        """Each report file's SHA-256 as this tool last wrote it (see OUTPUT_HASHES)."""
+        return self._meta("outputs", OUTPUT_HASHES) or {}
+
+    def save_output_hashes(self, hashes: dict[str, list[str]]) -> None:
+        self._save_meta("outputs", hashes)
 
     def save_settings(self) -> None:
         with self.transaction() as db:
@@ -351,12 +612,33 @@ class DeploymentState:
         return sorted(self.records.values(), key=lambda r: r.sequence)
 
     def clear(self) -> None:
-        """Forget everything scanned (``--overwrite``)."""
+        """Forget everything scanned (``--overwrite``), however damaged the state was."""
         if self._db is not None:
-            self._db.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
             self._db = None
-        shutil.rmtree(self.paths.state_dir, ignore_errors=True)
+        state_dir = self.paths.state_dir
+        if state_dir.is_symlink() or state_dir.is_file():
+            state_dir.unlink()
+        shutil.rmtree(state_dir, ignore_errors=True)
+        if state_dir.exists():
+            raise ReportError(
+                f"cannot remove {state_dir} to start afresh: remove it by hand and run this again"
+            )
         self.settings, self.records = {}, {}
+
+
+# Files of the layout before the store: a settings or reviews file, or one video's record.
+LEGACY_FILE_LIMIT = 64 * 1024 * 1024
+
+
+def _open_store(path: Path) -> sqlite3.Connection:
+    # Autocommit: transaction() opens and closes each transaction itself.
+    db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    for pragma in _PRAGMAS:
+        db.execute(pragma)
+    db.executescript(_SCHEMA)
+    return db
 
 
 _PRAGMAS = (

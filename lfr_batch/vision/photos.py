@@ -3,20 +3,49 @@
 JPEG, PNG, BMP, TIFF, WebP and PGM/PPM load the same way: greyscale and RGBA
 become RGB, and EXIF orientation is applied so a phone photo taken sideways is
 upright before detection.
+
+A photo is read as input like any other file: only a regular file of bounded size
+(a pipe as a probe photo would wait for ever), and its size in pixels is read from
+its header before a pixel is decoded, so a few bytes claiming 60000×60000 pixels
+(a decompression bomb) are refused instead of taking gigabytes.
 """
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from lfr_batch.files import RefusedFileError, read_regular
 from lfr_batch.vision.video import PHOTO_SUFFIXES, to_rgb
+
+MAX_PHOTO_BYTES = 100 * 1024 * 1024
+# 64 megapixels: more than any camera's photo (8000×8000), decoded in under 200 MB.
+MAX_PHOTO_PIXELS = 64_000_000
 
 
 class PhotoError(ValueError):
     """A photo that cannot be read; the message is the reason shown to the user."""
+
+
+def _pixels(data: bytes) -> tuple[int, int]:
+    """The width and height a photo's header states, read without decoding it (Pillow
+    reads the header of every kind of photo OpenCV decodes). Pillow's own limit gives
+    way to ours, which is checked on what this returns."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as header:
+            warnings.simplefilter("ignore")
+            return header.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise PhotoError("not a readable image (corrupt or unsupported)") from error
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def load_photo(path: Path) -> np.ndarray:
@@ -24,14 +53,23 @@ def load_photo(path: Path) -> np.ndarray:
     if path.suffix.lower() not in PHOTO_SUFFIXES:
         raise PhotoError(f"not a supported photo type ({path.suffix or 'no suffix'})")
     try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as error:
-        raise PhotoError(f"cannot read file: {error.strerror}") from error
-    if data.size == 0:
+        data = read_regular(path, "photo", MAX_PHOTO_BYTES)
+    except RefusedFileError as error:
+        raise PhotoError(error.reason) from None
+    if not data:
         raise PhotoError("empty file")
+    width, height = _pixels(data)
+    if width * height > MAX_PHOTO_PIXELS:
+        raise PhotoError(
+            f"{width}×{height} pixels, more than the {MAX_PHOTO_PIXELS // 1_000_000} megapixels a photo may "
+            "have: shrink it"
+        )
     # IMREAD_COLOR applies EXIF orientation and turns greyscale and RGBA into 3 channels;
     # numpy + imdecode also copes with non-ASCII paths.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        raise PhotoError("not a readable image (corrupt or unsupported)") from error
     if image is None:
         raise PhotoError("not a readable image (corrupt or unsupported)")
     return to_rgb(image)

@@ -1,0 +1,276 @@
+"""Every file the tool reads is input: dates at the ends of the calendar, photos that
+claim billions of pixels, pipes where files belong, config values of the wrong kind,
+names that end in a space, and imports of many bad rows are each refused in one
+line (or handled), never a traceback, a hang or a deployment broken for good."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args, scan_cli
+
+from lfr_batch.cli import main
+
+PHOTO = SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG of a few bytes whose header claims ``width``×``height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")))
+    return path
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def run(arguments: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """lfr-batch in a process of its own: a hang fails the test instead of stalling it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lfr_batch", *arguments], capture_output=True, text=True, timeout=timeout
+    )
+
+
+# --- dates at the ends of the calendar ---------------------------------------------------
+
+
+def test_an_expiry_of_9999_12_31_means_never(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
+    (source / "subjects.csv").write_text("subject_id,expires\nf1,9999-12-31\n")
+    listed = tmp_path / "w.pkl"
+    assert main(["watchlist", "build", str(source), "-o", str(listed), "-q", "--no-footage-views"]) == 0
+    assert main(["watchlist", "info", str(listed)]) == 0
+    assert "expired: 0" in capsys.readouterr().out
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path / "out", watchlist=listed) == 0
+    assert pd.read_csv(tmp_path / "out" / "d" / "deployment.csv").iloc[0]["expired_subjects_excluded"] == 0
+
+
+def test_an_expiry_before_1900_is_one_line(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
+    (source / "subjects.csv").write_text("subject_id,expires\nf1,0001-01-01T00:00:00+14:00\n")
+    assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl"), "-q"]) == 1
+    assert "line 2: expiry '0001-01-01T00:00:00+14:00' is not between 1900 and 2999" in one_line_error(capsys)
+
+
+def test_footage_named_at_the_end_of_the_calendar_leaves_the_deployment_working(tmp_path: Path) -> None:
+    named = tmp_path / "cam_99991231T235959.mp4"
+    named.write_bytes(FEMALE_AND_MALE.read_bytes())
+    out = tmp_path / "out"
+    assert scan_cli(named, out=out) == 0
+    assert pd.read_csv(out / "d" / "videos.csv", keep_default_na=False)["start"].tolist() == [""]
+    assert scan_cli(named, MALE_ONLY, out=out) == 0
+    assert main(["grid", str(out)]) == 0
+    assert main(["purge", str(out), "--older-than", "1h", "--yes"]) == 0
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00", "1899-12-31T23:00:00"])
+def test_a_start_out_of_the_calendar_is_one_line(tmp_path: Path, capsys, start: str) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path / "out", options=("--start", start)) == 2
+    assert "is not between 1900 and 2999" in one_line_error(capsys)
+    assert not (tmp_path / "out" / "d").exists()
+
+
+# --- photos that claim too many pixels ---------------------------------------------------
+
+
+def test_a_photo_claiming_60000_by_60000_pixels_is_refused_in_search(tmp_path: Path, capsys) -> None:
+    bomb = png_header(tmp_path / "bomb.png", 60000, 60000)
+    assert bomb.stat().st_size < 100
+    arguments = [
+        "search",
+        str(bomb),
+        "--footage",
+        str(MALE_ONLY),
+        "--case",
+        "c",
+        "--out",
+        str(tmp_path / "cases"),
+    ]
+    assert main(arguments) == 1
+    assert "60000×60000 pixels, more than the 64 megapixels" in one_line_error(capsys)
+
+
+def test_a_photo_claiming_too_many_pixels_is_one_rejected_photo_of_a_build(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
+    png_header(source / "f1" / "bomb.png", 60000, 60000)
+    png_header(source / "f1" / "big.png", 32000, 32000)
+    began = time.perf_counter()
+    assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl"), "--no-footage-views"]) == 0
+    assert time.perf_counter() - began < 60
+    captured = capsys.readouterr()
+    assert "bomb.png: 60000×60000 pixels" in captured.err
+    assert "big.png: 32000×32000 pixels" in captured.err
+    assert "1 subjects, 1 photos" in captured.out
+
+
+# --- pipes where files belong --------------------------------------------------------------
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    return path
+
+
+def test_a_pipe_given_as_the_config_is_refused_at_once(tmp_path: Path, fifo: Path) -> None:
+    done = run([*scan_args(MALE_ONLY, out=tmp_path / "out"), "--config", str(fifo)], timeout=60)
+    assert done.returncode == 2
+    assert "is not a regular file (a pipe, socket or device)" in done.stderr
+
+
+def test_a_pipe_given_as_a_probe_photo_is_refused_at_once(tmp_path: Path, fifo: Path) -> None:
+    done = run(["search", str(fifo), "--footage", str(MALE_ONLY), "--case", "c", "--out", str(tmp_path)], 60)
+    assert done.returncode == 1
+    assert "is not a regular file" in done.stderr
+
+
+def test_a_pipe_given_to_import_neither_hangs_nor_holds_the_deployment(tmp_path: Path, fifo: Path) -> None:
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    done = run(["review", str(tmp_path / "d"), "--import", str(fifo)], timeout=60)
+    assert done.returncode == 1
+    assert "is not a regular file" in done.stderr
+    assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=tmp_path) == 0
+
+
+def test_dev_zero_as_the_config_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main([*scan_args(MALE_ONLY, out=tmp_path / "out"), "--config", "/dev/zero"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+# --- option and config values --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--segment-seconds", "1e308"), ("--watchlist-max-age", "1e12"), ("--max-false-alert-rate", "1e-300")],
+)
+def test_options_of_absurd_size_are_one_line(tmp_path: Path, capsys, option: str, value: str) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path / "out", options=(option, value)) == 2
+    assert f"{option} {float(value)!r} must be" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("watchlist = 5", "watchlist must be text, not 5"),
+        ("workers = 1.5", "--workers 1.5 must be a whole number from 1 to 1024"),
+        ("fps = true", "--fps True must be a number over 0"),
+        ("keep-distances = 1", "keep-distances must be true or false, not 1"),
+        ("location = " + "[" * 5000 + "]" * 5000, "nests arrays or tables too deeply"),
+    ],
+)
+def test_config_values_of_the_wrong_kind_are_one_line(
+    tmp_path: Path, capsys, text: str, message: str
+) -> None:
+    config = tmp_path / "scan.toml"
+    listed = "" if text.startswith("watchlist") else f'watchlist = "{SAMPLE_WATCHLIST}"\n'
+    config.write_text(f'[scan]\n{listed}deployment = "t"\n{text}\n')
+    assert main(["scan", "--config", str(config), "--out", str(tmp_path / "out"), str(MALE_ONLY)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert message in err.splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "scan.toml"
+    config.write_bytes('[scan]\nlocation = "Café"\n'.encode("latin-1"))
+    assert main(["scan", "--config", str(config), "--out", str(tmp_path / "out"), str(MALE_ONLY)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["d ", "d\n", "d.", " d"])
+def test_a_name_ending_or_starting_in_a_space_or_newline_is_refused(
+    tmp_path: Path, capsys, name: str
+) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path, deployment=name) == 2
+    assert "must start with a letter or digit" in one_line_error(capsys)
+    arguments = ["search", str(PHOTO), "--footage", str(MALE_ONLY), "--case", name, "--out", str(tmp_path)]
+    assert main(arguments) == 2
+    assert "case name" in capsys.readouterr().err
+    assert not [path for path in tmp_path.iterdir() if path.is_dir()]
+
+
+def test_a_case_named_after_a_scan_deployment_says_so(tmp_path: Path, capsys) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    arguments = ["search", str(PHOTO), "--footage", str(MALE_ONLY), "--case", "d", "--out", str(tmp_path)]
+    assert main(arguments) == 2
+    assert "holds a scan deployment, not a search case" in one_line_error(capsys)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def test_an_import_of_many_bad_rows_is_one_short_line(tmp_path: Path, capsys) -> None:
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    alerts = pd.read_csv(tmp_path / "d" / "alerts.csv", keep_default_na=False, dtype=str)
+    many = pd.concat([alerts] * 5000).assign(alert_id=[f"A{n:07d}" for n in range(5000)])
+    many.to_csv(tmp_path / "many.csv", index=False)
+    assert main(["review", str(tmp_path / "d"), "--import", str(tmp_path / "many.csv")]) == 1
+    err = one_line_error(capsys)
+    assert len(err) < 2000
+    assert "5,000 row(s) refused" in err
+    assert "and 4,990 more" in err
+
+
+def test_import_line_numbers_count_blank_lines_and_lines_inside_cells(tmp_path: Path, capsys) -> None:
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    text = (tmp_path / "d" / "alerts.csv").read_text(encoding="utf-8-sig")
+    header, row = text.splitlines()[:2]
+    noted = row.replace(",,,,", ',true_confirmed,,,"seen\nat the\ngate"')
+    bad = row.replace("A00001", "A00099")
+    (tmp_path / "edited.csv").write_text(f"{header}\n\n{noted}\n\n{bad}\n")
+    assert main(["review", str(tmp_path / "d"), "--import", str(tmp_path / "edited.csv")]) == 1
+    # The header, a blank line, a row of three lines, a blank line: the bad row is line 7.
+    assert "line 7: unknown alert id 'A00099'" in one_line_error(capsys)
+
+
+def test_empty_video_files_are_each_a_failed_video_not_already_scanned(tmp_path: Path, capsys) -> None:
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    for number in range(20):
+        (footage / f"cam{number:02d}.mp4").touch()
+    (footage / "real.mp4").write_bytes(MALE_ONLY.read_bytes())  # else nothing scanned: no deployment
+    assert scan_cli(footage, out=tmp_path / "out") == 3
+    out = capsys.readouterr().out
+    assert "0 already scanned" in out
+    videos = pd.read_csv(tmp_path / "out" / "d" / "videos.csv")
+    assert len(videos) == 21
+    assert videos["status"].value_counts().to_dict() == {"failed": 20, "ok": 1}
+
+
+def test_an_input_that_is_a_link_in_a_loop_says_so(tmp_path: Path, capsys) -> None:
+    loop = tmp_path / "loop.mp4"
+    loop.symlink_to(loop)
+    assert scan_cli(loop, out=tmp_path / "out") == 1
+    assert "is a link that leads nowhere, or round in a loop" in one_line_error(capsys)
+    assert scan_cli(MALE_ONLY, out=tmp_path / "out", watchlist=loop) == 1
+    assert "is a link that leads round in a loop" in one_line_error(capsys)
