@@ -53,8 +53,8 @@ import numpy as np
 import pandas as pd
 from common import REPO, machine, photo_tail_threshold, photos_only, timed_scan
 
+from lfr_batch.executors import analyse, file_stamp
 from lfr_batch.options import default_workers
-from lfr_batch.synthetic import MovingBackground, Walker, write_video
 from lfr_batch.vision.calibration import (
     DEFAULT_MAX_FALSE_ALERT_RATE,
     REFERENCE_FILE,
@@ -63,7 +63,6 @@ from lfr_batch.vision.calibration import (
     FootageReference,
     load_reference,
     pairwise_distances,
-    subject_centroids,
 )
 from lfr_batch.vision.encodings import (
     MIN_FACE_PX,
@@ -78,11 +77,13 @@ from lfr_batch.vision.pipeline import (
     MIN_DETECTIONS,
     AnalysisSettings,
     SegmentTask,
-    analyse_segment,
-    file_stamp,
 )
+from lfr_batch.vision.references import one_face
+from lfr_batch.vision.synthetic import MovingBackground, Walker, write_video
 from lfr_batch.vision.tracks import Track
-from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist, one_face, save_watchlist
+from lfr_batch.watchlist.builder import build_watchlist
+from lfr_batch.watchlist.model import Watchlist, subject_centroids
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist, to_payload
 
 SHARED = REPO.parent / "shared" / "data"
 FACES, VIDEOS = SHARED / "faces", SHARED / "videos"
@@ -362,7 +363,7 @@ def listed_without(people: Watchlist, listed: list[int], held_out_rows: list[int
 
 def keep_list(watchlist: Watchlist, path: Path) -> Path:
     """Save the list unless the file already holds it, so what was measured with it stays cached."""
-    if not path.is_file() or load_watchlist(path).to_payload() != watchlist.to_payload():
+    if not path.is_file() or to_payload(load_watchlist(path)) != to_payload(watchlist):
         save_watchlist(watchlist, path)
     return path
 
@@ -549,7 +550,7 @@ def analysed_faces(video: Path, watchlist_path: Path) -> list[SeenFace]:
         exhaustive=False,
         at=datetime.now(UTC),
     )
-    result = analyse_segment(SegmentTask(str(video), 0, 0, None, settings))
+    result = analyse(SegmentTask(str(video), 0, 0, None, settings))
     tracks = {track.track_id: track for track in result.tracks}
     return [
         SeenFace(tracks[track_id], match.encoding, match.views, "")

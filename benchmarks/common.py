@@ -13,14 +13,15 @@ import numpy as np
 
 from lfr_batch.options import default_workers
 from lfr_batch.scan import ScanConfig, ScanResult, scan
-from lfr_batch.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.vision.encodings import face_landmarks
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.models import ENCODER_MODEL, model_path
 from lfr_batch.vision.photos import crop_face, load_photo
+from lfr_batch.vision.synthetic import background_from_video, passers_by, write_video
 from lfr_batch.vision.video import to_rgb
-from lfr_batch.watchlist import Watchlist
+from lfr_batch.watchlist.model import Watchlist
+from lfr_batch.watchlist.store import save_watchlist
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHLIST = REPO / "watchlists" / "sample.pkl"
@@ -157,3 +158,12 @@ def footage_seconds(paths: list[Path]) -> float:
         total += capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS)
         capture.release()
     return total
+
+
+def both_lists(watchlist: Watchlist, path: Path) -> dict[bool, Path]:
+    """The list saved at ``path`` and, beside it, without its footage views (by whether
+    it has them)."""
+    photos = path.with_name(f"{path.stem}_photos_only.pkl")
+    save_watchlist(watchlist, path)
+    save_watchlist(photos_only(watchlist), photos)
+    return {True: path, False: photos}

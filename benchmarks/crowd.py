@@ -56,16 +56,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from accuracy import VIDEOS, both_lists, face_crop, shared_people, split_people
-from common import naive_loop, timed_scan
+from accuracy import VIDEOS, face_crop, shared_people, split_people
+from common import both_lists, naive_loop, timed_scan
 
 from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
 from lfr_batch.scan import ScanResult
-from lfr_batch.synthetic import MovingBackground, Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
-from lfr_batch.watchlist import load_watchlist
+from lfr_batch.vision.synthetic import MovingBackground, Walker, background_from_video, write_video
+from lfr_batch.watchlist.store import load_watchlist
 
 IN_VIEW = 6
 REPEAT_GAP = 12  # passers between two passes of one person

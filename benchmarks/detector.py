@@ -35,11 +35,11 @@ import cv2
 import numpy as np
 from common import PHOTOS, REPO, SAMPLE, machine
 
-from lfr_batch.synthetic import paste
 from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import PhotoError, crop_face, load_photo
+from lfr_batch.vision.synthetic import paste
 from lfr_batch.vision.video import VideoReader
 
 VTEST = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"

@@ -37,7 +37,7 @@ from common import SAMPLE, WATCHLIST, footage_seconds, machine, naive_loop, synt
 from lfr_batch.options import default_workers
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.video import find_videos
-from lfr_batch.watchlist import load_watchlist
+from lfr_batch.watchlist.store import load_watchlist
 
 
 def synthetic_720p(folder: Path, seconds: float) -> Path:

@@ -24,7 +24,7 @@ import cv2
 from common import WATCHLIST, footage_seconds, machine, synthetic_clip, timed_scan
 
 from lfr_batch.scan import ScanResult
-from lfr_batch.synthetic import MovingBackground, write_video
+from lfr_batch.vision.synthetic import MovingBackground, write_video
 
 # a benchmark's list (--watchlist) may be older than a deployment's may
 ANY_AGE = {"watchlist_max_age_h": 10**6}

@@ -20,7 +20,8 @@ from common import WATCHLIST, machine, synthetic_clip
 
 from lfr_batch.options import default_workers
 from lfr_batch.scan import ScanConfig, scan
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, save_watchlist
+from lfr_batch.watchlist.model import Subject, Watchlist
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist
 
 
 def large_watchlist(path: Path, encodings: int) -> Path:

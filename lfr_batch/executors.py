@@ -1,13 +1,16 @@
 """Where segments run: in this process, in local worker processes, or on a Dask cluster.
 
-Every backend runs the same :func:`~lfr_batch.vision.pipeline.analyse_segment` on the
-same tasks, so the reports do not depend on where the work was done.
+Every backend runs the same :func:`analyse` on the same tasks, so the reports do not
+depend on where the work was done. :func:`analyse` is where a worker loads what a task
+names (the watchlist, once per process) and hands it to the vision pipeline, which
+reads no file but the video.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import multiprocessing
 import os
@@ -17,14 +20,62 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from lfr_batch.errors import ConfigError
-from lfr_batch.vision.pipeline import SegmentResult, SegmentTask, analyse_segment
+from lfr_batch.errors import ConfigError, WatchlistError
+from lfr_batch.signing import signing_key
+from lfr_batch.vision.matches import WatchlistMatcher
+from lfr_batch.vision.pipeline import (
+    AnalysisSettings,
+    SegmentResult,
+    SegmentTask,
+    analyse_segment,
+    evidence_ceilings,
+)
+from lfr_batch.watchlist.model import Watchlist
+from lfr_batch.watchlist.store import load_watchlist
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_ENV = "LFR_BATCH_SCHEDULER"
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=2)
+def shared_watchlist(path: str, stamp: tuple[int, int], key: bytes | None) -> Watchlist:
+    """A watchlist loaded once per process and key (the scan and its inline work share it)."""
+    if file_stamp(Path(path)) != stamp:
+        raise WatchlistError(f"watchlist {path} changed while the scan was running")
+    return load_watchlist(Path(path), key)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_matcher(
+    path: str, stamp: tuple[int, int], fixed_threshold: float | None, max_rate: float, at: datetime
+) -> WatchlistMatcher:
+    """One matcher per process and watchlist, reused by every task: each subject held
+    against its ceiling (:func:`~lfr_batch.vision.pipeline.evidence_ceilings`)."""
+    watchlist = shared_watchlist(path, stamp, signing_key())
+    return WatchlistMatcher(watchlist, evidence_ceilings(watchlist, fixed_threshold, max_rate), at)
+
+
+def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
+    return shared_matcher(
+        settings.watchlist,
+        settings.watchlist_stamp,
+        settings.fixed_threshold,
+        settings.max_false_alert_rate,
+        settings.at,
+    )
+
+
+def analyse(task: SegmentTask, on_frames: Callable[[int], None] | None = None) -> SegmentResult:
+    """One task, in whichever process runs it: its watchlist's matcher, then the pipeline."""
+    return analyse_segment(task, settings_matcher(task.settings), on_frames)
 
 
 def run_segments(
@@ -38,7 +89,7 @@ def run_segments(
         yield from _on_dask(tasks, scheduler, on_frames)
     elif workers <= 1 or len(tasks) <= 1:
         for task in tasks:
-            yield analyse_segment(task, on_frames)
+            yield analyse(task, on_frames)
     else:
         yield from _in_processes(tasks, workers, on_frames)
 
@@ -101,7 +152,7 @@ def _in_processes(
             initargs=(os.getpid(),),
         ) as pool,
     ):
-        pending: set[Future[SegmentResult]] = {pool.submit(analyse_segment, task) for task in tasks}
+        pending: set[Future[SegmentResult]] = {pool.submit(analyse, task) for task in tasks}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -147,7 +198,7 @@ def _on_dask(
 
     with _client(scheduler) as client:
         logger.info("Dask: %d workers at %s", len(client.scheduler_info()["workers"]), scheduler)
-        futures = client.map(analyse_segment, list(tasks), pure=False)
+        futures = client.map(analyse, list(tasks), pure=False)
         try:
             for future in as_completed(futures):
                 result = future.result()

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lfr_batch.errors import ConfigError
+from lfr_batch.vision import DETECTORS
 from lfr_batch.vision.calibration import DEFAULT_MAX_FALSE_ALERT_RATE
-from lfr_batch.vision.faces import DETECTORS
 
 MAX_WORKERS = 1024
+# Where --scheduler is also read from.
+SCHEDULER_ENV = "LFR_BATCH_SCHEDULER"
 
 
 def default_workers() -> int:

@@ -28,7 +28,7 @@ import numpy as np
 
 from lfr_batch import __version__
 from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_line
-from lfr_batch.executors import check_scheduler, run_segments
+from lfr_batch.executors import check_scheduler, file_stamp, run_segments, settings_matcher, shared_watchlist
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
 from lfr_batch.records.folder import DeploymentFolder, check_folder_name
@@ -36,20 +36,19 @@ from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.signing import signing_key
 from lfr_batch.times import FILENAME_TIMESTAMP, RANGE_TEXT, in_range, iso
+from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import DetectorName, FaceDetector
+from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.pipeline import (
     AnalysisSettings,
     SegmentTask,
     VideoAssembly,
-    file_stamp,
-    settings_matcher,
-    shared_watchlist,
 )
 from lfr_batch.vision.video import VideoReader, find_videos
-from lfr_batch.watchlist import Subject, Watchlist, load_watchlist, warn_about_file
+from lfr_batch.watchlist.model import Subject, Watchlist
+from lfr_batch.watchlist.store import load_watchlist, warn_about_file
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +63,6 @@ SCAN_OPTIONS = (
     "watchlist_max_age_h",
 )
 
-# Warn when more of the list's own footage-like photos than this lie beyond their cut.
-MISSED_SHARE_WARNING = 0.2
 # A video is split to keep idle workers busy only into pieces at least this long:
 # each piece starts its motion and tracking afresh, and its tracks meet at a seam.
 MIN_SPLIT_SECONDS = 5.0

@@ -58,12 +58,16 @@ from lfr_batch.scan import (
     scan_footage,
 )
 from lfr_batch.signing import signing_key
+from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import DetectorName, FaceDetector
+from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg
-from lfr_batch.watchlist import REFERENCE_PHOTO_MAX_SIDE, Subject, Watchlist, one_face, save_watchlist
+from lfr_batch.vision.references import one_face
+from lfr_batch.watchlist.builder import REFERENCE_PHOTO_MAX_SIDE
+from lfr_batch.watchlist.model import Subject, Watchlist
+from lfr_batch.watchlist.store import save_watchlist
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What the command shows a person at a terminal: text made safe to print, photos
 drawn in colour, and the review of one finding after another.
 
-The library never prints; this module is the command's, beside ``cli.py``.
+The library never prints; this module is the command's, beside :mod:`lfr_batch.cli`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.review import ALERT_FORM, Review, ReviewForm, form_for, open_deployment, record_review
@@ -39,11 +40,12 @@ def terminal_preview(pictures: list[tuple[str, Path]], width: int = PREVIEW_WIDT
     terminals that show them."""
     labels, images = [], []
     for label, path in pictures:
-        image = cv2.imread(str(path)) if path.is_file() else None
-        if image is None:
+        try:
+            with Image.open(path) as photo:
+                height = max(2, round(photo.height * width / photo.width / 2) * 2)
+                images.append(np.asarray(photo.convert("RGB").resize((width, height))))
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
             continue
-        height = max(2, round(image.shape[0] * width / image.shape[1] / 2) * 2)
-        images.append(cv2.cvtColor(cv2.resize(image, (width, height)), cv2.COLOR_BGR2RGB))
         labels.append(label[:width].ljust(width))
     if not images:
         return ""

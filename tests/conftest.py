@@ -15,10 +15,12 @@ import pytest
 from lfr_batch.cli import main
 from lfr_batch.command_settings import CONFIG_ENV
 from lfr_batch.records.state import LEGACY_VERSION, DeploymentState
-from lfr_batch.synthetic import Walker, background_from_video, write_video
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import crop_face, load_photo
-from lfr_batch.watchlist import Watchlist, build_watchlist, load_watchlist
+from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
+from lfr_batch.watchlist.builder import build_watchlist
+from lfr_batch.watchlist.model import Watchlist
+from lfr_batch.watchlist.store import load_watchlist
 
 # No one's own default config file (~/.config/lfr-batch/config.toml) may steer a test.
 os.environ[CONFIG_ENV] = ""

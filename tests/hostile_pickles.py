@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lfr_batch.errors import WatchlistError
-from lfr_batch.watchlist import load_watchlist
+from lfr_batch.watchlist.store import load_watchlist
 
 MEMORY_LIMIT = 3 * 1024**3
 SAMPLE = Path(__file__).resolve().parents[1] / "watchlists" / "sample.pkl"
@@ -95,7 +95,7 @@ def gadgets() -> Iterator[tuple[str, bytes]]:
 def mutations(seed: int, count: int) -> Iterator[tuple[str, bytes]]:
     """Valid pickles (the bundled v1 list, a v2 list, face_recognition layouts in
     protocols 2 and 5) with random bytes flipped, cut, repeated or inserted."""
-    from lfr_batch.watchlist import save_watchlist
+    from lfr_batch.watchlist.store import save_watchlist
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:

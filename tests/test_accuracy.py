@@ -35,8 +35,9 @@ from lfr_batch.vision.calibration import (
 )
 from lfr_batch.vision.encodings import MIN_FACE_PX, face_landmarks, good_enough_to_match
 from lfr_batch.vision.faces import Detections
-from lfr_batch.watchlist import Subject as Person
-from lfr_batch.watchlist import Watchlist, load_watchlist
+from lfr_batch.watchlist.model import Subject as Person
+from lfr_batch.watchlist.model import Watchlist
+from lfr_batch.watchlist.store import load_watchlist, to_payload
 
 
 def crowd(people: int, seed: int = 0, spread: float = 0.06) -> np.ndarray:
@@ -181,7 +182,7 @@ def test_own_probes_are_footage_views_left_out_with_their_photo() -> None:
 
 
 def test_a_list_saved_with_a_photo_calibration_loads_and_ignores_it(tmp_path: Path) -> None:
-    payload = load_watchlist(SAMPLE_WATCHLIST).to_payload()
+    payload = to_payload(load_watchlist(SAMPLE_WATCHLIST))
     path = tmp_path / "old.pkl"
     table = {
         "location": 0.75,

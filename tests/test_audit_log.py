@@ -13,7 +13,7 @@ from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_WATCHLIST, scan_cli
 
 from lfr_batch.cli import main
 from lfr_batch.records.audit import AUDIT_FILE, HEAD_FILE
-from lfr_batch.watchlist import load_watchlist, save_watchlist
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist
 
 KEY = "s3cret"
 

@@ -12,12 +12,12 @@ import pytest
 from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_PHOTOS, STRANGERS_WALKING
 
 from lfr_batch.errors import ModelError
-from lfr_batch.synthetic import paste
 from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder, face_landmarks, face_sharpness
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.motion import FrameRegions, Region
 from lfr_batch.vision.photos import crop_face, load_photo
+from lfr_batch.vision.synthetic import paste
 from lfr_batch.vision.video import VideoReader
 
 MODEL_BYTES = blazeface.FULL_RANGE.path.read_bytes()

@@ -5,7 +5,7 @@ from pathlib import Path
 from conftest import SAMPLE_PHOTOS, SAMPLE_WATCHLIST, blank_image
 
 from lfr_batch.cli import main
-from lfr_batch.watchlist import load_watchlist
+from lfr_batch.watchlist.store import load_watchlist
 
 
 def test_watchlist_build_lists_rejections_and_writes_the_file(tmp_path: Path, capsys) -> None:

@@ -24,7 +24,7 @@ from conftest import (
 )
 from test_nightly import assert_same_reports
 
-from lfr_batch.synthetic import Walker, background_from_video, write_video
+from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
 
 
 @pytest.fixture(scope="module")

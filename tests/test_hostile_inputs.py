@@ -26,7 +26,8 @@ from lfr_batch.cli import main
 from lfr_batch.records.audit import AUDIT_FILE
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.review import MAX_NOTE_CHARS
-from lfr_batch.watchlist import build_watchlist, load_watchlist, save_watchlist
+from lfr_batch.watchlist.builder import build_watchlist
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist
 
 
 @pytest.fixture

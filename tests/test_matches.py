@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lfr_batch.vision.matches import NO_SUBJECT, WatchlistMatcher
-from lfr_batch.watchlist import Subject, Watchlist
+from lfr_batch.watchlist.model import Subject, Watchlist
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, Motion
 from lfr_batch.vision.pipeline import SegmentResult, VideoAssembly
 from lfr_batch.vision.tracks import Track
 from lfr_batch.vision.video import Frame
-from lfr_batch.watchlist import Subject, Watchlist
+from lfr_batch.watchlist.model import Subject, Watchlist
 
 NO_TRACKS = np.zeros((0, 4), dtype=np.int32)
 

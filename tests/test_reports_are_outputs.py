@@ -12,7 +12,8 @@ from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_WATCHLIST, scan_cli, sto
 
 from lfr_batch.cli import main
 from lfr_batch.records.state import DeploymentState
-from lfr_batch.watchlist import Subject, load_watchlist, save_watchlist
+from lfr_batch.watchlist.model import Subject
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist
 
 
 @pytest.fixture

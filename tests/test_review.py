@@ -17,7 +17,8 @@ from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
 from lfr_batch.cli import cli, main
 from lfr_batch.records.grid import PUBLISHED_COLUMNS
 from lfr_batch.terminal import PREVIEW_WIDTH, terminal_preview
-from lfr_batch.watchlist import build_watchlist, save_watchlist
+from lfr_batch.watchlist.builder import build_watchlist
+from lfr_batch.watchlist.store import save_watchlist
 
 
 @pytest.fixture
@@ -318,7 +319,7 @@ def test_a_stale_watchlist_warns_at_scan_time(tmp_path: Path, caplog) -> None:
 def test_purge_on_a_terminal_asks_first_and_no_keeps_everything(reviewed_out: Path, monkeypatch) -> None:
     folder = reviewed_out / "a"
     before = sorted(p.name for p in (folder / "snapshots").iterdir())
-    monkeypatch.setattr("lfr_batch.cli.on_terminal", lambda: True)
+    monkeypatch.setattr("lfr_batch.cli.retention.on_terminal", lambda: True)
     runner = CliRunner()
     answered_no = runner.invoke(cli, ["purge", str(reviewed_out), "--older-than", "0h"], input="n\n")
     assert answered_no.exit_code == 1

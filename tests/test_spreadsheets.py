@@ -19,7 +19,7 @@ from conftest import scan_cli
 from lfr_batch.cli import main
 from lfr_batch.readers import column_for
 from lfr_batch.records.spreadsheets import label, xlsx_bytes
-from lfr_batch.watchlist import save_watchlist
+from lfr_batch.watchlist.store import save_watchlist
 
 openpyxl = pytest.importorskip("openpyxl")
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")

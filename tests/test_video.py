@@ -8,10 +8,10 @@ import pytest
 from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_VIDEOS, STRANGERS_WALKING, write_corrupt_video
 
 from lfr_batch.errors import VideoError
-from lfr_batch.synthetic import MovingBackground, paste, write_video
 from lfr_batch.vision.encodings import face_landmarks, face_sharpness
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import crop_face, load_photo
+from lfr_batch.vision.synthetic import MovingBackground, paste, write_video
 from lfr_batch.vision.video import VideoReader, find_videos, to_rgb
 
 

@@ -15,16 +15,10 @@ from lfr_batch.errors import WatchlistError
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import FaceDetector
 from lfr_batch.vision.photos import jpeg_round_trip, load_photo
-from lfr_batch.watchlist import (
-    CATEGORIES,
-    Subject,
-    Watchlist,
-    build_watchlist,
-    load_watchlist,
-    normalise_category,
-    one_face,
-    save_watchlist,
-)
+from lfr_batch.vision.references import one_face
+from lfr_batch.watchlist.builder import build_watchlist
+from lfr_batch.watchlist.model import CATEGORIES, Subject, Watchlist, normalise_category
+from lfr_batch.watchlist.store import load_watchlist, save_watchlist, to_payload
 
 
 def copy_photo(source: Path, target: Path) -> Path:
@@ -148,7 +142,7 @@ def test_save_and_load_round_trip(tmp_path: Path, two_subject_watchlist: Watchli
 def test_bad_footage_view_flags_are_refused_in_one_line(
     tmp_path: Path, two_subject_watchlist: Watchlist, flags: object, message: str
 ) -> None:
-    payload = two_subject_watchlist.to_payload()
+    payload = to_payload(two_subject_watchlist)
     payload["encoding_footage_view"] = flags
     path = tmp_path / "w.pkl"
     path.write_bytes(pickle.dumps(payload))
@@ -160,7 +154,7 @@ def test_bad_footage_view_flags_are_refused_in_one_line(
 def test_a_list_saved_before_footage_views_loads_with_photo_rows_only(
     tmp_path: Path, two_subject_watchlist: Watchlist
 ) -> None:
-    payload = two_subject_watchlist.to_payload()
+    payload = to_payload(two_subject_watchlist)
     del payload["encoding_footage_view"]
     path = tmp_path / "w.pkl"
     path.write_bytes(pickle.dumps(payload))

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lfr_batch.vision.encodings import ENCODING_SIZE
 from lfr_batch.vision.matches import NEAREST_KEPT, NO_SUBJECT, WatchlistMatcher
 from lfr_batch.vision.photos import crop_face, encode_jpeg
 from lfr_batch.vision.tracks import Track
 from lfr_batch.vision.video import Frame
+from lfr_batch.watchlist.model import ENCODING_SIZE
 
 SNAPSHOT_MARGIN = 0.4  # of the face size around the box, so the reviewer sees the head
 SNAPSHOT_QUALITY = 92

@@ -44,13 +44,18 @@ import math
 from dataclasses import dataclass, replace
 from importlib import resources
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lfr_batch.watchlist.model import Watchlist
 
 _NORMAL = NormalDist()
 
 DEFAULT_MAX_FALSE_ALERT_RATE = 1e-4  # one false alert in 10,000 faces seen
+# Warn when more of the list's own footage-like photos than this lie beyond their cut.
+MISSED_SHARE_WARNING = 0.2
 # The most a run's own faces may loosen a subject's cut beyond the reference's.
 CEILING_MARGIN = 0.05
 # Histogram bins of a face's distance to a subject: 0.005 wide, from 0 to 1.5
@@ -69,14 +74,6 @@ _MIN_TAIL_COUNT = 10
 MIN_FOOTAGE_TRACKS = 10
 # A median of n draws strays about 1.25·σ/√n (π/2 of the mean's variance, normal draws).
 MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
-
-
-def subject_centroids(encodings: np.ndarray, encoding_subject: np.ndarray, subjects: int) -> np.ndarray:
-    """The mean encoding of each subject (S×128)."""
-    sums = np.zeros((subjects, encodings.shape[1]))
-    np.add.at(sums, encoding_subject, encodings)
-    counts = np.bincount(encoding_subject, minlength=subjects)
-    return sums / np.maximum(counts, 1)[:, None]
 
 
 def per_subject_share(max_rate: float, subjects: int) -> float:
@@ -324,3 +321,29 @@ class Calibration:
         """The expected share of strangers' faces that alert against the whole list."""
         shares = np.clip(self.share_within(cuts), 0.0, 1.0 - 1e-16)
         return float(-np.expm1(np.sum(np.log1p(-shares))))
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What to expect of a list before any footage is seen, from the reference alone
+    (a scan recalibrates each subject's cut on its own faces)."""
+
+    cuts: np.ndarray  # each subject's cut at the rate asked for
+    expected_false_alert_rate: float
+    missed_share: float | None  # the list's own footage-like probes beyond their cut
+    # threshold, expected false alert rate, share of own probes missed, at one cut for all
+    table: tuple[tuple[float, float, float | None], ...]
+
+
+def outlook(watchlist: Watchlist, max_rate: float) -> Outlook:
+    calibration = Calibration.for_list(watchlist.centroids(), max_rate, load_reference())
+    cuts = calibration.cuts(max_rate)
+    table = tuple(
+        (
+            threshold,
+            calibration.expected_false_alert_rate(threshold),
+            watchlist.missed_share(np.full(watchlist.size, threshold)),
+        )
+        for threshold in TABLE_THRESHOLDS
+    )
+    return Outlook(cuts, calibration.expected_false_alert_rate(cuts), watchlist.missed_share(cuts), table)

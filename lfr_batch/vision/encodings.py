@@ -17,8 +17,7 @@ import numpy as np
 from lfr_batch.vision.faces import Detections, box_to_rect
 from lfr_batch.vision.models import ENCODER_MODEL, LANDMARK_MODEL, load_models
 from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
-
-ENCODING_SIZE = 128
+from lfr_batch.watchlist.model import ENCODING_SIZE
 
 
 def face_landmarks(image: np.ndarray, boxes: np.ndarray) -> list[dlib.full_object_detection]:

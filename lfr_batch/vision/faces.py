@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.vision import blazeface
+from lfr_batch.vision import DETECTORS, DetectorName, blazeface
 from lfr_batch.vision.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
 from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, Region, merge_regions
 
-DetectorName = Literal["hog", "blazeface", "cnn"]
-DETECTORS: tuple[DetectorName, ...] = ("hog", "blazeface", "cnn")
 # The smallest face each --upsample reaches (HOG's reach; BlazeFace is given the same).
 HOG_MIN_FACE_PX = 80.0
 MIN_SIZE_OF_REACH = 0.4

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from lfr_batch.watchlist import Subject, Watchlist
+from lfr_batch.watchlist.model import Subject, Watchlist
 
 NO_SUBJECT = -1
 NEAREST_KEPT = 3  # subjects ranked per probe: the match, the runner-up, one more for the sweep

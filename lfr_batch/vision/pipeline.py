@@ -28,7 +28,6 @@ cuts are known (:meth:`VideoAssembly.alerts`).
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,8 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lfr_batch.errors import VideoError, WatchlistError, one_line
-from lfr_batch.signing import signing_key
+from lfr_batch.errors import VideoError, one_line
+from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert, TrackEvidence, TrackMatch, decide, summarise
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import (
@@ -49,7 +48,7 @@ from lfr_batch.vision.encodings import (
     good_enough_to_match,
     whole_in_view,
 )
-from lfr_batch.vision.faces import Detections, DetectorName, FaceDetector
+from lfr_batch.vision.faces import Detections, FaceDetector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.motion import MotionRegions
 from lfr_batch.vision.tracks import (
@@ -62,7 +61,7 @@ from lfr_batch.vision.tracks import (
     merged,
 )
 from lfr_batch.vision.video import VideoReader
-from lfr_batch.watchlist import Watchlist, load_watchlist
+from lfr_batch.watchlist.model import Watchlist
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 # In a busy frame, new faces are looked for everywhere at least once per this much
@@ -133,19 +132,6 @@ class StageClock:
         self._last = now
 
 
-def file_stamp(path: Path) -> tuple[int, int]:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=2)
-def shared_watchlist(path: str, stamp: tuple[int, int], key: bytes | None) -> Watchlist:
-    """A watchlist loaded once per process and key (the scan and its inline work share it)."""
-    if file_stamp(Path(path)) != stamp:
-        raise WatchlistError(f"watchlist {path} changed while the scan was running")
-    return load_watchlist(Path(path), key)
-
-
 def evidence_ceilings(watchlist: Watchlist, fixed_threshold: float | None, max_rate: float) -> np.ndarray:
     """The loosest cut each subject may get in this run: the fixed threshold, or the
     reference's cut plus the margin the run's own faces may loosen it by. A track whose
@@ -155,32 +141,14 @@ def evidence_ceilings(watchlist: Watchlist, fixed_threshold: float | None, max_r
     return Calibration.for_list(watchlist.centroids(), max_rate, load_reference()).ceilings
 
 
-@functools.lru_cache(maxsize=2)
-def shared_matcher(
-    path: str, stamp: tuple[int, int], fixed_threshold: float | None, max_rate: float, at: datetime
-) -> WatchlistMatcher:
-    """One matcher per process and watchlist, reused by every task: each subject held
-    against its ceiling (:func:`evidence_ceilings`)."""
-    watchlist = shared_watchlist(path, stamp, signing_key())
-    return WatchlistMatcher(watchlist, evidence_ceilings(watchlist, fixed_threshold, max_rate), at)
-
-
-def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
-    return shared_matcher(
-        settings.watchlist,
-        settings.watchlist_stamp,
-        settings.fixed_threshold,
-        settings.max_false_alert_rate,
-        settings.at,
-    )
-
-
-def analyse_segment(task: SegmentTask, on_frames: Callable[[int], None] | None = None) -> SegmentResult:
-    """Run every stage over one segment; ``on_frames(n)`` reports frames decoded."""
+def analyse_segment(
+    task: SegmentTask, matcher: WatchlistMatcher, on_frames: Callable[[int], None] | None = None
+) -> SegmentResult:
+    """Run every stage over one segment, matching faces with ``matcher``; ``on_frames(n)``
+    reports frames decoded."""
     began = time.perf_counter()
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
-    matcher = settings_matcher(settings)
     sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
     detector = FaceDetector(
         settings.detector, settings.upsample, max(round(settings.sample_fps * NEW_FACE_SWEEP_S), 1)

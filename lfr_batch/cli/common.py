@@ -1,0 +1,211 @@
+"""What the commands share: option types and decorators, progress bars, and how
+counts and names are shown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+from tqdm import tqdm
+
+from lfr_batch.cli.group import logger
+from lfr_batch.command_settings import quiet
+from lfr_batch.errors import ReportError
+from lfr_batch.options import OPTIONS, SCHEDULER_ENV
+from lfr_batch.records import audit
+from lfr_batch.records.state import VideoRecord
+from lfr_batch.terminal import printable
+
+if TYPE_CHECKING:
+    from lfr_batch.scan import Progress
+
+
+class IsoDateTime(click.ParamType):
+    name = "ISO-TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 date-time such as 2026-11-26T14:00:00+00:00",
+                param,
+                ctx,
+            )
+
+
+class Threshold(click.ParamType):
+    """``auto`` (None: calibrated to the watchlist) or a distance."""
+
+    name = "auto|DISTANCE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither 'auto' nor a distance such as 0.45", param, ctx)
+
+
+class ScanProgress:
+    """tqdm bars on stderr: videos done, and frames decoded over all of them."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, event: Progress) -> None:
+        if event.event == "scan_start":
+            self.bars["videos"] = tqdm(
+                total=event.total, unit="video", desc="videos", position=0, disable=not self.enabled
+            )
+            self.bars["frames"] = tqdm(
+                total=event.frames or None,
+                unit="frame",
+                unit_scale=True,
+                desc="frames",
+                position=1,
+                disable=not self.enabled,
+            )
+        elif event.event == "frames" and "frames" in self.bars:
+            self.bars["frames"].update(event.advance)
+        elif event.event == "video_end" and "videos" in self.bars:
+            self.bars["videos"].update(1)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def wait_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait",
+        is_flag=True,
+        help="If another command holds the deployment, wait for it instead of stopping.",
+    )(command)
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object on stdout instead of the text (for scripts).",
+    )(command)
+
+
+def echo_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of one row of lfr_batch.options: its flag, type, default and help,
+    with its range; the range itself is checked by the library, so a value from the
+    command line and one from --config are refused alike, in one line."""
+    row = OPTIONS[name]
+    allowed = row.allowed
+    return click.option(
+        row.flag,
+        row.name,
+        type=click.Choice(row.choices) if row.choices else row.kind,
+        default=row.default,
+        show_default=row.shown_default or True,
+        help=f"{row.help} {allowed[0].upper()}{allowed[1:]}." if not row.choices else row.help,
+    )
+
+
+def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How footage is read and where the work runs: the same for scan and search."""
+    for name in ("segment_seconds",):
+        command = table_option(name)(command)
+    command = click.option(
+        "--scheduler",
+        envvar=SCHEDULER_ENV,
+        default=None,
+        help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
+        f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
+    )(command)
+    for name in ("workers", "detector", "upsample", "sample_fps"):
+        command = table_option(name)(command)
+    command = click.option(
+        "--start",
+        type=IsoDateTime(),
+        default=None,
+        help="Wall-clock time of the first frame (ISO 8601), for files whose name carries no "
+        "timestamp such as 20261126T140000. Default: unknown, so wall-clock columns stay empty.",
+    )(command)
+    return command
+
+
+def optional_percent(share: float | None) -> float | None:
+    return None if share is None else round(100.0 * share, 2)
+
+
+def iso_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date such as 2026-11-26") from None
+
+
+def percent_text(share: float) -> str:
+    return "n/a" if share != share else f"{100 * share:.1f} %"
+
+
+def refuse_left_out(skipped: list[str], what: str) -> None:
+    """Exit 1 naming the deployments a command over OUT had to leave out (and why)."""
+    if skipped:
+        raise ReportError(
+            f"{len(skipped)} {plural(len(skipped), 'deployment')} {what}: " + "; ".join(skipped[:5])
+        )
+
+
+def incomplete(scanned: list[VideoRecord]) -> list[VideoRecord]:
+    """This run's videos that were not scanned whole: failed, or partial."""
+    return [record for record in scanned if record.status != "ok"]
+
+
+def not_whole(scanned: list[VideoRecord]) -> str:
+    counts = Counter(record.status for record in incomplete(scanned))
+    return ", ".join(f"{counts[status]} {status}" for status in ("failed", "partial") if counts[status])
+
+
+def on_terminal() -> bool:
+    """Whether a person is there to answer a question (scripts and cron jobs are not)."""
+    return sys.stdin.isatty()
+
+
+def plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
+CELL_WIDTH = 32  # characters of a name or id shown in a table column; longer ones are cut with …
+
+
+def cell(text: str) -> str:
+    shown = printable(text)
+    return shown if len(shown) <= CELL_WIDTH else shown[: CELL_WIDTH - 1] + "…"
+
+
+def run_with_progress(config: Any, run: Callable[[Any, ScanProgress], Any]) -> Any:
+    """What scan and search do before and around their run: check the config, open the
+    audit log, and run with progress bars, shown only to a person watching (in a cron
+    log their cursor codes are noise)."""
+    logger.debug("settings: %s", config)
+    config.validate()
+    audit.prepare(config.out_dir)
+    progress = ScanProgress(enabled=not quiet() and sys.stderr.isatty())
+    try:
+        return run(config, progress)
+    finally:
+        progress.close()

@@ -1,0 +1,97 @@
+"""The ``lfr-batch`` command group, and the one place where a command's end becomes
+an exit status: errors from the library arrive as
+:class:`~lfr_batch.errors.LfrBatchError` and are turned into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from lfr_batch import SOFTWARE_NAME, __version__
+from lfr_batch.command_settings import (
+    log_error_to_file,
+    logging_options,
+    start_logging,
+    stop_logging,
+)
+from lfr_batch.errors import LfrBatchError, one_line
+from lfr_batch.files import SHARE_GROUP_ENV, share_group
+
+logger = logging.getLogger(SOFTWARE_NAME)
+
+
+# Reports written, but some videos were partial or failed: a job can tell, and look.
+EXIT_INCOMPLETE = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name=SOFTWARE_NAME)
+@logging_options
+@click.option(
+    "--group",
+    envvar=SHARE_GROUP_ENV,
+    default=None,
+    help="Share what this command writes with this group, to read: folders 0750 and files 0640, "
+    f"the group's; also read from ${SHARE_GROUP_ENV}.  [default: none, owner only (0700, 0600)]",
+)
+def cli(group: str | None) -> None:
+    """Batch face matching of recorded CCTV footage against a watchlist, with
+    per-deployment reports in the shape police forces publish for LFR.
+
+    \b
+    Exit status (every command):
+      0  done: every video scanned (or scanned before)
+      1  an error stopped the command (one line on stderr)
+      2  a bad option, argument or config file
+      3  reports written, but some videos were partial or failed (videos.csv says which)
+      4  nothing scanned: no video among the inputs could be read; no deployment created
+    """
+    if group:
+        os.environ[SHARE_GROUP_ENV] = group  # where every file is written, workers included
+        share_group()  # an unknown group is refused before anything is written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (callable from tests)."""
+    start_logging(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(argv)
+        logger.info("finished: exit status %d", code)
+        return code
+    finally:
+        stop_logging()
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        cli.main(args=argv, prog_name=SOFTWARE_NAME, standalone_mode=False)
+    except LfrBatchError as error:
+        _fail(f"{SOFTWARE_NAME}: error: {one_line(error)}")
+        return error.exit_code
+    except click.exceptions.Abort:
+        _fail(f"{SOFTWARE_NAME}: interrupted")
+        return 130
+    except click.ClickException as error:
+        error.show()
+        log_error_to_file(error.format_message())
+        return error.exit_code
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    except OSError as error:
+        _fail(f"{SOFTWARE_NAME}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        return 1
+    return 0
+
+
+def _fail(line: str) -> None:
+    """The one line that ends a command: on stderr, and in the log file."""
+    click.echo(line, err=True)
+    log_error_to_file(line.removeprefix(f"{SOFTWARE_NAME}: "))
+
+
+def entry_point() -> None:
+    sys.exit(main())
