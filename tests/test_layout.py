@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,36 @@ def test_only_the_vision_pipeline_imports_opencv_or_dlib() -> None:
         and re.search(r"^\s*(import|from) (cv2|dlib)\b", path.read_text(encoding="utf-8"), re.MULTILINE)
     ]
     assert not outside, f"{', '.join(outside)} import OpenCV or dlib outside lfr_batch/vision"
+
+
+def test_an_installed_copy_holds_every_module_and_data_file(tmp_path: Path) -> None:
+    """A wheel (pip install ., not -e) carries every module of the package and every file
+    it reads as a resource: a package left out of pyproject.toml fails here, not for a user."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    source = tmp_path / "source"  # the working tree's files alone: no build/ left by an earlier build
+    for name in tracked:
+        if (REPO / name).is_file() and (name.startswith("lfr_batch/") or "/" not in name):
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("lfr_batch-*.whl")
+    packed = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {
+        name
+        for name in tracked
+        if name.startswith("lfr_batch/")
+        and (name.endswith(".py") or "/data/" in name or "/templates/" in name)
+    }
+    assert not sorted(wanted - packed), f"missing from the wheel: {sorted(wanted - packed)}"
