@@ -16,7 +16,6 @@ import grp
 import hashlib
 import logging
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -109,16 +108,11 @@ def warn_if_readable_by_others(path: Path, what: str) -> None:
         )
 
 
-# What write_atomic names its temporary files: '.', the file's name, '.', mkstemp's
-# eight random characters, '.tmp'.
-_UNFINISHED_WRITE = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and
     ``os.replace``; the file is owner-only (see :func:`protect`). A process killed
-    mid-write leaves that hidden temporary file and nothing else; see
-    :func:`remove_unfinished_writes`."""
+    mid-write leaves that hidden temporary file, ``.NAME.XXXXXXXX.tmp``, and nothing
+    else (:meth:`lfr_batch.records.folder.DeploymentFolder.lock` clears them away)."""
     make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -131,17 +125,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def remove_unfinished_writes(folder: Path) -> int:
-    """Delete the temporary files that writers killed mid-write left under ``folder``;
-    how many. Only for a folder whose every writer is stopped (held under its lock)."""
-    removed = 0
-    for path in folder.rglob(".*.tmp"):
-        if _UNFINISHED_WRITE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def _refusal(path: Path, what: str, error: OSError) -> RefusedFileError:

@@ -94,20 +94,55 @@ def test_the_lock_is_released_however_its_holder_ends(tmp_path: Path) -> None:
         assert "'test' (process" in (tmp_path / "d" / LOCK_FILE).read_text(encoding="utf-8")
 
 
-def test_what_a_killed_writer_left_half_written_goes_once_the_lock_is_taken(tmp_path: Path) -> None:
+def test_what_a_killed_writer_left_half_written_goes_once_the_lock_is_taken(tmp_path: Path, caplog) -> None:
     folder = DeploymentFolder(tmp_path / "d")
-    (folder.root / "snapshots").mkdir(parents=True)
+    for place in ("snapshots", "mystuff", ".lfr-batch"):
+        (folder.root / place).mkdir(parents=True)
+    folder.lock_file.touch()
     unfinished = [
         folder.root / ".alerts.csv.k2x_9q4z.tmp",
+        folder.root / ".report.html.abcdefgh.tmp",
         folder.root / "snapshots" / ".A00002.jpg.i6268b28.tmp",
+        folder.root / ".lfr-batch" / ".probe.lfrlist.00000000.tmp",
     ]
-    # Files of the analyst's own that merely end in .tmp are not ours to delete.
-    theirs = [folder.root / "notes.tmp", folder.root / ".notes.tmp", folder.root / "snapshots" / "A.jpg"]
+    # The analyst's own files: what is not one of ours, or not where we write it, stays.
+    theirs = [
+        folder.root / "notes.tmp",
+        folder.root / ".notes.tmp",
+        folder.root / ".a.document.tmp",
+        folder.root / ".My.Draft123.tmp",
+        folder.root / ".alerts.csv.ABCDEFGH.tmp",
+        folder.root / "mystuff" / ".alerts.csv.k2x_9q4z.tmp",
+        folder.root / "snapshots" / ".thesis.backup01.tmp",
+        folder.root / "snapshots" / "A.jpg",
+    ]
     for path in unfinished + theirs:
         path.write_bytes(b"half")
-    with folder.lock("test"):
+    with caplog.at_level("WARNING"), folder.lock("test"):
         assert not any(path.exists() for path in unfinished)
         assert all(path.read_bytes() == b"half" for path in theirs)
+    assert f"removed {len(unfinished)} half-written file(s)" in caplog.text
+
+
+def test_a_folder_of_the_users_own_is_not_made_a_deployment(tmp_path: Path, capsys) -> None:
+    theirs = tmp_path / "PROJ"
+    (theirs / "thesis").mkdir(parents=True)
+    (theirs / "readme.txt").write_text("mine", encoding="utf-8")
+    (theirs / "thesis" / ".chapter1.draft_v2.tmp").write_text("mine", encoding="utf-8")
+    theirs.chmod(0o755)
+    assert scan_cli(MALE_ONLY, out=tmp_path, deployment="PROJ") == 2
+    err = capsys.readouterr().err
+    assert "already holds files that are not a deployment's or a case's" in err
+    assert err.count("\n") == 1
+    assert sorted(path.name for path in theirs.rglob("*")) == [
+        ".chapter1.draft_v2.tmp",
+        "readme.txt",
+        "thesis",
+    ]
+    assert theirs.stat().st_mode & 0o777 == 0o755
+    # An empty folder is taken, as a new deployment's.
+    (tmp_path / "empty").mkdir()
+    assert scan_cli(MALE_ONLY, out=tmp_path, deployment="empty") == 0
 
 
 def test_two_scans_at_once_give_one_deployment_with_no_duplicate_alerts(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -328,3 +330,21 @@ def test_purge_on_a_terminal_asks_first_and_no_keeps_everything(reviewed_out: Pa
     answered_yes = runner.invoke(cli, ["purge", str(reviewed_out), "--older-than", "0h"], input="y\n")
     assert answered_yes.exit_code == 0
     assert "purged 2 alerts" in answered_yes.output
+
+
+def test_input_that_ends_at_a_question_stops_the_review_as_documented(tmp_path: Path) -> None:
+    """A review run with nothing to read answers (a script, < /dev/null) ends as an
+    interrupt: exit 130, one line, the answers given so far kept; --help lists 130."""
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "lfr_batch", "review", str(tmp_path / "d"), "--no-preview", "--reviewer", "X"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 130
+    assert done.stderr.strip().splitlines() == ["lfr-batch: interrupted"]
+    alerts = pd.read_csv(tmp_path / "d" / "alerts.csv", dtype=str, keep_default_na=False)
+    assert alerts["outcome"].eq("").all()
+    assert "130  interrupted" in CliRunner().invoke(cli, ["--help"]).output

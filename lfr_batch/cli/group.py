@@ -49,6 +49,7 @@ def cli(group: str | None) -> None:
       2  a bad option, argument or config file
       3  reports written, but some videos were partial or failed (videos.csv says which)
       4  nothing scanned: no video among the inputs could be read; no deployment created
+    130  interrupted: Ctrl-C, or input ended at a question
     """
     if group:
         os.environ[SHARE_GROUP_ENV] = group  # where every file is written, workers included

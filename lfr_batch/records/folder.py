@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr_batch.errors import ConfigError, ReportError
-from lfr_batch.files import make_folder, protect, remove_unfinished_writes
+from lfr_batch.files import make_folder, protect
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ _FOLDER_NAME = re.compile(r"[^\W_](?:[\w. -]{0,126}[\w-])?")
 AUDIT_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
 RESERVED_NAMES = (AUDIT_FILE, HEAD_FILE)
+# What write_atomic leaves of a file when its writer is killed: '.', the file's name, '.',
+# mkstemp's eight random characters (lower case, digits, '_'), '.tmp'.
+_UNFINISHED_WRITE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 # Where a record's evidence may lie: one JPEG in one of the folder's evidence folders.
 _EVIDENCE = re.compile(r"(?:snapshots|watchlist_photos|probe)/[^/\\\x00]+\.jpg")
 
@@ -231,6 +234,7 @@ class DeploymentFolder:
         the lock when its holder exits, however it exits (kill -9 included), so no stale
         lock remains; what a killed holder was half-way through writing is cleared away
         once the lock is taken."""
+        self._refuse_if_not_ours()
         make_folder(self.root)
         protect(self.root, folder=True)  # a folder made by an earlier version, under umask 022
         handle = self.lock_file.open("a+", encoding="utf-8")
@@ -249,12 +253,53 @@ class DeploymentFolder:
             since = datetime.now(UTC).isoformat(timespec="seconds")
             handle.write(f"'{command}' (process {os.getpid()} on {socket.gethostname()}, since {since})")
             handle.flush()
-            removed = remove_unfinished_writes(self.root)
+            removed = self._remove_unfinished_writes()
             if removed:
-                logger.info("removed %d unfinished file(s) a killed command left in %s", removed, self.root)
+                logger.warning(
+                    "removed %d half-written file(s) that a command killed mid-write left in %s",
+                    removed,
+                    self.root,
+                )
             yield
         finally:
             handle.close()
+
+    def _refuse_if_not_ours(self) -> None:
+        """A folder of the user's own (files, but no state, lock or report of ours) is not
+        made a deployment: its files would sit beside ours and --overwrite's reach."""
+        if not self.root.is_dir() or self.holds_state or self.lock_file.exists():
+            return
+        if any(path.exists() for path in (*self.deployment_outputs, *self.case_outputs)):
+            return
+        if any(self.root.iterdir()):
+            raise ConfigError(
+                f"{self.root} already holds files that are not a deployment's or a case's: "
+                "give another name, or an empty folder"
+            )
+
+    def _remove_unfinished_writes(self) -> int:
+        """Delete the temporary files that a command killed mid-write left: write_atomic's
+        names for the files this folder holds, in the folders it writes, and nothing else."""
+        reports = {path.name for path in (*self.deployment_outputs, *self.case_outputs)}
+        reports |= {self.evaluation_csv.name, self.det_figure.name}
+        kept_as = {
+            self.root: reports.__contains__,
+            self.state_dir: {self.probe_list.name}.__contains__,
+            **{
+                self.root / evidence: lambda name: name.endswith(".jpg")
+                for evidence in (self.SNAPSHOTS, self.SUBJECT_PHOTOS, self.PROBE_FACES)
+            },
+        }
+        removed = 0
+        for folder, ours in kept_as.items():
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for path in folder.glob(".*.tmp"):
+                found = _UNFINISHED_WRITE.fullmatch(path.name)
+                if found and ours(found["name"]) and path.is_file() and not path.is_symlink():
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
 
 def folders_in(out_dir: Path) -> list[DeploymentFolder]:
