@@ -46,11 +46,6 @@ GRID_NUMBERS = (
     "false_alert_rate_percent",
     "expected_false_alert_rate_percent",
 )
-# deployment.csv's columns before they named their unit (the values were % already).
-FORMER_NAMES = {
-    "false_alert_rate": "false_alert_rate_percent",
-    "expected_false_alert_rate": "expected_false_alert_rate_percent",
-}
 GRID_MOMENTS = ("start", "end")
 GRID_DAYS = ("date",)
 GRID_DURATIONS = ("duration",)

@@ -140,7 +140,6 @@ RUN_CUTS = Fields(
     },
     frozenset({"mode", "source", "faces", "cut_median", "cut_min", "cut_max", "expected_false_alert_rate"}),
 )
-EVALUATION_ROW = dict[str, float | int | str]
 # The settings as the store holds them. Every field is optional here (a folder whose
 # first scan was killed holds only some); what the reports need is checked by
 # DeploymentState.report_settings().
