@@ -279,24 +279,29 @@ class DeploymentFolder:
 
     def _remove_unfinished_writes(self) -> int:
         """Delete the temporary files that a command killed mid-write left: write_atomic's
-        names for the files this folder holds, in the folders it writes, and nothing else."""
-        reports = {path.name for path in (*self.deployment_outputs, *self.case_outputs)}
-        reports |= {self.evaluation_csv.name, self.det_figure.name}
-        kept_as = {
-            self.root: reports.__contains__,
-            self.state_dir: {self.probe_list.name}.__contains__,
-            **{
-                self.root / evidence: lambda name: name.endswith(".jpg")
-                for evidence in (self.SNAPSHOTS, self.SUBJECT_PHOTOS, self.PROBE_FACES)
-            },
+        names for the files this folder holds (its reports, its state's probe list, its
+        evidence), where it writes them, and nothing else."""
+        written = {
+            path.relative_to(self.root).as_posix()
+            for path in (
+                *self.deployment_outputs,
+                *self.case_outputs,
+                self.evaluation_csv,
+                self.det_figure,
+                self.probe_list,
+            )
         }
+        evidence = (self.root / name for name in (self.SNAPSHOTS, self.SUBJECT_PHOTOS, self.PROBE_FACES))
         removed = 0
-        for folder, ours in kept_as.items():
+        for folder in (self.root, self.state_dir, *evidence):
             if folder.is_symlink() or not folder.is_dir():
                 continue
             for path in folder.glob(".*.tmp"):
                 found = _UNFINISHED_WRITE.fullmatch(path.name)
-                if found and ours(found["name"]) and path.is_file() and not path.is_symlink():
+                if not found or not path.is_file() or path.is_symlink():
+                    continue
+                target = (folder / found["name"]).relative_to(self.root).as_posix()
+                if target in written or _EVIDENCE.fullmatch(target):
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed
