@@ -179,7 +179,8 @@ _ROWS = (
         "--workers",
         int,
         default_workers,
-        "Local worker processes; long files are split into segments so one file uses them all.",
+        "Local worker processes; each file is cut into up to 8 segments, by its own length alone, "
+        "so one file keeps up to 8 busy.",
         1,
         MAX_WORKERS,
         shown_default="one per CPU core",
@@ -189,7 +190,9 @@ _ROWS = (
         "--segment-seconds",
         float,
         DEFAULT_SEGMENT_SECONDS,
-        "Length of the segments long videos are split into for workers.",
+        "The longest a segment may be: a file is cut into up to 8 pieces of at least 7.5 s, more "
+        "where a piece would be longer; the cut depends on the file alone, never on the workers "
+        "or the batch, so neither moves an alert.",
         MIN_SEGMENT_SECONDS,
         MAX_SEGMENT_SECONDS,
     ),

@@ -15,6 +15,7 @@ killed before its commits is done again in full.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections import Counter
@@ -63,9 +64,18 @@ SCAN_OPTIONS = (
     "watchlist_max_age_h",
 )
 
-# A video is split to keep idle workers busy only into pieces at least this long:
-# each piece starts its motion and tracking afresh, and its tracks meet at a seam.
-MIN_SPLIT_SECONDS = 5.0
+# A video is cut by its own length alone, never by the worker count or the batch it
+# comes in: where a segment starts shapes what its tracks keep (each piece starts its
+# motion, tracking and encoding policy afresh, and its tracks meet at a seam), so a cut
+# that moved with the machine would move the alerts. Up to SPLIT_PIECES pieces keep
+# that many workers busy on one file; none shorter than MIN_SPLIT_SECONDS, where a
+# piece's start costs more than a worker gains (busy 720p crowd, 2 workers: four 7.5 s
+# pieces 3 % slower than two of 15 s, six of 5 s 15 %).
+SPLIT_PIECES = 8
+MIN_SPLIT_SECONDS = 7.5
+# However long a file's header says it is: a day at 30 s a piece is 2,880, and a
+# header declaring a trillion frames must not plan a billion tasks.
+MAX_PIECES = 4_000
 
 
 @dataclass(frozen=True)
@@ -292,13 +302,26 @@ class _Planned:
         return bool(self.error) or self.assembly.folded == self.segments
 
 
+def segment_starts(frame_count: int, fps: float, step: int, segment_seconds: float) -> list[int]:
+    """Where each segment of a video starts, from the video alone: up to SPLIT_PIECES
+    equal pieces of at least MIN_SPLIT_SECONDS, more where a piece would be longer than
+    ``segment_seconds`` (never more than MAX_PIECES); every start on the grid of ``step``
+    frames that sampling takes, so every cut samples the same frames."""
+    if fps <= 0 or frame_count <= 0:
+        return [0]
+    duration_s = frame_count / fps
+    pieces = int(min(max(duration_s / MIN_SPLIT_SECONDS, 1.0), SPLIT_PIECES))
+    pieces = max(pieces, math.ceil(min(duration_s / segment_seconds, MAX_PIECES)))
+    length = -(-frame_count // (pieces * step)) * step
+    return list(range(0, frame_count, length))
+
+
 def _plan(
     path: Path,
     sha256: str,
     settings: AnalysisSettings,
     segment_seconds: float,
     faces: DistanceHistograms,
-    min_segments: int = 1,
     keep_evidence: bool = True,
 ) -> tuple[_Planned, list[SegmentTask]]:
     assembly = VideoAssembly(
@@ -312,15 +335,8 @@ def _plan(
     except VideoError as error:
         planned.error = one_line(error)
         return planned, []
-    if fps <= 0 or frame_count <= 0:
-        boundaries = [0]
-    else:
-        # Segment starts fall on the sampling grid, so every split samples the same frames.
-        step = max(round(fps / settings.sample_fps), 1) if not settings.exhaustive else 1
-        length = round(segment_seconds * fps) // step * step
-        shared = -(-frame_count // (min_segments * step)) * step  # a 1/min_segments share, on the grid
-        length = max(min(length, max(shared, round(MIN_SPLIT_SECONDS * fps))), step)
-        boundaries = list(range(0, frame_count, length)) or [0]
+    step = max(round(fps / settings.sample_fps), 1) if fps > 0 and not settings.exhaustive else 1
+    boundaries = segment_starts(frame_count, fps, step, segment_seconds)
     ends: list[int | None] = [*boundaries[1:], None]
     tasks = [
         SegmentTask(str(path), index, start, end, settings)
@@ -580,11 +596,7 @@ def _plan_videos(
             result.skipped.append(path)
             continue
         seen.add(sha256)
-        # Fewer videos than workers: split each further, so one file keeps every core busy.
-        min_segments = -(-config.workers // len(videos))
-        video, video_tasks = _plan(
-            path.resolve(), sha256, settings, config.segment_seconds, faces, min_segments
-        )
+        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds, faces)
         video.path = path
         planned.append(video)
         tasks.extend(video_tasks)

@@ -22,23 +22,27 @@ from conftest import (
     scan_args,
     scan_cli,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 from test_nightly import assert_same_reports
 
+from lfr_batch.options import MAX_SEGMENT_SECONDS, MIN_SEGMENT_SECONDS
+from lfr_batch.scan import MAX_PIECES, MIN_SPLIT_SECONDS, SPLIT_PIECES, segment_starts
 from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
 
 
 @pytest.fixture(scope="module")
 def seam_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 s of footage; F1 walks past from 10.5 s to 13.5 s, over the 12 s seam of
-    12 s segments, and M1 from 2 s to 5 s."""
+    """24 s of footage, which a scan cuts into three 8 s segments; F1 walks past from
+    6.5 s to 9.5 s, over the seam at 8 s, and M1 from 2 s to 5 s."""
     folder = tmp_path_factory.mktemp("seam")
     background = background_from_video(STRANGERS_WALKING, 640, 360)
     walkers = [
         Walker(
             "f1",
             face_crop(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"),
-            10.5,
-            13.5,
+            6.5,
+            9.5,
             (80, 120),
             (560, 140),
             110,
@@ -57,44 +61,35 @@ def seam_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_person_crossing_a_segment_seam_is_one_face_and_one_alert(seam_video: Path, tmp_path: Path) -> None:
-    assert scan_cli(seam_video, out=tmp_path / "whole", options=("--workers", "1")) == 0
-    assert (
-        scan_cli(
-            seam_video,
-            out=tmp_path / "split",
-            options=("--workers", "1", "--segment-seconds", "12"),
-        )
-        == 0
-    )
-    for run in ("whole", "split"):
-        record = pd.read_csv(tmp_path / run / "d" / "deployment.csv").iloc[0]
-        assert (record["faces_seen"], record["total_alerts"]) == (2, 1), run
-    alert = pd.read_csv(tmp_path / "split" / "d" / "alerts.csv").iloc[0]
-    assert alert["first_seen_s"] < 12.0 < alert["last_seen_s"]
-    assert pd.read_csv(tmp_path / "split" / "d" / "videos.csv").iloc[0]["frames_decoded"] == 600
+    assert scan_cli(seam_video, out=tmp_path, options=("--workers", "1")) == 0
+    record = pd.read_csv(tmp_path / "d" / "deployment.csv").iloc[0]
+    assert (record["faces_seen"], record["total_alerts"]) == (2, 1)
+    alert = pd.read_csv(tmp_path / "d" / "alerts.csv").iloc[0]
+    assert alert["first_seen_s"] < 8.0 < alert["last_seen_s"]
+    assert pd.read_csv(tmp_path / "d" / "videos.csv").iloc[0]["frames_decoded"] == 600
 
 
 def test_two_workers_give_the_same_reports_as_one(seam_video: Path, tmp_path: Path) -> None:
     inputs = (SAMPLE_VIDEOS, seam_video)
-    options = ("--segment-seconds", "12")
-    assert scan_cli(*inputs, out=tmp_path / "one", options=("--workers", "1", *options)) == 0
-    assert scan_cli(*inputs, out=tmp_path / "two", options=("--workers", "2", *options)) == 0
+    assert scan_cli(*inputs, out=tmp_path / "one", options=("--workers", "1")) == 0
+    assert scan_cli(*inputs, out=tmp_path / "two", options=("--workers", "2")) == 0
     assert_same_reports(tmp_path / "one" / "d", tmp_path / "two" / "d")
 
 
-def test_one_video_is_split_to_keep_both_workers_busy_with_the_same_reports(
+def test_a_file_gives_the_same_alerts_alone_or_in_a_batch_on_any_worker_count(
     seam_video: Path, tmp_path: Path
 ) -> None:
-    # 24 s with two workers: two 12 s segments, the seam under F1's walk.
-    assert scan_cli(seam_video, out=tmp_path / "one", options=("--workers", "1")) == 0
-    assert scan_cli(seam_video, out=tmp_path / "two", options=("--workers", "2")) == 0
-    for run in ("one", "two"):
-        record = pd.read_csv(tmp_path / run / "d" / "deployment.csv").iloc[0]
-        assert (record["faces_seen"], record["total_alerts"]) == (2, 1), run
-    one = pd.read_csv(tmp_path / "one" / "d" / "alerts.csv")
-    two = pd.read_csv(tmp_path / "two" / "d" / "alerts.csv")
-    assert two.loc[0, "subject_id"] == one.loc[0, "subject_id"]
-    assert abs(two.loc[0, "first_seen_s"] - one.loc[0, "first_seen_s"]) < 0.5
+    """Where a video is cut depends on the video alone: two workers on it alone, and
+    one worker on it among other files, give the same alerts, views and distances."""
+    assert scan_cli(seam_video, out=tmp_path / "alone", options=("--workers", "2")) == 0
+    batch = (SAMPLE_VIDEOS, seam_video)
+    assert scan_cli(*batch, out=tmp_path / "batch", options=("--workers", "1")) == 0
+    columns = ["subject_id", "first_seen_s", "last_seen_s", "distance", "views"]
+    alone = pd.read_csv(tmp_path / "alone" / "d" / "alerts.csv")
+    batched = pd.read_csv(tmp_path / "batch" / "d" / "alerts.csv")
+    batched = batched[batched["video"] == alone.loc[0, "video"]].reset_index(drop=True)
+    assert len(alone) == 1
+    pd.testing.assert_frame_equal(alone[columns], batched[columns])
 
 
 def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, tmp_path: Path) -> None:
@@ -168,3 +163,27 @@ def test_a_service_that_is_not_dask_is_one_line(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "d").exists()
+
+
+@given(
+    frame_count=st.integers(1, 10**13),
+    fps=st.floats(1e-300, 1e6, allow_nan=False, allow_infinity=False),
+    step=st.integers(1, 50),
+    segment_seconds=st.floats(MIN_SEGMENT_SECONDS, MAX_SEGMENT_SECONDS),
+)
+def test_a_video_is_cut_by_its_own_length_alone(
+    frame_count: int, fps: float, step: int, segment_seconds: float
+) -> None:
+    starts = segment_starts(frame_count, fps, step, segment_seconds)
+    assert starts[0] == 0
+    assert all(start % step == 0 for start in starts)
+    assert starts == sorted(set(starts))
+    assert starts[-1] < frame_count
+    assert len(starts) <= MAX_PIECES
+    duration_s = frame_count / fps
+    if duration_s >= 2 * MIN_SPLIT_SECONDS and frame_count >= 2 * SPLIT_PIECES * step:
+        assert len(starts) >= 2  # one file keeps more than one worker busy
+    if len(starts) > 1 and duration_s / segment_seconds < MAX_PIECES:
+        piece_s = starts[1] / fps
+        assert piece_s <= segment_seconds + step / fps + 1e-9
+        assert len(starts) <= SPLIT_PIECES or piece_s >= segment_seconds / 2
