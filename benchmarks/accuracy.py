@@ -71,7 +71,7 @@ from lfr_batch.vision.encodings import (
     face_landmarks,
     face_sharpness,
 )
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import FaceDetector, face_detector
 from lfr_batch.vision.photos import crop_face, jpeg_round_trip, load_photo
 from lfr_batch.vision.pipeline import (
     MIN_DETECTIONS,
@@ -192,7 +192,7 @@ def part_quality(people: Watchlist, sources: list[Path]) -> None:
     photos = ~people.encoding_footage_view
     sources = [source for source, keep in zip(sources, photos, strict=True) if keep]
     people = photos_only(people)
-    detector, encoder = FaceDetector(), FaceEncoder()
+    detector, encoder = face_detector(), FaceEncoder()
     rng = np.random.default_rng(0)
     several = [
         i for i in range(len(sources)) if (people.encoding_subject == people.encoding_subject[i]).sum() >= 3
@@ -274,7 +274,7 @@ def camera_views(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -
 
 def part_footage_views(people: Watchlist, sources: list[Path]) -> None:
     print("\n## 2b. Footage views: each photo shown as a camera would, against the other photos")
-    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    detector, encoder = face_detector("hog", upsample=1), FaceEncoder()
     rng = np.random.default_rng(5)
     photo_rows = np.flatnonzero(~people.encoding_footage_view)
     probes: dict[str, list[np.ndarray]] = {}
@@ -483,7 +483,7 @@ def scene_list(people: Watchlist, walking: list[Passer], only_listed: bool = Fal
 def scene_video(scene: FootageScene, walking: list[Passer], work: Path) -> tuple[Path, list[Walker]]:
     """The scene's clip (written once into ``work``) and its walkers, in order."""
     rng = np.random.default_rng(scene.seed + 1000)
-    detector = FaceDetector()
+    detector = face_detector()
     every_s = (scene.seconds - CROSSING_S[1] - 0.5) / max(len(walking), 1)
     walkers, enter_s = [], 0.3
     for index, passer in enumerate(walking):

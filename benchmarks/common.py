@@ -14,7 +14,7 @@ import numpy as np
 from lfr_batch.options import default_workers
 from lfr_batch.scan import ScanConfig, ScanResult, scan
 from lfr_batch.vision.encodings import face_landmarks
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.models import ENCODER_MODEL, model_path
 from lfr_batch.vision.photos import crop_face, load_photo
@@ -46,7 +46,7 @@ def machine() -> str:
 
 def face(photo: Path) -> np.ndarray:
     image = load_photo(photo)
-    return crop_face(image, FaceDetector()(image).boxes[0], margin=0.35)
+    return crop_face(image, face_detector()(image).boxes[0], margin=0.35)
 
 
 def synthetic_clip(
@@ -79,7 +79,7 @@ def naive_loop(path: Path, matcher: WatchlistMatcher, frames: int | None = None)
     ``frames``), full-frame HOG at upsample 1 (the scan's reach), every face encoded by
     dlib's own network (as ``face_recognition.face_encodings`` does) and matched; no
     tracking."""
-    detector = FaceDetector("hog", upsample=1)
+    detector = face_detector("hog", upsample=1)
     network = dlib.face_recognition_model_v1(str(model_path(ENCODER_MODEL)))
 
     def encoder(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ from common import both_lists, naive_loop, timed_scan
 from lfr_batch.options import default_workers
 from lfr_batch.records.evaluation import evaluate
 from lfr_batch.scan import ScanResult
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.synthetic import MovingBackground, Walker, background_from_video, write_video
 from lfr_batch.watchlist.store import load_watchlist
@@ -122,7 +122,7 @@ def crowd(people: list[tuple[str, Path]], seconds: float, scene: Scene, seed: in
     width, height = scene.width, scene.height
     rng = np.random.default_rng(seed)
     people = spaced(people, rng)
-    detector = FaceDetector()
+    detector = face_detector()
     crops = {photo: face_crop(photo, detector) for _subject, photo in people}
     scale = height / 720
     walkers, enter_s, index = [], 0.3, 0

@@ -37,7 +37,7 @@ from common import PHOTOS, REPO, SAMPLE, machine
 
 from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.photos import PhotoError, crop_face, load_photo
 from lfr_batch.vision.synthetic import paste
 from lfr_batch.vision.video import VideoReader
@@ -85,7 +85,7 @@ def compare_models(frames: list[np.ndarray], photo_limit: int) -> None:
     """Part 2 (see the module's docstring)."""
     folder = SHARED_FACES if SHARED_FACES.is_dir() else PHOTOS
     rng = np.random.default_rng(0)
-    hog, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    hog, encoder = face_detector("hog", upsample=1), FaceEncoder()
     found = dict.fromkeys(TRACKED_SEARCH, 0)
     seconds = dict.fromkeys(TRACKED_SEARCH, 0.0)
     apart: dict[str, list[float]] = {name: [] for name in [*TRACKED_SEARCH, REDRAWN]}

@@ -24,7 +24,7 @@ import numpy as np
 from common import PHOTOS, REPO, machine
 
 from lfr_batch.vision.encodings import face_landmarks
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.models import ENCODER_MODEL, load_models, model_path
 from lfr_batch.vision.photos import PhotoError, load_photo
 from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
@@ -35,7 +35,7 @@ SHARED_FACES = REPO.parent / "shared" / "data" / "faces"
 def faces_of(count: int) -> tuple[Path, list[tuple[np.ndarray, list[dlib.full_object_detection]]]]:
     """Up to ``count`` photos showing one face each, with the face's landmarks."""
     folder = SHARED_FACES if SHARED_FACES.is_dir() else PHOTOS
-    detector = FaceDetector("hog", upsample=1)
+    detector = face_detector("hog", upsample=1)
     faces = []
     for photo in sorted(folder.glob("*/*.*")):
         if len(faces) >= count:

@@ -41,7 +41,7 @@ from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.pipeline import (
     AnalysisSettings,
     SegmentTask,
@@ -130,7 +130,7 @@ class ScanConfig:
             "detector": self.detector,
             "exhaustive": self.exhaustive,
             "segment_seconds": self.segment_seconds,
-            "detector_model": FaceDetector(self.detector).model_name,
+            "detector_model": face_detector(self.detector).model_name,
             "encoder_model": FaceEncoder.model_name,
         }
 

@@ -61,7 +61,7 @@ from lfr_batch.signing import signing_key
 from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg
 from lfr_batch.vision.references import one_face
@@ -153,7 +153,7 @@ class Probe:
 
 def read_probe(photos: Sequence[Path], case: str) -> Probe:
     """Each photo's one face, encoded; a photo with no face, or several, is refused."""
-    detector, encoder = FaceDetector("hog", upsample=1), FaceEncoder()
+    detector, encoder = face_detector("hog", upsample=1), FaceEncoder()
     encodings, crops, hashes = [], [], []
     for photo in photos:
         try:

@@ -15,7 +15,7 @@ import pytest
 from lfr_batch.cli import main
 from lfr_batch.command_settings import CONFIG_ENV
 from lfr_batch.records.state import LEGACY_VERSION, DeploymentState
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
 from lfr_batch.watchlist.builder import build_watchlist
@@ -84,7 +84,7 @@ def two_subject_watchlist(two_subject_source: Path) -> Watchlist:
 def face_crop(photo: Path) -> np.ndarray:
     """The single face of a bundled photo with some head around it (RGB)."""
     image = load_photo(photo)
-    boxes = FaceDetector("hog", 1)(image).boxes
+    boxes = face_detector("hog", 1)(image).boxes
     assert len(boxes) == 1
     return crop_face(image, boxes[0], margin=0.35)
 

@@ -33,8 +33,8 @@ from lfr_batch.vision.calibration import (
     load_reference,
     pairwise_distances,
 )
+from lfr_batch.vision.detections import Detections
 from lfr_batch.vision.encodings import MIN_FACE_PX, face_landmarks, good_enough_to_match
-from lfr_batch.vision.faces import Detections
 from lfr_batch.watchlist.model import Subject as Person
 from lfr_batch.watchlist.model import Watchlist
 from lfr_batch.watchlist.store import load_watchlist, to_payload
@@ -283,7 +283,7 @@ def test_bad_threshold_options_are_one_line_and_write_nothing(
 
 
 def faces(boxes: np.ndarray) -> Detections:
-    return Detections(boxes, np.zeros(len(boxes)))
+    return Detections.found(boxes, np.zeros(len(boxes)))
 
 
 def test_the_quality_gate_refuses_small_and_blurred_faces() -> None:

@@ -14,7 +14,7 @@ from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_PHOTOS, STRANGERS_WALKING
 from lfr_batch.errors import ModelError
 from lfr_batch.vision import blazeface
 from lfr_batch.vision.encodings import FaceEncoder, face_landmarks, face_sharpness
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import FaceDetector, face_detector
 from lfr_batch.vision.motion import FrameRegions, Region
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.synthetic import paste
@@ -44,7 +44,7 @@ def _encodings(detector: FaceDetector) -> dict[str, list[np.ndarray]]:
 def test_same_person_distances_do_not_grow_with_blazeface_boxes() -> None:
     """dlib's landmark model was trained on HOG's boxes: BlazeFace's are mapped to
     them, so the encodings of one person stay as close as with HOG."""
-    by_detector = {name: _encodings(FaceDetector(name, upsample=1)) for name in ("hog", "blazeface")}
+    by_detector = {name: _encodings(face_detector(name, upsample=1)) for name in ("hog", "blazeface")}
     same_person = {
         name: [
             float(np.linalg.norm(a - b))
@@ -71,8 +71,8 @@ def test_a_tracked_face_is_described_from_a_box_like_hogs() -> None:
     from either box is nearly the same. (From the short-range box itself F1's turned
     head in her first photo came out 0.42 from HOG's box's encoding.)"""
     hog, blaze, encoder = (
-        FaceDetector("hog", upsample=1),
-        FaceDetector("blazeface", upsample=1),
+        face_detector("hog", upsample=1),
+        face_detector("blazeface", upsample=1),
         FaceEncoder(),
     )
     apart = []
@@ -104,7 +104,7 @@ def test_a_tracked_face_is_described_from_a_box_like_hogs() -> None:
 
 def test_a_face_found_by_the_full_range_sweep_keeps_its_box() -> None:
     image = _scene_with_face(100, (640.0, 360.0))
-    detector = FaceDetector("blazeface", upsample=1)
+    detector = face_detector("blazeface", upsample=1)
     found = detector(image)
     assert len(found) == 1
     assert np.array_equal(detector.boxes_to_describe(image, found.boxes), found.boxes)
@@ -114,7 +114,7 @@ def test_the_quality_gate_measures_a_face_alike_whichever_detector_drew_its_box(
     """Sharpness is measured on the landmark-aligned chip, so the gate does not move
     with the box: the same face, found by each detector, soft and sharp, gives the
     same figure within 30 % (inside the two boxes it had given 0.131 and 0.175)."""
-    hog, blaze = FaceDetector("hog", upsample=1), FaceDetector("blazeface", upsample=1)
+    hog, blaze = face_detector("hog", upsample=1), face_detector("blazeface", upsample=1)
     compared = 0
     for photo in itertools.chain.from_iterable(PEOPLE.values()):
         sharp = load_photo(photo)
@@ -136,15 +136,15 @@ def _frames_with_faces(detector: FaceDetector, path, at_least: int) -> int:
 
 def test_blazeface_keeps_turned_heads_that_hog_loses() -> None:
     # Both actors are in every frame; the woman turns her head away and back.
-    both_hog = _frames_with_faces(FaceDetector("hog", upsample=1), FEMALE_AND_MALE, 2)
-    both_blazeface = _frames_with_faces(FaceDetector("blazeface", upsample=1), FEMALE_AND_MALE, 2)
+    both_hog = _frames_with_faces(face_detector("hog", upsample=1), FEMALE_AND_MALE, 2)
+    both_blazeface = _frames_with_faces(face_detector("blazeface", upsample=1), FEMALE_AND_MALE, 2)
     assert both_blazeface > 2 * max(both_hog, 1)
 
 
 def test_blazeface_finds_faces_of_about_20_pixels_that_hog_misses() -> None:
     # Two people walk towards the camera with faces of 18-26 px.
-    assert _frames_with_faces(FaceDetector("hog", upsample=1), STRANGERS_WALKING, 1) == 0
-    assert _frames_with_faces(FaceDetector("blazeface", upsample=1), STRANGERS_WALKING, 1) > 5
+    assert _frames_with_faces(face_detector("hog", upsample=1), STRANGERS_WALKING, 1) == 0
+    assert _frames_with_faces(face_detector("blazeface", upsample=1), STRANGERS_WALKING, 1) > 5
 
 
 def _scene_with_face(face_height: int, centre: tuple[float, float]) -> np.ndarray:
@@ -152,7 +152,7 @@ def _scene_with_face(face_height: int, centre: tuple[float, float]) -> np.ndarra
     noise = np.random.default_rng(0).normal(110, 40, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
     scene = cv2.GaussianBlur(noise, (0, 0), 3)
     photo = load_photo(PHOTOS / "intel_actor_m1" / "1.png")
-    paste(scene, crop_face(photo, FaceDetector()(photo).boxes[0], margin=0.35), centre, face_height)
+    paste(scene, crop_face(photo, face_detector()(photo).boxes[0], margin=0.35), centre, face_height)
     return scene
 
 
@@ -166,7 +166,7 @@ def _scene_with_face(face_height: int, centre: tuple[float, float]) -> np.ndarra
 )
 def test_one_face_is_found_once_wherever_the_tiles_cut_it(centre) -> None:
     image = _scene_with_face(100, centre)
-    detections = FaceDetector("blazeface", upsample=1)(image)
+    detections = face_detector("blazeface", upsample=1)(image)
     assert len(detections) == 1
     top, right, bottom, left = detections.boxes[0]
     assert left <= centre[0] <= right or right == 1280
@@ -176,11 +176,11 @@ def test_one_face_is_found_once_wherever_the_tiles_cut_it(centre) -> None:
 
 def test_a_tracked_face_is_found_in_its_region_at_its_own_size() -> None:
     image = _scene_with_face(200, (400.0, 300.0))
-    whole = FaceDetector("blazeface", upsample=1)(image)
+    whole = face_detector("blazeface", upsample=1)(image)
     assert len(whole) == 1
     size = float(whole.sizes[0])
     region = Region((150, 600, 450, 200), scale=110.0 / size)  # as motion.py asks for a tracked face
-    tracked = FaceDetector("blazeface", upsample=1)(image, [region])
+    tracked = face_detector("blazeface", upsample=1)(image, [region])
     assert len(tracked) == 1
     assert np.abs(tracked.boxes[0] - whole.boxes[0]).max() < 0.15 * size
 
@@ -193,7 +193,7 @@ def test_a_tracked_face_is_searched_in_every_busy_frame() -> None:
     region = Region((240, 460, 360, 340), scale=110.0 / 50)  # about the face's size
     counts = {}
     for label, tracked in (("tracked", [region]), ("not tracked", [])):
-        detector = FaceDetector("blazeface", upsample=1)
+        detector = face_detector("blazeface", upsample=1)
         detector.next_frame(image, FrameRegions(None, []))  # the first frame is searched whole
         counts[label] = sum(len(detector.next_frame(image, FrameRegions(None, tracked))) for _ in range(5))
     assert counts["tracked"] == 5
@@ -218,7 +218,7 @@ def test_the_tiles_of_every_level_cover_the_whole_box() -> None:
 
 
 def test_no_face_gives_no_boxes() -> None:
-    detections = FaceDetector("blazeface")(np.full((480, 640, 3), 90, np.uint8))
+    detections = face_detector("blazeface")(np.full((480, 640, 3), 90, np.uint8))
     assert detections.boxes.shape == (0, 4)
 
 

@@ -10,14 +10,14 @@ import pytest
 from conftest import PHOTOS, SAMPLE_PHOTOS, SAMPLE_VIDEOS, TEST_DATA
 
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.photos import load_photo
 from lfr_batch.vision.video import to_rgb
 
 
 def test_hog_finds_the_one_face_of_a_reference_photo() -> None:
     image = load_photo(SAMPLE_PHOTOS / "intel_actor_f1" / "1.png")
-    boxes = FaceDetector("hog", upsample=1)(image).boxes
+    boxes = face_detector("hog", upsample=1)(image).boxes
     assert boxes.shape == (1, 4)
     top, right, bottom, left = boxes[0]
     assert 0 <= top < bottom <= image.shape[0]
@@ -27,19 +27,19 @@ def test_hog_finds_the_one_face_of_a_reference_photo() -> None:
 def test_upsampling_finds_small_faces_that_plain_hog_misses() -> None:
     image = load_photo(PHOTOS / "orl_s01" / "1.png")  # 92×112, face ~60 px
     small = cv2.resize(image, None, fx=0.6, fy=0.6)
-    assert len(FaceDetector("hog", upsample=0)(small)) == 0
-    assert len(FaceDetector("hog", upsample=2)(small)) == 1
+    assert len(face_detector("hog", upsample=0)(small)) == 0
+    assert len(face_detector("hog", upsample=2)(small)) == 1
 
 
 def test_no_face_gives_an_empty_box_array() -> None:
-    boxes = FaceDetector()(np.full((120, 160, 3), 90, np.uint8)).boxes
+    boxes = face_detector()(np.full((120, 160, 3), 90, np.uint8)).boxes
     assert boxes.shape == (0, 4)
     assert FaceEncoder()(np.zeros((10, 10, 3), np.uint8), boxes).shape == (0, 128)
 
 
 def test_unknown_detector_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown detector"):
-        FaceDetector("yolo")  # type: ignore[arg-type]
+        face_detector("yolo")  # type: ignore[arg-type]
 
 
 def _frame(video: str, index: int) -> np.ndarray:
@@ -75,7 +75,7 @@ def test_encodings_equal_face_recognitions(two_subject_watchlist) -> None:
 
 def test_batch_encoding_equals_one_at_a_time() -> None:
     image = _frame("intel_head-pose-face-detection-female-and-male_preview.mp4", 0)
-    boxes = FaceDetector()(image).boxes
+    boxes = face_detector()(image).boxes
     assert len(boxes) == 2
     encoder = FaceEncoder()
     together = encoder(image, boxes)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from lfr_batch.records.state import TIMELINE_BIN_S
 from lfr_batch.vision.alerts import Alert, TrackEvidence, summarise
 from lfr_batch.vision.calibration import DistanceHistograms
+from lfr_batch.vision.detections import Detections
 from lfr_batch.vision.encodings import MAX_VIEWS, EncodingPolicy
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, MotionRegions
@@ -77,44 +79,56 @@ def test_a_tracked_face_is_searched_at_its_own_scale_without_a_wider_search() ->
     assert right >= 190
 
 
+def tracked(
+    track_ids: np.ndarray, sizes: np.ndarray, scores: np.ndarray, unsure: np.ndarray | None = None
+) -> Detections:
+    """Tracked faces of the given sizes (square boxes) and scores."""
+    boxes = np.array([[0, size, size, 0] for size in sizes.tolist()], dtype=np.int32).reshape(-1, 4)
+    faces = replace(Detections.found(boxes, scores), track_ids=track_ids)
+    return faces if unsure is None else replace(faces, unsure=unsure)
+
+
 def test_encoding_policy_gathers_views_of_candidates_and_looks_again_at_strangers() -> None:
     policy = EncodingPolicy()
     ids = np.array([0, 1])
     sizes, scores = np.array([80.0, 80.0]), np.array([1.0, 1.0])
-    assert policy.select(ids, sizes, scores, 0.0).tolist() == [True, True]
+    assert policy.select(tracked(ids, sizes, scores), 0.0).tolist() == [True, True]
     # track 0 came within the candidate band (0.05 beyond a subject's cut); track 1 did not
-    policy.record(ids, sizes, scores, 0.0, np.array([0.04, 0.3]))
-    assert policy.select(ids, sizes + 2, scores, 0.2).tolist() == [False, False]
+    policy.record(tracked(ids, sizes, scores), 0.0, np.array([0.04, 0.3]))
+    assert policy.select(tracked(ids, sizes + 2, scores), 0.2).tolist() == [False, False]
     # the candidate gathers another view every 0.4 s, the stranger every 1.5 s
-    assert policy.select(ids, sizes, scores, 0.4).tolist() == [True, False]
-    policy.record(ids[:1], sizes[:1], scores[:1], 0.4, np.array([0.04]))
-    assert policy.select(ids, np.array([80.0, 82.0]), scores, 1.6).tolist() == [True, True]
+    assert policy.select(tracked(ids, sizes, scores), 0.4).tolist() == [True, False]
+    policy.record(tracked(ids[:1], sizes[:1], scores[:1]), 0.4, np.array([0.04]))
+    assert policy.select(tracked(ids, np.array([80.0, 82.0]), scores), 1.6).tolist() == [True, True]
     # a clearly better view is encoded at once
-    assert policy.select(ids, np.array([80.0, 120.0]), scores, 0.5).tolist() == [False, True]
+    assert policy.select(tracked(ids, np.array([80.0, 120.0]), scores), 0.5).tolist() == [False, True]
 
 
 def test_a_face_whose_track_the_tracker_is_unsure_of_is_encoded_at_once() -> None:
     policy = EncodingPolicy()
     ids, sizes, scores = np.array([0, 1]), np.array([80.0, 80.0]), np.array([1.0, 1.0])
-    policy.record(ids, sizes, scores, 0.0, np.array([0.3, 0.3]))
+    policy.record(tracked(ids, sizes, scores), 0.0, np.array([0.3, 0.3]))
     for _ in range(2):  # even past the strangers' two views
-        policy.record(ids, sizes, scores, 0.0, np.array([0.3, 0.3]))
-    assert policy.select(ids, sizes, scores, 0.2, unsure=np.array([False, True])).tolist() == [False, True]
+        policy.record(tracked(ids, sizes, scores), 0.0, np.array([0.3, 0.3]))
+    assert policy.select(tracked(ids, sizes, scores, unsure=np.array([False, True])), 0.2).tolist() == [
+        False,
+        True,
+    ]
 
 
 def test_encoding_policy_stops_at_the_view_cap_and_retries_unencoded_faces() -> None:
     policy = EncodingPolicy()
     ids, sizes, scores = np.array([0]), np.array([80.0]), np.array([1.0])
     for step in range(MAX_VIEWS):
-        assert policy.select(ids, sizes, scores, step * 0.5).tolist() == [True]
-        policy.record(ids, sizes, scores, step * 0.5, np.array([-0.1]))
-    assert policy.select(ids, sizes * 2, scores + 2, 100.0).tolist() == [False]
+        assert policy.select(tracked(ids, sizes, scores), step * 0.5).tolist() == [True]
+        policy.record(tracked(ids, sizes, scores), step * 0.5, np.array([-0.1]))
+    assert policy.select(tracked(ids, sizes * 2, scores + 2), 100.0).tolist() == [False]
     # a face never recorded (too small or blurred to encode) is offered again next time
-    assert policy.select(np.array([5]), sizes, scores, 0.0).tolist() == [True]
-    assert policy.select(np.array([5]), sizes, scores, 0.2).tolist() == [True]
+    assert policy.select(tracked(np.array([5]), sizes, scores), 0.0).tolist() == [True]
+    assert policy.select(tracked(np.array([5]), sizes, scores), 0.2).tolist() == [True]
     every = EncodingPolicy(every=True)
-    every.record(ids, sizes, scores, 0.0, np.array([0.5]))
-    assert every.select(ids, sizes, scores, 0.2).tolist() == [True]
+    every.record(tracked(ids, sizes, scores), 0.0, np.array([0.5]))
+    assert every.select(tracked(ids, sizes, scores), 0.2).tolist() == [True]
 
 
 def track(

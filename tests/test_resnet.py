@@ -12,14 +12,14 @@ from conftest import PHOTOS, SAMPLE_PHOTOS
 
 from lfr_batch.errors import ModelError
 from lfr_batch.vision.encodings import face_landmarks
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.models import ENCODER_MODEL, LANDMARK_MODEL, load_models, model_path
 from lfr_batch.vision.photos import load_photo
 from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE, DlibResNet
 
 
 def _faces_of_bundled_photos() -> tuple[list[np.ndarray], list[dlib.full_object_detections]]:
-    detector = FaceDetector("hog", upsample=1)
+    detector = face_detector("hog", upsample=1)
     images, landmarks = [], []
     for photo in sorted([*PHOTOS.glob("*/*.png"), *SAMPLE_PHOTOS.glob("*/*.png")]):
         image = load_photo(photo)

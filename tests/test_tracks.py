@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from lfr_batch.vision.detections import Detections
 from lfr_batch.vision.tracks import FaceTracker, Track, continues, crowded_faces, join_at_seam, merged
 
 
@@ -13,13 +14,23 @@ def box(x: float, y: float, size: float = 60) -> list[int]:
     return [int(y - half), int(x + half), int(y + half), int(x - half)]
 
 
+def faces(*boxes: list[int], crowded: bool = False, sure: bool = True) -> Detections:
+    """A frame's faces at ``boxes``, each marked crowded and surely a face as asked."""
+    found = Detections.found(np.array(boxes, dtype=np.int32).reshape(-1, 4), np.ones(len(boxes)))
+    return replace(found, crowded=np.full(len(boxes), crowded), sure=np.full(len(boxes), sure))
+
+
+def ids(linked: Detections) -> list[int]:
+    return linked.track_ids.tolist()
+
+
 def test_a_face_moving_across_the_view_is_one_track() -> None:
     tracker = FaceTracker()
-    ids = []
+    linked = []
     for step in range(15):  # 3 s at 5 fps, 40 px per sample: a brisk walk
         time_s = step * 0.2
-        ids.extend(tracker.update(step * 5, time_s, np.array([box(60 + 40 * step, 200)])))
-    assert set(ids) == {0}
+        linked.extend(ids(tracker.update(step * 5, time_s, faces(box(60 + 40 * step, 200)))))
+    assert set(linked) == {0}
     assert len(tracker.tracks) == 1
     track = tracker.tracks[0]
     assert (track.first_seen_s, track.last_seen_s, track.detections) == (
@@ -34,23 +45,22 @@ def test_two_people_crossing_paths_keep_their_own_tracks() -> None:
     for step in range(10):
         left_to_right = box(100 + 30 * step, 150)
         right_to_left = box(500 - 30 * step, 300)
-        ids = tracker.update(step, step * 0.2, np.array([right_to_left, left_to_right]))
-        assert ids.tolist() == [0, 1]
+        assert ids(tracker.update(step, step * 0.2, faces(right_to_left, left_to_right))) == [0, 1]
     assert len(tracker.tracks) == 2
 
 
 def test_missed_detections_within_the_gap_do_not_split_a_track() -> None:
     tracker = FaceTracker(max_gap_s=1.0)
-    tracker.update(0, 0.0, np.array([box(100, 100)]))
-    tracker.update(1, 0.2, np.zeros((0, 4), np.int32))
-    tracker.update(2, 0.4, np.zeros((0, 4), np.int32))
-    assert tracker.update(3, 0.6, np.array([box(140, 100)])).tolist() == [0]
+    tracker.update(0, 0.0, faces(box(100, 100)))
+    tracker.update(1, 0.2, faces())
+    tracker.update(2, 0.4, faces())
+    assert ids(tracker.update(3, 0.6, faces(box(140, 100)))) == [0]
 
 
 def test_a_face_that_returns_after_the_gap_is_a_new_face_seen() -> None:
     tracker = FaceTracker(max_gap_s=1.0)
-    tracker.update(0, 0.0, np.array([box(100, 100)]))
-    assert tracker.update(1, 1.5, np.array([box(100, 100)])).tolist() == [1]
+    tracker.update(0, 0.0, faces(box(100, 100)))
+    assert ids(tracker.update(1, 1.5, faces(box(100, 100)))) == [1]
 
 
 def test_a_face_that_walked_out_of_the_view_is_not_continued_by_someone_entering() -> None:
@@ -62,18 +72,17 @@ def test_a_face_that_walked_out_of_the_view_is_not_continued_by_someone_entering
     for frame_size, continued in ((None, True), ((720, 1280), False)):
         tracker = FaceTracker(frame_size=frame_size)
         for step, face in enumerate(leaving):
-            tracker.update(step, step * 0.2, np.array([face]))
+            tracker.update(step, step * 0.2, faces(face))
         # Where the departed face could be is searched only while it can be in view.
         assert len(tracker.expected_boxes(1.8)) == (2 if continued else 0)
-        ids = tracker.update(9, 1.8, np.array([entering]))
-        assert (ids.tolist() == [0]) is continued
+        assert (ids(tracker.update(9, 1.8, faces(entering))) == [0]) is continued
 
 
 def test_a_jump_across_the_frame_or_a_size_change_starts_a_new_track() -> None:
     tracker = FaceTracker()
-    tracker.update(0, 0.0, np.array([box(100, 100)]))
-    assert tracker.update(1, 0.2, np.array([box(600, 100)])).tolist() == [1]
-    assert tracker.update(2, 0.4, np.array([box(600, 100, size=200)])).tolist() == [2]
+    tracker.update(0, 0.0, faces(box(100, 100)))
+    assert ids(tracker.update(1, 0.2, faces(box(600, 100)))) == [1]
+    assert ids(tracker.update(2, 0.4, faces(box(600, 100, size=200)))) == [2]
 
 
 def appearance(seed: int) -> np.ndarray:
@@ -87,13 +96,12 @@ A, B = appearance(1), appearance(2)
 
 def test_a_face_linked_by_position_to_the_wrong_track_goes_to_the_one_it_looks_like() -> None:
     tracker = FaceTracker()
-    boxes = np.array([box(100, 100), box(250, 100)])
-    ids = tracker.update(0, 0.0, boxes)
-    assert tracker.confirm(0, 0.0, ids, boxes, np.stack([A, B])).tolist() == [0, 1]
+    linked = tracker.update(0, 0.0, faces(box(100, 100), box(250, 100)))
+    assert ids(tracker.confirm(0, 0.0, linked, np.stack([A, B]))) == [0, 1]
     # B steps in front of where A was; A is hidden. Position says A's track, appearance B's.
-    seen = np.array([box(115, 100)])
-    assert tracker.update(1, 0.2, seen, crowded=np.array([True])).tolist() == [0]
-    assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None]).tolist() == [1]
+    linked = tracker.update(1, 0.2, faces(box(115, 100), crowded=True))
+    assert ids(linked) == [0]
+    assert ids(tracker.confirm(1, 0.2, linked, B[None])) == [1]
     first, second = tracker.tracks
     assert first.last_seen_s == 0.0  # A's track keeps its own last sighting
     assert first.detections == 1
@@ -103,28 +111,23 @@ def test_a_face_linked_by_position_to_the_wrong_track_goes_to_the_one_it_looks_l
 
 def test_a_face_unlike_its_track_and_every_other_starts_a_new_face_seen() -> None:
     tracker = FaceTracker()
-    first = np.array([box(100, 100)])
-    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
-    stranger = np.array([box(110, 100)])
-    ids = tracker.update(1, 0.2, stranger, crowded=np.array([True]))
-    assert tracker.confirm(1, 0.2, ids, stranger, appearance(3)[None]).tolist() == [1]
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, faces(box(100, 100))), A[None])
+    linked = tracker.update(1, 0.2, faces(box(110, 100), crowded=True))
+    assert ids(tracker.confirm(1, 0.2, linked, appearance(3)[None])) == [1]
     assert len(tracker.tracks) == 2
 
 
 def test_a_face_lost_for_a_moment_and_found_again_nearby_is_still_one_face_seen() -> None:
     tracker = FaceTracker(max_gap_s=1.0)
-    first = np.array([box(100, 100)])
-    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
-    again = np.array([box(160, 100)])
-    ids = tracker.update(8, 1.6, again)  # past the gap: a new track by position...
-    assert ids.tolist() == [1]
-    assert tracker.confirm(8, 1.6, ids, again, (A + 0.01)[None]).tolist() == [0]  # ...the same face
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, faces(box(100, 100))), A[None])
+    linked = tracker.update(8, 1.6, faces(box(160, 100)))  # past the gap: a new track by position...
+    assert ids(linked) == [1]
+    assert ids(tracker.confirm(8, 1.6, linked, (A + 0.01)[None])) == [0]  # ...the same face
     assert len(tracker.tracks) == 1
     assert tracker.tracks[0].last_seen_s == 1.6
     # Someone else found there instead stays a face of their own.
-    other = np.array([box(200, 100)])
-    ids = tracker.update(9, 4.0, other)
-    assert tracker.confirm(9, 4.0, ids, other, B[None]).tolist() == [ids[0]]
+    linked = tracker.update(9, 4.0, faces(box(200, 100)))
+    assert ids(tracker.confirm(9, 4.0, linked, B[None])) == ids(linked)
     assert len(tracker.tracks) == 2
 
 
@@ -135,11 +138,10 @@ def test_two_people_who_meet_and_turn_back_keep_their_own_tracks() -> None:
     path_b = [300, 260, 220, 205, 220, 260, 300]
     ids_of_a, ids_of_b = set(), set()
     for step, (x_a, x_b) in enumerate(zip(path_a, path_b, strict=True)):
-        boxes = np.array([box(x_a, 100), box(x_b, 100)])
-        ids = tracker.update(step, step * 0.2, boxes, crowded_faces(boxes))
-        ids = tracker.confirm(step, step * 0.2, ids, boxes, np.stack([A, B]))
-        ids_of_a.add(int(ids[0]))
-        ids_of_b.add(int(ids[1]))
+        linked = tracker.update(step, step * 0.2, faces(box(x_a, 100), box(x_b, 100)))
+        first, second = ids(tracker.confirm(step, step * 0.2, linked, np.stack([A, B])))
+        ids_of_a.add(first)
+        ids_of_b.add(second)
     assert ids_of_a == {0}
     assert ids_of_b == {1}
     assert len(tracker.tracks) == 2
@@ -147,11 +149,9 @@ def test_two_people_who_meet_and_turn_back_keep_their_own_tracks() -> None:
 
 def test_a_face_alone_that_turns_its_head_keeps_its_track() -> None:
     tracker = FaceTracker()
-    first = np.array([box(100, 100)])
-    tracker.confirm(0, 0.0, tracker.update(0, 0.0, first), first, A[None])
-    turned = np.array([box(104, 100)])
-    ids = tracker.update(1, 0.2, turned, crowded=np.array([False]))
-    assert tracker.confirm(1, 0.2, ids, turned, B[None]).tolist() == [0]
+    tracker.confirm(0, 0.0, tracker.update(0, 0.0, faces(box(100, 100))), A[None])
+    linked = tracker.update(1, 0.2, faces(box(104, 100), crowded=False))
+    assert ids(tracker.confirm(1, 0.2, linked, B[None])) == [0]
     assert len(tracker.tracks) == 1
 
 
@@ -167,30 +167,28 @@ def test_a_face_that_takes_over_a_track_where_another_left_is_checked_and_split_
     against its pace, so its next view is checked by appearance."""
     tracker = FaceTracker()
     for step in range(4):
-        leaving = np.array([box(1100 + 50 * step, 300)])
-        ids = tracker.update(step, step * 0.2, leaving)
-        if step == 0 or tracker.unsure(ids).any():  # as the scan encodes them
-            tracker.confirm(step, step * 0.2, ids, leaving, A[None])
-    assert not tracker.unsure(ids).any()  # a steady walk, once checked, is sure
-    entering = np.array([box(1220, 300)])  # where the leaver should have been: 1300
-    ids = tracker.update(4, 0.8, entering)
-    assert ids.tolist() == [0]
-    assert tracker.unsure(ids).tolist() == [True]
-    assert tracker.confirm(4, 0.8, ids, entering, B[None]).tolist() == [1]
-    assert not tracker.unsure(np.array([0, 1])).any()  # checked
+        linked = tracker.update(step, step * 0.2, faces(box(1100 + 50 * step, 300)))
+        if step == 0 or linked.unsure.any():  # as the scan encodes them
+            tracker.confirm(step, step * 0.2, linked, A[None])
+    assert not linked.unsure.any()  # a steady walk, once checked, is sure
+    # where the leaver should have been: 1300
+    linked = tracker.update(4, 0.8, faces(box(1220, 300)))
+    assert ids(linked) == [0]
+    assert linked.unsure.tolist() == [True]
+    assert ids(tracker.confirm(4, 0.8, linked, B[None])) == [1]
+    assert not any(track.jumped for track in tracker.tracks)  # checked
     assert len(tracker.tracks) == 2
 
 
 def test_a_checked_jump_that_looks_like_its_track_stays_on_it() -> None:
     tracker = FaceTracker()
     for step in range(3):
-        seen = np.array([box(500 + 50 * step, 300)])
-        ids = tracker.update(step, step * 0.2, seen)
-    tracker.confirm(2, 0.4, ids, seen, A[None])
-    turned_back = np.array([box(560, 300)])  # stopped and turned: 1.4 face sizes off its pace
-    ids = tracker.update(3, 0.6, turned_back)
-    assert tracker.unsure(ids).tolist() == [True]
-    assert tracker.confirm(3, 0.6, ids, turned_back, (A + 0.01)[None]).tolist() == [0]
+        linked = tracker.update(step, step * 0.2, faces(box(500 + 50 * step, 300)))
+    tracker.confirm(2, 0.4, linked, A[None])
+    # stopped and turned: 1.4 face sizes off its pace
+    linked = tracker.update(3, 0.6, faces(box(560, 300)))
+    assert linked.unsure.tolist() == [True]
+    assert ids(tracker.confirm(3, 0.6, linked, (A + 0.01)[None])) == [0]
     assert len(tracker.tracks) == 1
 
 
@@ -198,42 +196,37 @@ def split_by_one_bad_view(tracker: FaceTracker) -> None:
     """A walker checked by appearance stops beside someone (crowded), and that one view
     of them looks like nobody (a head bowed, a blur): it splits off a track of its own."""
     for step in range(3):
-        seen = np.array([box(500 + 50 * step, 300)])
-        ids = tracker.update(step, step * 0.2, seen)
-    tracker.confirm(2, 0.4, ids, seen, A[None])
-    stopped = np.array([box(600, 300)])
-    ids = tracker.update(3, 0.6, stopped, crowded=np.array([True]))
-    assert tracker.confirm(3, 0.6, ids, stopped, appearance(3)[None]).tolist() == [1]
+        linked = tracker.update(step, step * 0.2, faces(box(500 + 50 * step, 300)))
+    tracker.confirm(2, 0.4, linked, A[None])
+    linked = tracker.update(3, 0.6, faces(box(600, 300), crowded=True))
+    assert ids(tracker.confirm(3, 0.6, linked, appearance(3)[None])) == [1]
 
 
 def test_a_track_split_off_by_one_bad_view_rejoins_its_track_when_it_looks_like_it_again() -> None:
     """In facenet_pytorch_video.mp4 a man looking down for a moment was two faces seen."""
     tracker = FaceTracker()
     split_by_one_bad_view(tracker)
-    still = np.array([box(602, 300)])
-    ids = tracker.update(4, 0.8, still)
-    assert ids.tolist() == [1]  # by position, the split-off track
-    assert tracker.confirm(4, 0.8, ids, still, (A + 0.01)[None]).tolist() == [0]
+    linked = tracker.update(4, 0.8, faces(box(602, 300)))
+    assert ids(linked) == [1]  # by position, the split-off track
+    assert ids(tracker.confirm(4, 0.8, linked, (A + 0.01)[None])) == [0]
     [track] = tracker.tracks
     assert (track.track_id, track.detections, track.last_seen_s) == (0, 5, 0.8)
     assert track.last_box.tolist() == box(602, 300)
     assert track.appearance_views == 2  # its own two views; the bad one left out
     # It goes on as one track.
-    ids = tracker.update(5, 1.0, np.array([box(604, 300)]))
-    assert ids.tolist() == [0]
+    assert ids(tracker.update(5, 1.0, faces(box(604, 300)))) == [0]
 
 
 def test_a_track_split_off_by_its_first_view_stays_apart_when_it_looks_like_itself_again() -> None:
     tracker = FaceTracker()
     split_by_one_bad_view(tracker)
-    still = np.array([box(602, 300)])
-    ids = tracker.update(4, 0.8, still)
-    assert tracker.confirm(4, 0.8, ids, still, (appearance(3) + 0.01)[None]).tolist() == [1]
+    linked = tracker.update(4, 0.8, faces(box(602, 300)))
+    assert ids(tracker.confirm(4, 0.8, linked, (appearance(3) + 0.01)[None])) == [1]
     assert [track.track_id for track in tracker.tracks] == [0, 1]
     # With two views of its own it is someone else, even if a later view looks like
     # the first track (a bad view of its own).
-    ids = tracker.update(5, 1.0, np.array([box(604, 300)]))
-    assert tracker.confirm(5, 1.0, ids, np.array([box(604, 300)]), A[None]).tolist() == [1]
+    linked = tracker.update(5, 1.0, faces(box(604, 300)))
+    assert ids(tracker.confirm(5, 1.0, linked, A[None])) == [1]
     assert len(tracker.tracks) == 2
 
 
@@ -243,12 +236,10 @@ def test_a_split_off_track_whose_face_is_checked_and_found_to_be_its_first_track
     tracker = FaceTracker()
     split_by_one_bad_view(tracker)
     for step, x in ((4, 602), (5, 604)):
-        ids = tracker.update(step, step * 0.2, np.array([box(x, 300)]))
-        assert ids.tolist() == [1]
-    checked = np.array([box(606, 300)])
-    ids = tracker.update(6, 1.2, checked, crowded=np.array([True]))
-    assert ids.tolist() == [1]
-    assert tracker.confirm(6, 1.2, ids, checked, (A + 0.01)[None]).tolist() == [0]
+        assert ids(tracker.update(step, step * 0.2, faces(box(x, 300)))) == [1]
+    linked = tracker.update(6, 1.2, faces(box(606, 300), crowded=True))
+    assert ids(linked) == [1]
+    assert ids(tracker.confirm(6, 1.2, linked, (A + 0.01)[None])) == [0]
     [track] = tracker.tracks
     assert (track.track_id, track.detections, track.last_seen_s) == (0, 7, 1.2)
 
@@ -273,14 +264,14 @@ def test_a_face_seen_once_is_looked_for_as_far_as_a_walker_may_have_gone() -> No
     """A face with no pace yet is searched for to either side: a 30 px face walking past
     at a normal pace moves two or three face widths between samples at 5 fps."""
     tracker = FaceTracker()
-    tracker.update(0, 0.0, np.array([box(300, 200, size=30)]))
+    tracker.update(0, 0.0, faces(box(300, 200, size=30)))
     one_end, other_end = tracker.expected_boxes(0.2)
     assert (one_end[3], other_end[1]) == (285 - 72, 315 + 72)  # 12 face widths a second
     assert (one_end[0], one_end[2]) == (185, 215)  # not up or down: walkers cross the view
     one_end, other_end = tracker.expected_boxes(0.8)
     assert (one_end[3], other_end[1]) == (285 - 90, 315 + 90)  # at most 3 face widths
     # Once it has a pace, it is looked for between where it was and where that pace puts it.
-    tracker.update(1, 0.2, np.array([box(340, 200, size=30)]))
+    tracker.update(1, 0.2, faces(box(340, 200, size=30)))
     last, predicted = tracker.expected_boxes(0.4)
     assert last.tolist() == box(340, 200, size=30)
     assert predicted.tolist() == box(380, 200, size=30)
@@ -291,37 +282,35 @@ def test_two_new_faces_walking_apart_are_checked_before_a_second_link() -> None:
     misses one, and the other is nearer the missed face's first box than its own: the
     link moved, so it is checked by appearance and given back."""
     tracker = FaceTracker()
-    first = np.array([box(740, 531, size=25), box(686, 487, size=32)])  # A goes left, B right
-    ids = tracker.update(0, 0.0, first)
-    tracker.confirm(0, 0.0, ids, first, np.stack([A, B]))
-    b_later = np.array([box(733, 490, size=32)])
-    ids = tracker.update(1, 0.2, b_later)
-    assert ids.tolist() == [0]  # by position, A's track
-    assert tracker.unsure(ids).tolist() == [True]
-    assert tracker.confirm(1, 0.2, ids, b_later, B[None]).tolist() == [1]
+    # A goes left, B right
+    linked = tracker.update(0, 0.0, faces(box(740, 531, size=25), box(686, 487, size=32)))
+    tracker.confirm(0, 0.0, linked, np.stack([A, B]))
+    linked = tracker.update(1, 0.2, faces(box(733, 490, size=32)))
+    assert ids(linked) == [0]  # by position, A's track
+    assert linked.unsure.tolist() == [True]
+    assert ids(tracker.confirm(1, 0.2, linked, B[None])) == [1]
     assert tracker.tracks[0].detections == 1  # A's track keeps only A's sighting
 
 
 def test_a_track_is_sure_once_one_of_its_detections_is_surely_a_face() -> None:
     tracker = FaceTracker()
     for step, sure in enumerate([False, False, True, False]):
-        tracker.update(step, step * 0.2, np.array([box(100 + 20 * step, 200)]), sure=np.array([sure]))
+        tracker.update(step, step * 0.2, faces(box(100 + 20 * step, 200), sure=sure))
         assert tracker.tracks[0].sure == (step >= 2)
-    tracker.update(9, 9.0, np.array([box(500, 200)]), sure=np.array([False]))
+    tracker.update(9, 9.0, faces(box(500, 200), sure=False))
     assert [t.sure for t in tracker.tracks] == [True, False]
-    assert FaceTracker().update(0, 0.0, np.array([box(100, 200)])).tolist() == [0]  # None: all sure
+    # A detector that does not say (dlib's HOG and CNN): every face is sure.
+    assert Detections.found(np.array([box(100, 200)], dtype=np.int32), np.ones(1)).sure.tolist() == [True]
 
 
 def test_a_sure_detection_taken_from_the_wrong_track_takes_its_sureness_along() -> None:
     tracker = FaceTracker()
-    boxes = np.array([box(100, 100), box(250, 100)])
-    ids = tracker.update(0, 0.0, boxes, sure=np.array([False, False]))
-    tracker.confirm(0, 0.0, ids, boxes, np.stack([A, B]), sure=np.array([False, False]))
-    seen = np.array([box(115, 100)])
-    sure = np.array([True])
-    assert tracker.update(1, 0.2, seen, crowded=np.array([True]), sure=sure).tolist() == [0]
+    linked = tracker.update(0, 0.0, faces(box(100, 100), box(250, 100), sure=False))
+    tracker.confirm(0, 0.0, linked, np.stack([A, B]))
+    linked = tracker.update(1, 0.2, faces(box(115, 100), crowded=True, sure=True))
+    assert ids(linked) == [0]
     assert tracker.tracks[0].sure
-    assert tracker.confirm(1, 0.2, np.array([0]), seen, B[None], sure=sure).tolist() == [1]
+    assert ids(tracker.confirm(1, 0.2, linked, B[None])) == [1]
     assert [t.sure for t in tracker.tracks] == [False, True]
 
 

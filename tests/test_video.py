@@ -9,7 +9,7 @@ from conftest import FEMALE_AND_MALE, PHOTOS, SAMPLE_VIDEOS, STRANGERS_WALKING, 
 
 from lfr_batch.errors import VideoError
 from lfr_batch.vision.encodings import face_landmarks, face_sharpness
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.photos import crop_face, load_photo
 from lfr_batch.vision.synthetic import MovingBackground, paste, write_video
 from lfr_batch.vision.video import VideoReader, find_videos, to_rgb
@@ -97,8 +97,8 @@ def test_a_pasted_face_softened_as_a_camera_would_measures_softer() -> None:
     """benchmarks/crowd.py's soft scene blurs pasted photos until the quality gate's
     sharpness matches faces in real footage; without blur a paste is the plain resize."""
     photo = load_photo(PHOTOS / "intel_actor_m1" / "1.png")
-    face = crop_face(photo, FaceDetector()(photo).boxes[0], margin=0.35)
-    detector = FaceDetector("blazeface")
+    face = crop_face(photo, face_detector()(photo).boxes[0], margin=0.35)
+    detector = face_detector("blazeface")
     sharpness = {}
     for blur in (0.0, 1.0):
         frame = np.full((360, 640, 3), 100, np.uint8)

@@ -13,7 +13,7 @@ from conftest import PHOTOS, SAMPLE_PHOTOS, blank_image
 
 from lfr_batch.errors import WatchlistError
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.photos import jpeg_round_trip, load_photo
 from lfr_batch.vision.references import one_face
 from lfr_batch.watchlist.builder import build_watchlist
@@ -249,7 +249,7 @@ def test_watchlist_rejects_inconsistent_arrays() -> None:
 def shaken(photo: Path, face_px: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """A photo as a poorer camera than the footage view's would show it: the face shrunk
     to ``face_px``, smeared sideways by motion and compressed hard."""
-    image, box, _encoding = one_face(photo, FaceDetector("hog", upsample=1), FaceEncoder())
+    image, box, _encoding = one_face(photo, face_detector("hog", upsample=1), FaceEncoder())
     scale = face_px / (box[2] - box[0])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     smear = np.zeros((5, 5), np.float32)

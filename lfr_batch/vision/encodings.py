@@ -14,7 +14,8 @@ import cv2
 import dlib
 import numpy as np
 
-from lfr_batch.vision.faces import Detections, box_to_rect
+from lfr_batch.vision.detections import Detections
+from lfr_batch.vision.faces import box_to_rect
 from lfr_batch.vision.models import ENCODER_MODEL, LANDMARK_MODEL, load_models
 from lfr_batch.vision.resnet import CHIP_PADDING, CHIP_SIZE
 from lfr_batch.watchlist.model import ENCODING_SIZE
@@ -79,10 +80,11 @@ def face_sharpness(image: np.ndarray, landmarks: list[dlib.full_object_detection
     return sharpness
 
 
-def whole_in_view(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def whole_in_view(image: np.ndarray, faces: Detections) -> np.ndarray:
     """Which faces lie wholly inside the frame: a face cut by the frame's edge (someone
     walking in or out) gives an encoding of half a face; a later view will be whole."""
     height, width = image.shape[:2]
+    boxes = faces.boxes
     return (boxes[:, 0] > 0) & (boxes[:, 3] > 0) & (boxes[:, 2] < height) & (boxes[:, 1] < width)
 
 
@@ -141,22 +143,13 @@ class EncodingPolicy:
         self.every = every
         self._views: dict[int, _TrackViews] = {}
 
-    def select(
-        self,
-        track_ids: np.ndarray,
-        sizes: np.ndarray,
-        scores: np.ndarray,
-        time_s: float,
-        crowded: np.ndarray | None = None,
-        unsure: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Boolean mask over the faces of one frame: which to encode now; ``crowded``
-        marks the faces with another close by, ``unsure`` those whose track the
-        tracker wants checked by appearance."""
+    def select(self, faces: Detections, time_s: float) -> np.ndarray:
+        """Boolean mask over the tracked faces of one frame: which to encode now."""
+        track_ids, sizes, scores = faces.track_ids, faces.sizes, faces.scores
         chosen = np.zeros(len(track_ids), dtype=bool)
         for row, track_id in enumerate(track_ids.tolist()):
             views = self._views.get(track_id)
-            if views is None or self.every or (unsure is not None and unsure[row]):
+            if views is None or self.every or faces.unsure[row]:
                 chosen[row] = True
                 continue
             if views.encoded >= MAX_VIEWS:
@@ -165,7 +158,7 @@ class EncodingPolicy:
                 float(sizes[row]) >= views.best_size * BETTER_SIZE_RATIO
                 or float(scores[row]) >= views.best_score + BETTER_SCORE_MARGIN
             )
-            crowded_now = crowded is not None and bool(crowded[row])
+            crowded_now = bool(faces.crowded[row])
             if views.candidate:
                 look_again = time_s - views.last_encoded_s >= CANDIDATE_LOOK_INTERVAL_S
             else:
@@ -178,15 +171,9 @@ class EncodingPolicy:
             chosen[row] = better or look_again or came_clear
         return chosen
 
-    def record(
-        self,
-        track_ids: np.ndarray,
-        sizes: np.ndarray,
-        scores: np.ndarray,
-        time_s: float,
-        margins: np.ndarray,
-    ) -> None:
-        """The views encoded now, and how far each lies beyond the nearest cut."""
+    def record(self, faces: Detections, time_s: float, margins: np.ndarray) -> None:
+        """The faces encoded now, and how far each lies beyond the nearest cut."""
+        track_ids, sizes, scores = faces.track_ids, faces.sizes, faces.scores
         for row, track_id in enumerate(track_ids.tolist()):
             size, score = float(sizes[row]), float(scores[row])
             candidate = bool(margins[row] <= CANDIDATE_BAND)

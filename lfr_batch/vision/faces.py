@@ -9,13 +9,14 @@ boxes always come back in whole-frame coordinates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import dlib
 import numpy as np
 
 from lfr_batch.vision import DETECTORS, DetectorName, blazeface
+from lfr_batch.vision.detections import NO_DETECTIONS, Detections
 from lfr_batch.vision.models import CNN_DETECTOR_MODEL, HOG_DETECTOR_MODEL, load_models
 from lfr_batch.vision.motion import TRACKED_FACE_TARGET_PX, FrameRegions, Region, merge_regions
 
@@ -31,77 +32,82 @@ MIN_SIZE_OF_REACH = 0.4
 SURE_FACE_SCORE = 0.8
 
 
-@dataclass(frozen=True)
-class Detections:
-    """The faces found in one frame."""
-
-    boxes: np.ndarray  # N×4 int32 (top, right, bottom, left)
-    scores: np.ndarray  # N float64; higher is a clearer, more frontal face
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """Each face's size in pixels: the geometric mean of its width and height."""
-        heights = (self.boxes[:, 2] - self.boxes[:, 0]).astype(np.float64)
-        widths = (self.boxes[:, 1] - self.boxes[:, 3]).astype(np.float64)
-        return np.sqrt(np.maximum(heights, 1.0) * np.maximum(widths, 1.0))
-
-
-NO_DETECTIONS = Detections(np.zeros((0, 4), dtype=np.int32), np.zeros(0))
-
-
 def box_to_rect(box: np.ndarray | tuple[int, int, int, int]) -> dlib.rectangle:
     top, right, bottom, left = (int(v) for v in box)
     return dlib.rectangle(left, top, right, bottom)
 
 
-class FaceDetector:
-    """Finds faces in an RGB image; ``upsample`` doubles the image that many times
-    first, so HOG (which misses faces under about 80 px) finds faces down to
-    about 40 px at 1 and 20 px at 2, at four times the cost each step. BlazeFace is
-    given the same reach; searching a video frame by frame (:meth:`next_frame`), it
-    covers the whole frame at most once every ``frames_per_sweep`` frames."""
+class FaceDetector(Protocol):
+    """Finds faces in an RGB image. ``upsample`` sets the smallest face it reaches:
+    HOG, which misses faces under about 80 px, doubles the image that many times first
+    (about 40 px at 1 and 20 px at 2, at four times the cost each step); BlazeFace is
+    given the same reach."""
 
-    def __init__(self, model: DetectorName = "hog", upsample: int = 1, frames_per_sweep: int = 5) -> None:
-        if model not in DETECTORS:
-            raise ValueError(f"unknown detector {model!r}; choose one of {', '.join(DETECTORS)}")
-        if upsample < 0:
-            raise ValueError("upsample must be 0 or more")
-        self.model = model
-        self.upsample = upsample
-        self._schedule = blazeface.TileSchedule(self.min_face_px, frames_per_sweep)
-        self._tracked_searches: list[tuple[tuple[int, int, int, int], float]] = []
+    model: DetectorName
+    upsample: int
 
     @property
-    def model_name(self) -> str:
-        return {"hog": HOG_DETECTOR_MODEL, "cnn": CNN_DETECTOR_MODEL, "blazeface": blazeface.MODEL_NAME}[
-            self.model
-        ]
-
-    @property
-    def min_face_px(self) -> float:
-        return HOG_MIN_FACE_PX / 2**self.upsample
+    def model_name(self) -> str: ...
 
     def __call__(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
         """Faces in the whole image, or only inside ``regions``."""
-        if self.model == "blazeface":
-            if regions is None:
-                return self._detect_tiles(image, None, [], bounded=False)
-            moving = [region for region in regions if region.scale is None]
-            tracked = [region for region in regions if region.scale is not None]
-            return self._detect_tiles(image, moving, tracked, bounded=False)
+        ...
+
+    def next_frame(self, image: np.ndarray, regions: FrameRegions) -> Detections:
+        """Faces in the next analysed frame of a video, searched where ``regions`` say."""
+        ...
+
+    def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The boxes the landmark model should start from, for faces the last
+        :meth:`next_frame` found."""
+        ...
+
+
+def face_detector(model: DetectorName = "hog", upsample: int = 1, frames_per_sweep: int = 5) -> FaceDetector:
+    """The detector for ``model``; searching a video frame by frame, BlazeFace covers
+    the whole frame at most once every ``frames_per_sweep`` frames."""
+    if model not in DETECTORS:
+        raise ValueError(f"unknown detector {model!r}; choose one of {', '.join(DETECTORS)}")
+    if upsample < 0:
+        raise ValueError("upsample must be 0 or more")
+    if model == "blazeface":
+        return BlazeFaceDetector(upsample, frames_per_sweep)
+    return DlibDetector(model, upsample)
+
+
+def min_face_px(upsample: int) -> float:
+    """The smallest face each ``upsample`` reaches."""
+    return HOG_MIN_FACE_PX / 2**upsample
+
+
+class DlibDetector:
+    """dlib's HOG or MMOD CNN detector: frontal faces, each of them surely a face."""
+
+    def __init__(self, model: DetectorName, upsample: int) -> None:
+        self.model = model
+        self.upsample = upsample
+
+    @property
+    def model_name(self) -> str:
+        return HOG_DETECTOR_MODEL if self.model == "hog" else CNN_DETECTOR_MODEL
+
+    def __call__(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
         if regions is None:
             return self._detect(image, self.upsample)
-        # HOG searches overlapping regions once, at the larger scale (the smaller face).
+        # Overlapping regions are searched once, at the larger scale (the smaller face).
         found = [self._detect_region(image, region) for region in merge_regions(list(regions))]
         found = [d for d in found if len(d)]
         if not found:
             return NO_DETECTIONS
         return suppress_duplicates(
-            Detections(np.vstack([d.boxes for d in found]), np.concatenate([d.scores for d in found]))
+            Detections.found(np.vstack([d.boxes for d in found]), np.concatenate([d.scores for d in found]))
         )
+
+    def next_frame(self, image: np.ndarray, regions: FrameRegions) -> Detections:
+        return self(image, regions.merged())
+
+    def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return boxes
 
     def _detect_region(self, image: np.ndarray, region: Region) -> Detections:
         top, right, bottom, left = region.box
@@ -124,53 +130,7 @@ class FaceDetector:
         height, width = image.shape[:2]
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, height)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, width)
-        return Detections(boxes, found.scores)
-
-    def next_frame(self, image: np.ndarray, regions: FrameRegions) -> Detections:
-        """Faces in the next analysed frame of a video: as a call, except that BlazeFace
-        searches a bounded share of a busy frame (see :class:`~lfr_batch.vision.blazeface.TileSchedule`)
-        and every tracked face whatever moved."""
-        if self.model == "blazeface":
-            return self._detect_tiles(image, regions.moving, regions.tracked, bounded=True)
-        return self(image, regions.merged())
-
-    def sure(self, detections: Detections) -> np.ndarray:
-        """Which detections are surely faces: a track with none of them is not a face
-        seen (BlazeFace's boxes near its cut include the backs of heads, hair and
-        hands, which a track follows as it follows a face). HOG and dlib's CNN detector
-        find faces seen from the front only; all of theirs count."""
-        if self.model != "blazeface":
-            return np.ones(len(detections), dtype=bool)
-        return detections.scores >= SURE_FACE_SCORE
-
-    def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """The boxes the landmark model should start from, for faces the last
-        :meth:`next_frame` found: BlazeFace finds tracked faces with its short-range
-        model, and redraws them with its full-range one, whose boxes were fitted to
-        HOG's on turned heads too (:func:`~lfr_batch.vision.blazeface.redrawn`)."""
-        if self.model != "blazeface":
-            return boxes
-        return blazeface.redrawn(image, boxes, self._tracked_searches)
-
-    def _detect_tiles(
-        self,
-        image: np.ndarray,
-        moving_regions: list[Region] | None,
-        tracked_regions: list[Region],
-        bounded: bool,
-    ) -> Detections:
-        """BlazeFace over the tiles to search."""
-        moving = None if moving_regions is None else [region.box for region in moving_regions]
-        # A tracked face's region is scaled for HOG; BlazeFace searches it at its own size.
-        tracked = [
-            (region.box, TRACKED_FACE_TARGET_PX / region.scale) for region in tracked_regions if region.scale
-        ]
-        self._tracked_searches = tracked
-        tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
-        found = Detections(*blazeface.detect(image, tiles))
-        # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
-        keep = found.sizes >= MIN_SIZE_OF_REACH * self.min_face_px
-        return Detections(found.boxes[keep], found.scores[keep])
+        return Detections.found(boxes, found.scores)
 
     def _detect(self, image: np.ndarray, upsample: int) -> Detections:
         models = load_models()
@@ -190,7 +150,61 @@ class FaceDetector:
             dtype=np.int32,
         ).reshape(-1, 4)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 1] > boxes[:, 3])
-        return Detections(boxes[keep], np.asarray(scores, dtype=np.float64)[keep])
+        return Detections.found(boxes[keep], np.asarray(scores, dtype=np.float64)[keep])
+
+
+class BlazeFaceDetector:
+    """MediaPipe's BlazeFace over tiles (:class:`~lfr_batch.vision.blazeface.TileSchedule`):
+    full-range for new faces, short-range for tracked ones. A face is sure where it
+    scores :data:`SURE_FACE_SCORE`: its boxes near its cut include the backs of heads,
+    hair and hands, which a track follows as it follows a face."""
+
+    model: DetectorName = "blazeface"
+
+    def __init__(self, upsample: int, frames_per_sweep: int) -> None:
+        self.upsample = upsample
+        self._schedule = blazeface.TileSchedule(min_face_px(upsample), frames_per_sweep)
+        self._tracked_searches: list[tuple[tuple[int, int, int, int], float]] = []
+
+    @property
+    def model_name(self) -> str:
+        return blazeface.MODEL_NAME
+
+    def __call__(self, image: np.ndarray, regions: Sequence[Region] | None = None) -> Detections:
+        if regions is None:
+            return self._detect_tiles(image, None, [], bounded=False)
+        moving = [region for region in regions if region.scale is None]
+        tracked = [region for region in regions if region.scale is not None]
+        return self._detect_tiles(image, moving, tracked, bounded=False)
+
+    def next_frame(self, image: np.ndarray, regions: FrameRegions) -> Detections:
+        """A bounded share of a busy frame, and every tracked face whatever moved."""
+        return self._detect_tiles(image, regions.moving, regions.tracked, bounded=True)
+
+    def boxes_to_describe(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Tracked faces are found by the short-range model and redrawn with the
+        full-range one, whose boxes were fitted to HOG's on turned heads too
+        (:func:`~lfr_batch.vision.blazeface.redrawn`)."""
+        return blazeface.redrawn(image, boxes, self._tracked_searches)
+
+    def _detect_tiles(
+        self,
+        image: np.ndarray,
+        moving_regions: list[Region] | None,
+        tracked_regions: list[Region],
+        bounded: bool,
+    ) -> Detections:
+        moving = None if moving_regions is None else [region.box for region in moving_regions]
+        # A tracked face's region is scaled for HOG; BlazeFace searches it at its own size.
+        tracked = [
+            (region.box, TRACKED_FACE_TARGET_PX / region.scale) for region in tracked_regions if region.scale
+        ]
+        self._tracked_searches = tracked
+        tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
+        boxes, scores = blazeface.detect(image, tiles)
+        # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
+        keep = Detections.found(boxes, scores).sizes >= MIN_SIZE_OF_REACH * min_face_px(self.upsample)
+        return Detections.found(boxes[keep], scores[keep], scores[keep] >= SURE_FACE_SCORE)
 
 
 DUPLICATE_OVERLAP = 0.5  # of the smaller box: the same face found from two regions
@@ -218,4 +232,4 @@ def suppress_duplicates(detections: Detections) -> Detections:
         if not duplicate:
             kept.append(index)
     kept.sort()
-    return Detections(detections.boxes[kept], detections.scores[kept])
+    return detections[np.array(kept, dtype=np.int64)]

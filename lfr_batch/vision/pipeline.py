@@ -8,7 +8,8 @@ segments of one video back together at their seams.
 
 One frame's path: :class:`~lfr_batch.vision.video.VideoReader` decodes it →
 :class:`~lfr_batch.vision.motion.MotionRegions` says where to look →
-:class:`~lfr_batch.vision.faces.FaceDetector` finds faces there →
+:class:`~lfr_batch.vision.faces.FaceDetector` finds faces there, one
+:class:`~lfr_batch.vision.detections.Detections` a frame, which every later stage takes →
 :class:`~lfr_batch.vision.tracks.FaceTracker` links them to tracks by position →
 :class:`~lfr_batch.vision.encodings.EncodingPolicy` picks the views worth encoding,
 :func:`~lfr_batch.vision.encodings.whole_in_view` drops faces cut by the frame's edge and
@@ -48,7 +49,7 @@ from lfr_batch.vision.encodings import (
     good_enough_to_match,
     whole_in_view,
 )
-from lfr_batch.vision.faces import Detections, FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.matches import WatchlistMatcher
 from lfr_batch.vision.motion import MotionRegions
 from lfr_batch.vision.tracks import (
@@ -56,7 +57,6 @@ from lfr_batch.vision.tracks import (
     FaceTracker,
     Track,
     continues,
-    crowded_faces,
     join_at_seam,
     merged,
 )
@@ -150,7 +150,7 @@ def analyse_segment(
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
     sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
-    detector = FaceDetector(
+    detector = face_detector(
         settings.detector, settings.upsample, max(round(settings.sample_fps * NEW_FACE_SWEEP_S), 1)
     )
     encoder = FaceEncoder()
@@ -180,40 +180,31 @@ def analyse_segment(
                     detector(frame.image) if regions is None else detector.next_frame(frame.image, regions)
                 )
                 clock.lap("detect")
-                crowded = crowded_faces(faces.boxes)
-                sure = detector.sure(faces)
-                track_ids = tracker.update(frame.index, frame.time_s, faces.boxes, crowded, sure)
-                chosen = policy.select(
-                    track_ids, faces.sizes, faces.scores, frame.time_s, crowded, tracker.unsure(track_ids)
-                )
-                chosen &= whole_in_view(frame.image, faces.boxes)
+                faces = tracker.update(frame.index, frame.time_s, faces)
+                chosen = faces[policy.select(faces, frame.time_s) & whole_in_view(frame.image, faces)]
                 clock.lap("track")
-                landmarks = []
-                if chosen.any():
-                    faces.boxes[chosen] = detector.boxes_to_describe(frame.image, faces.boxes[chosen])
-                    landmarks = face_landmarks(frame.image, faces.boxes[chosen])
-                    usable = good_enough_to_match(
-                        frame.image, Detections(faces.boxes[chosen], faces.scores[chosen]), landmarks
-                    )
-                    for track_id in track_ids[chosen][~usable].tolist():
+                if len(chosen):
+                    chosen = replace(chosen, boxes=detector.boxes_to_describe(frame.image, chosen.boxes))
+                    landmarks = face_landmarks(frame.image, chosen.boxes)
+                    usable = good_enough_to_match(frame.image, chosen, landmarks)
+                    for track_id in chosen.track_ids[~usable].tolist():
                         evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
                     landmarks = [marks for marks, keep in zip(landmarks, usable, strict=True) if keep]
-                    chosen[np.flatnonzero(chosen)[~usable]] = False
+                    chosen = chosen[usable]
                 clock.lap("quality")
-                if chosen.any():
-                    boxes = faces.boxes[chosen]
+                if len(chosen):
                     encodings = encoder.encode(frame.image, landmarks)
                     clock.lap("encode")
-                    chosen_ids = tracker.confirm(
-                        frame.index, frame.time_s, track_ids[chosen], boxes, encodings, sure[chosen]
-                    )
+                    chosen = tracker.confirm(frame.index, frame.time_s, chosen, encodings)
                     matches = matcher.match(encodings)
-                    policy.record(
-                        chosen_ids, faces.sizes[chosen], faces.scores[chosen], frame.time_s, matches.margins
-                    )
-                    for row, track_id in enumerate(chosen_ids.tolist()):
+                    policy.record(chosen, frame.time_s, matches.margins)
+                    for row, track_id in enumerate(chosen.track_ids.tolist()):
                         evidence.setdefault(track_id, TrackEvidence()).add(
-                            frame, boxes[row], encodings[row], matches.distance[row], matches.margins[row]
+                            frame,
+                            chosen.boxes[row],
+                            encodings[row],
+                            matches.distance[row],
+                            matches.margins[row],
                         )
                     clock.lap("match")
                 result.frames_analysed += 1
@@ -352,7 +343,7 @@ class VideoAssembly:
 
     def _count(self, global_id: int, alerted: bool = False) -> None:
         """A face seen once its track, joined over seams, has MIN_DETECTIONS detections,
-        one of them surely a face (:meth:`~lfr_batch.vision.faces.FaceDetector.sure`): a
+        one of them surely a face (``Detections.sure``): a
         glimpse kept only because it touched a seam counts if it goes on over it. A
         track that alerted was matched as a face, and counts however unsure its boxes."""
         track = self._tracks[global_id]

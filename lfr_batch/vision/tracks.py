@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lfr_batch.vision.detections import Detections
+
 DEFAULT_MAX_GAP_S = 1.0
 # How far a face may move between sightings, in face sizes: a fixed allowance for
 # detector jitter plus an allowance per second for walking towards or past the camera.
@@ -76,7 +78,7 @@ class Track:
     appearance_views: int = 0
     crowded: bool = False  # close to another face since its appearance was last checked
     jumped: bool = False  # linked far from where it should have been since then
-    sure: bool = False  # one of its detections at least was surely a face (FaceDetector.sure)
+    sure: bool = False  # one of its detections at least was surely a face (Detections.sure)
     split_from: int | None = None  # the track it was split off, its first view looking unlike it
 
     def appearance_distance(self, encoding: np.ndarray) -> float:
@@ -234,23 +236,17 @@ class FaceTracker:
             return np.zeros((0, 4), dtype=np.int32)
         return np.stack([box for t in live for box in t.search_span(time_s)])
 
-    def update(
-        self,
-        frame_index: int,
-        time_s: float,
-        boxes: np.ndarray,
-        crowded: np.ndarray | None = None,
-        sure: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Link ``boxes`` (N×4) seen at ``time_s`` to tracks by position; return N track ids.
-        ``crowded`` marks the boxes with another face close by (:func:`crowded_faces`),
-        ``sure`` those that are surely faces (``None``: all of them)."""
-        sure = np.ones(len(boxes), dtype=bool) if sure is None else sure
+    def update(self, frame_index: int, time_s: float, faces: Detections) -> Detections:
+        """Link the faces seen at ``time_s`` to tracks by position; return them with
+        their ``track_ids``, ``crowded`` (marked so, or with another face close by:
+        :func:`crowded_faces`) and ``unsure`` (the link jumped: encode the face for
+        :meth:`confirm`)."""
         self._live = [t for t in self._live if time_s - t.last_seen_s <= self.max_gap_s]
         self._before = {}
+        boxes = faces.boxes
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
         if len(boxes) == 0:
-            return track_ids
+            return faces
         linkable = self._in_view(time_s)
         if linkable:
             # Measured from where each face should be by now, so two people who pass
@@ -265,17 +261,18 @@ class FaceTracker:
             for track_index, box_index in greedy_pairs(costs):
                 track = linkable[track_index]
                 self._before[track.track_id] = _position(track)
-                _move(track, frame_index, time_s, boxes[box_index], bool(sure[box_index]))
+                _move(track, frame_index, time_s, boxes[box_index], bool(faces.sure[box_index]))
                 track.jumped |= costs[track_index, box_index] > DOUBTFUL_MOVEMENT
                 track_ids[box_index] = track.track_id
         for box_index in np.flatnonzero(track_ids < 0):
             track_ids[box_index] = self._new_track(
-                frame_index, time_s, boxes[box_index], bool(sure[box_index])
+                frame_index, time_s, boxes[box_index], bool(faces.sure[box_index])
             ).track_id
-        if crowded is not None:
-            for track_id in track_ids[crowded].tolist():
-                self._by_id[track_id].crowded = True
-        return track_ids
+        crowded = faces.crowded | crowded_faces(boxes)
+        for track_id in track_ids[crowded].tolist():
+            self._by_id[track_id].crowded = True
+        unsure = np.array([self._by_id[track_id].jumped for track_id in track_ids.tolist()], dtype=bool)
+        return replace(faces, track_ids=track_ids, crowded=crowded, unsure=unsure)
 
     def _in_view(self, time_s: float) -> list[Track]:
         """The live tracks whose face, at its pace, is still in the view at ``time_s``."""
@@ -289,24 +286,13 @@ class FaceTracker:
                 in_view.append(track)
         return in_view
 
-    def unsure(self, track_ids: np.ndarray) -> np.ndarray:
-        """Which of these tracks jumped since their appearance was last checked: the
-        next view of each should be encoded for :meth:`confirm`."""
-        return np.array([self._by_id[track_id].jumped for track_id in track_ids.tolist()], dtype=bool)
-
     def confirm(
-        self,
-        frame_index: int,
-        time_s: float,
-        track_ids: np.ndarray,
-        boxes: np.ndarray,
-        encodings: np.ndarray,
-        sure: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Check this frame's links of the encoded faces (``boxes`` with their
-        ``track_ids`` and ``sure`` from :meth:`update`) by appearance; return their
-        track ids, corrected where a face belongs to another track."""
-        sure = np.ones(len(boxes), dtype=bool) if sure is None else sure
+        self, frame_index: int, time_s: float, faces: Detections, encodings: np.ndarray
+    ) -> Detections:
+        """Check this frame's links of the encoded ``faces`` (as :meth:`update` gave
+        them) by appearance; return them with their track ids corrected where a face
+        belongs to another track."""
+        track_ids, boxes, sure = faces.track_ids, faces.boxes, faces.sure
         tracks = [self._by_id[track_id] for track_id in track_ids.tolist()]
         # Only where another face came close, or the face jumped, can position have
         # linked the wrong one; a face alone that looks unlike its earlier views has
@@ -350,7 +336,7 @@ class FaceTracker:
             track.add_appearance(encoding)
             track.crowded = track.jumped = False
             corrected[row] = track.track_id
-        return corrected
+        return replace(faces, track_ids=corrected)
 
     def _new_track(self, frame_index: int, time_s: float, box: np.ndarray, sure: bool) -> Track:
         track = Track(

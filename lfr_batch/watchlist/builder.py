@@ -15,7 +15,7 @@ from lfr_batch.errors import WatchlistError
 from lfr_batch.files import RefusedFileError
 from lfr_batch.readers import read_table
 from lfr_batch.vision.encodings import FaceEncoder
-from lfr_batch.vision.faces import FaceDetector
+from lfr_batch.vision.faces import face_detector
 from lfr_batch.vision.models import ENCODER_MODEL, HOG_DETECTOR_MODEL, LANDMARK_MODEL
 from lfr_batch.vision.photos import PhotoError, crop_face, encode_jpeg
 from lfr_batch.vision.references import footage_view_encoding, one_face
@@ -96,7 +96,7 @@ def build_watchlist(
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
     listed = read_subjects_csv(source / SUBJECTS_CSV) if (source / SUBJECTS_CSV).is_file() else {}
-    detector = FaceDetector("hog", upsample=upsample)
+    detector = face_detector("hog", upsample=upsample)
     encoder = FaceEncoder()
     subjects: list[Subject] = []
     rows: list[np.ndarray] = []
