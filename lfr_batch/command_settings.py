@@ -252,8 +252,6 @@ def _config_value(path: Path, key: str, value: Any, param: click.Parameter) -> A
     if isinstance(param, click.Option) and param.is_flag:
         kinds: tuple[type, ...] = (bool,)
         wanted = "true or false"
-    elif param.type.name == "auto|DISTANCE":
-        kinds, wanted = (str, int, float), "'auto' or a number"
     elif isinstance(param.type, click.types.IntParamType | click.types.FloatParamType):
         kinds, wanted = (int, float), "a number"
     else:

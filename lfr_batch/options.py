@@ -39,6 +39,10 @@ def _shown(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "auto"
+
+
 @dataclass(frozen=True)
 class Option:
     name: str  # the config field
@@ -52,6 +56,7 @@ class Option:
     open_maximum: bool = False
     choices: tuple[str, ...] = ()
     shown_default: str = ""
+    auto: bool = False  # also the word auto, given as None: the library decides
 
     @property
     def value(self) -> Any:
@@ -64,6 +69,8 @@ class Option:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         whole = "a whole number" if self.kind is int else "a number"
+        if self.auto:
+            whole = f"'auto' or {whole}"
         if self.minimum is None or self.maximum is None:
             return whole
         low, high = _shown(self.minimum), _shown(self.maximum)
@@ -80,6 +87,8 @@ class Option:
         before anything converts it, in one line."""
         if self.choices:
             fits = isinstance(value, str)
+        elif self.auto and isinstance(value, str):
+            fits = _is_auto(value)
         elif self.kind is int:
             fits = type(value) is int
         else:
@@ -89,6 +98,8 @@ class Option:
 
     def check(self, value: Any) -> None:
         """Refuse a value outside the row's type and range, in one line."""
+        if self.auto and (value is None or _is_auto(value)):
+            return
         self.check_type(value)
         if self.choices:
             if value not in self.choices:
@@ -129,6 +140,22 @@ DEFAULT_BELOW = 5
 LOOK_FURTHER = 0.6
 
 _ROWS = (
+    Option(
+        "threshold",
+        "--threshold",
+        float,
+        None,
+        "Largest distance between a face's encodings (the mean over its track) and a subject's "
+        "that counts as a match, the same for every subject; lower is stricter. 'auto': a cut per "
+        "subject, calibrated on the faces this run sees, so that the list as a whole alerts on at "
+        "most --max-false-alert-rate of strangers' faces.",
+        0,
+        2,
+        open_minimum=True,
+        open_maximum=True,
+        shown_default="auto",
+        auto=True,
+    ),
     Option(
         "max_false_alert_rate",
         "--max-false-alert-rate",

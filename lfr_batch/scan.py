@@ -53,8 +53,9 @@ from lfr_batch.watchlist.store import load_watchlist, warn_about_file
 
 logger = logging.getLogger(__name__)
 
-# The rows of lfr_batch.options a scan takes (a search takes them too, but the first).
+# The rows of lfr_batch.options a scan takes (a search takes those that read footage).
 SCAN_OPTIONS = (
+    "threshold",
     "max_false_alert_rate",
     "sample_fps",
     "upsample",
@@ -87,7 +88,7 @@ class ScanConfig:
     location: str = ""
     purpose: str = ""
     start: datetime | None = None
-    threshold: float | None = None  # None: each subject's cut calibrated (``auto``)
+    threshold: float | None = field(default_factory=on_value("threshold"))  # None: auto
     background: tuple[Path, ...] = ()  # footage of the site whose faces only calibrate
     # The tunable options take their defaults and ranges from lfr_batch.options.
     max_false_alert_rate: float = field(default_factory=on_value("max_false_alert_rate"))
@@ -107,8 +108,6 @@ class ScanConfig:
         check_folder_name(self.deployment, "deployment")
         if self.start is not None and not in_range(self.start):
             raise ConfigError(f"--start {self.start.isoformat()} is not {RANGE_TEXT}")
-        if self.threshold is not None and not 0.0 < self.threshold < 2.0:
-            raise ConfigError(f"threshold {self.threshold} must lie between 0 and 2, or be 'auto'")
         check_all(self, SCAN_OPTIONS)
         if not self.inputs:
             raise ConfigError("no input videos or folders given")

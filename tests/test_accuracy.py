@@ -255,8 +255,8 @@ def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Pa
     ("options", "message"),
     [
         (("--threshold", "loose"), "'loose' is neither 'auto' nor a distance"),
-        (("--threshold", "nan"), "threshold nan must lie between 0 and 2"),
-        (("--threshold", "2.5"), "threshold 2.5 must lie between 0 and 2"),
+        (("--threshold", "nan"), "--threshold nan must be 'auto' or a number between 0 and 2"),
+        (("--threshold", "2.5"), "--threshold 2.5 must be 'auto' or a number between 0 and 2"),
         (
             ("--max-false-alert-rate", "0"),
             "--max-false-alert-rate 0.0 must be a number of at least 1e-09 and under 1",

@@ -147,7 +147,7 @@ def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("threshold = [1, 2]", "threshold must be a single value, not list [1, 2]"),
+        ("threshold = [1, 2]", "--threshold [1, 2] must be 'auto' or a number between 0 and 2"),
         ("start = 2026-11-26", "start must be a single value, not date"),
         ("inputs = 5", "inputs must be a path or a list of paths"),
         ("inputs = []", "inputs must be a path or a list of paths"),

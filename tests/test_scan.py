@@ -251,7 +251,7 @@ def test_refused_pickle_stops_the_scan(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--threshold", "5"), "threshold 5.0 must lie between 0 and 2"),
+        (("--threshold", "5"), "--threshold 5.0 must be 'auto' or a number between 0 and 2"),
         (("--fps", "0"), "--fps 0.0 must be a number over 0"),
         (("--upsample", "9"), "--upsample 9 must be a whole number from 0 to 3"),
         (("--start", "yesterday"), "not an ISO 8601 date-time"),

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 from tqdm import tqdm
@@ -18,7 +17,6 @@ from lfr_batch.command_settings import quiet
 from lfr_batch.errors import ReportError
 from lfr_batch.options import OPTIONS, SCHEDULER_ENV
 from lfr_batch.records import audit
-from lfr_batch.records.state import VideoRecord
 from lfr_batch.terminal import printable
 
 if TYPE_CHECKING:
@@ -42,7 +40,8 @@ class IsoDateTime(click.ParamType):
 
 
 class Threshold(click.ParamType):
-    """``auto`` (None: calibrated to the watchlist) or a distance."""
+    """``auto`` (None: calibrated to the watchlist) or a distance: the type of an options
+    row that takes the word auto (``Option.auto``)."""
 
     name = "auto|DISTANCE"
 
@@ -106,16 +105,42 @@ def echo_json(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
+class Summary(Protocol):
+    """A command's result as it tells it (lfr_batch.cli.summaries)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def lines(self) -> list[str]: ...
+
+
+def echo_summary(summary: Summary, as_json: bool) -> None:
+    """The summary on stdout: one JSON object for a script, or lines for a person."""
+    if as_json:
+        echo_json(summary.to_json())
+        return
+    for line in summary.lines():
+        click.echo(line)
+
+
+def require(options: dict[str, Any], *names: tuple[str, str]) -> None:
+    """Refuse in one line the (shown name, parameter) pairs given neither on the command
+    line nor in --config."""
+    missing = [shown for shown, name in names if not options[name]]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (on the command line or in --config)")
+
+
 def table_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The click option of one row of lfr_batch.options: its flag, type, default and help,
     with its range; the range itself is checked by the library, so a value from the
     command line and one from --config are refused alike, in one line."""
     row = OPTIONS[name]
     allowed = row.allowed
+    kind: Any = Threshold() if row.auto else click.Choice(row.choices) if row.choices else row.kind
     return click.option(
         row.flag,
         row.name,
-        type=click.Choice(row.choices) if row.choices else row.kind,
+        type=kind,
         default=row.default,
         show_default=row.shown_default or True,
         help=f"{row.help} {allowed[0].upper()}{allowed[1:]}." if not row.choices else row.help,
@@ -168,16 +193,6 @@ def refuse_left_out(skipped: list[str], what: str) -> None:
         raise ReportError(
             f"{len(skipped)} {plural(len(skipped), 'deployment')} {what}: " + "; ".join(skipped[:5])
         )
-
-
-def incomplete(scanned: list[VideoRecord]) -> list[VideoRecord]:
-    """This run's videos that were not scanned whole: failed, or partial."""
-    return [record for record in scanned if record.status != "ok"]
-
-
-def not_whole(scanned: list[VideoRecord]) -> str:
-    counts = Counter(record.status for record in incomplete(scanned))
-    return ", ".join(f"{counts[status]} {status}" for status in ("failed", "partial") if counts[status])
 
 
 def on_terminal() -> bool:

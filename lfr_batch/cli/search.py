@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from lfr_batch.cli.common import (
-    echo_json,
+    echo_summary,
     footage_options,
-    incomplete,
     json_option,
-    plural,
+    require,
     run_with_progress,
     table_option,
     wait_option,
 )
 from lfr_batch.cli.group import EXIT_INCOMPLETE, cli
+from lfr_batch.cli.summaries import SearchSummary
 from lfr_batch.command_settings import (
     config_option,
     logging_options,
 )
 from lfr_batch.records import audit
-from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.timeline import clock
-from lfr_batch.terminal import printable
 
 
 @cli.command("search")
@@ -60,25 +57,7 @@ from lfr_batch.terminal import printable
     "everything again. Without it, footage already searched is skipped.",
 )
 @json_option
-def search_command(
-    photos: tuple[Path, ...],
-    footage: tuple[Path, ...],
-    case: str | None,
-    out_dir: Path,
-    top: int,
-    below: int,
-    max_false_candidate_rate: float,
-    start: datetime | None,
-    sample_fps: float,
-    upsample: int,
-    detector: str,
-    workers: int,
-    scheduler: str | None,
-    segment_seconds: float,
-    wait: bool,
-    overwrite: bool,
-    as_json: bool,
-) -> None:
+def search_command(as_json: bool, **options: Any) -> None:
     """Find one person in recorded footage: PHOTOS of them (each showing one face)
     against every face in the --footage.
 
@@ -91,96 +70,19 @@ def search_command(
     """
     from lfr_batch.search import SearchConfig, search  # the vision stack: loaded by the commands that scan
 
-    missing = [
-        name for name, value in (("PHOTOS", photos), ("--footage", footage), ("--case", case)) if not value
-    ]
-    if missing:
-        raise click.UsageError(f"missing {', '.join(missing)}")
-    config = SearchConfig(
-        photos=photos,
-        footage=footage,
-        case=str(case),
-        out_dir=out_dir,
-        top=top,
-        below=below,
-        max_false_candidate_rate=max_false_candidate_rate,
-        start=start,
-        sample_fps=sample_fps,
-        upsample=upsample,
-        detector=detector,  # type: ignore[arg-type]
-        workers=workers,
-        scheduler=scheduler or None,
-        segment_seconds=segment_seconds,
-        overwrite=overwrite,
-        wait=wait,
-    )
+    require(options, ("PHOTOS", "photos"), ("--footage", "footage"), ("--case", "case"))
+    config = SearchConfig(**{**options, "scheduler": options["scheduler"] or None})
     result = run_with_progress(config, search)
-    scanned = result.scan
-    faces_seen = sum(record.faces_seen for record in scanned.records)
-    expected = result.expected_false_candidate_rate * faces_seen
-    paths = DeploymentFolder(result.case_dir)
-    files = [paths.candidates_csv, paths.candidates_xlsx, paths.case_html]
-    if as_json:
-        echo_json(
-            {
-                "case": config.case,
-                "case_dir": str(result.case_dir),
-                "videos_searched": len(scanned.scanned),
-                "videos_skipped": len(scanned.skipped),
-                "videos_failed": [{"video": r.video, "reason": r.reason} for r in scanned.failed],
-                "faces_seen": faces_seen,
-                "cut": result.cut,
-                "expected_false_candidates": round(expected, 4),
-                "candidates": [
-                    {
-                        "rank": rank,
-                        "candidate_id": alert.alert_id,
-                        "distance": alert.distance,
-                        "above_cut": alert.distance <= result.cut,
-                        "video": video.video,
-                        "first_seen_s": alert.first_seen_s,
-                        "last_seen_s": alert.last_seen_s,
-                    }
-                    for rank, (video, alert) in enumerate(result.candidates, start=1)
-                ],
-                "reports": [str(path) for path in files],
-            }
-        )
-    else:
-        videos = len(scanned.records)
-        click.echo(
-            f"case {config.case}: {len(scanned.scanned)} {plural(len(scanned.scanned), 'video')} searched, "
-            f"{len(scanned.skipped)} already searched; in all {videos} {plural(videos, 'video')}, "
-            f"{faces_seen} {plural(faces_seen, 'face')} seen"
-        )
-        click.echo(
-            f"cut {result.cut:.3f}: about {expected:.2g} false candidates expected above it; "
-            f"{result.above_cut} {plural(result.above_cut, 'candidate')} above the cut, "
-            f"{len(result.candidates) - result.above_cut} listed below it"
-        )
-        for rank, (video, alert) in enumerate(result.candidates, start=1):
-            place = "" if alert.distance <= result.cut else "  (below the cut)"
-            click.echo(
-                f"  #{rank} {alert.alert_id} distance {alert.distance:.3f}  {printable(video.video)} "
-                f"{clock(alert.first_seen_s)}-{clock(alert.last_seen_s)}{place}"
-            )
-        for path in files:
-            click.echo(f"  {path}")
+    summary = SearchSummary.of(config.case, result)
+    echo_summary(summary, as_json)
     audit.record(
         config.out_dir,
         "search",
         deployment=config.case,
-        inputs=[*result.probe.photos, *scanned.inputs],
+        inputs=[*result.probe.photos, *result.scan.inputs],
         watchlist_sha256=result.probe.sha256,
         threshold=result.cut,
-        counts={
-            "videos_searched": len(scanned.scanned),
-            "videos_skipped": len(scanned.skipped),
-            "videos_failed": len(scanned.failed),
-            "faces_seen": faces_seen,
-            "candidates": len(result.candidates),
-            "above_cut": result.above_cut,
-        },
+        counts=summary.audit_counts(),
     )
-    if incomplete(scanned.scanned):
+    if not summary.footage.whole:
         sys.exit(EXIT_INCOMPLETE)
