@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -42,6 +43,7 @@ from lfr_batch.errors import VideoError, one_line
 from lfr_batch.vision import DetectorName
 from lfr_batch.vision.alerts import Alert, TrackEvidence, TrackMatch, decide, summarise
 from lfr_batch.vision.calibration import Calibration, DistanceHistograms, load_reference
+from lfr_batch.vision.detections import Detections
 from lfr_batch.vision.encodings import (
     EncodingPolicy,
     FaceEncoder,
@@ -60,8 +62,13 @@ from lfr_batch.vision.tracks import (
     join_at_seam,
     merged,
 )
-from lfr_batch.vision.video import VideoReader
+from lfr_batch.vision.video import Frame, VideoReader
 from lfr_batch.watchlist.model import Watchlist
+
+if TYPE_CHECKING:
+    import dlib
+
+    Landmarks = list[dlib.full_object_detection]  # one per face, in its order
 
 EVERY_FRAME_FPS = 1e6  # a sampling rate above any video's: analyse every frame
 # In a busy frame, new faces are looked for everywhere at least once per this much
@@ -141,6 +148,74 @@ def evidence_ceilings(watchlist: Watchlist, fixed_threshold: float | None, max_r
     return Calibration.for_list(watchlist.centroids(), max_rate, load_reference()).ceilings
 
 
+class FrameStages:
+    """The stages one segment runs each analysed frame through, and what they carry
+    from frame to frame: motion's last frame, the tracks, the views each track has had
+    encoded, and each track's evidence."""
+
+    def __init__(self, settings: AnalysisSettings, matcher: WatchlistMatcher) -> None:
+        self.exhaustive = settings.exhaustive
+        self.matcher = matcher
+        self.detector = face_detector(
+            settings.detector, settings.upsample, max(round(settings.sample_fps * NEW_FACE_SWEEP_S), 1)
+        )
+        self.encoder = FaceEncoder()
+        self.motion = MotionRegions()
+        self.tracker = FaceTracker()
+        self.policy = EncodingPolicy(every=settings.exhaustive)
+        self.evidence: dict[int, TrackEvidence] = {}
+        self.clock = StageClock()
+
+    def analyse(self, frame: Frame) -> None:
+        """Find, track, choose, check, encode and match the faces of one frame."""
+        faces = self._find(frame)
+        chosen = faces[self.policy.select(faces, frame.time_s) & whole_in_view(frame.image, faces)]
+        self.clock.lap("track")
+        chosen, landmarks = self._good_enough(frame, chosen)
+        self.clock.lap("quality")
+        if len(chosen):
+            self._encode_and_match(frame, chosen, landmarks)
+
+    def _find(self, frame: Frame) -> Detections:
+        """The frame's faces, linked to tracks: looked for where something moved and
+        where tracked faces should be, or in the whole frame."""
+        tracker = self.tracker
+        regions = (
+            None
+            if self.exhaustive
+            else self.motion.regions(frame.image, frame.time_s, tracker.expected_boxes(frame.time_s))
+        )
+        self.clock.lap("motion")
+        detector = self.detector
+        faces = detector(frame.image) if regions is None else detector.next_frame(frame.image, regions)
+        self.clock.lap("detect")
+        return tracker.update(frame.index, frame.time_s, faces)
+
+    def _good_enough(self, frame: Frame, chosen: Detections) -> tuple[Detections, Landmarks]:
+        """The chosen faces large and sharp enough to encode, with their landmarks; each
+        one that is not counts against its track as a low-quality view."""
+        if not len(chosen):
+            return chosen, []
+        chosen = replace(chosen, boxes=self.detector.boxes_to_describe(frame.image, chosen.boxes))
+        landmarks = face_landmarks(frame.image, chosen.boxes)
+        usable = good_enough_to_match(frame.image, chosen, landmarks)
+        for track_id in chosen.track_ids[~usable].tolist():
+            self.evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
+        return chosen[usable], [marks for marks, keep in zip(landmarks, usable, strict=True) if keep]
+
+    def _encode_and_match(self, frame: Frame, chosen: Detections, landmarks: Landmarks) -> None:
+        encodings = self.encoder.encode(frame.image, landmarks)
+        self.clock.lap("encode")
+        chosen = self.tracker.confirm(frame.index, frame.time_s, chosen, encodings)
+        matches = self.matcher.match(encodings)
+        self.policy.record(chosen, frame.time_s, matches.margins)
+        for row, track_id in enumerate(chosen.track_ids.tolist()):
+            self.evidence.setdefault(track_id, TrackEvidence()).add(
+                frame, chosen.boxes[row], encodings[row], matches.distance[row], matches.margins[row]
+            )
+        self.clock.lap("match")
+
+
 def analyse_segment(
     task: SegmentTask, matcher: WatchlistMatcher, on_frames: Callable[[int], None] | None = None
 ) -> SegmentResult:
@@ -150,90 +225,53 @@ def analyse_segment(
     settings = task.settings
     result = SegmentResult(video=task.video, index=task.index, start_frame=task.start_frame)
     sample_fps = EVERY_FRAME_FPS if settings.exhaustive else settings.sample_fps
-    detector = face_detector(
-        settings.detector, settings.upsample, max(round(settings.sample_fps * NEW_FACE_SWEEP_S), 1)
-    )
-    encoder = FaceEncoder()
-    motion = MotionRegions()
-    tracker = FaceTracker()
-    policy = EncodingPolicy(every=settings.exhaustive)
-    evidence: dict[int, TrackEvidence] = {}
-    clock = StageClock()
+    stages = FrameStages(settings, matcher)
     try:
         with VideoReader(Path(task.video)) as reader:
             info = reader.info
             result.fps, result.width, result.height = info.fps, info.width, info.height
             result.frame_count = info.frame_count
-            tracker.frame_size = (info.height, info.width)
+            stages.tracker.frame_size = (info.height, info.width)
             reported = 0
             for frame in reader.frames(sample_fps, task.start_frame, task.end_frame):
-                clock.lap("decode")
-                regions = (
-                    None
-                    if settings.exhaustive
-                    else motion.regions(frame.image, frame.time_s, tracker.expected_boxes(frame.time_s))
-                )
+                stages.clock.lap("decode")
                 if result.frames_analysed == 0:
                     result.start_time_s = frame.time_s
-                clock.lap("motion")
-                faces = (
-                    detector(frame.image) if regions is None else detector.next_frame(frame.image, regions)
-                )
-                clock.lap("detect")
-                faces = tracker.update(frame.index, frame.time_s, faces)
-                chosen = faces[policy.select(faces, frame.time_s) & whole_in_view(frame.image, faces)]
-                clock.lap("track")
-                if len(chosen):
-                    chosen = replace(chosen, boxes=detector.boxes_to_describe(frame.image, chosen.boxes))
-                    landmarks = face_landmarks(frame.image, chosen.boxes)
-                    usable = good_enough_to_match(frame.image, chosen, landmarks)
-                    for track_id in chosen.track_ids[~usable].tolist():
-                        evidence.setdefault(track_id, TrackEvidence()).low_quality_views += 1
-                    landmarks = [marks for marks, keep in zip(landmarks, usable, strict=True) if keep]
-                    chosen = chosen[usable]
-                clock.lap("quality")
-                if len(chosen):
-                    encodings = encoder.encode(frame.image, landmarks)
-                    clock.lap("encode")
-                    chosen = tracker.confirm(frame.index, frame.time_s, chosen, encodings)
-                    matches = matcher.match(encodings)
-                    policy.record(chosen, frame.time_s, matches.margins)
-                    for row, track_id in enumerate(chosen.track_ids.tolist()):
-                        evidence.setdefault(track_id, TrackEvidence()).add(
-                            frame,
-                            chosen.boxes[row],
-                            encodings[row],
-                            matches.distance[row],
-                            matches.margins[row],
-                        )
-                    clock.lap("match")
+                stages.analyse(frame)
                 result.frames_analysed += 1
                 if on_frames is not None:
                     on_frames(reader.frames_decoded - reported)
                     reported = reader.frames_decoded
-                clock.lap("decode")
+                stages.clock.lap("decode")
             result.frames_decoded = reader.frames_decoded
             result.end_time_s = reader.duration_s
     except (VideoError, cv2.error, RuntimeError) as error:
         result.error = one_line(error)
+    _summarise_tracks(result, task, stages)
+    stages.clock.lap("match")
+    result.stage_seconds = stages.clock.seconds
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _summarise_tracks(result: SegmentResult, task: SegmentTask, stages: FrameStages) -> None:
+    """The segment's faces seen, each summarised here, or (where it may go on over a
+    seam) left open for the assembly to join with the other side."""
     # A face seen is a track found in two analysed frames at least: one detection is a
     # glimpse too brief to judge, and most often a false detection in a busy scene.
     result.tracks = [
         track
-        for track in tracker.tracks
+        for track in stages.tracker.tracks
         if track.detections >= MIN_DETECTIONS or at_seam(track, task, result)
     ]
     for track in result.tracks:
-        if track.track_id not in evidence:
+        evidence = stages.evidence.get(track.track_id)
+        if evidence is None:
             continue
         if at_seam(track, task, result):
-            result.open_evidence[track.track_id] = evidence[track.track_id]
+            result.open_evidence[track.track_id] = evidence
         else:
-            result.matches[track.track_id] = summarise(evidence[track.track_id], matcher)
-    clock.lap("match")
-    result.stage_seconds = clock.seconds
-    result.seconds = time.perf_counter() - began
-    return result
+            result.matches[track.track_id] = summarise(evidence, stages.matcher)
 
 
 def at_seam(track: Track, task: SegmentTask, result: SegmentResult) -> bool:
