@@ -1,4 +1,4 @@
-"""What ``scan`` and ``search`` tell whoever ran them: one typed summary per command,
+"""What ``scan``, ``search`` and ``watchlist info`` tell whoever ran them: one typed summary per command,
 from which both the text a person reads and the ``--json`` a script reads are
 rendered, so the two cannot tell different stories.
 
@@ -10,16 +10,28 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfr_batch.cli.common import optional_percent, plural
+import numpy as np
+
+from lfr_batch.cli.common import cell, optional_percent, plural
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.reports import percent
 from lfr_batch.records.state import VideoRecord
 from lfr_batch.records.timeline import clock
+from lfr_batch.signing import SIGNING_KEY_ENV
 from lfr_batch.terminal import printable
-from lfr_batch.vision.calibration import MISSED_SHARE_WARNING
+from lfr_batch.times import iso
+from lfr_batch.vision.calibration import (
+    DEFAULT_MAX_FALSE_ALERT_RATE,
+    MISSED_SHARE_WARNING,
+    Outlook,
+    load_reference,
+    outlook,
+)
+from lfr_batch.watchlist.model import Watchlist, expiry_text
 
 if TYPE_CHECKING:
     from lfr_batch.scan import RunCuts, ScanResult
@@ -258,3 +270,170 @@ class SearchSummary:
             "candidates": len(self.candidates),
             "above_cut": self.above_cut,
         }
+
+
+@dataclass(frozen=True)
+class SubjectRow:
+    """One subject as ``watchlist info`` lists it."""
+
+    subject_id: str
+    name: str
+    category: str
+    photos: int
+    expires: str  # as the list gives it; "" for never
+    expired: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "expires": self.expires or None}
+
+    def cells(self) -> tuple[str, ...]:
+        expires = cell(self.expires or "-") + (" EXPIRED" if self.expired else "")
+        return (cell(self.subject_id), cell(self.name), str(self.photos), expires, cell(self.category or "-"))
+
+
+@dataclass(frozen=True)
+class WatchlistSummary:
+    """What ``watchlist info`` tells of a list: its subjects, and what to expect of it
+    before any footage (the reference's cuts, false alerts and misses)."""
+
+    path: Path
+    created: str  # ISO 8601, or "" where the list does not say
+    legacy_format: bool  # face_recognition's layout
+    signature_checked: bool
+    subjects: tuple[SubjectRow, ...]
+    encodings: int
+    footage_views: int
+    categories: dict[str, int]
+    reference: str  # what the reference was fitted on
+    outlook: Outlook
+
+    @classmethod
+    def of(cls, path: Path, watchlist: Watchlist, signature_checked: bool, now: datetime) -> WatchlistSummary:
+        per_subject = watchlist.photos_per_subject()
+        subjects = tuple(
+            SubjectRow(
+                s.subject_id, s.name, s.category, int(count), expiry_text(s.expires), s.is_expired(now)
+            )
+            for s, count in zip(watchlist.subjects, per_subject, strict=True)
+        )
+        categories = Counter(s.category or "(none)" for s in watchlist.subjects)
+        return cls(
+            path,
+            iso(watchlist.created),
+            watchlist.legacy_format,
+            signature_checked,
+            subjects,
+            len(watchlist.encodings),
+            int(watchlist.encoding_footage_view.sum()),
+            dict(sorted(categories.items())),
+            load_reference().fitted_on,
+            outlook(watchlist, DEFAULT_MAX_FALSE_ALERT_RATE),
+        )
+
+    @property
+    def expired(self) -> int:
+        return sum(subject.expired for subject in self.subjects)
+
+    def to_json(self) -> dict[str, Any]:
+        cuts = self.outlook.cuts
+        return {
+            "summary_version": SUMMARY_VERSION,
+            "watchlist": str(self.path),
+            "created": self.created or None,
+            "format": "face_recognition" if self.legacy_format else "lfr-batch",
+            "signature_checked": self.signature_checked,
+            "subjects": len(self.subjects),
+            "encodings": self.encodings,
+            "footage_views": self.footage_views,
+            "expired": self.expired,
+            "categories": self.categories,
+            "subject_list": [subject.to_json() for subject in self.subjects],
+            "reference": self.reference,
+            "auto": {
+                "cut_median": round(float(np.median(cuts)), 3),
+                "cut_min": round(float(cuts.min()), 3),
+                "cut_max": round(float(cuts.max()), 3),
+                "cuts": {
+                    s.subject_id: round(float(cut), 3) for s, cut in zip(self.subjects, cuts, strict=True)
+                },
+                "expected_false_alert_rate_percent": percent(self.outlook.expected_false_alert_rate),
+                "own_photos_missed_percent": optional_percent(self.outlook.missed_share),
+            },
+            "thresholds": [
+                {
+                    "threshold": threshold,
+                    "expected_false_alert_rate_percent": percent(rate),
+                    "own_photos_missed_percent": optional_percent(missed),
+                }
+                for threshold, rate, missed in self.outlook.table
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        views = self.footage_views
+        signature = (
+            f"checked with ${SIGNING_KEY_ENV}"
+            if self.signature_checked
+            else f"not checked (${SIGNING_KEY_ENV} is not set)"
+        )
+        return [
+            f"watchlist: {self.path}",
+            f"created: {self.created or 'unknown'}"
+            + (" (face_recognition layout)" if self.legacy_format else ""),
+            f"subjects: {len(self.subjects)}   encodings: {self.encodings}   footage views: {views}"
+            + ("" if views else " (rebuild with 'watchlist build' to add them)"),
+            f"signature: {signature}",
+            f"expired: {self.expired}",
+            "categories:",
+            *(f"  {count:5d}  {printable(category)}" for category, count in self.categories.items()),
+            "",
+            *self._subject_table(),
+            "",
+            *self._outlook_lines(),
+        ]
+
+    def warnings(self) -> list[str]:
+        """What stderr says besides the lines."""
+        missed = self.outlook.missed_share
+        if missed is None or missed <= MISSED_SHARE_WARNING:
+            return []
+        return [
+            "warning: many of the list's own people would be missed: more photos per subject, "
+            "sharper photos or a shorter list would find more of them"
+        ]
+
+    def _subject_table(self) -> list[str]:
+        header = ("subject_id", "name", "photos", "expires", "category")
+        rows = [header, *(subject.cells() for subject in self.subjects)]
+        widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+        return [
+            "  ".join(
+                value.rjust(width) if column == 2 else value.ljust(width)
+                for column, (value, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+            for row in rows
+        ]
+
+    def _outlook_lines(self) -> list[str]:
+        """What to expect of the list before any footage: its cuts, false alerts and misses."""
+        cuts, missed = self.outlook.cuts, self.outlook.missed_share
+        strictest = np.argsort(cuts)[: min(3, len(cuts))]
+        lines = [
+            f"cuts before any footage (the reference, {self.reference}; each scan recalibrates them on "
+            "the faces it sees), at most 1 false alert in 10,000 faces seen:",
+            f"  median {np.median(cuts):.3f}, from {cuts.min():.3f} to {cuts.max():.3f}",
+            "  strictest (their photos lie near the average face, so strangers come near them): "
+            + ", ".join(f"{cell(self.subjects[i].subject_id)} {cuts[i]:.3f}" for i in strictest),
+        ]
+        if missed is not None:
+            lines.append(
+                f"  {100 * missed:.0f}% of the list's own photos, shown as footage shows faces, lie beyond "
+                "their subject's cut"
+            )
+        lines.append(
+            f"{'one threshold for all':>21}  {'false alerts per 10,000 faces':>30}  {'own photos missed':>17}"
+        )
+        for threshold, rate, share in self.outlook.table:
+            shown = "-" if share is None else f"{100 * share:.1f}%"
+            lines.append(f"{threshold:>21.3f}  {rate * 10_000:>30.3g}  {shown:>17}")
+        return lines
