@@ -19,7 +19,7 @@ import math
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -452,66 +452,151 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             },
         )
         result = ScanResult(deployment_dir=config.deployment_dir, records=[], watchlist_sha256=loaded.sha256)
-        scan_footage(videos, state, loaded, config, scanned_at, evidence, progress, result, background)
-        refuse_if_nothing_scanned(created, result, "deployment")
+        run = FootageRun(state, loaded, config, evidence, result, scanned_at, began, progress)
+        run.scan(videos, background)
+        run.finish(created, "deployment")
         if result.cuts is not None:
             _warn_about_cuts(watchlist, config, result.cuts)
-        finish_run(state, scanned_at, began, result)
-        evidence.write_reports(state)
         return result
 
 
-def scan_footage(
-    videos: list[Path],
-    state: DeploymentState,
-    loaded: LoadedWatchlist,
-    config: ScanConfig,
-    scanned_at: datetime,
-    evidence: Evidence,
-    progress: ProgressCallback | None,
-    result: ScanResult,
-    background: list[Path] = (),  # type: ignore[assignment]
-) -> None:
-    """Scan the videos the folder has not scanned yet (and the ``background`` footage,
-    whose faces only calibrate), calibrate on their faces, and commit each video,
-    keeping what ``evidence`` keeps of its alerts. Called under the folder's lock."""
-    report = progress or (lambda _event: None)
-    settings = AnalysisSettings(
-        watchlist=loaded.path,
-        watchlist_stamp=loaded.stamp,
-        fixed_threshold=config.threshold,
-        max_false_alert_rate=config.max_false_alert_rate,
-        sample_fps=config.sample_fps,
-        upsample=config.upsample,
-        detector=config.detector,
-        exhaustive=config.exhaustive,
-        at=scanned_at,
-        keep_distances=config.keep_distances,
-    )
-    faces = DistanceHistograms(loaded.watchlist.size)
-    planned, tasks = _plan_videos(videos, state, settings, config, result, faces)
-    calibrating, calibrating_tasks = _plan_background(background, settings, config, faces, planned)
-    _warn_about_start(config.start, [video.path for video in planned])
-    if not planned:
-        return
-    report(
-        Progress(
-            "scan_start",
-            total=len(planned),
-            frames=sum(v.frame_count for v in planned + calibrating),
+@dataclass
+class FootageRun:
+    """One run of footage into one folder (a deployment, or a search's case), under the
+    folder's lock: what each of its steps reads, held once. :meth:`scan` analyses the
+    videos the folder has not scanned (and any background footage, whose faces only
+    calibrate), calibrates on their faces and commits each video, keeping what
+    ``evidence`` keeps of its matches; :meth:`finish` records the run and writes the
+    reports."""
+
+    state: DeploymentState
+    loaded: LoadedWatchlist
+    config: ScanConfig
+    evidence: Evidence
+    result: ScanResult
+    started_at: datetime  # what every record of the run says it was scanned at
+    began: float  # time.perf_counter() when the command began, for processing_seconds
+    progress: ProgressCallback | None = None
+
+    def scan(self, videos: list[Path], background: Sequence[Path] = ()) -> None:
+        config, result = self.config, self.result
+        report = self.progress or (lambda _event: None)
+        settings = AnalysisSettings(
+            watchlist=self.loaded.path,
+            watchlist_stamp=self.loaded.stamp,
+            fixed_threshold=config.threshold,
+            max_false_alert_rate=config.max_false_alert_rate,
+            sample_fps=config.sample_fps,
+            upsample=config.upsample,
+            detector=config.detector,
+            exhaustive=config.exhaustive,
+            at=self.started_at,
+            keep_distances=config.keep_distances,
         )
-    )
-    _analyse(planned + calibrating, tasks + calibrating_tasks, config, report)
-    background_faces = sum(video.assembly.faces_seen for video in calibrating)
-    result.cuts = run_cuts(loaded.watchlist, config, faces, background_faces)
-    evidence.calibrated(state, result.cuts)
-    for video in planned:
-        result.scanned.append(
-            _commit(video, state, loaded.watchlist, config, scanned_at, evidence, result.cuts)
+        faces = DistanceHistograms(self.loaded.watchlist.size)
+        planned, tasks = _plan_videos(videos, self.state, settings, config, result, faces)
+        calibrating, calibrating_tasks = _plan_background(background, settings, config, faces, planned)
+        _warn_about_start(config.start, [video.path for video in planned])
+        if not planned:
+            return
+        frames = sum(video.frame_count for video in planned + calibrating)
+        report(Progress("scan_start", total=len(planned), frames=frames))
+        _analyse(planned + calibrating, tasks + calibrating_tasks, config, report)
+        background_faces = sum(video.assembly.faces_seen for video in calibrating)
+        result.cuts = run_cuts(self.loaded.watchlist, config, faces, background_faces)
+        self.evidence.calibrated(self.state, result.cuts)
+        for video in planned:
+            result.scanned.append(self._commit(video, result.cuts))
+            for stage, seconds in video.assembly.stage_seconds.items():
+                result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
+            report(Progress("video_end", video=video.path))
+
+    def finish(self, created: bool, noun: str) -> None:
+        """Record the run and write the reports; a ``noun`` (deployment or case) this run
+        created, none of whose videos could be read, is removed instead."""
+        refuse_if_nothing_scanned(created, self.result, noun)
+        result = self.result
+        self.state.finish_run(
+            {
+                "started": iso(self.started_at),
+                "finished": iso(datetime.now(UTC).replace(microsecond=0)),
+                "processing_seconds": round(time.perf_counter() - self.began, 3),
+                "videos_scanned": len(result.scanned),
+                "videos_skipped": len(result.skipped),
+                "software_version": __version__,
+                **({"cuts": result.cuts.to_payload()} if result.cuts else {}),
+            }
         )
-        for stage, seconds in video.assembly.stage_seconds.items():
-            result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
-        report(Progress("video_end", video=video.path))
+        result.records = self.state.ordered()
+        self.evidence.write_reports(self.state)
+
+    def _commit(self, video: _Planned, cuts: RunCuts) -> VideoRecord:
+        """Turn a finished video's segments into its record: its alerts at the run's
+        cuts, their evidence kept (snapshots written), then the record stored
+        (atomically, last)."""
+        assembly, state, watchlist = video.assembly, self.state, self.loaded.watchlist
+        common = {
+            "sha256": video.sha256,
+            "video": str(video.path),
+            "sequence": state.next_sequence(),
+            "start": _video_start(video.path, self.config.start),
+            "scanned_at": self.started_at,
+            "processing_seconds": round(assembly.seconds, 3),
+        }
+        first_error = video.error or next((error for index, error in assembly.errors if index == 0), "")
+        if first_error:
+            logger.error("%s: skipped: %s", video.path, first_error)
+            record = VideoRecord(**common, status="failed", reason=first_error)
+            state.commit(record)
+            return record
+        in_force = np.array([not subject.is_expired(self.started_at) for subject in watchlist.subjects])
+        alerts = self.evidence.keep(state, assembly.alerts(np.where(in_force, cuts.cuts, -np.inf)), watchlist)
+        broken = _broken(assembly)
+        if broken:
+            logger.warning("%s: %s", video.path, "; ".join(broken))
+        record = VideoRecord(
+            **common,
+            status="partial" if broken else "ok",
+            reason="; ".join(broken),
+            duration_s=round(assembly.end_time_s, 3),
+            fps=round(assembly.fps, 3),
+            width=assembly.width,
+            height=assembly.height,
+            frames_decoded=assembly.frames_decoded,
+            frames_analysed=assembly.frames_analysed,
+            faces_seen=assembly.faces_seen,
+            faces_low_quality=assembly.faces_low_quality,
+            faces_seen_by_bin=assembly.faces_seen_by_bin,
+            alerts=alerts,
+            distances=_distance_rows(assembly, watchlist) if assembly.keep_distances else [],
+        )
+        state.commit(record)
+        self.evidence.committed(state)
+        _log_video(video, record)
+        return record
+
+
+def _broken(assembly: VideoAssembly) -> list[str]:
+    """What went wrong in a video read in part: a segment's error, or decoding that stopped early."""
+    broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
+    if not broken and assembly.frame_count and assembly.frames_decoded < 0.9 * assembly.frame_count:
+        broken.append(f"decoding stopped after {assembly.frames_decoded} of {assembly.frame_count} frames")
+    return broken
+
+
+def _log_video(video: _Planned, record: VideoRecord) -> None:
+    logger.info(
+        "%s: %d frames analysed, %d faces seen, %d alerts",
+        video.path,
+        record.frames_analysed,
+        record.faces_seen,
+        len(record.alerts),
+    )
+    logger.info(
+        "%s: processing seconds by stage: %s",
+        video.path,
+        ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in video.assembly.stage_seconds.items()),
+    )
 
 
 def refuse_if_nothing_scanned(created: bool, result: ScanResult, noun: str) -> None:
@@ -525,21 +610,6 @@ def refuse_if_nothing_scanned(created: bool, result: ScanResult, noun: str) -> N
             f"nothing scanned: {which} be read as video (see above); "
             f"{noun} {result.deployment_dir.name} was not created"
         )
-
-
-def finish_run(state: DeploymentState, scanned_at: datetime, began: float, result: ScanResult) -> None:
-    state.finish_run(
-        {
-            "started": iso(scanned_at),
-            "finished": iso(datetime.now(UTC).replace(microsecond=0)),
-            "processing_seconds": round(time.perf_counter() - began, 3),
-            "videos_scanned": len(result.scanned),
-            "videos_skipped": len(result.skipped),
-            "software_version": __version__,
-            **({"cuts": result.cuts.to_payload()} if result.cuts else {}),
-        }
-    )
-    result.records = state.ordered()
 
 
 def _warn_about_cuts(watchlist: Watchlist, config: ScanConfig, cuts: RunCuts) -> None:
@@ -603,7 +673,7 @@ def _plan_videos(
 
 
 def _plan_background(
-    videos: list[Path],
+    videos: Sequence[Path],
     settings: AnalysisSettings,
     config: ScanConfig,
     faces: DistanceHistograms,
@@ -650,75 +720,6 @@ def _analyse(
                 video.assembly.finish()
     finally:
         results.close()
-
-
-def _commit(
-    video: _Planned,
-    state: DeploymentState,
-    watchlist: Watchlist,
-    config: ScanConfig,
-    scanned_at: datetime,
-    evidence: Evidence,
-    cuts: RunCuts,
-) -> VideoRecord:
-    """Turn a finished video's segments into its record: its alerts at the run's
-    cuts, their evidence kept (snapshots written), then the record stored
-    (atomically, last)."""
-    assembly = video.assembly
-    start = _video_start(video.path, config.start)
-    common = {
-        "sha256": video.sha256,
-        "video": str(video.path),
-        "sequence": state.next_sequence(),
-        "start": start,
-        "scanned_at": scanned_at,
-        "processing_seconds": round(assembly.seconds, 3),
-    }
-    first_error = video.error or next((error for index, error in assembly.errors if index == 0), "")
-    if first_error:
-        logger.error("%s: skipped: %s", video.path, first_error)
-        record = VideoRecord(**common, status="failed", reason=first_error)
-        state.commit(record)
-        return record
-
-    in_force = np.array([not subject.is_expired(scanned_at) for subject in watchlist.subjects])
-    alerts = evidence.keep(state, assembly.alerts(np.where(in_force, cuts.cuts, -np.inf)), watchlist)
-    broken = [f"segment {index + 1}: {error}" for index, error in assembly.errors]
-    if not broken and assembly.frame_count and assembly.frames_decoded < 0.9 * assembly.frame_count:
-        broken.append(f"decoding stopped after {assembly.frames_decoded} of {assembly.frame_count} frames")
-    if broken:
-        logger.warning("%s: %s", video.path, "; ".join(broken))
-    record = VideoRecord(
-        **common,
-        status="partial" if broken else "ok",
-        reason="; ".join(broken),
-        duration_s=round(assembly.end_time_s, 3),
-        fps=round(assembly.fps, 3),
-        width=assembly.width,
-        height=assembly.height,
-        frames_decoded=assembly.frames_decoded,
-        frames_analysed=assembly.frames_analysed,
-        faces_seen=assembly.faces_seen,
-        faces_low_quality=assembly.faces_low_quality,
-        faces_seen_by_bin=assembly.faces_seen_by_bin,
-        alerts=alerts,
-        distances=_distance_rows(assembly, watchlist) if assembly.keep_distances else [],
-    )
-    state.commit(record)
-    evidence.committed(state)
-    logger.info(
-        "%s: %d frames analysed, %d faces seen, %d alerts",
-        video.path,
-        record.frames_analysed,
-        record.faces_seen,
-        len(alerts),
-    )
-    logger.info(
-        "%s: processing seconds by stage: %s",
-        video.path,
-        ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in assembly.stage_seconds.items()),
-    )
-    return record
 
 
 class AlertEvidence:

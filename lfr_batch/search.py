@@ -2,7 +2,7 @@
 
 An investigator's photos of one person (each must show exactly one usable face)
 become a one-subject list, and the footage runs through the same engine as a
-scan (:func:`lfr_batch.scan.scan_footage`): segments, workers or Dask,
+scan (:class:`lfr_batch.scan.FootageRun`): segments, workers or Dask,
 skip-on-rerun, a record per video. Every track is compared with the person, and
 the result is a ranked list of candidates for a trained person to judge, not an
 alert: the candidates down to a cut calibrated as a scan's cuts are, on the faces
@@ -45,17 +45,15 @@ from lfr_batch.records.case_report import (
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
 from lfr_batch.scan import (
+    FootageRun,
     ProgressCallback,
     RunCuts,
     ScanConfig,
     ScanResult,
     alert_record,
     find_footage,
-    finish_run,
     load_for_scan,
     open_state,
-    refuse_if_nothing_scanned,
-    scan_footage,
 )
 from lfr_batch.signing import signing_key
 from lfr_batch.vision import DetectorName
@@ -344,10 +342,9 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
         scanned_at = datetime.now(UTC).replace(microsecond=0)
         result = ScanResult(deployment_dir=config.case_dir, records=[], watchlist_sha256=probe.sha256)
         loaded = load_for_scan(scan_config.watchlist)
-        scan_footage(videos, state, loaded, scan_config, scanned_at, evidence, progress, result)
-        refuse_if_nothing_scanned(created, result, "case")
-        finish_run(state, scanned_at, began, result)
-        evidence.write_reports(state)
+        run = FootageRun(state, loaded, scan_config, evidence, result, scanned_at, began, progress)
+        run.scan(videos)
+        run.finish(created, "case")
         return SearchResult(
             config.case_dir,
             result,
