@@ -34,7 +34,7 @@ from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
 from lfr_batch.records.folder import DeploymentFolder, check_folder_name
 from lfr_batch.records.reports import write_reports
-from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, ScanSettings, VideoRecord
 from lfr_batch.signing import signing_key
 from lfr_batch.times import FILENAME_TIMESTAMP, RANGE_TEXT, in_range, iso
 from lfr_batch.vision import DetectorName
@@ -116,22 +116,22 @@ class ScanConfig:
     def deployment_dir(self) -> Path:
         return self.out_dir / self.deployment
 
-    def scan_settings(self, watchlist_sha256: str) -> dict[str, Any]:
+    def scan_settings(self, watchlist_sha256: str) -> ScanSettings:
         """The settings every run into one deployment must share for its figures to add up."""
-        return {
-            "watchlist_sha256": watchlist_sha256,
-            "threshold": "auto" if self.threshold is None else self.threshold,
-            "threshold_mode": "auto" if self.threshold is None else "fixed",
-            "max_false_alert_rate": self.max_false_alert_rate,
-            "keep_distances": self.keep_distances,
-            "sample_fps": self.sample_fps,
-            "upsample": self.upsample,
-            "detector": self.detector,
-            "exhaustive": self.exhaustive,
-            "segment_seconds": self.segment_seconds,
-            "detector_model": face_detector(self.detector).model_name,
-            "encoder_model": FaceEncoder.model_name,
-        }
+        return ScanSettings(
+            watchlist_sha256=watchlist_sha256,
+            threshold="auto" if self.threshold is None else self.threshold,
+            threshold_mode="auto" if self.threshold is None else "fixed",
+            max_false_alert_rate=self.max_false_alert_rate,
+            keep_distances=self.keep_distances,
+            sample_fps=self.sample_fps,
+            upsample=self.upsample,
+            detector=self.detector,
+            exhaustive=self.exhaustive,
+            segment_seconds=self.segment_seconds,
+            detector_model=face_detector(self.detector).model_name,
+            encoder_model=FaceEncoder.model_name,
+        )
 
 
 @dataclass(frozen=True)
@@ -627,7 +627,7 @@ def _warn_about_cuts(watchlist: Watchlist, config: ScanConfig, cuts: RunCuts) ->
 
 
 def open_state(
-    folder: Path, scan_settings: dict[str, Any], overwrite: bool, outputs: tuple[Path, ...]
+    folder: Path, scan_settings: ScanSettings, overwrite: bool, outputs: tuple[Path, ...]
 ) -> DeploymentState:
     """The folder's state, checked against these settings; for --overwrite, a new one in
     place of whatever it held (readable or not), its ``outputs`` removed."""

@@ -307,13 +307,13 @@ def search(config: SearchConfig, progress: ProgressCallback | None = None) -> Se
     evidence = CandidateEvidence(paths, config.max_false_candidate_rate, config.top, config.below)
     created = not config.case_dir.exists()  # before the lock makes the folder
     with paths.lock("search", wait=config.wait):
-        scan_settings = {
-            **scan_config.scan_settings(probe.sha256),
-            "kind": CASE_KIND,
-            "top": config.top,
-            "below": config.below,
-            "max_false_candidate_rate": config.max_false_candidate_rate,
-        }
+        scan_settings = replace(
+            scan_config.scan_settings(probe.sha256),
+            kind=CASE_KIND,
+            top=config.top,
+            below=config.below,
+            max_false_candidate_rate=config.max_false_candidate_rate,
+        )
         if not config.overwrite:
             _refuse_another_person(DeploymentState(config.case_dir), probe, config)
         state = open_state(config.case_dir, scan_settings, config.overwrite, evidence.outputs)

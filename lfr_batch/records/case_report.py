@@ -97,7 +97,7 @@ CASE_LEGEND = legend("candidate, not reviewed", "match", "no match")
 
 
 def is_case(state: DeploymentState) -> bool:
-    return state.settings.get("scan", {}).get("kind") == CASE_KIND
+    return state.kind == CASE_KIND
 
 
 def shown_count(distances: list[float], cut: float, top: int, below: int) -> int:
@@ -115,7 +115,7 @@ def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
 def case_cut(state: DeploymentState) -> float:
     """The case's cut: its latest search's, calibrated on the faces that search saw (a
     case searched before cuts were calibrated per run keeps the one in its settings)."""
-    cut = state.settings.get("watchlist", {}).get("cut", state.report_settings().get("cut"))
+    cut = state.settings.get("watchlist", {}).get("cut", state.report_settings().cut)
     if cut is None:
         raise ReportError(f"the scan state of case {state.deployment_dir.name} names no cut: search it again")
     return float(cut)

@@ -278,7 +278,7 @@ def evaluate(
             # Faces seen are not split by group: false alerts per face seen stays an overall figure.
             results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
     sweep = None
-    if settings.get("keep_distances"):
+    if settings.keep_distances:
         distances = pd.DataFrame(
             [{"video": record.video, **row} for record in state.ordered() for row in record.distances],
             columns=["video", "first_seen_s", "last_seen_s", "subject_1", "distance_1", "best_view_distance"],

@@ -233,11 +233,11 @@ def latest_cuts(state: DeploymentState) -> dict[str, Any]:
     for run in reversed(state.settings.get("runs", [])):
         if run.get("cuts"):
             return run["cuts"]
-    settings, watchlist = state.settings["scan"], state.settings.get("watchlist", {})
-    fixed = settings["threshold"]
+    settings, watchlist = state.report_settings(), state.settings.get("watchlist", {})
+    fixed = settings.threshold
     threshold = fixed if isinstance(fixed, int | float) else None  # auto, and no run scanned yet
     return {
-        "mode": settings.get("threshold_mode", "fixed"),
+        "mode": settings.threshold_mode,
         "source": watchlist.get("calibration", ""),
         "faces": None,
         "cut_median": threshold,
@@ -329,10 +329,10 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         # the state and --max-false-alert-rate hold them as fractions.
         "expected_false_alert_rate_percent": percent(cuts["expected_false_alert_rate"]),
         "expected_missed_percent": "" if missed is None else round(100.0 * missed, 2),
-        "threshold_mode": settings.get("threshold_mode", "fixed"),
-        "max_false_alert_rate_percent": percent(settings["max_false_alert_rate"])
-        if "max_false_alert_rate" in settings
-        else "",
+        "threshold_mode": settings.threshold_mode,
+        "max_false_alert_rate_percent": ""
+        if settings.max_false_alert_rate is None
+        else percent(settings.max_false_alert_rate),
         "calibration": cuts["source"],
         "calibration_faces": cuts["faces"],
         "faces_low_quality": sum(r.faces_low_quality for r in records),
@@ -343,15 +343,15 @@ def deployment_row(state: DeploymentState, reviews: dict[str, dict[str, str]]) -
         "processing_seconds": round(sum(run["processing_seconds"] for run in runs), 3),
         "software": SOFTWARE_NAME,
         "software_version": __version__,
-        "detector": settings.get("detector_model", ""),
-        "encoder": settings.get("encoder_model", ""),
+        "detector": settings.detector_model,
+        "encoder": settings.encoder_model,
         "footage_seconds": round(footage_s, 3),
         "watchlist": watchlist.get("file", ""),
-        "watchlist_sha256": settings["watchlist_sha256"],
+        "watchlist_sha256": settings.watchlist_sha256,
         "watchlist_created": watchlist.get("created", ""),
         "expired_subjects_excluded": watchlist.get("expired_subjects", 0),
-        "sample_fps": settings["sample_fps"],
-        "upsample": settings["upsample"],
+        "sample_fps": settings.sample_fps,
+        "upsample": settings.upsample,
         "scanned_at": runs[-1]["started"] if runs else "",
     }
 
@@ -380,7 +380,7 @@ def write_reports(state: DeploymentState) -> None:
             xlsx_bytes(ALERT_COLUMNS, rows, numbers=ALERT_NUMBERS, moments=ALERT_MOMENTS, sheet="alerts"),
         ),
     ]
-    if settings.get("keep_distances"):
+    if settings.keep_distances:
         distances = ({"video": r.video, **row} for r in state.ordered() for row in r.distances)
         files.append((paths.distances_csv, csv_bytes(DISTANCE_COLUMNS, distances)))
     shown = [{key: cell_text(value) for key, value in row.items()} for row in rows]

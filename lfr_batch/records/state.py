@@ -17,18 +17,22 @@ damage never stops a command on the others.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import operator
 import os
 import re
 import shutil
 import sqlite3
+import types
+import typing
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from lfr_batch.errors import ConfigError, ReportError
 from lfr_batch.files import make_folder, protect, read_regular
@@ -140,33 +144,70 @@ RUN_CUTS = Fields(
     },
     frozenset({"mode", "source", "faces", "cut_median", "cut_min", "cut_max", "expected_false_alert_rate"}),
 )
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """How a folder's footage is scanned: what every run into one deployment (or case)
+    must share for its figures to add up, stored as the state's ``scan`` settings. A
+    field at its default of None (or a scan's empty ``kind``) is not stored, so the
+    settings of a folder written before a field existed read back as they were."""
+
+    watchlist_sha256: str
+    threshold: float | Literal["auto"]  # a fixed distance, or a cut per subject
+    sample_fps: float
+    upsample: int
+    threshold_mode: str = "fixed"  # "auto" or "fixed"; folders scanned before cuts per subject: fixed
+    max_false_alert_rate: float | None = None
+    keep_distances: bool = False
+    detector: str = ""
+    exhaustive: bool = False
+    segment_seconds: float | None = None
+    detector_model: str = ""
+    encoder_model: str = ""
+    kind: str = ""  # "" for a scan's deployment, "case" for a search's case
+    cut: float | None = None  # a case's cut, where an early search kept it here
+    top: int | None = None
+    below: int | None = None
+    max_false_candidate_rate: float | None = None
+
+    # The shape the store holds them in: every field may be missing (a folder whose
+    # first scan was killed), none may be null.
+    STORED: ClassVar[Fields]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None and not (name == "kind" and value == "")
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ScanSettings:
+        """Settings as the store holds them (checked against :attr:`STORED`)."""
+        return cls(**{f.name: payload[f.name] for f in fields(cls) if f.name in payload})
+
+
+def _not_null(hint: Any) -> Any:
+    """The hint without None: a field not set is left out of the store, not null."""
+    kept = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(kept) < len(typing.get_args(hint)):
+        return functools.reduce(operator.or_, kept)
+    return hint
+
+
+ScanSettings.STORED = Fields(
+    {name: _not_null(hint) for name, hint in typing.get_type_hints(ScanSettings).items() if name != "STORED"}
+)
+
+
 # The settings as the store holds them. Every field is optional here (a folder whose
 # first scan was killed holds only some); what the reports need is checked by
 # DeploymentState.report_settings().
 SETTINGS_FIELDS = Fields(
     {
         "version": int,
-        "scan": Fields(
-            {
-                "watchlist_sha256": str,
-                "threshold": float | Literal["auto"],  # a fixed distance, or a cut per subject
-                "threshold_mode": str,
-                "max_false_alert_rate": float,
-                "keep_distances": bool,
-                "sample_fps": float,
-                "upsample": int,
-                "detector": str,
-                "exhaustive": bool,
-                "segment_seconds": float,
-                "detector_model": str,
-                "encoder_model": str,
-                "kind": str,
-                "cut": float,
-                "top": int,
-                "below": int,
-                "max_false_candidate_rate": float,
-            }
-        ),
+        "scan": ScanSettings.STORED,
         "deployment": dict[str, str],
         "watchlist": Fields(
             {
@@ -193,7 +234,8 @@ SETTINGS_FIELDS = Fields(
         ),
     }
 )
-REPORT_SETTINGS = ("watchlist_sha256", "threshold", "sample_fps", "upsample")
+# What every report reads of the settings: the fields a ScanSettings cannot do without.
+REPORT_SETTINGS = tuple(f.name for f in fields(ScanSettings) if f.default is MISSING)
 # A review entry: its answers, who gave them and when, all text.
 REVIEW_ENTRY = dict[str, str]
 # The audit log's length and last hash after the last command on a folder, signed with
@@ -438,30 +480,31 @@ class DeploymentState:
                     db.execute("ROLLBACK")
                 raise
 
-    def check_same_scan(self, scan_settings: dict[str, Any]) -> None:
+    def check_same_scan(self, settings: ScanSettings) -> None:
         """Refuse to add footage scanned in another way: the figures would not add up."""
-        stored = self.settings.get("scan", {})
-        differing = [key for key, value in scan_settings.items() if stored.get(key) != value]
+        stored, wanted = self.settings.get("scan", {}), settings.to_payload()
+        differing = [key for key, value in wanted.items() if stored.get(key) != value]
         if differing:
-            described = ", ".join(
-                f"{key} {stored.get(key)!r} (now {scan_settings[key]!r})" for key in differing
-            )
+            described = ", ".join(f"{key} {stored.get(key)!r} (now {wanted[key]!r})" for key in differing)
             raise ConfigError(
                 f"deployment {self.deployment_dir.name} was scanned with {described}; "
                 "scan with the same settings, use another --deployment, or --overwrite"
             )
 
-    def report_settings(self) -> dict[str, Any]:
+    def report_settings(self) -> ScanSettings:
         """The scan settings every report needs, or one line saying which are missing."""
         scan = self.settings.get("scan", {})
         missing = [key for key in REPORT_SETTINGS if key not in scan]
         if missing:
             raise self._unreadable(f"its settings lack scan.{', scan.'.join(missing)}")
-        return scan
+        return ScanSettings.from_payload(scan)
 
-    def start(
-        self, scan_settings: dict[str, Any], details: dict[str, str], watchlist: dict[str, Any]
-    ) -> None:
+    @property
+    def kind(self) -> str:
+        """What scanned the folder: "" for a scan's deployment, "case" for a search's case."""
+        return str(self.settings.get("scan", {}).get("kind", ""))
+
+    def start(self, settings: ScanSettings, details: dict[str, str], watchlist: dict[str, Any]) -> None:
         """Record the settings (first run), the published details given now and the
         watchlist's facts, so reports can be rewritten later without the watchlist."""
         stored_details = self.settings.get("deployment", {})
@@ -469,7 +512,7 @@ class DeploymentState:
         self.settings = {
             **self.settings,
             "version": STATE_VERSION,
-            "scan": scan_settings,
+            "scan": settings.to_payload(),
             "deployment": merged,
             "watchlist": watchlist,
             "runs": self.settings.get("runs", []),
