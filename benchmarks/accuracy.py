@@ -548,7 +548,7 @@ def analysed_faces(video: Path, watchlist_path: Path) -> list[SeenFace]:
         upsample=1,
         detector="blazeface",
         exhaustive=False,
-        at=datetime.now(UTC),
+        scanned_at=datetime.now(UTC),
     )
     result = analyse(SegmentTask(str(video), 0, 0, None, settings))
     tracks = {track.track_id: track for track in result.tracks}

@@ -24,12 +24,12 @@ from pathlib import Path
 from common import machine
 
 from lfr_batch.files import write_atomic
-from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import DeploymentState, Finding, VideoRecord
 
 
 def video_record(number: int) -> VideoRecord:
     alerts = [
-        AlertRecord(
+        Finding(
             alert_id=f"A{2 * number + k + 1:05d}",
             track_id=k,
             first_seen_s=1.0 + k,

@@ -69,7 +69,7 @@ def settings_matcher(settings: AnalysisSettings) -> WatchlistMatcher:
         settings.watchlist_stamp,
         settings.fixed_threshold,
         settings.max_false_alert_rate,
-        settings.at,
+        settings.scanned_at,
     )
 
 

@@ -34,7 +34,7 @@ from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, on_value
 from lfr_batch.records.folder import DeploymentFolder, check_folder_name
 from lfr_batch.records.reports import write_reports
-from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, ScanSettings, VideoRecord
+from lfr_batch.records.state import TIMELINE_BIN_S, DeploymentState, Finding, ScanSettings, VideoRecord
 from lfr_batch.signing import signing_key
 from lfr_batch.times import FILENAME_TIMESTAMP, RANGE_TEXT, in_range, iso
 from lfr_batch.vision import DetectorName
@@ -376,8 +376,9 @@ class Evidence(Protocol):
         """Called once the run's cuts are known, before its first video is committed."""
         ...
 
-    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
-        """The records (and evidence on disk) of one video's matched tracks."""
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[Finding]:
+        """The findings (alerts, or candidates), with their evidence on disk, that the
+        folder keeps of one video's matched tracks."""
         ...
 
     def committed(self, state: DeploymentState) -> None:
@@ -474,7 +475,7 @@ class FootageRun:
     config: ScanConfig
     evidence: Evidence
     result: ScanResult
-    started_at: datetime  # what every record of the run says it was scanned at
+    scanned_at: datetime  # when the run began, as every record of it says
     began: float  # time.perf_counter() when the command began, for processing_seconds
     progress: ProgressCallback | None = None
 
@@ -490,7 +491,7 @@ class FootageRun:
             upsample=config.upsample,
             detector=config.detector,
             exhaustive=config.exhaustive,
-            at=self.started_at,
+            scanned_at=self.scanned_at,
             keep_distances=config.keep_distances,
         )
         faces = DistanceHistograms(self.loaded.watchlist.size)
@@ -518,7 +519,7 @@ class FootageRun:
         result = self.result
         self.state.finish_run(
             {
-                "started": iso(self.started_at),
+                "started": iso(self.scanned_at),
                 "finished": iso(datetime.now(UTC).replace(microsecond=0)),
                 "processing_seconds": round(time.perf_counter() - self.began, 3),
                 "videos_scanned": len(result.scanned),
@@ -540,7 +541,7 @@ class FootageRun:
             "video": str(video.path),
             "sequence": state.next_sequence(),
             "start": _video_start(video.path, self.config.start),
-            "scanned_at": self.started_at,
+            "scanned_at": self.scanned_at,
             "processing_seconds": round(assembly.seconds, 3),
         }
         first_error = video.error or next((error for index, error in assembly.errors if index == 0), "")
@@ -549,7 +550,7 @@ class FootageRun:
             record = VideoRecord(**common, status="failed", reason=first_error)
             state.commit(record)
             return record
-        in_force = np.array([not subject.is_expired(self.started_at) for subject in watchlist.subjects])
+        in_force = np.array([not subject.is_expired(self.scanned_at) for subject in watchlist.subjects])
         alerts = self.evidence.keep(state, assembly.alerts(np.where(in_force, cuts.cuts, -np.inf)), watchlist)
         broken = _broken(assembly)
         if broken:
@@ -730,7 +731,7 @@ class AlertEvidence:
         self.paths = paths
         self.outputs = paths.deployment_outputs
 
-    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[Finding]:
         records = []
         number = state.next_alert_number()
         for alert in alerts:
@@ -746,7 +747,7 @@ class AlertEvidence:
                 write_atomic(self.paths.file(subject_photo), subject.photo_jpeg)
             runner_up, runner_up_distance = alert.runner_up
             records.append(
-                alert_record(
+                stored_finding(
                     alert,
                     alert_id,
                     snapshot,
@@ -768,11 +769,12 @@ class AlertEvidence:
         write_reports(state)
 
 
-def alert_record(alert: Alert, alert_id: str, snapshot: str, subject: Subject, **extra: Any) -> AlertRecord:
-    """The stored record of a matched track, its snapshot already written."""
+def stored_finding(alert: Alert, finding_id: str, snapshot: str, subject: Subject, **extra: Any) -> Finding:
+    """The stored record of a matched track (an alert, or a candidate), its snapshot
+    already written."""
     top, right, bottom, left = alert.best.box
-    return AlertRecord(
-        alert_id=alert_id,
+    return Finding(
+        alert_id=finding_id,
         track_id=alert.track.track_id,
         first_seen_s=round(alert.track.first_seen_s, 3),
         last_seen_s=round(alert.track.last_seen_s, 3),

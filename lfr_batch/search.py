@@ -43,17 +43,17 @@ from lfr_batch.records.case_report import (
     write_case_reports,
 )
 from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import DeploymentState, Finding, VideoRecord
 from lfr_batch.scan import (
     FootageRun,
     ProgressCallback,
     RunCuts,
     ScanConfig,
     ScanResult,
-    alert_record,
     find_footage,
     load_for_scan,
     open_state,
+    stored_finding,
 )
 from lfr_batch.signing import signing_key
 from lfr_batch.vision import DetectorName
@@ -225,7 +225,7 @@ class CandidateEvidence:
     def _shown(self, distances: list[float]) -> int:
         return shown_count(distances, self.cut, self.top, self.below)
 
-    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[AlertRecord]:
+    def keep(self, state: DeploymentState, alerts: list[Alert], watchlist: Watchlist) -> list[Finding]:
         held = [alert.distance for _video, alert in state.alerts()]
         found = sorted(alerts, key=lambda a: a.distance)
         distances = sorted(held + [round(a.distance, 4) for a in found])
@@ -242,7 +242,7 @@ class CandidateEvidence:
             write_atomic(self.paths.file(snapshot), alert.best.snapshot_jpeg)
             subject = watchlist.subjects[alert.subject_index]
             records.append(
-                alert_record(alert, candidate_id, snapshot, subject, subject_photo=self.paths.probe_face(0))
+                stored_finding(alert, candidate_id, snapshot, subject, subject_photo=self.paths.probe_face(0))
             )
         return records
 
@@ -287,7 +287,7 @@ class SearchResult:
     cut: float
     expected_false_candidate_rate: float  # per face seen, at the cut
     probe: Probe
-    candidates: list[tuple[VideoRecord, AlertRecord]] = field(default_factory=list)  # ranked
+    candidates: list[tuple[VideoRecord, Finding]] = field(default_factory=list)  # ranked
 
     @property
     def above_cut(self) -> int:

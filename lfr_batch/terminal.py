@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.review import ALERT_FORM, Review, ReviewForm, form_for, open_deployment, record_review
-from lfr_batch.records.state import AlertRecord, VideoRecord
+from lfr_batch.records.state import Finding, VideoRecord
 from lfr_batch.times import iso
 
 # Control characters, and the bidirectional overrides that can make text read backwards.
@@ -84,7 +84,7 @@ class TerminalReview:
     preview: bool
     wait: bool
 
-    def walk(self, findings: list[tuple[VideoRecord, AlertRecord]]) -> int:
+    def walk(self, findings: list[tuple[VideoRecord, Finding]]) -> int:
         """Ask about each finding in turn; return how many answers were saved. 'b' goes
         back to the one before (answered or skipped), whose answer is then replaced."""
         form = form_for(open_deployment(self.deployment_dir))
@@ -116,9 +116,7 @@ class TerminalReview:
             index += 1
         return answered
 
-    def show(
-        self, form: ReviewForm, index: int, total: int, video: VideoRecord, finding: AlertRecord
-    ) -> None:
+    def show(self, form: ReviewForm, index: int, total: int, video: VideoRecord, finding: Finding) -> None:
         click.echo(f"\n[{index + 1}/{total}] {describe(form, finding)}")
         start = f" = {iso(video.start)} + {finding.first_seen_s} s" if video.start else ""
         click.echo(
@@ -154,7 +152,7 @@ class TerminalReview:
         return click.prompt(prompt + hint, type=click.Choice([*keys, *moves]), show_choices=False)
 
 
-def describe(form: ReviewForm, finding: AlertRecord) -> str:
+def describe(form: ReviewForm, finding: Finding) -> str:
     if form is ALERT_FORM:
         return (
             f"alert {finding.alert_id}: {printable(finding.subject_name)} "

@@ -34,7 +34,7 @@ from lfr_batch.records.reports import (
     video_row,
 )
 from lfr_batch.records.spreadsheets import xlsx_bytes
-from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import TIMELINE_BIN_S, DeploymentState, Finding, VideoRecord
 from lfr_batch.records.timeline import Drawing, Marker, clock, draw, legend
 
 CASE_KIND = "case"  # the scan settings' "kind" of a case folder
@@ -107,7 +107,7 @@ def shown_count(distances: list[float], cut: float, top: int, below: int) -> int
     return min(top, above + below, len(distances))
 
 
-def ranked(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
+def ranked(state: DeploymentState) -> list[tuple[VideoRecord, Finding]]:
     """The case's candidates, nearest first (ties in the order they were found)."""
     return sorted(state.alerts(), key=lambda pair: (pair[1].distance, pair[1].alert_id))
 

@@ -26,7 +26,7 @@ from lfr_batch.records.html_report import ALERT_LEGEND, alert_markers, write_tim
 from lfr_batch.records.html_report import render as render_report
 from lfr_batch.records.outputs import write_outputs
 from lfr_batch.records.spreadsheets import xlsx_bytes
-from lfr_batch.records.state import TIMELINE_BIN_S, AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import TIMELINE_BIN_S, DeploymentState, Finding, VideoRecord
 from lfr_batch.records.timeline import draw
 from lfr_batch.times import comparable, iso
 
@@ -211,7 +211,7 @@ def at_offset(start: datetime | None, seconds: float) -> datetime | None:
     return None if start is None else start + timedelta(seconds=seconds)
 
 
-def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: AlertRecord) -> dict[str, Any]:
+def alert_row(deployment: str, threshold: float, video: VideoRecord, alert: Finding) -> dict[str, Any]:
     """One alerts.csv row; its threshold is the cut its subject had in the run that
     found it (``threshold``, the deployment's one threshold, for alerts found before
     cuts were per subject)."""

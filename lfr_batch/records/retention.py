@@ -23,7 +23,7 @@ from lfr_batch.records.folder import DeploymentFolder, folders_in
 from lfr_batch.records.outputs import edited_copies
 from lfr_batch.records.reports import OUTCOME_COLUMNS
 from lfr_batch.records.review import write_folder_reports
-from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import DeploymentState, Finding, VideoRecord
 from lfr_batch.times import comparable
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class PurgeResult:
     skipped: list[str] = field(default_factory=list)  # "NAME: why", for each that could not be read
 
 
-def seen_at(record: VideoRecord, alert: AlertRecord) -> datetime:
+def seen_at(record: VideoRecord, alert: Finding) -> datetime:
     """When the alert's face was seen, or when its video was scanned if that is unknown."""
     scanned = comparable(record.scanned_at) if record.scanned_at is not None else None
     if record.start is not None:
@@ -116,7 +116,7 @@ def _purge_folder(
         state.report_settings()  # reports that cannot be rewritten would keep what is purged
     result.examined.append(paths.name)
     reviews = state.reviews()
-    expired: dict[str, list[AlertRecord]] = {}
+    expired: dict[str, list[Finding]] = {}
     for record in state.ordered():
         for alert in record.alerts:
             if now - seen_at(record, alert) <= older_than:
@@ -140,7 +140,7 @@ def _purge_folder(
 
 
 def _purge_deployment(
-    state: DeploymentState, reviews: dict[str, dict[str, str]], expired: dict[str, list[AlertRecord]]
+    state: DeploymentState, reviews: dict[str, dict[str, str]], expired: dict[str, list[Finding]]
 ) -> int:
     """Remove the expired alerts' details and files (under the deployment's lock);
     their counts stay in each video's record. Returns the files deleted."""

@@ -32,7 +32,7 @@ from lfr_batch.records.reports import (
     REVIEW_COLUMNS,
     write_reports,
 )
-from lfr_batch.records.state import AlertRecord, DeploymentState, VideoRecord
+from lfr_batch.records.state import DeploymentState, Finding, VideoRecord
 
 # Long enough for any account of an engagement; short enough for every spreadsheet cell.
 MAX_NOTE_CHARS = 10_000
@@ -138,14 +138,14 @@ def open_deployment(folder: Path) -> DeploymentState:
     return state
 
 
-def pending(state: DeploymentState) -> list[tuple[VideoRecord, AlertRecord]]:
+def pending(state: DeploymentState) -> list[tuple[VideoRecord, Finding]]:
     """Findings with no answer yet: alerts in id order, candidates nearest first."""
     verdict, reviews = form_for(state).verdict_column, state.reviews()
     findings = ranked(state) if is_case(state) else state.alerts()
     return [(v, a) for v, a in findings if not reviews.get(a.alert_id, {}).get(verdict)]
 
 
-def chosen(state: DeploymentState, finding_ids: tuple[str, ...]) -> list[tuple[VideoRecord, AlertRecord]]:
+def chosen(state: DeploymentState, finding_ids: tuple[str, ...]) -> list[tuple[VideoRecord, Finding]]:
     """The findings named, answered or not, in the order named: a reviewer going back to one."""
     findings = {alert.alert_id: (video, alert) for video, alert in state.alerts()}
     unknown = [finding_id for finding_id in finding_ids if finding_id not in findings]

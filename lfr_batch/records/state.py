@@ -47,7 +47,12 @@ LEGACY_VERSION = 1  # one JSON file per video, settings.json, reviews.json
 
 
 @dataclass(frozen=True)
-class AlertRecord:
+class Finding:
+    """A matched track a person reviews, as stored: a deployment's alert (A00001: the
+    nearest subject within its cut) or a search case's candidate (C00001: ranked
+    against the person searched for). ``alert_id`` keeps the name the stored JSON and
+    the reports' columns have always had."""
+
     alert_id: str
     track_id: int
     first_seen_s: float
@@ -93,7 +98,7 @@ class VideoRecord:
     faces_seen_by_bin: list[int] = field(default_factory=list)  # per TIMELINE_BIN_S: counts only
     processing_seconds: float = 0.0
     scanned_at: datetime | None = None
-    alerts: list[AlertRecord] = field(default_factory=list)
+    alerts: list[Finding] = field(default_factory=list)
     # Figures of alerts deleted at the end of their retention period (see lfr_batch.records.retention).
     purged: dict[str, int] = field(default_factory=dict)
     # Every decided track's nearest subjects, numbers only (``scan --keep-distances``).
@@ -107,7 +112,7 @@ class VideoRecord:
             raise ValueError(trouble)
         if data["status"] not in STATUSES:
             raise ValueError(f"the record's status {data['status']!r} is not one of {', '.join(STATUSES)}")
-        alerts = [AlertRecord(**alert) for alert in data["alerts"]] if "alerts" in data else []
+        alerts = [Finding(**alert) for alert in data["alerts"]] if "alerts" in data else []
         for alert in alerts:
             if not _FINDING_ID.fullmatch(alert.alert_id):
                 raise ValueError(f"alert id {alert.alert_id[:40]!r} is not a letter and a number")
@@ -126,7 +131,7 @@ VIDEO_FIELDS = record_fields(
     VideoRecord,
     start=str | None,
     scanned_at=str | None,
-    alerts=list[record_fields(AlertRecord)],
+    alerts=list[record_fields(Finding)],
     distances=list[dict[str, _DISTANCE_CELL]],
 )
 # What a run matched at (lfr_batch.scan.RunCuts), as reports read it.
@@ -578,7 +583,7 @@ class DeploymentState:
                 "DELETE FROM reviews WHERE finding_id = ?", [(f,) for f in stored if f not in kept]
             )
 
-    def alerts(self) -> list[tuple[VideoRecord, AlertRecord]]:
+    def alerts(self) -> list[tuple[VideoRecord, Finding]]:
         """Every alert the deployment holds, in alert-id order."""
         return [(record, alert) for record in self.ordered() for alert in record.alerts]
 

@@ -89,7 +89,7 @@ class AnalysisSettings:
     upsample: int
     detector: DetectorName
     exhaustive: bool  # every frame, whole frame, every face encoded
-    at: datetime  # subjects expired by then are not matched
+    scanned_at: datetime  # subjects expired by then are not matched
     keep_distances: bool = False  # keep every track's nearest subjects (test footage only)
 
 
