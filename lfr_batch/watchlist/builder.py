@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,72 +96,33 @@ def build_watchlist(
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
     listed = read_subjects_csv(source / SUBJECTS_CSV) if (source / SUBJECTS_CSV).is_file() else {}
-    detector = face_detector("hog", upsample=upsample)
-    encoder = FaceEncoder()
-    subjects: list[Subject] = []
-    rows: list[np.ndarray] = []
-    row_subject: list[int] = []
-    row_source: list[str] = []
-    row_footage_view: list[bool] = []
-    rejected: list[RejectedPhoto] = []
-    without_photos: list[str] = []
-
-    for entry in sorted(source.iterdir()):
-        if entry.is_file() and entry.name != SUBJECTS_CSV:
-            rejected.append(RejectedPhoto(entry, "not inside a subject folder"))
-    folders = sorted(p for p in source.iterdir() if p.is_dir())
-    if not folders and rejected:
-        raise WatchlistError(
-            f"{source} holds {len(rejected)} files but no subject folders: put each person's photos "
-            f"in {source}/<subject_id>/ (the folder's name is the subject id)"
-        )
+    folders, rejected = _subject_folders(source)
     photos = {folder: sorted(p for p in folder.rglob("*") if p.is_file()) for folder in folders}
-    total_photos = sum(len(found) for found in photos.values())
+    encode = _PhotoEncoder(source, upsample, footage_views, on_photo, sum(map(len, photos.values())))
+    subjects: list[Subject] = []
+    encoded: list[_SubjectPhotos] = []
+    without_photos: list[str] = []
     for folder in folders:
-        subject = listed.get(folder.name, Subject(subject_id=folder.name, name=folder.name))
-        subject_rows: list[np.ndarray] = []
-        photo_jpeg = b""
-        for photo in photos[folder]:
-            if on_photo is not None:
-                on_photo(photo, total_photos)
-            try:
-                image, box, encoding = one_face(photo, detector, encoder)
-            except PhotoError as error:
-                rejected.append(RejectedPhoto(photo, str(error)))
-                continue
-            views = [encoding, footage_view_encoding(image, box, encoder)] if footage_views else [encoding]
-            subject_rows.extend(views)
-            row_source.extend([photo.relative_to(source).as_posix()] * len(views))
-            row_footage_view.extend([False, True][: len(views)])
-            if not photo_jpeg:
-                photo_jpeg = encode_jpeg(crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE), quality=85)
-        if not subject_rows:
+        found = encode.subject(photos[folder], rejected)
+        if not found.rows:
             without_photos.append(folder.name)
             continue
-        subject_index = len(subjects)
+        subject = listed.get(folder.name, Subject(subject_id=folder.name, name=folder.name))
         subjects.append(
-            Subject(
-                subject_id=subject.subject_id,
-                name=subject.name or subject.subject_id,
-                category=subject.category,
-                reason=subject.reason,
-                expires=subject.expires,
-                photo_jpeg=photo_jpeg,
-            )
+            replace(subject, name=subject.name or subject.subject_id, photo_jpeg=found.photo_jpeg)
         )
-        rows.extend(subject_rows)
-        row_subject.extend([subject_index] * len(subject_rows))
-
+        encoded.append(found)
     for subject_id in sorted(set(listed) - {f.name for f in folders}):
         logger.warning("subjects.csv lists %r but %s has no folder for it", subject_id, source)
     if not subjects:
         raise WatchlistError(f"no usable reference photo in {source}: the watchlist would be empty")
+    footage_view = [flag for found in encoded for flag in found.footage_view]
     watchlist = Watchlist(
         subjects=subjects,
-        encodings=np.stack(rows),
-        encoding_subject=np.array(row_subject, dtype=np.int64),
-        encoding_source=row_source,
-        encoding_footage_view=np.array(row_footage_view, dtype=bool),
+        encodings=np.stack([row for found in encoded for row in found.rows]),
+        encoding_subject=np.repeat(np.arange(len(encoded), dtype=np.int64), [len(f.rows) for f in encoded]),
+        encoding_source=[name for found in encoded for name in found.sources],
+        encoding_footage_view=np.array(footage_view, dtype=bool),
         created=(now or datetime.now(UTC)).replace(microsecond=0),
         models={
             "detector": HOG_DETECTOR_MODEL,
@@ -171,7 +132,72 @@ def build_watchlist(
     )
     return BuildResult(
         watchlist=watchlist,
-        accepted_photos=row_footage_view.count(False),
+        accepted_photos=footage_view.count(False),
         rejected=rejected,
         subjects_without_photos=without_photos,
     )
+
+
+def _subject_folders(source: Path) -> tuple[list[Path], list[RejectedPhoto]]:
+    """The subject folders of ``source``, and its loose files (rejected): a folder of
+    loose files and no subject folder is refused in one line saying how to lay it out."""
+    rejected = [
+        RejectedPhoto(entry, "not inside a subject folder")
+        for entry in sorted(source.iterdir())
+        if entry.is_file() and entry.name != SUBJECTS_CSV
+    ]
+    folders = sorted(p for p in source.iterdir() if p.is_dir())
+    if not folders and rejected:
+        raise WatchlistError(
+            f"{source} holds {len(rejected)} files but no subject folders: put each person's photos "
+            f"in {source}/<subject_id>/ (the folder's name is the subject id)"
+        )
+    return folders, rejected
+
+
+@dataclass
+class _SubjectPhotos:
+    """One subject's usable photos, encoded: a row per photo (and its footage view)."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # each row's photo, relative to the source
+    footage_view: list[bool] = field(default_factory=list)
+    photo_jpeg: bytes = b""  # the first usable photo's face, shown beside alerts
+
+
+class _PhotoEncoder:
+    """Each reference photo's one face, encoded (with its footage view), in turn."""
+
+    def __init__(
+        self,
+        source: Path,
+        upsample: int,
+        footage_views: bool,
+        on_photo: Callable[[Path, int], None] | None,
+        total: int,
+    ) -> None:
+        self.source, self.footage_views, self.on_photo, self.total = source, footage_views, on_photo, total
+        self.detector = face_detector("hog", upsample=upsample)
+        self.encoder = FaceEncoder()
+
+    def subject(self, photos: list[Path], rejected: list[RejectedPhoto]) -> _SubjectPhotos:
+        """One subject's photos; each one unusable joins ``rejected`` with its reason."""
+        found = _SubjectPhotos()
+        for photo in photos:
+            if self.on_photo is not None:
+                self.on_photo(photo, self.total)
+            try:
+                image, box, encoding = one_face(photo, self.detector, self.encoder)
+            except PhotoError as error:
+                rejected.append(RejectedPhoto(photo, str(error)))
+                continue
+            views = [encoding]
+            if self.footage_views:
+                views.append(footage_view_encoding(image, box, self.encoder))
+            found.rows.extend(views)
+            found.sources.extend([photo.relative_to(self.source).as_posix()] * len(views))
+            found.footage_view.extend([False, True][: len(views)])
+            if not found.photo_jpeg:
+                face = crop_face(image, box, max_side=REFERENCE_PHOTO_MAX_SIDE)
+                found.photo_jpeg = encode_jpeg(face, quality=85)
+        return found
