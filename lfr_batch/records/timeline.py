@@ -223,104 +223,138 @@ def _rows(videos: list[dict[str, Any]], offsets: dict[str, float], markers: list
     return list(rows.values())
 
 
+@dataclass(frozen=True)
+class _Axis:
+    """One panel's time axis: seconds from the start of its footage to x on the page."""
+
+    span: float  # seconds the axis covers
+    origin: datetime | None  # the wall-clock time of its 0, where known
+
+    @property
+    def scale(self) -> float:
+        return (PLOT_RIGHT - PLOT_LEFT) / self.span
+
+    def x(self, seconds: float) -> float:
+        return PLOT_LEFT + seconds * self.scale
+
+    def moment(self, seconds: float) -> str:
+        return _moment(self.origin, seconds)
+
+
 def _panel(
     drawing: Drawing, top: float, title: str, rows: list[Row], bin_s: float, origin: datetime | None
 ) -> float:
     """One axis and its rows, from ``top``; returns where it ends."""
     end = max(offset + float(video.get("duration_s") or 0.0) for row in rows for video, offset in row.videos)
-    span = max(end, 1.0)
-    scale = (PLOT_RIGHT - PLOT_LEFT) / span
-
-    def x_of(seconds: float) -> float:
-        return PLOT_LEFT + seconds * scale
-
+    axis = _Axis(max(end, 1.0), origin)
     drawing.texts.append(Text(0, top + 14, title, bold=True))
     y = top + TITLE_HEIGHT
-    counts_by_row = [_faces(row, bin_s, span) for row in rows]
+    counts_by_row = [_faces(row, bin_s, axis.span) for row in rows]
     most = max((count for counts in counts_by_row for count in counts), default=0) or 1
-    bar_s = span / len(counts_by_row[0]) if counts_by_row and counts_by_row[0] else span
+    bar_s = axis.span / len(counts_by_row[0]) if counts_by_row and counts_by_row[0] else axis.span
     for row, counts in zip(rows, counts_by_row, strict=True):
-        files = [str(video["video"]) for video, _offset in row.videos]
-        listing = files[0] if len(files) == 1 else f"{len(files)} files: " + ", ".join(files[:20])
-        lanes = _lanes(row, x_of)
+        lanes = _lanes(row, axis.x)
         height = BARS_HEIGHT + max(len(lanes), 1) * LANE_HEIGHT
-        drawing.texts.append(
-            Text(
-                0,
-                y + BARS_HEIGHT + 4,
-                _fit(row.label, LABELS_WIDTH),
-                title=listing + (" …" if len(files) > 20 else ""),
+        _draw_label(drawing, y, row)
+        _draw_footage(drawing, y, height, row, axis)
+        _draw_faces(drawing, y, row, counts, most, bar_s, axis)
+        _draw_markers(drawing, y, lanes)
+        y += height + ROW_GAP
+    return _draw_axis(drawing, y, axis)
+
+
+def _draw_label(drawing: Drawing, y: float, row: Row) -> None:
+    """The row's name, with its files listed where the pointer rests on it."""
+    files = [str(video["video"]) for video, _offset in row.videos]
+    listing = files[0] if len(files) == 1 else f"{len(files)} files: " + ", ".join(files[:20])
+    title = listing + (" …" if len(files) > 20 else "")
+    drawing.texts.append(Text(0, y + BARS_HEIGHT + 4, _fit(row.label, LABELS_WIDTH), title=title))
+
+
+def _draw_footage(drawing: Drawing, y: float, height: float, row: Row, axis: _Axis) -> None:
+    """Where the row has footage: a band for each stretch of it."""
+    for start, end, count in _footage(row, axis.scale):
+        what = row.videos[0][0]["video"] if count == 1 else f"{count} files"
+        drawing.boxes.append(
+            Box(
+                axis.x(start),
+                y,
+                max((end - start) * axis.scale, 1.0),
+                height,
+                FOOTAGE_COLOUR,
+                title=f"{what}: {axis.moment(start)} to {axis.moment(end)}",
+                kind="footage",
             )
         )
-        for start, end, count in _footage(row, scale):
-            what = row.videos[0][0]["video"] if count == 1 else f"{count} files"
+
+
+def _draw_faces(
+    drawing: Drawing, y: float, row: Row, counts: list[int], most: int, bar_s: float, axis: _Axis
+) -> None:
+    """The faces first seen in each stretch of the row, as bars against the panel's busiest."""
+    rects = tuple(
+        (
+            axis.x(index * bar_s),
+            y + BARS_HEIGHT * (1 - count / most),
+            max(bar_s * axis.scale - 1, 1.0),
+            BARS_HEIGHT * count / most,
+        )
+        for index, count in enumerate(counts)
+        if count
+    )
+    if not rects:
+        return
+    busiest = max(range(len(counts)), key=counts.__getitem__)
+    drawing.bars.append(
+        Bars(
+            rects,
+            FACES_COLOUR,
+            f"{sum(counts)} faces first seen on {row.label}; most ({counts[busiest]}) from "
+            f"{axis.moment(busiest * bar_s)} to {axis.moment((busiest + 1) * bar_s)}",
+        )
+    )
+
+
+def _draw_markers(drawing: Drawing, y: float, lanes: list[list[tuple[Marker, float, float, float]]]) -> None:
+    """Each finding as a mark from its first to its last sighting, in its review's colour, with its id."""
+    for lane, placed in enumerate(lanes):
+        lane_top = y + BARS_HEIGHT + lane * LANE_HEIGHT
+        for marker, x0, x1, text_x in placed:
             drawing.boxes.append(
                 Box(
-                    x_of(start),
-                    y,
-                    max((end - start) * scale, 1.0),
-                    height,
-                    FOOTAGE_COLOUR,
-                    title=f"{what}: {_moment(origin, start)} to {_moment(origin, end)}",
-                    kind="footage",
+                    x0,
+                    lane_top + 12,
+                    x1 - x0,
+                    5,
+                    OUTCOME_COLOURS.get(marker.verdict, OUTCOME_COLOURS[""]),
+                    title=marker.label,
+                    kind="marker",
+                    marker=marker.finding_id,
+                    outcome=marker.verdict or "none",
+                    lane=lane,
                 )
             )
-        rects = tuple(
-            (
-                x_of(index * bar_s),
-                y + BARS_HEIGHT * (1 - count / most),
-                max(bar_s * scale - 1, 1.0),
-                BARS_HEIGHT * count / most,
-            )
-            for index, count in enumerate(counts)
-            if count
-        )
-        if rects:
-            busiest = max(range(len(counts)), key=counts.__getitem__)
-            drawing.bars.append(
-                Bars(
-                    rects,
-                    FACES_COLOUR,
-                    f"{sum(counts)} faces first seen on {row.label}; most ({counts[busiest]}) from "
-                    f"{_moment(origin, busiest * bar_s)} to {_moment(origin, (busiest + 1) * bar_s)}",
+            drawing.texts.append(
+                Text(
+                    text_x,
+                    lane_top + 10,
+                    marker.finding_id,
+                    ID_PX,
+                    title=marker.label,
+                    marker=marker.finding_id,
                 )
             )
-        for lane, placed in enumerate(lanes):
-            for marker, x0, x1, text_x in placed:
-                lane_top = y + BARS_HEIGHT + lane * LANE_HEIGHT
-                drawing.boxes.append(
-                    Box(
-                        x0,
-                        lane_top + 12,
-                        x1 - x0,
-                        5,
-                        OUTCOME_COLOURS.get(marker.verdict, OUTCOME_COLOURS[""]),
-                        title=marker.label,
-                        kind="marker",
-                        marker=marker.finding_id,
-                        outcome=marker.verdict or "none",
-                        lane=lane,
-                    )
-                )
-                drawing.texts.append(
-                    Text(
-                        text_x,
-                        lane_top + 10,
-                        marker.finding_id,
-                        ID_PX,
-                        title=marker.label,
-                        marker=marker.finding_id,
-                    )
-                )
-        y += height + ROW_GAP
-    axis = y
-    drawing.lines.append(Line(PLOT_LEFT, axis, PLOT_RIGHT, axis))
-    for seconds, text in _ticks(span, origin):
-        x = x_of(seconds)
-        drawing.lines.append(Line(x, axis, x, axis + 4))
+
+
+def _draw_axis(drawing: Drawing, y: float, axis: _Axis) -> float:
+    """The time axis under the rows, with its ticks; returns where the panel ends."""
+    drawing.lines.append(Line(PLOT_LEFT, y, PLOT_RIGHT, y))
+    for seconds, text in _ticks(axis.span, axis.origin):
+        x = axis.x(seconds)
+        drawing.lines.append(Line(x, y, x, y + 4))
         anchor = "start" if x < PLOT_LEFT + 30 else "end" if x > PLOT_RIGHT - 30 else "middle"
-        drawing.texts.append(Text(x, axis + 17, text, anchor=anchor))
-    return axis + AXIS_HEIGHT
+        drawing.texts.append(Text(x, y + 17, text, anchor=anchor))
+    return y + AXIS_HEIGHT
 
 
 def _footage(row: Row, scale: float) -> list[tuple[float, float, int]]:
