@@ -11,13 +11,13 @@ what has been reviewed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr_batch.errors import ReviewError
 from lfr_batch.files import RefusedFileError
-from lfr_batch.readers import Table, read_table
+from lfr_batch.readers import Row, Table, read_table
 from lfr_batch.records.case_report import (
     CASE_REVIEW_COLUMNS,
     VERDICTS,
@@ -194,50 +194,20 @@ def import_reviews(state: DeploymentState, table: Table) -> ImportResult:
     then nothing is recorded. An empty outcome (verdict) leaves a recorded
     review as it is."""
     form = form_for(state)
-    wanted = (form.id_column, *form.identity, *form.columns)
-    findings = {a.alert_id: (v, a) for v, a in state.alerts()}
     reviews = state.reviews()
+    owner = "case" if is_case(state) else "deployment"
+    checker = _RowChecker(
+        form, {a.alert_id: (v, a) for v, a in state.alerts()}, state.deployment_dir.name, owner
+    )
     problems: list[str] = []
     updates: dict[str, dict[str, str]] = {}
-    first_line: dict[str, int] = {}
-    folder = state.deployment_dir.name
-    owner = "case" if is_case(state) else "deployment"
     for row in table.rows:
-        line = row.line
-        values = {key: _unescape(row.cells.get(key, "")).strip() for key in wanted}
-        finding_id = values[form.id_column]
-        named = _unescape(row.cells.get(owner, "")).strip()
-        if named and named != folder:
-            problems.append(f"line {line}: a row of {owner} {named[:80]!r}, not {folder!r}")
-            continue
-        if finding_id not in findings:
-            problems.append(f"line {line}: unknown {form.noun} id {finding_id[:40]!r}")
-            continue
-        if finding_id in first_line:
-            problems.append(
-                f"line {line}: {form.noun} {finding_id} again (first on line {first_line[finding_id]})"
-            )
-            continue
-        first_line[finding_id] = line
-        video, alert = findings[finding_id]
-        scanned = {"video": video.video, "subject_id": alert.subject_id, "best_frame": str(alert.best_frame)}
-        changed = [key for key in form.identity if values[key] != scanned[key]]
-        if changed:
-            what = ", ".join(changed)
-            problems.append(f"line {line}: {form.noun} {finding_id} does not match the scan ({what} changed)")
-            continue
-        verdict = values[form.verdict_column]
-        if not verdict:
-            if any(values[key] for key in form.columns if key not in (form.verdict_column, "reviewer")):
-                problems.append(
-                    f"line {line}: {form.noun} {finding_id} has review details but no {form.verdict_column}"
-                )
-            continue
-        review = Review(verdict, values.get("engagement", ""), values["reviewer"], values["notes"])
         try:
-            review.validate(form)
-        except ReviewError as error:
-            problems.append(f"line {line}: {form.noun} {finding_id}: {error}")
+            finding_id, review = checker.review(row)
+        except _RowRefusedError as refused:
+            problems.append(str(refused))
+            continue
+        if review is None:
             continue
         current = reviews.get(finding_id, {})
         if all(current.get(key, "") == value for key, value in review.values(form).items()):
@@ -254,6 +224,65 @@ def import_reviews(state: DeploymentState, table: Table) -> ImportResult:
     state.save_reviews(reviews)
     write_folder_reports(state)
     return ImportResult(applied=len(updates), unchanged=len(table.rows) - len(updates))
+
+
+class _RowRefusedError(Exception):
+    """One row of an import refused: its line and the reason."""
+
+
+@dataclass
+class _RowChecker:
+    """Reads each row of an edited findings table against what was scanned."""
+
+    form: ReviewForm
+    findings: dict[str, tuple[VideoRecord, Finding]]  # by id
+    folder: str  # the deployment's (or case's) name, as its rows give it
+    owner: str  # "deployment" or "case": the column that names it
+    first_line: dict[str, int] = field(default_factory=dict)  # where each finding was first
+
+    def review(self, row: Row) -> tuple[str, Review | None]:
+        """The row's finding id and its review (None: no verdict, nothing to record);
+        :class:`_RowRefusedError` where the row may not be taken."""
+        form, line = self.form, row.line
+        values = {
+            key: _unescape(row.cells.get(key, "")).strip()
+            for key in (form.id_column, *form.identity, *form.columns)
+        }
+        finding_id = values[form.id_column]
+        named = _unescape(row.cells.get(self.owner, "")).strip()
+        if named and named != self.folder:
+            raise _RowRefusedError(f"line {line}: a row of {self.owner} {named[:80]!r}, not {self.folder!r}")
+        if finding_id not in self.findings:
+            raise _RowRefusedError(f"line {line}: unknown {form.noun} id {finding_id[:40]!r}")
+        if finding_id in self.first_line:
+            first = self.first_line[finding_id]
+            raise _RowRefusedError(f"line {line}: {form.noun} {finding_id} again (first on line {first})")
+        self.first_line[finding_id] = line
+        video, finding = self.findings[finding_id]
+        scanned = {
+            "video": video.video,
+            "subject_id": finding.subject_id,
+            "best_frame": str(finding.best_frame),
+        }
+        changed = [key for key in form.identity if values[key] != scanned[key]]
+        if changed:
+            what = ", ".join(changed)
+            raise _RowRefusedError(
+                f"line {line}: {form.noun} {finding_id} does not match the scan ({what} changed)"
+            )
+        verdict = values[form.verdict_column]
+        if not verdict:
+            if any(values[key] for key in form.columns if key not in (form.verdict_column, "reviewer")):
+                raise _RowRefusedError(
+                    f"line {line}: {form.noun} {finding_id} has review details but no {form.verdict_column}"
+                )
+            return finding_id, None
+        review = Review(verdict, values.get("engagement", ""), values["reviewer"], values["notes"])
+        try:
+            review.validate(form)
+        except ReviewError as error:
+            raise _RowRefusedError(f"line {line}: {form.noun} {finding_id}: {error}") from None
+        return finding_id, review
 
 
 def _unescape(value: str) -> str:
