@@ -39,8 +39,17 @@ def _shown(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
-def _is_auto(value: Any) -> bool:
+def is_auto(value: Any) -> bool:
+    """The word auto, however written: a row's ``auto`` value as a person gives it."""
     return isinstance(value, str) and value.strip().lower() == "auto"
+
+
+def _is_number_text(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,8 @@ class Option:
         if self.choices:
             fits = isinstance(value, str)
         elif self.auto and isinstance(value, str):
-            fits = _is_auto(value)
+            # A config file may quote it: "auto", or a number as text, as --threshold takes it.
+            fits = is_auto(value) or _is_number_text(value)
         elif self.kind is int:
             fits = type(value) is int
         else:
@@ -98,9 +108,11 @@ class Option:
 
     def check(self, value: Any) -> None:
         """Refuse a value outside the row's type and range, in one line."""
-        if self.auto and (value is None or _is_auto(value)):
+        if self.auto and value is None:
             return
         self.check_type(value)
+        if isinstance(value, str) and not self.choices:  # text is converted before the library sees it
+            raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
         if self.choices:
             if value not in self.choices:
                 raise ConfigError(f"{self.flag} {value!r} must be {self.allowed}")
@@ -206,8 +218,8 @@ _ROWS = (
         "--workers",
         int,
         default_workers,
-        "Local worker processes; each file is cut into up to 8 segments, by its own length alone, "
-        "so one file keeps up to 8 busy.",
+        "Local worker processes; each file is cut into segments by its own length alone (see "
+        "--segment-seconds), so one file keeps several busy.",
         1,
         MAX_WORKERS,
         shown_default="one per CPU core",
@@ -217,9 +229,10 @@ _ROWS = (
         "--segment-seconds",
         float,
         DEFAULT_SEGMENT_SECONDS,
-        "The longest a segment may be: a file is cut into up to 8 pieces of at least 7.5 s, more "
-        "where a piece would be longer; the cut depends on the file alone, never on the workers "
-        "or the batch, so neither moves an alert.",
+        "The longest a segment may be: a file is cut into equal pieces, up to 8 of at least 7.5 s, "
+        "more where a piece would be longer than this. Where a file is cut depends on the file "
+        "alone, never on the workers or the other files of the batch, so neither changes the views "
+        "or the distance of a face.",
         MIN_SEGMENT_SECONDS,
         MAX_SEGMENT_SECONDS,
     ),

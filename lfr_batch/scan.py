@@ -31,7 +31,7 @@ from lfr_batch import __version__
 from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_line
 from lfr_batch.executors import check_scheduler, file_stamp, run_segments, settings_matcher, shared_watchlist
 from lfr_batch.files import file_sha256, write_atomic
-from lfr_batch.options import check_all, on_value
+from lfr_batch.options import check_all, is_auto, on_value
 from lfr_batch.records.folder import DeploymentFolder, check_folder_name
 from lfr_batch.records.reports import write_reports
 from lfr_batch.records.state import TIMELINE_BIN_S, DeploymentState, Finding, ScanSettings, VideoRecord
@@ -103,6 +103,10 @@ class ScanConfig:
     keep_distances: bool = False
     overwrite: bool = False
     wait: bool = False  # for a deployment another command holds, instead of stopping
+
+    def __post_init__(self) -> None:
+        if is_auto(self.threshold):  # as the command line and the config file write None
+            object.__setattr__(self, "threshold", None)
 
     def validate(self) -> None:
         check_folder_name(self.deployment, "deployment")

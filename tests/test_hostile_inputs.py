@@ -148,6 +148,8 @@ def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None
     ("line", "message"),
     [
         ("threshold = [1, 2]", "--threshold [1, 2] must be 'auto' or a number between 0 and 2"),
+        ('threshold = "loose"', "--threshold 'loose' must be 'auto' or a number between 0 and 2"),
+        ("threshold = true", "--threshold True must be 'auto' or a number between 0 and 2"),
         ("start = 2026-11-26", "start must be a single value, not date"),
         ("inputs = 5", "inputs must be a path or a list of paths"),
         ("inputs = []", "inputs must be a path or a list of paths"),
@@ -162,6 +164,19 @@ def test_config_values_of_the_wrong_shape_are_one_line(tmp_path: Path, capsys, l
     assert main(["scan", "--config", str(config), "--out", str(tmp_path / "out"), str(MALE_ONLY)]) == 2
     assert message in capsys.readouterr().err.splitlines()[-1]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("line", "shown"), [('threshold = "auto"', "auto"), ('threshold = "0.45"', "0.450")])
+def test_the_threshold_may_be_quoted_in_the_config(tmp_path: Path, capsys, line: str, shown: str) -> None:
+    """As --threshold is written on the command line: the word auto, or a number as text."""
+    config = tmp_path / "scan.toml"
+    config.write_text(
+        f'[scan]\nwatchlist = "watchlists/sample.pkl"\ndeployment = "t"\n{line}\n', encoding="utf-8"
+    )
+    assert main(["scan", "--config", str(config), "--out", str(tmp_path), "--json", str(MALE_ONLY)]) == 0
+    cuts = json.loads(capsys.readouterr().out)["cuts"]
+    assert cuts["mode"] == ("auto" if shown == "auto" else "fixed")
+    assert shown == "auto" or f"{cuts['cut_median']:.3f}" == shown
 
 
 def test_a_single_input_path_in_the_config_is_one_input(tmp_path: Path) -> None:

@@ -96,9 +96,10 @@ def build_watchlist(
     if not source.is_dir():
         raise WatchlistError(f"watchlist source folder not found: {source}")
     listed = read_subjects_csv(source / SUBJECTS_CSV) if (source / SUBJECTS_CSV).is_file() else {}
+    encode = _PhotoEncoder(source, upsample, footage_views, on_photo)
     folders, rejected = _subject_folders(source)
     photos = {folder: sorted(p for p in folder.rglob("*") if p.is_file()) for folder in folders}
-    encode = _PhotoEncoder(source, upsample, footage_views, on_photo, sum(map(len, photos.values())))
+    encode.total = sum(map(len, photos.values()))
     subjects: list[Subject] = []
     encoded: list[_SubjectPhotos] = []
     without_photos: list[str] = []
@@ -174,9 +175,9 @@ class _PhotoEncoder:
         upsample: int,
         footage_views: bool,
         on_photo: Callable[[Path, int], None] | None,
-        total: int,
     ) -> None:
-        self.source, self.footage_views, self.on_photo, self.total = source, footage_views, on_photo, total
+        self.source, self.footage_views, self.on_photo = source, footage_views, on_photo
+        self.total = 0  # photos to encode in all, for on_photo
         self.detector = face_detector("hog", upsample=upsample)
         self.encoder = FaceEncoder()
 
