@@ -9,6 +9,7 @@ import click
 
 from lfr_batch.cli.common import echo_json, iso_date, plural, refuse_left_out
 from lfr_batch.cli.group import cli
+from lfr_batch.cli.summaries import SUMMARY_VERSION
 from lfr_batch.command_settings import (
     config_option,
     logging_options,
@@ -24,10 +25,9 @@ from lfr_batch.records.grid import (
     GRID_NUMBERS,
     PUBLISHED_COLUMNS,
     Grid,
+    GridFigures,
     collect,
-    summary_figures,
 )
-from lfr_batch.records.grid import summary as grid_summary
 from lfr_batch.records.reports import csv_bytes
 from lfr_batch.records.spreadsheets import write_xlsx
 
@@ -102,10 +102,11 @@ def grid_command(
 def _write_grid(grid: Grid, output: Path | None, summary: bool, supplier: str, as_json: bool) -> None:
     """The figures, or the grid as a CSV (to a file or stdout) or a workbook."""
     if summary:
+        figures = GridFigures.of(grid, supplier)
         if as_json:
-            echo_json(summary_figures(grid, supplier))
+            echo_json({"summary_version": SUMMARY_VERSION, **figures.to_json()})
             return
-        for line in grid_summary(grid, supplier):
+        for line in figures.lines():
             click.echo(line)
         return
     rows = [*grid.rows, grid.totals()]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from lfr_batch.cli.common import echo_json, json_option, on_terminal, plural, refuse_left_out, wait_option
+from lfr_batch.cli.common import echo_summary, json_option, on_terminal, plural, refuse_left_out, wait_option
 from lfr_batch.cli.group import cli
+from lfr_batch.cli.summaries import AuditVerifySummary
 from lfr_batch.command_settings import (
     config_option,
     logging_options,
@@ -110,26 +111,14 @@ def audit_verify(out_dir: Path, as_json: bool) -> None:
     (exit 0 when the chain is intact, 1 otherwise)."""
     key = signing_key()
     verification = audit.verify(out_dir, key)
-    if as_json:
-        echo_json(
-            {
-                "audit_log": str(out_dir / audit.AUDIT_FILE),
-                "lines": verification.lines,
-                "intact": not verification.problems,
-                "signed": key is not None,
-                "problems": verification.problems,
-            }
-        )
-    else:
-        for problem in verification.problems:
-            click.echo(problem, err=True)
-    if verification.problems:
-        raise AuditError(
-            f"{out_dir / audit.AUDIT_FILE}: {len(verification.problems)} problem(s) "
-            f"in {verification.lines} lines"
-        )
+    log = out_dir / audit.AUDIT_FILE
+    summary = AuditVerifySummary(log, verification.lines, tuple(verification.problems), key is not None)
     if not as_json:
-        click.echo(f"{out_dir / audit.AUDIT_FILE}: {verification.lines} lines, chain intact")
+        for problem in summary.problems:
+            click.echo(problem, err=True)
+    echo_summary(summary, as_json)
+    if summary.problems:
+        raise AuditError(f"{log}: {len(summary.problems)} problem(s) in {summary.line_count} lines")
 
 
 @audit_group.command("resign")

@@ -1,6 +1,7 @@
-"""What ``scan``, ``search`` and ``watchlist info`` tell whoever ran them: one typed summary per command,
-from which both the text a person reads and the ``--json`` a script reads are
-rendered, so the two cannot tell different stories.
+"""What ``scan``, ``search``, ``watchlist info`` and ``audit verify`` tell whoever ran
+them: one typed summary per command, from which both the text a person reads and the
+``--json`` a script reads are rendered, so the two cannot tell different stories
+(``grid --summary`` renders both from its figures, lfr_batch.records.grid).
 
 The JSON carries ``summary_version`` (as pypa/build versions its report): a key that
 changes meaning or goes away bumps it; a key added does not.
@@ -437,3 +438,27 @@ class WatchlistSummary:
             shown = "-" if share is None else f"{100 * share:.1f}%"
             lines.append(f"{threshold:>21.3f}  {rate * 10_000:>30.3g}  {shown:>17}")
         return lines
+
+
+@dataclass(frozen=True)
+class AuditVerifySummary:
+    """What ``audit verify`` found of an audit log's chain."""
+
+    audit_log: Path
+    line_count: int  # lines in the log
+    problems: tuple[str, ...]  # each one line; none: the chain is intact
+    signed: bool  # checked with the signing key
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary_version": SUMMARY_VERSION,
+            "audit_log": str(self.audit_log),
+            "lines": self.line_count,
+            "intact": not self.problems,
+            "signed": self.signed,
+            "problems": list(self.problems),
+        }
+
+    def lines(self) -> list[str]:
+        """What stdout says of an intact chain (the problems go to stderr)."""
+        return [] if self.problems else [f"{self.audit_log}: {self.line_count} lines, chain intact"]

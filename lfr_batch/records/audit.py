@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lfr_batch import __version__
 from lfr_batch.errors import AuditError, ReportError
@@ -156,45 +156,26 @@ def record(
     for name in (AUDIT_FILE, HEAD_FILE):
         _own_file(out_dir / name)
     path = out_dir / AUDIT_FILE
-    hashed = [
-        {"path": str(item[0]), "sha256": item[1]}
-        if isinstance(item, tuple)
-        else {"path": str(item), "sha256": file_sha256(item) if item.is_file() else ""}
-        for item in inputs
-    ]
     deployments = sorted({*touched, *([deployment] if deployment else [])})
+    fields: dict[str, Any] = {
+        "user": _user(),
+        "host": socket.gethostname(),
+        "command": command,
+        "deployment": deployment,
+        "inputs": _hashed(inputs),
+        "watchlist_sha256": watchlist_sha256,
+        "threshold": threshold,
+        "software_version": __version__,
+        "counts": counts or {},
+        **({"deployments": deployments} if touched else {}),
+        **(extra or {}),
+    }
     with path.open("a+b") as handle:
         # One writer at a time, so two commands never fork the chain.
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            protect(path)
-            handle.seek(0, os.SEEK_END)
-            if handle.tell():
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":  # a line torn by a crash: ours starts afresh
-                    handle.write(b"\n")
-            entry: dict[str, Any] = {
-                "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                "user": _user(),
-                "host": socket.gethostname(),
-                "command": command,
-                "deployment": deployment,
-                "inputs": hashed,
-                "watchlist_sha256": watchlist_sha256,
-                "threshold": threshold,
-                "software_version": __version__,
-                "counts": counts or {},
-                **({"deployments": deployments} if touched else {}),
-                **(extra or {}),
-                "previous": _last_hash(path) if path.stat().st_size else GENESIS,
-            }
-            entry["hash"] = line_hash(entry)
             key = signing_key()
-            if key:
-                entry["hmac"] = sign(key, entry["hash"].encode())
-            handle.write((json.dumps(entry, sort_keys=True) + "\n").encode())
-            handle.flush()
-            os.fsync(handle.fileno())
+            entry = _append(handle, path, fields, key)
             # Counted, not incremented: a torn or foreign line counts as a line too.
             lines = sum(1 for _entry in _entries(path))
             mark = _sealed(lines, entry["hash"], key)
@@ -203,6 +184,39 @@ def record(
                 _mark_deployment(out_dir, name, mark)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+    return entry
+
+
+def _hashed(inputs: Iterable[Path | tuple[str, str]]) -> list[dict[str, str]]:
+    """Each input as the log names it: its path and its content's SHA-256."""
+    return [
+        {"path": str(item[0]), "sha256": item[1]}
+        if isinstance(item, tuple)
+        else {"path": str(item), "sha256": file_sha256(item) if item.is_file() else ""}
+        for item in inputs
+    ]
+
+
+def _append(handle: BinaryIO, path: Path, fields: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    """Write one line, chained to the last and signed where a key is set, to the locked
+    log; a line torn by a crash is ended first, so ours starts afresh."""
+    protect(path)
+    handle.seek(0, os.SEEK_END)
+    if handle.tell():
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) != b"\n":
+            handle.write(b"\n")
+    entry: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        **fields,
+        "previous": _last_hash(path) if path.stat().st_size else GENESIS,
+    }
+    entry["hash"] = line_hash(entry)
+    if key:
+        entry["hmac"] = sign(key, entry["hash"].encode())
+    handle.write((json.dumps(entry, sort_keys=True) + "\n").encode())
+    handle.flush()
+    os.fsync(handle.fileno())
     return entry
 
 

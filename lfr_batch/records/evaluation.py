@@ -247,7 +247,24 @@ def evaluate(
     settings = state.report_settings()  # one line, where the state cannot make reports
     median_cut = latest_cuts(state)["cut_median"]  # for cuts per subject, their median
     threshold = math.nan if median_cut is None else float(median_cut)
-    alerts = pd.DataFrame(
+    found = _found(_alerts_table(state))
+    faces_seen = _faces_seen_in(state, truth)
+    results = [rates(found, truth, faces_seen, "scan", threshold)]
+    if groups:
+        labels = truth["person"].map(groups).fillna(truth["subject_id"].map(groups)).fillna("(no group)")
+        for group in sorted(set(labels)):
+            # Faces seen are not split by group: false alerts per face seen stays an overall figure.
+            results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
+    sweep = _sweep(state, truth, faces_seen) if settings.keep_distances else None
+    if sweep is not None:
+        best = in_hindsight(results[0], sweep)
+        if best is not None:
+            results.append(best)
+    return results, sweep
+
+
+def _alerts_table(state: DeploymentState) -> pd.DataFrame:
+    return pd.DataFrame(
         [
             {
                 "video": video.video,
@@ -259,45 +276,41 @@ def evaluate(
         ],
         columns=["video", "first_seen_s", "last_seen_s", "subject_id"],
     )
+
+
+def _faces_seen_in(state: DeploymentState, truth: pd.DataFrame) -> int:
+    """The faces seen in the videos the truth covers; a video it names that was not
+    scanned is refused in one line."""
     videos = pd.DataFrame(
         [{"video": record.video, "faces_seen": record.faces_seen} for record in state.ordered()],
         columns=["video", "faces_seen"],
     )
     in_truth = videos["video"].map(_video_key).isin(set(truth["video"].map(_video_key)))
-    faces_seen = int(videos.loc[in_truth, "faces_seen"].sum())
     unknown = set(truth["video"].map(_video_key)) - set(videos["video"].map(_video_key))
     if unknown:
         raise ConfigError(
             f"the truth names videos this deployment did not scan: {', '.join(sorted(unknown))}"
         )
-    found = _found(alerts)
-    results = [rates(found, truth, faces_seen, "scan", threshold)]
-    if groups:
-        labels = truth["person"].map(groups).fillna(truth["subject_id"].map(groups)).fillna("(no group)")
-        for group in sorted(set(labels)):
-            # Faces seen are not split by group: false alerts per face seen stays an overall figure.
-            results.append(rates(found, truth, faces_seen, "scan", threshold, group, labels == group))
-    sweep = None
-    if settings.keep_distances:
-        distances = pd.DataFrame(
-            [{"video": record.video, **row} for record in state.ordered() for row in record.distances],
-            columns=["video", "first_seen_s", "last_seen_s", "subject_1", "distance_1", "best_view_distance"],
-        )
-        for column in ("distance_1", "best_view_distance"):
-            distances[column] = pd.to_numeric(distances[column], errors="coerce")
-        distances["subject_1"] = distances["subject_1"].fillna("").astype(str)
-        sweep = pd.DataFrame(
-            [
-                rates(_tracks_at(distances, t, column), truth, faces_seen, rule, t).row()
-                for rule, column in (("track mean", "distance_1"), ("best view", "best_view_distance"))
-                for t in SWEEP_THRESHOLDS
-            ],
-            columns=EVALUATION_COLUMNS,
-        )
-        best = in_hindsight(results[0], sweep)
-        if best is not None:
-            results.append(best)
-    return results, sweep
+    return int(videos.loc[in_truth, "faces_seen"].sum())
+
+
+def _sweep(state: DeploymentState, truth: pd.DataFrame, faces_seen: int) -> pd.DataFrame:
+    """The rates at every threshold of the sweep, by each track's mean and by its best view."""
+    distances = pd.DataFrame(
+        [{"video": record.video, **row} for record in state.ordered() for row in record.distances],
+        columns=["video", "first_seen_s", "last_seen_s", "subject_1", "distance_1", "best_view_distance"],
+    )
+    for column in ("distance_1", "best_view_distance"):
+        distances[column] = pd.to_numeric(distances[column], errors="coerce")
+    distances["subject_1"] = distances["subject_1"].fillna("").astype(str)
+    return pd.DataFrame(
+        [
+            rates(_tracks_at(distances, t, column), truth, faces_seen, rule, t).row()
+            for rule, column in (("track mean", "distance_1"), ("best view", "best_view_distance"))
+            for t in SWEEP_THRESHOLDS
+        ],
+        columns=EVALUATION_COLUMNS,
+    )
 
 
 def write_det_curve(sweep: pd.DataFrame, path: Path, threshold: float) -> None:

@@ -116,58 +116,98 @@ def collect(out_dir: Path, since: date | None = None, until: date | None = None)
     return grid
 
 
-def summary_figures(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> dict[str, Any]:
-    """The figures asked for under freedom of information, as numbers."""
-    totals = grid.totals()
-    sizes = [int(row["watchlist_size"] or 0) for row in grid.rows]
-    return {
-        "deployments": len(grid.rows),
-        "dates": totals["date"],
-        "time_deployed": totals["duration"],
-        "faces_seen": totals["faces_seen"],
-        "alerts": totals["total_alerts"],
-        "subjects_alerted": len(grid.subjects_alerted),
-        **{column: totals[column] for column in OUTCOME_COLUMNS},
-        "true_alerts": totals["true_alerts_confirmed"] + totals["true_alerts_unconfirmed"],
-        "false_alerts": totals["false_alerts_confirmed"] + totals["false_alerts_unconfirmed"],
-        "false_alert_rate_percent": totals["false_alert_rate_percent"],
-        "expected_false_alert_rate_percent": totals["expected_false_alert_rate_percent"],
-        "watchlist_size_min": min(sizes, default=0),
-        "watchlist_size_max": max(sizes, default=0),
-        "watchlist_categories": dict(sorted(grid.categories.items())),
-        "software": SOFTWARE_NAME,
-        "software_versions": sorted({row["software_version"] for row in grid.rows}) or [__version__],
-        "supplier": supplier,
-    }
+@dataclass(frozen=True)
+class GridFigures:
+    """The figures asked for under freedom of information: :meth:`to_json` as numbers,
+    :meth:`lines` in words."""
 
+    deployments: int
+    dates: str  # first/last, ISO 8601
+    time_deployed: str
+    faces_seen: int
+    alerts: int
+    subjects_alerted: int
+    outcomes: dict[str, int]  # by OUTCOME_COLUMNS
+    false_alert_rate_percent: Any
+    expected_false_alert_rate_percent: Any
+    watchlist_size_min: int
+    watchlist_size_max: int
+    watchlist_categories: dict[str, int]
+    software_versions: list[str]
+    supplier: str
 
-def summary(grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> list[str]:
-    """Plain answers to the questions asked of LFR deployments under freedom of information."""
-    figures = summary_figures(grid, supplier)
-    reviewed = figures["true_alerts"] + figures["false_alerts"]
-    return [
-        f"Deployments: {figures['deployments']}"
-        + (f" ({figures['dates'].replace('/', ' to ')})" if figures["dates"] else ""),
-        f"Total time deployed: {figures['time_deployed']}",
-        f"Faces seen: {figures['faces_seen']}",
-        f"Alerts (people alerted): {figures['alerts']}, of {figures['subjects_alerted']} different "
-        "watchlist subjects (purged alerts' subjects not counted)",
-        f"Reviewed: {reviewed}; true alerts: {figures['true_alerts']} "
-        f"({figures['true_alerts_confirmed']} confirmed, {figures['true_alerts_unconfirmed']} unconfirmed); "
-        f"false alerts: {figures['false_alerts']} ({figures['false_alerts_confirmed']} confirmed, "
-        f"{figures['false_alerts_unconfirmed']} unconfirmed)",
-        f"False alert rate: {figures['false_alert_rate_percent']}% of faces seen "
-        f"(expected at the thresholds used: {figures['expected_false_alert_rate_percent']}%)",
-        f"Outcomes: {figures['arrests']} arrests, {figures['other_disposals']} other disposals, "
-        f"{figures['no_action']} no action",
-        "Watchlist size: "
-        + (
-            f"{figures['watchlist_size_min']} to {figures['watchlist_size_max']} subjects per deployment"
-            if figures["deployments"]
-            else "none"
-        ),
-        "Watchlist subjects per category (summed over deployments):",
-        *[f"  {count:6d}  {category}" for category, count in figures["watchlist_categories"].items()],
-        f"Software: {figures['software']}, version {', '.join(figures['software_versions'])}; "
-        f"supplier: {figures['supplier']}",
-    ]
+    @classmethod
+    def of(cls, grid: Grid, supplier: str = DEFAULT_SUPPLIER) -> GridFigures:
+        totals = grid.totals()
+        sizes = [int(row["watchlist_size"] or 0) for row in grid.rows]
+        return cls(
+            deployments=len(grid.rows),
+            dates=totals["date"],
+            time_deployed=totals["duration"],
+            faces_seen=totals["faces_seen"],
+            alerts=totals["total_alerts"],
+            subjects_alerted=len(grid.subjects_alerted),
+            outcomes={column: totals[column] for column in OUTCOME_COLUMNS},
+            false_alert_rate_percent=totals["false_alert_rate_percent"],
+            expected_false_alert_rate_percent=totals["expected_false_alert_rate_percent"],
+            watchlist_size_min=min(sizes, default=0),
+            watchlist_size_max=max(sizes, default=0),
+            watchlist_categories=dict(sorted(grid.categories.items())),
+            software_versions=sorted({row["software_version"] for row in grid.rows}) or [__version__],
+            supplier=supplier,
+        )
+
+    @property
+    def true_alerts(self) -> int:
+        return self.outcomes["true_alerts_confirmed"] + self.outcomes["true_alerts_unconfirmed"]
+
+    @property
+    def false_alerts(self) -> int:
+        return self.outcomes["false_alerts_confirmed"] + self.outcomes["false_alerts_unconfirmed"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deployments": self.deployments,
+            "dates": self.dates,
+            "time_deployed": self.time_deployed,
+            "faces_seen": self.faces_seen,
+            "alerts": self.alerts,
+            "subjects_alerted": self.subjects_alerted,
+            **self.outcomes,
+            "true_alerts": self.true_alerts,
+            "false_alerts": self.false_alerts,
+            "false_alert_rate_percent": self.false_alert_rate_percent,
+            "expected_false_alert_rate_percent": self.expected_false_alert_rate_percent,
+            "watchlist_size_min": self.watchlist_size_min,
+            "watchlist_size_max": self.watchlist_size_max,
+            "watchlist_categories": self.watchlist_categories,
+            "software": SOFTWARE_NAME,
+            "software_versions": self.software_versions,
+            "supplier": self.supplier,
+        }
+
+    def lines(self) -> list[str]:
+        """Plain answers to the questions asked of LFR deployments under freedom of information."""
+        outcomes = self.outcomes
+        sizes = f"{self.watchlist_size_min} to {self.watchlist_size_max} subjects per deployment"
+        return [
+            f"Deployments: {self.deployments}"
+            + (f" ({self.dates.replace('/', ' to ')})" if self.dates else ""),
+            f"Total time deployed: {self.time_deployed}",
+            f"Faces seen: {self.faces_seen}",
+            f"Alerts (people alerted): {self.alerts}, of {self.subjects_alerted} different "
+            "watchlist subjects (purged alerts' subjects not counted)",
+            f"Reviewed: {self.true_alerts + self.false_alerts}; true alerts: {self.true_alerts} "
+            f"({outcomes['true_alerts_confirmed']} confirmed, {outcomes['true_alerts_unconfirmed']} "
+            f"unconfirmed); false alerts: {self.false_alerts} ({outcomes['false_alerts_confirmed']} "
+            f"confirmed, {outcomes['false_alerts_unconfirmed']} unconfirmed)",
+            f"False alert rate: {self.false_alert_rate_percent}% of faces seen "
+            f"(expected at the thresholds used: {self.expected_false_alert_rate_percent}%)",
+            f"Outcomes: {outcomes['arrests']} arrests, {outcomes['other_disposals']} other disposals, "
+            f"{outcomes['no_action']} no action",
+            "Watchlist size: " + (sizes if self.deployments else "none"),
+            "Watchlist subjects per category (summed over deployments):",
+            *[f"  {count:6d}  {category}" for category, count in self.watchlist_categories.items()],
+            f"Software: {SOFTWARE_NAME}, version {', '.join(self.software_versions)}; "
+            f"supplier: {self.supplier}",
+        ]
