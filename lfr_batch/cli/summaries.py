@@ -75,6 +75,26 @@ class Footage:
         """Whether every video of this run was read whole (exit 0, else 3)."""
         return not (self.failed or self.partial)
 
+    def to_json(self, verb: str) -> dict[str, Any]:
+        """The footage's part of a --json: videos ``verb`` (scanned, searched), skipped,
+        failed and partial (with reasons), and faces seen."""
+        return {
+            f"videos_{verb}": self.read,
+            "videos_skipped": self.skipped,
+            "videos_failed": [problem.to_json() for problem in self.failed],
+            "videos_partial": [problem.to_json() for problem in self.partial],
+            "faces_seen": self.faces_seen,
+        }
+
+    def counts(self, verb: str) -> dict[str, int]:
+        """The footage's part of the audit line's counts."""
+        return {
+            f"videos_{verb}": self.read,
+            "videos_skipped": self.skipped,
+            "videos_failed": len(self.failed),
+            "faces_seen": self.faces_seen,
+        }
+
     def line(self, noun: str, verb: str) -> str:
         counts = Counter({"failed": len(self.failed), "partial": len(self.partial)})
         not_whole = ", ".join(f"{counts[s]} {s}" for s in ("failed", "partial") if counts[s])
@@ -113,12 +133,8 @@ class ScanSummary:
             "summary_version": SUMMARY_VERSION,
             "deployment": self.deployment,
             "deployment_dir": str(self.deployment_dir),
-            "videos_scanned": self.footage.read,
-            "videos_skipped": self.footage.skipped,
-            "videos_failed": [problem.to_json() for problem in self.footage.failed],
-            "videos_partial": [problem.to_json() for problem in self.footage.partial],
+            **self.footage.to_json("scanned"),
             "videos": self.footage.videos,
-            "faces_seen": self.footage.faces_seen,
             "alerts": self.alerts,
             "cuts": None if self.cuts is None else cuts_json(self.cuts.to_payload()),
             "reports": [str(path) for path in self.reports],
@@ -132,13 +148,7 @@ class ScanSummary:
         return [*lines, *(f"  {path}" for path in self.reports)]
 
     def audit_counts(self) -> dict[str, int]:
-        return {
-            "videos_scanned": self.footage.read,
-            "videos_skipped": self.footage.skipped,
-            "videos_failed": len(self.footage.failed),
-            "faces_seen": self.footage.faces_seen,
-            "alerts": self.alerts,
-        }
+        return {**self.footage.counts("scanned"), "alerts": self.alerts}
 
 
 def cuts_json(cuts: dict[str, Any]) -> dict[str, Any]:
@@ -240,11 +250,7 @@ class SearchSummary:
             "summary_version": SUMMARY_VERSION,
             "case": self.case,
             "case_dir": str(self.case_dir),
-            "videos_searched": self.footage.read,
-            "videos_skipped": self.footage.skipped,
-            "videos_failed": [problem.to_json() for problem in self.footage.failed],
-            "videos_partial": [problem.to_json() for problem in self.footage.partial],
-            "faces_seen": self.footage.faces_seen,
+            **self.footage.to_json("searched"),
             "cut": self.cut,
             "expected_false_candidates": round(self.expected_false_candidates, 4),
             "candidates": [candidate.to_json() for candidate in self.candidates],
@@ -263,14 +269,8 @@ class SearchSummary:
         ]
 
     def audit_counts(self) -> dict[str, int]:
-        return {
-            "videos_searched": self.footage.read,
-            "videos_skipped": self.footage.skipped,
-            "videos_failed": len(self.footage.failed),
-            "faces_seen": self.footage.faces_seen,
-            "candidates": len(self.candidates),
-            "above_cut": self.above_cut,
-        }
+        counts = self.footage.counts("searched")
+        return {**counts, "candidates": len(self.candidates), "above_cut": self.above_cut}
 
 
 @dataclass(frozen=True)
