@@ -7,12 +7,13 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 from tqdm import tqdm
 
-from lfr_batch.cli.group import logger
+from lfr_batch.cli.group import EXIT_INCOMPLETE, logger
 from lfr_batch.command_settings import quiet
 from lfr_batch.errors import ReportError
 from lfr_batch.options import OPTIONS, SCHEDULER_ENV
@@ -20,6 +21,7 @@ from lfr_batch.records import audit
 from lfr_batch.terminal import printable
 
 if TYPE_CHECKING:
+    from lfr_batch.cli.summaries import Footage
     from lfr_batch.scan import Progress
 
 
@@ -122,6 +124,25 @@ def echo_summary(summary: Summary, as_json: bool) -> None:
         click.echo(line)
 
 
+class RunSummary(Summary, Protocol):
+    """What scan and search tell of their run (lfr_batch.cli.summaries)."""
+
+    @property
+    def footage(self) -> Footage: ...
+
+    def audit_counts(self) -> dict[str, int]: ...
+
+
+def finish_run(command: str, out_dir: Path, summary: RunSummary, as_json: bool, **audited: Any) -> None:
+    """What scan and search do after their run: the summary on stdout, the audit line
+    (``audited``: what it names besides the counts), and exit 3 where a video was not
+    read whole."""
+    echo_summary(summary, as_json)
+    audit.record(out_dir, command, counts=summary.audit_counts(), **audited)
+    if not summary.footage.whole:
+        sys.exit(EXIT_INCOMPLETE)
+
+
 def require(options: dict[str, Any], *names: tuple[str, str]) -> None:
     """Refuse in one line the (shown name, parameter) pairs given neither on the command
     line nor in --config."""
@@ -155,6 +176,7 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--scheduler",
         envvar=SCHEDULER_ENV,
         default=None,
+        callback=lambda _ctx, _param, value: value or None,  # an empty variable: no cluster
         help=f"Dask scheduler address (tcp://HOST:PORT) to run the segments on a cluster "
         f"instead of local workers; also read from ${SCHEDULER_ENV}.  [default: none]",
     )(command)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from lfr_batch.cli.common import (
-    echo_summary,
+    finish_run,
     footage_options,
     json_option,
     require,
     run_with_progress,
     table_option,
 )
-from lfr_batch.cli.group import EXIT_INCOMPLETE, cli
+from lfr_batch.cli.group import cli
 from lfr_batch.cli.summaries import ScanSummary
 from lfr_batch.command_settings import (
     config_option,
     logging_options,
 )
-from lfr_batch.records import audit
 
 
 @cli.command("scan")
@@ -104,18 +102,15 @@ def scan_command(as_json: bool, **options: Any) -> None:
     from lfr_batch.scan import ScanConfig, scan  # the vision stack: loaded by the commands that scan
 
     require(options, ("INPUTS", "inputs"), ("--watchlist", "watchlist"), ("--deployment", "deployment"))
-    config = ScanConfig(**{**options, "scheduler": options["scheduler"] or None})
+    config = ScanConfig(**options)
     result = run_with_progress(config, scan)
-    summary = ScanSummary.of(config.deployment, result)
-    echo_summary(summary, as_json)
-    audit.record(
-        config.out_dir,
+    finish_run(
         "scan",
+        config.out_dir,
+        ScanSummary.of(config.deployment, result),
+        as_json,
         deployment=config.deployment,
         inputs=result.inputs,
         watchlist_sha256=result.watchlist_sha256,
         threshold=result.cuts.to_payload()["cut_median"] if result.cuts else None,
-        counts=summary.audit_counts(),
     )
-    if not summary.footage.whole:
-        sys.exit(EXIT_INCOMPLETE)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from lfr_batch.cli.common import (
-    echo_summary,
+    finish_run,
     footage_options,
     json_option,
     require,
@@ -17,13 +16,12 @@ from lfr_batch.cli.common import (
     table_option,
     wait_option,
 )
-from lfr_batch.cli.group import EXIT_INCOMPLETE, cli
+from lfr_batch.cli.group import cli
 from lfr_batch.cli.summaries import SearchSummary
 from lfr_batch.command_settings import (
     config_option,
     logging_options,
 )
-from lfr_batch.records import audit
 
 
 @cli.command("search")
@@ -71,18 +69,15 @@ def search_command(as_json: bool, **options: Any) -> None:
     from lfr_batch.search import SearchConfig, search  # the vision stack: loaded by the commands that scan
 
     require(options, ("PHOTOS", "photos"), ("--footage", "footage"), ("--case", "case"))
-    config = SearchConfig(**{**options, "scheduler": options["scheduler"] or None})
+    config = SearchConfig(**options)
     result = run_with_progress(config, search)
-    summary = SearchSummary.of(config.case, result)
-    echo_summary(summary, as_json)
-    audit.record(
-        config.out_dir,
+    finish_run(
         "search",
+        config.out_dir,
+        SearchSummary.of(config.case, result),
+        as_json,
         deployment=config.case,
         inputs=[*result.probe.photos, *result.scan.inputs],
         watchlist_sha256=result.probe.sha256,
         threshold=result.cut,
-        counts=summary.audit_counts(),
     )
-    if not summary.footage.whole:
-        sys.exit(EXIT_INCOMPLETE)

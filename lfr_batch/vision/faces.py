@@ -202,9 +202,9 @@ class BlazeFaceDetector:
         self._tracked_searches = tracked
         tiles = self._schedule.tiles(image.shape[:2], moving, tracked, bounded)
         boxes, scores = blazeface.detect(image, tiles)
+        found = Detections.found(boxes, scores, scores >= SURE_FACE_SCORE)
         # Far below the reach asked for, BlazeFace's boxes are mostly texture, not faces.
-        keep = Detections.found(boxes, scores).sizes >= MIN_SIZE_OF_REACH * min_face_px(self.upsample)
-        return Detections.found(boxes[keep], scores[keep], scores[keep] >= SURE_FACE_SCORE)
+        return found[found.sizes >= MIN_SIZE_OF_REACH * min_face_px(self.upsample)]
 
 
 DUPLICATE_OVERLAP = 0.5  # of the smaller box: the same face found from two regions
