@@ -57,7 +57,7 @@ class Option:
     name: str  # the config field
     flag: str  # the long option, and (without its dashes) the TOML key
     kind: type  # int, float or str
-    default: Any  # a value, or a function giving one (shown as ``shown_default``)
+    default: Any  # a value (None: not given), or a function giving one (shown as ``shown_default``)
     help: str
     minimum: float | None = None
     maximum: float | None = None
@@ -108,7 +108,7 @@ class Option:
 
     def check(self, value: Any) -> None:
         """Refuse a value outside the row's type and range, in one line."""
-        if self.auto and value is None:
+        if value is None and (self.auto or self.default is None):
             return
         self.check_type(value)
         if isinstance(value, str) and not self.choices:  # text is converted before the library sees it
@@ -133,8 +133,7 @@ class Option:
 # camera for about one of them; 5 samples a second give several looks in that second.
 DEFAULT_SAMPLE_FPS = 5.0
 DEFAULT_UPSAMPLE = 1
-# Long enough that seams are rare, short enough that one long file feeds every worker.
-DEFAULT_SEGMENT_SECONDS = 30.0
+# The range --segment-seconds once had; it is still checked, though no longer used.
 MIN_SEGMENT_SECONDS = 10.0
 MAX_SEGMENT_SECONDS = 86_400.0  # a day: one segment of any recording there is
 MAX_SAMPLE_FPS = 1000.0  # beyond any camera: every frame is analysed
@@ -218,8 +217,9 @@ _ROWS = (
         "--workers",
         int,
         default_workers,
-        "Local worker processes; each file is cut into segments by its own length alone (see "
-        "--segment-seconds), so one file keeps several busy.",
+        "Local worker processes; each file is cut into segments by its own length alone (up "
+        "to 8 of at least 7.5 s, more where a piece would pass 30 s), so one file keeps "
+        "several busy.",
         1,
         MAX_WORKERS,
         shown_default="one per CPU core",
@@ -228,13 +228,13 @@ _ROWS = (
         "segment_seconds",
         "--segment-seconds",
         float,
-        DEFAULT_SEGMENT_SECONDS,
-        "The longest a segment may be: a file is cut into equal pieces, up to 8 of at least 7.5 s, "
-        "more where a piece would be longer than this. Where a file is cut depends on the file "
-        "alone, never on the workers or the other files of the batch, so neither changes the views "
-        "or the distance of a face.",
+        None,
+        "No longer used, and ignored with a warning, so that older scripts and config files "
+        "still run: each file is now cut by its own length alone (see --workers), so that how "
+        "the work is split never changes a face's views or distance.",
         MIN_SEGMENT_SECONDS,
         MAX_SEGMENT_SECONDS,
+        shown_default="ignored",
     ),
     Option(
         "watchlist_max_age_h",

@@ -65,15 +65,17 @@ SCAN_OPTIONS = (
     "watchlist_max_age_h",
 )
 
-# A video is cut by its own length alone, never by the worker count or the batch it
-# comes in: where a segment starts shapes what its tracks keep (each piece starts its
-# motion, tracking and encoding policy afresh, and its tracks meet at a seam), so a cut
-# that moved with the machine would move the alerts. Up to SPLIT_PIECES pieces keep
-# that many workers busy on one file; none shorter than MIN_SPLIT_SECONDS, where a
-# piece's start costs more than a worker gains (busy 720p crowd, 2 workers: four 7.5 s
-# pieces 3 % slower than two of 15 s, six of 5 s 15 %).
+# A video is cut by its own length alone, never by the worker count, the batch it comes
+# in or an option: where a segment starts shapes what its tracks keep (each piece starts
+# its motion, tracking and encoding policy afresh, and its tracks meet at a seam), so a
+# cut that moved with the machine or the command line would move the alerts. Up to
+# SPLIT_PIECES pieces keep that many workers busy on one file; none shorter than
+# MIN_SPLIT_SECONDS, where a piece's start costs more than a worker gains (busy 720p
+# crowd, 2 workers: four 7.5 s pieces 3 % slower than two of 15 s, six of 5 s 15 %);
+# none longer than MAX_PIECE_SECONDS, so that a long file feeds every worker of a cluster.
 SPLIT_PIECES = 8
 MIN_SPLIT_SECONDS = 7.5
+MAX_PIECE_SECONDS = 30.0
 # However long a file's header says it is: a day at 30 s a piece is 2,880, and a
 # header declaring a trillion frames must not plan a billion tasks.
 MAX_PIECES = 4_000
@@ -98,7 +100,7 @@ class ScanConfig:
     exhaustive: bool = False
     workers: int = field(default_factory=on_value("workers"))
     scheduler: str | None = None
-    segment_seconds: float = field(default_factory=on_value("segment_seconds"))
+    segment_seconds: float | None = None  # no longer used: checked, and ignored with a warning
     watchlist_max_age_h: float = field(default_factory=on_value("watchlist_max_age_h"))
     keep_distances: bool = False
     overwrite: bool = False
@@ -132,7 +134,6 @@ class ScanConfig:
             upsample=self.upsample,
             detector=self.detector,
             exhaustive=self.exhaustive,
-            segment_seconds=self.segment_seconds,
             detector_model=face_detector(self.detector).model_name,
             encoder_model=FaceEncoder.model_name,
         )
@@ -305,16 +306,16 @@ class _Planned:
         return bool(self.error) or self.assembly.folded == self.segments
 
 
-def segment_starts(frame_count: int, fps: float, step: int, segment_seconds: float) -> list[int]:
+def segment_starts(frame_count: int, fps: float, step: int) -> list[int]:
     """Where each segment of a video starts, from the video alone: up to SPLIT_PIECES
     equal pieces of at least MIN_SPLIT_SECONDS, more where a piece would be longer than
-    ``segment_seconds`` (never more than MAX_PIECES); every start on the grid of ``step``
+    MAX_PIECE_SECONDS (never more than MAX_PIECES); every start on the grid of ``step``
     frames that sampling takes, so every cut samples the same frames."""
     if fps <= 0 or frame_count <= 0:
         return [0]
     duration_s = frame_count / fps
     pieces = int(min(max(duration_s / MIN_SPLIT_SECONDS, 1.0), SPLIT_PIECES))
-    pieces = max(pieces, math.ceil(min(duration_s / segment_seconds, MAX_PIECES)))
+    pieces = max(pieces, math.ceil(min(duration_s / MAX_PIECE_SECONDS, MAX_PIECES)))
     length = -(-frame_count // (pieces * step)) * step
     return list(range(0, frame_count, length))
 
@@ -323,7 +324,6 @@ def _plan(
     path: Path,
     sha256: str,
     settings: AnalysisSettings,
-    segment_seconds: float,
     faces: DistanceHistograms,
     keep_evidence: bool = True,
 ) -> tuple[_Planned, list[SegmentTask]]:
@@ -339,7 +339,7 @@ def _plan(
         planned.error = one_line(error)
         return planned, []
     step = max(round(fps / settings.sample_fps), 1) if fps > 0 and not settings.exhaustive else 1
-    boundaries = segment_starts(frame_count, fps, step, segment_seconds)
+    boundaries = segment_starts(frame_count, fps, step)
     ends: list[int | None] = [*boundaries[1:], None]
     tasks = [
         SegmentTask(str(path), index, start, end, settings)
@@ -498,6 +498,11 @@ class FootageRun:
             scanned_at=self.scanned_at,
             keep_distances=config.keep_distances,
         )
+        if config.segment_seconds is not None:
+            logger.warning(
+                "--segment-seconds is no longer used, and was ignored: each file is cut by its "
+                "own length alone, so that how the work is split never changes a face's views or distance"
+            )
         faces = DistanceHistograms(self.loaded.watchlist.size)
         planned, tasks = _plan_videos(videos, self.state, settings, config, result, faces)
         calibrating, calibrating_tasks = _plan_background(background, settings, config, faces, planned)
@@ -670,7 +675,7 @@ def _plan_videos(
             result.skipped.append(path)
             continue
         seen.add(sha256)
-        video, video_tasks = _plan(path.resolve(), sha256, settings, config.segment_seconds, faces)
+        video, video_tasks = _plan(path.resolve(), sha256, settings, faces)
         video.path = path
         planned.append(video)
         tasks.extend(video_tasks)
@@ -696,9 +701,7 @@ def _plan_background(
             logger.info("background %s: scanned in this run already, its faces counted once", path)
             continue
         seen.add(sha256)
-        video, video_tasks = _plan(
-            path.resolve(), sha256, settings, config.segment_seconds, faces, keep_evidence=False
-        )
+        video, video_tasks = _plan(path.resolve(), sha256, settings, faces, keep_evidence=False)
         if video.error:
             logger.warning("background footage %s: skipped: %s", path, video.error)
             continue

@@ -90,7 +90,7 @@ class SearchConfig:
     detector: DetectorName = field(default_factory=on_value("detector"))
     workers: int = field(default_factory=on_value("workers"))
     scheduler: str | None = None
-    segment_seconds: float = field(default_factory=on_value("segment_seconds"))
+    segment_seconds: float | None = None  # no longer used: checked, and ignored with a warning
     overwrite: bool = False
     wait: bool = False
 

@@ -96,8 +96,9 @@ def test_every_option_row_takes_only_finite_values_of_its_kind_in_its_range(name
     if row.choices:
         assert value in row.choices
         return
-    if row.auto and value is None:
-        return  # 'auto': the library decides
+    if value is None:
+        assert row.auto or row.default is None  # 'auto' (the library decides), or not given
+        return
     assert type(value) is int if row.kind is int else type(value) in (int, float)
     assert math.isfinite(value)
     assert row.minimum is not None  # every numeric row is bounded

@@ -26,8 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_nightly import assert_same_reports
 
-from lfr_batch.options import MAX_SEGMENT_SECONDS, MIN_SEGMENT_SECONDS
-from lfr_batch.scan import MAX_PIECES, MIN_SPLIT_SECONDS, SPLIT_PIECES, segment_starts
+from lfr_batch.scan import MAX_PIECE_SECONDS, MAX_PIECES, MIN_SPLIT_SECONDS, SPLIT_PIECES, segment_starts
 from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
 
 
@@ -76,31 +75,44 @@ def test_two_workers_give_the_same_reports_as_one(seam_video: Path, tmp_path: Pa
     assert_same_reports(tmp_path / "one" / "d", tmp_path / "two" / "d")
 
 
-def test_a_file_gives_the_same_faces_and_distances_alone_or_in_a_batch_on_any_worker_count(
-    seam_video: Path, tmp_path: Path
+SAME_FACES = (
+    ("alerts.csv", ["subject_id", "first_seen_s", "last_seen_s", "distance", "views"]),
+    ("distances.csv", ["first_seen_s", "last_seen_s", "views", "subject_1", "distance_1"]),
+)
+
+
+def assert_same_faces(alone: Path, other: Path) -> None:
+    """The same alerts, and every face seen with the same views and distance, for the
+    first video of ``alone``'s reports, in ``other``'s (which may hold more videos)."""
+    for report, columns in SAME_FACES:
+        first, second = (pd.read_csv(folder / "d" / report) for folder in (alone, other))
+        assert len(first) >= 1, report
+        video = first.loc[0, "video"]
+        first, second = (table[table["video"] == video].reset_index(drop=True) for table in (first, second))
+        pd.testing.assert_frame_equal(first[columns], second[columns])
+
+
+def test_a_file_gives_the_same_faces_and_alerts_however_the_work_is_split(
+    seam_video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Where a video is cut depends on the video alone: two workers on it alone, and
-    one worker on it among other files, see the same faces with the same views and
-    distances, and so, at a fixed threshold, give the same alerts."""
+    """Where a video is cut depends on the video alone: two workers on it alone, one
+    worker on it among other files, and a --segment-seconds from an older script (now
+    ignored, with a warning) see the same faces with the same views and distances, and
+    so, at a fixed threshold, give the same alerts (a Dask cluster: below)."""
     options = ("--threshold", "0.6", "--keep-distances")
     assert scan_cli(seam_video, out=tmp_path / "alone", options=("--workers", "2", *options)) == 0
     batch = (SAMPLE_VIDEOS, seam_video)
-    assert scan_cli(*batch, out=tmp_path / "batch", options=("--workers", "1", *options)) == 0
-    for report, columns in (
-        ("alerts.csv", ["subject_id", "first_seen_s", "last_seen_s", "distance", "views"]),
-        ("distances.csv", ["first_seen_s", "last_seen_s", "views", "subject_1", "distance_1"]),
-    ):
-        alone = pd.read_csv(tmp_path / "alone" / "d" / report)
-        batched = pd.read_csv(tmp_path / "batch" / "d" / report)
-        batched = batched[batched["video"] == alone.loc[0, "video"]].reset_index(drop=True)
-        assert len(alone) >= 1, report
-        pd.testing.assert_frame_equal(alone[columns], batched[columns])
+    for name, split in (("batch", ("--workers", "1")), ("short", ("--segment-seconds", "10"))):
+        caplog.clear()
+        assert scan_cli(*batch, out=tmp_path / name, options=(*split, *options)) == 0
+        assert ("--segment-seconds is no longer used" in caplog.text) == (name == "short")
+        assert_same_faces(tmp_path / "alone", tmp_path / name)
 
 
 def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     inputs = (SAMPLE_VIDEOS, seam_video)
-    options = ("--segment-seconds", "12")
+    options = ("--threshold", "0.6", "--keep-distances")
     assert scan_cli(*inputs, out=tmp_path / "local", options=("--workers", "1", *options)) == 0
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
@@ -108,10 +120,11 @@ def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, 
         code = scan_cli(
             *inputs,
             out=tmp_path / "dask",
-            options=("--scheduler", cluster.scheduler_address, *options),
+            options=("--scheduler", cluster.scheduler_address, "--segment-seconds", "60", *options),
         )
     assert code == 0
     assert_same_reports(tmp_path / "local" / "d", tmp_path / "dask" / "d")
+    assert_same_faces(tmp_path / "local", tmp_path / "dask")
 
 
 def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -174,12 +187,9 @@ def test_a_service_that_is_not_dask_is_one_line(tmp_path: Path) -> None:
     frame_count=st.integers(1, 10**13),
     fps=st.floats(1e-300, 1e6, allow_nan=False, allow_infinity=False),
     step=st.integers(1, 50),
-    segment_seconds=st.floats(MIN_SEGMENT_SECONDS, MAX_SEGMENT_SECONDS),
 )
-def test_a_video_is_cut_by_its_own_length_alone(
-    frame_count: int, fps: float, step: int, segment_seconds: float
-) -> None:
-    starts = segment_starts(frame_count, fps, step, segment_seconds)
+def test_a_video_is_cut_by_its_own_length_alone(frame_count: int, fps: float, step: int) -> None:
+    starts = segment_starts(frame_count, fps, step)
     assert starts[0] == 0
     assert all(start % step == 0 for start in starts)
     assert starts == sorted(set(starts))
@@ -188,7 +198,7 @@ def test_a_video_is_cut_by_its_own_length_alone(
     duration_s = frame_count / fps
     if duration_s >= 2 * MIN_SPLIT_SECONDS and frame_count >= 2 * SPLIT_PIECES * step:
         assert len(starts) >= 2  # one file keeps more than one worker busy
-    if len(starts) > 1 and duration_s / segment_seconds < MAX_PIECES:
+    if len(starts) > 1 and duration_s / MAX_PIECE_SECONDS < MAX_PIECES:
         piece_s = starts[1] / fps
-        assert piece_s <= segment_seconds + step / fps + 1e-9
-        assert len(starts) <= SPLIT_PIECES or piece_s >= segment_seconds / 2
+        assert piece_s <= MAX_PIECE_SECONDS + step / fps + 1e-9
+        assert len(starts) <= SPLIT_PIECES or piece_s >= MAX_PIECE_SECONDS / 2

@@ -191,6 +191,30 @@ def test_config_file_holds_every_option_and_the_command_line_wins(tmp_path: Path
     assert "not valid TOML" in capsys.readouterr().err
 
 
+def test_an_older_config_with_segment_seconds_still_runs_and_is_told_it_is_ignored(
+    tmp_path: Path, capsys
+) -> None:
+    """A nightly job written when --segment-seconds cut the files keeps running: the key
+    is checked, warned about once and ignored, and the deployment takes later runs without it."""
+    config = tmp_path / "nightly.toml"
+    common = (
+        f'[scan]\nwatchlist = "{SAMPLE_WATCHLIST.as_posix()}"\ndeployment = "n"\n'
+        f'out = "{tmp_path.as_posix()}"\n'
+    )
+    config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}"]\nsegment-seconds = 30\n')
+    assert main(["scan", "--config", str(config)]) == 0
+    assert capsys.readouterr().err.count("--segment-seconds is no longer used, and was ignored") == 1
+    config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}", "{FEMALE_AND_MALE.as_posix()}"]\n')
+    assert main(["scan", "--config", str(config)]) == 0
+    assert "no longer used" not in capsys.readouterr().err
+    assert pd.read_csv(tmp_path / "n" / "deployment.csv").iloc[0]["videos"] == 2
+    before = (tmp_path / "n" / "deployment.csv").read_bytes()
+    config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}"]\nsegment-seconds = 5\n')
+    assert main(["scan", "--config", str(config)]) == 2
+    assert "--segment-seconds 5.0 must be a number from 10 to 86400" in capsys.readouterr().err
+    assert (tmp_path / "n" / "deployment.csv").read_bytes() == before
+
+
 def test_missing_required_options_are_named(tmp_path: Path, capsys) -> None:
     assert main(["scan", str(MALE_ONLY)]) == 2
     assert "missing --watchlist, --deployment" in capsys.readouterr().err

@@ -167,7 +167,7 @@ class ScanSettings:
     keep_distances: bool = False
     detector: str = ""
     exhaustive: bool = False
-    segment_seconds: float | None = None
+    segment_seconds: float | None = None  # kept by earlier runs; no longer set or compared
     detector_model: str = ""
     encoder_model: str = ""
     kind: str = ""  # "" for a scan's deployment, "case" for a search's case
