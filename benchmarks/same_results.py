@@ -3,7 +3,7 @@ they give the same alerts, distances, faces seen and figures? For changes meant 
 move code without changing what it does (issue 27's restructuring).
 
     .venv/bin/python benchmarks/same_results.py --base REV [--scene VIDEOS:WATCHLIST ...]
-        [--work DIR] [--workers N]
+        [--work DIR] [--workers N] [--repeat N]
 
 The earlier commit is checked out into a temporary git worktree and run with this
 environment's packages (PYTHONPATH), so both sides use the same OpenCV, dlib and
@@ -16,18 +16,26 @@ numpy. Scenes, each scanned by both sides with --keep-distances into --work:
 
 For each scene and report (alerts.csv, distances.csv, videos.csv, deployment.csv) it
 prints the rows and the cells that differ, the times of day and durations of the
-scan aside (SCAN_TIME_COLUMNS), and each side's wall time. Exits 0 when every report
-is the same, 1 when one differs.
+scan aside (SCAN_TIME_COLUMNS), and each side's wall time and processing seconds by
+stage (the scan's own -v figures, summed over its videos and workers). This machine's
+speed drifts by up to a quarter between runs minutes apart, so ``--repeat N`` scans
+each scene N times with each code, alternately (base, here, here, base, ...), and
+gives the median and the range; every repeat must give the same reports as the first,
+or the scan is not reproducible. Exits 0 when every report is the same, 1 when one
+differs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -65,8 +73,27 @@ def differences(before: Path, after: Path) -> list[str]:
     return found
 
 
-def scan(tree: Path, videos: Path, watchlist: Path, out: Path, workers: int) -> float:
-    """One scan with the code in ``tree``; its wall time in seconds."""
+STAGE_LINE = re.compile(r"processing seconds by stage: (.*)$", re.MULTILINE)
+
+
+def stage_seconds(log: str) -> dict[str, float]:
+    """Processing seconds by stage, summed over the videos of a scan's -v log."""
+    total: dict[str, float] = {}
+    for line in STAGE_LINE.findall(log):
+        for part in line.split(", "):
+            stage, _, seconds = part.rpartition(" ")
+            total[stage] = total.get(stage, 0.0) + float(seconds)
+    return total
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall_s: float
+    stages: dict[str, float]
+
+
+def scan(tree: Path, videos: Path, watchlist: Path, out: Path, workers: int) -> Timed:
+    """One scan with the code in ``tree``: its wall time and its seconds by stage."""
     command = [
         sys.executable,
         "-m",
@@ -85,7 +112,7 @@ def scan(tree: Path, videos: Path, watchlist: Path, out: Path, workers: int) -> 
         "1000000",
         "--workers",
         str(workers),
-        "-q",
+        "-v",
     ]
     environment = {**os.environ, "PYTHONPATH": str(tree), "TQDM_DISABLE": "1"}
     began = time.perf_counter()
@@ -93,7 +120,18 @@ def scan(tree: Path, videos: Path, watchlist: Path, out: Path, workers: int) -> 
     done = subprocess.run(command, cwd=tree, env=environment, capture_output=True, text=True, check=False)
     if done.returncode not in (0, 3):
         raise SystemExit(f"scan with {tree} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return time.perf_counter() - began
+    return Timed(time.perf_counter() - began, stage_seconds(done.stderr))
+
+
+def summary(runs: list[Timed]) -> str:
+    """Median wall time (and range, over repeats), then the median seconds of each stage."""
+    walls = [run.wall_s for run in runs]
+    spread = f" ({min(walls):.1f}-{max(walls):.1f})" if len(runs) > 1 else ""
+    stages = ", ".join(
+        f"{stage} {statistics.median(run.stages.get(stage, 0.0) for run in runs):.1f}"
+        for stage in runs[0].stages
+    )
+    return f"{statistics.median(walls):.1f} s{spread}" + (f" [{stages}]" if stages else "")
 
 
 def scenes(given: list[str]) -> list[tuple[str, Path, Path]]:
@@ -114,7 +152,12 @@ def main() -> int:
     parser.add_argument("--scene", action="append", default=[], help="VIDEOS:WATCHLIST, again for more")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lfr-same-results"), help="scratch folder")
     parser.add_argument("--workers", type=int, default=2, help="workers for every scan (default 2)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="scans of each scene with each code, alternately (default 1)"
+    )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
     chosen = scenes(args.scene)
     same = True
     with tempfile.TemporaryDirectory() as checkout:
@@ -123,14 +166,34 @@ def main() -> int:
             ["git", "worktree", "add", "--detach", "--quiet", str(base), args.base], cwd=REPO, check=True
         )
         try:
-            print(f"base {args.base} against this working tree; {args.workers} workers")
+            print(
+                f"base {args.base} against this working tree; {args.workers} workers; {args.repeat} run(s) each"
+            )
             for label, videos, watchlist in chosen:
                 folder = args.work / label.replace(" ", "_")
-                before = scan(base, videos, watchlist, folder / "base", args.workers)
-                after = scan(REPO, videos, watchlist, folder / "here", args.workers)
-                found = differences(folder / "base" / "same", folder / "here" / "same")
+                runs: dict[str, list[Timed]] = {"base": [], "here": []}
+                found: list[str] = []
+                for repeat in range(args.repeat):
+                    for side in ("base", "here") if repeat % 2 == 0 else ("here", "base"):
+                        out = folder / f"{side}{repeat}"
+                        runs[side].append(
+                            scan(base if side == "base" else REPO, videos, watchlist, out, args.workers)
+                        )
+                    found += [
+                        f"run {repeat + 1}: {line}"
+                        for line in differences(folder / "base0" / "same", folder / f"here{repeat}" / "same")
+                    ]
+                    if repeat:
+                        found += [
+                            f"base run {repeat + 1} against run 1: {line}"
+                            for line in differences(
+                                folder / "base0" / "same", folder / f"base{repeat}" / "same"
+                            )
+                        ]
                 verdict = "same reports" if not found else f"{len(found)} difference(s)"
-                print(f"{label}: {verdict}; wall {before:.1f} s (base), {after:.1f} s (here)")
+                print(
+                    f"{label}: {verdict}; wall {summary(runs['base'])} (base), {summary(runs['here'])} (here)"
+                )
                 for line in found:
                     print(f"  {line}")
                 same = same and not found

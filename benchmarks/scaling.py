@@ -5,7 +5,7 @@
         --watchlist /tmp/lfr-crowd/crowd_watchlist.pkl --loops 4 --workers 2,4,8,16 --dask-workers 0
 
 By default a synthetic 1280x720 25 fps clip of people walking past over a still
-frame (the easy case), split into 30 s segments. ``--video`` scans a clip of
+frame (the easy case), which a scan cuts into eight segments of 15 s. ``--video`` scans a clip of
 your own instead, such as the busy crowd that ``crowd.py`` writes: played
 ``--loops`` times over as one long file, or as ``--files`` files, each starting
 at its own point of the clip (content of its own, so none is skipped as already

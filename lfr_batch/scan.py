@@ -65,14 +65,15 @@ SCAN_OPTIONS = (
     "watchlist_max_age_h",
 )
 
-# A video is cut by its own length alone, never by the worker count, the batch it comes
-# in or an option: where a segment starts shapes what its tracks keep (each piece starts
-# its motion, tracking and encoding policy afresh, and its tracks meet at a seam), so a
-# cut that moved with the machine or the command line would move the alerts. Up to
-# SPLIT_PIECES pieces keep that many workers busy on one file; none shorter than
-# MIN_SPLIT_SECONDS, where a piece's start costs more than a worker gains (busy 720p
-# crowd, 2 workers: four 7.5 s pieces 3 % slower than two of 15 s, six of 5 s 15 %);
-# none longer than MAX_PIECE_SECONDS, so that a long file feeds every worker of a cluster.
+# A video is cut by its own length, frame rate and sampling step alone, never by the
+# worker count, the batch it comes in or where the work runs: where a segment starts
+# shapes what its tracks keep (each piece starts its motion, tracking and encoding
+# policy afresh, and its tracks meet at a seam), so a cut that moved with the machine or
+# the command line would move the alerts. Up to SPLIT_PIECES pieces keep that many
+# workers busy on one file; none shorter than MIN_SPLIT_SECONDS, where a piece's start
+# costs more than a worker gains (busy 720p crowd, 2 workers: four 7.5 s pieces 3 %
+# slower than two of 15 s, six of 5 s 15 %); none longer than MAX_PIECE_SECONDS, so
+# that a long file feeds every worker of a cluster.
 SPLIT_PIECES = 8
 MIN_SPLIT_SECONDS = 7.5
 MAX_PIECE_SECONDS = 30.0

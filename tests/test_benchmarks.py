@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = sorted(path.stem for path in (REPO / "benchmarks").glob("*.py"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from same_results import SCAN_TIME_COLUMNS, differences  # noqa: E402
+from same_results import SCAN_TIME_COLUMNS, Timed, differences, stage_seconds, summary  # noqa: E402
 
 
 def test_every_benchmark_script_loads() -> None:
@@ -70,3 +70,18 @@ def test_a_changed_alert_count_or_figure_is_a_difference(
     before = write_reports(tmp_path / "a", ALERTS, DEPLOYMENT)
     after = write_reports(tmp_path / "b", alerts, deployment)
     assert differences(before, after) == [said]
+
+
+def test_the_stage_seconds_of_a_scan_are_summed_over_its_videos_and_summarised_by_median() -> None:
+    log = (
+        "2026-12-07T07:00:00+0000 lfr-batch: INFO: /v/a.mp4: 75 frames analysed, 2 faces seen, 1 alerts\n"
+        "2026-12-07T07:00:00+0000 lfr-batch: INFO: /v/a.mp4: processing seconds by stage: decode 0.50, "
+        "detect 1.25, encode 2.00\n"
+        "2026-12-07T07:00:01+0000 lfr-batch: INFO: /v/b, c.mp4: processing seconds by stage: decode 0.25, "
+        "detect 0.75, encode 1.00\n"
+    )
+    assert stage_seconds(log) == {"decode": 0.75, "detect": 2.0, "encode": 3.0}
+    assert stage_seconds("no stage lines: a base too old to log them") == {}
+    runs = [Timed(9.0, {"detect": 2.0}), Timed(7.0, {"detect": 1.0}), Timed(8.0, {"detect": 4.0})]
+    assert summary(runs) == "8.0 s (7.0-9.0) [detect 2.0]"
+    assert summary([Timed(5.25, {})]) == "5.2 s"

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import (
@@ -17,6 +19,7 @@ from conftest import (
     PHOTOS,
     SAMPLE_PHOTOS,
     SAMPLE_VIDEOS,
+    SAMPLE_WATCHLIST,
     STRANGERS_WALKING,
     face_crop,
     scan_args,
@@ -26,7 +29,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_nightly import assert_same_reports
 
-from lfr_batch.scan import MAX_PIECE_SECONDS, MAX_PIECES, MIN_SPLIT_SECONDS, SPLIT_PIECES, segment_starts
+from lfr_batch import scan as scan_module
+from lfr_batch.scan import (
+    MAX_PIECE_SECONDS,
+    MAX_PIECES,
+    MIN_SPLIT_SECONDS,
+    SPLIT_PIECES,
+    ScanConfig,
+    segment_starts,
+)
 from lfr_batch.vision.synthetic import Walker, background_from_video, write_video
 
 
@@ -107,6 +118,39 @@ def test_a_file_gives_the_same_faces_and_alerts_however_the_work_is_split(
         assert scan_cli(*batch, out=tmp_path / name, options=(*split, *options)) == 0
         assert ("--segment-seconds is no longer used" in caplog.text) == (name == "short")
         assert_same_faces(tmp_path / "alone", tmp_path / name)
+
+
+def test_segment_seconds_no_longer_moves_where_a_long_file_is_cut(tmp_path: Path, monkeypatch) -> None:
+    """100 s of footage: --segment-seconds 10 once cut it into ten pieces; now into the
+    eight its own length gives, as without the option."""
+    video = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 1.0, (64, 64))
+    for second in range(100):
+        writer.write(np.full((64, 64, 3), second, np.uint8))
+    writer.release()
+    planned: dict[float | None, list[tuple[int, int | None]]] = {}
+
+    class PlannedError(Exception):  # stops the scan once its tasks are planned
+        pass
+
+    def plan_only(_videos, tasks, config, _report) -> None:
+        planned[config.segment_seconds] = [(task.start_frame, task.end_frame) for task in tasks]
+        raise PlannedError
+
+    monkeypatch.setattr(scan_module, "_analyse", plan_only)
+    for seconds in (None, 10.0, 86_400.0):
+        config = ScanConfig(
+            inputs=(video,),
+            watchlist=SAMPLE_WATCHLIST,
+            deployment=f"d{seconds}",
+            out_dir=tmp_path,
+            segment_seconds=seconds,
+            workers=1,
+        )
+        with pytest.raises(PlannedError):
+            scan_module.scan(config)
+    assert planned[None] == [(start, start + 13 if start < 91 else None) for start in range(0, 100, 13)]
+    assert planned[10.0] == planned[None] == planned[86_400.0]
 
 
 def test_a_dask_cluster_gives_the_same_reports_as_a_local_run(seam_video: Path, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from conftest import (
 )
 
 from lfr_batch.cli import main
+from lfr_batch.records.state import DeploymentState
 
 TIMING_COLUMNS = ["processing_seconds", "scanned_at"]
 ONE_WORKER = ("--workers", "1")
@@ -195,7 +196,8 @@ def test_an_older_config_with_segment_seconds_still_runs_and_is_told_it_is_ignor
     tmp_path: Path, capsys
 ) -> None:
     """A nightly job written when --segment-seconds cut the files keeps running: the key
-    is checked, warned about once and ignored, and the deployment takes later runs without it."""
+    is checked, warned about once and ignored, and the deployment takes later runs without
+    it, keeping the value that its earlier files were cut by."""
     config = tmp_path / "nightly.toml"
     common = (
         f'[scan]\nwatchlist = "{SAMPLE_WATCHLIST.as_posix()}"\ndeployment = "n"\n'
@@ -204,10 +206,15 @@ def test_an_older_config_with_segment_seconds_still_runs_and_is_told_it_is_ignor
     config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}"]\nsegment-seconds = 30\n')
     assert main(["scan", "--config", str(config)]) == 0
     assert capsys.readouterr().err.count("--segment-seconds is no longer used, and was ignored") == 1
+    # As a deployment an earlier version scanned with --segment-seconds 12 stores it.
+    state = DeploymentState(tmp_path / "n")
+    state.settings["scan"]["segment_seconds"] = 12.0
+    state.save_settings()
     config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}", "{FEMALE_AND_MALE.as_posix()}"]\n')
     assert main(["scan", "--config", str(config)]) == 0
     assert "no longer used" not in capsys.readouterr().err
     assert pd.read_csv(tmp_path / "n" / "deployment.csv").iloc[0]["videos"] == 2
+    assert DeploymentState(tmp_path / "n").settings["scan"]["segment_seconds"] == 12.0  # how file 1 was cut
     before = (tmp_path / "n" / "deployment.csv").read_bytes()
     config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}"]\nsegment-seconds = 5\n')
     assert main(["scan", "--config", str(config)]) == 2

@@ -167,7 +167,7 @@ class ScanSettings:
     keep_distances: bool = False
     detector: str = ""
     exhaustive: bool = False
-    segment_seconds: float | None = None  # kept by earlier runs; no longer set or compared
+    segment_seconds: float | None = None  # retired: kept as earlier runs stored it, never set or compared
     detector_model: str = ""
     encoder_model: str = ""
     kind: str = ""  # "" for a scan's deployment, "case" for a search's case
@@ -517,7 +517,9 @@ class DeploymentState:
         self.settings = {
             **self.settings,
             "version": STATE_VERSION,
-            "scan": settings.to_payload(),
+            # A setting an earlier version stored and this one no longer sets (the retired
+            # segment_seconds) stays: it says how the folder's earlier files were scanned.
+            "scan": {**self.settings.get("scan", {}), **settings.to_payload()},
             "deployment": merged,
             "watchlist": watchlist,
             "runs": self.settings.get("runs", []),
