@@ -111,7 +111,7 @@ def _apply(ctx: click.Context) -> None:
         stop_logging()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _log_file = logging.FileHandler(path, mode="a", encoding="utf-8")
+            _log_file = logging.FileHandler(path, mode="a", encoding="utf-8", errors="backslashreplace")
         except OSError as error:
             raise click.BadParameter(f"cannot write the log file {path}: {error.strerror}") from None
         _log_file.setFormatter(logging.Formatter(TIMESTAMPED_FORMAT, TIME_FORMAT))

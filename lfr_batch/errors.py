@@ -1,8 +1,8 @@
 """The exceptions lfr-batch raises; the CLI maps each to one line and an exit code."""
 
 
-def one_line(error: BaseException) -> str:
-    """An exception's message on one line (native libraries' messages span several)."""
+def one_line(error: BaseException | str) -> str:
+    """An exception's message (or a text) on one line (native libraries' messages span several)."""
     return " ".join(str(error).split()) or type(error).__name__
 
 

@@ -181,3 +181,19 @@ def file_sha256(path: Path) -> str:
     """The SHA-256 of a regular file's content, read in blocks (videos can be many GB)."""
     with open_regular(path, "file") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def has_utf8_name(path: Path) -> bool:
+    """Whether the path's bytes decode as UTF-8: this OpenCV build crashes the process
+    (a segmentation fault, not an error) on a name that does not, and the reports and
+    the state could not hold it either."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: Path) -> str:
+    """The path as it can be printed and logged, its undecodable bytes as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

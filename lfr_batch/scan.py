@@ -187,7 +187,7 @@ def run_cuts(
 ) -> RunCuts:
     """Calibrate on the faces the run saw (and the reference), and cut each subject."""
     if faces.faces:
-        source = f"this run's footage ({faces.faces} faces"
+        source = f"this run's footage ({faces.faces} {'face' if faces.faces == 1 else 'faces'}"
         source += f", {background_faces} of them background)" if background_faces else ")"
         source += " weighed with the reference"
     else:

@@ -78,3 +78,15 @@ def test_a_flat_folder_of_photos_says_where_photos_belong(tmp_path: Path, capsys
     assert err.count("\n") == 1
     assert f"holds 2 files but no subject folders: put each person's photos in {source}/<subject_id>/" in err
     assert not (tmp_path / "w.pkl").exists()
+
+
+def test_the_cuts_line_agrees_in_number_with_the_figure_it_shows() -> None:
+    from lfr_batch.cli.summaries import cuts_line
+
+    def line(rate: float) -> str:
+        cuts = {"mode": "fixed", "cut_median": 0.45, "expected_false_alert_rate": rate}
+        return cuts_line({**cuts, "expected_missed_share": None})
+
+    assert "about 1 false alert expected per 10,000 faces seen" in line(1e-4)
+    assert "about 0.98 false alerts expected" in line(0.98e-4)
+    assert "about 0 false alerts expected" in line(0.0)

@@ -274,3 +274,69 @@ def test_an_input_that_is_a_link_in_a_loop_says_so(tmp_path: Path, capsys) -> No
     assert "is a link that leads nowhere, or round in a loop" in one_line_error(capsys)
     assert scan_cli(MALE_ONLY, out=tmp_path / "out", watchlist=loop) == 1
     assert "is a link that leads round in a loop" in one_line_error(capsys)
+
+
+# --- names that are not UTF-8, and outputs that are lfr-batch's own ----------------------
+
+
+def test_a_video_whose_name_is_not_utf8_is_passed_over_and_the_rest_scanned(tmp_path: Path) -> None:
+    # OpenCV crashes the process on such a name: in a process of its own, a crash fails here.
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    (footage / os.fsdecode(b"\xff\xfe.mp4")).write_bytes(MALE_ONLY.read_bytes())
+    (footage / "cam.mp4").write_bytes(FEMALE_AND_MALE.read_bytes())
+    done = run(scan_args(footage, out=tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "skipped 1 video whose name is not UTF-8, which OpenCV cannot open (rename it)" in done.stderr
+    assert "\\xff\\xfe.mp4" in done.stderr
+    scanned = pd.read_csv(tmp_path / "out" / "d" / "videos.csv")["video"]
+    assert scanned.str.endswith("cam.mp4").tolist() == [True]
+
+
+@pytest.mark.parametrize("option", ["--location", "--deployment", "INPUT"])
+def test_an_argument_that_is_not_utf8_is_refused_in_one_line_before_anything_is_written(
+    tmp_path: Path, option: str, capsys
+) -> None:
+    undecodable = os.fsdecode(b"caf\xe9")
+    arguments = scan_args(MALE_ONLY, out=tmp_path / "out")
+    if option == "INPUT":
+        arguments[arguments.index(str(MALE_ONLY))] = str(tmp_path / undecodable)
+    elif option == "--deployment":
+        arguments[arguments.index("--deployment") + 1] = undecodable
+    else:
+        arguments += [option, undecodable]
+    assert main(arguments) == 2
+    assert "caf\\xe9 is not UTF-8 text: give it in UTF-8" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_closed_stdout_still_leaves_the_scan_audited(tmp_path: Path) -> None:
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader of a pipe gone, as in `lfr-batch scan ... | head -0`
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "lfr_batch", *scan_args(MALE_ONLY, out=tmp_path / "out")],
+            stdout=writer,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert (tmp_path / "out" / "d" / "alerts.csv").is_file()
+    verified = run(["audit", "verify", str(tmp_path / "out")])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "1 lines, chain intact" in verified.stdout
+
+
+@pytest.mark.parametrize("target", ["d/.lfr-batch/state.sqlite", "d/alerts.csv", "audit.jsonl", "AUDIT.head"])
+def test_grid_will_not_write_over_lfr_batch_s_own_files(tmp_path: Path, target: str, capsys) -> None:
+    out = tmp_path / "out"
+    assert scan_cli(MALE_ONLY, out=out) == 0
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    capsys.readouterr()
+    assert main(["grid", str(out), "-o", str(out / target)]) == 2
+    assert "is lfr-batch's own (a deployment's files or the audit log): write the grid elsewhere" in (
+        one_line_error(capsys)
+    )
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+    assert main(["grid", str(out), "-o", str(out / "grid.csv")]) == 0

@@ -256,11 +256,15 @@ def test_refused_pickle_stops_the_scan(tmp_path: Path, capsys) -> None:
         (("--upsample", "9"), "--upsample 9 must be a whole number from 0 to 3"),
         (("--start", "yesterday"), "not an ISO 8601 date-time"),
         (("--detector", "yolo"), "Invalid value for '--detector'"),
+        (("--fps", "abc"), "'abc' is not a valid float. (see 'lfr-batch scan --help')"),
+        (("--no-such-option",), "No such option '--no-such-option'"),
     ],
 )
 def test_bad_options_end_the_run_with_a_usage_error(tmp_path: Path, capsys, args, message) -> None:
     assert scan_cli(SAMPLE_VIDEOS, out=tmp_path, options=args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1, err  # one line, click's own errors too
     assert not (tmp_path / "d").exists()
 
 

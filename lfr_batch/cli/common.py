@@ -136,9 +136,11 @@ class RunSummary(Summary, Protocol):
 def finish_run(command: str, out_dir: Path, summary: RunSummary, as_json: bool, **audited: Any) -> None:
     """What scan and search do after their run: the summary on stdout, the audit line
     (``audited``: what it names besides the counts), and exit 3 where a video was not
-    read whole."""
-    echo_summary(summary, as_json)
+    read whole. The audit line comes first: the run is done and its reports written,
+    so a stdout that cannot take the summary (a closed pipe) must not leave it
+    unaudited."""
     audit.record(out_dir, command, counts=summary.audit_counts(), **audited)
+    echo_summary(summary, as_json)
     if not summary.footage.whole:
         sys.exit(EXIT_INCOMPLETE)
 

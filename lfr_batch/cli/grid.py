@@ -17,6 +17,7 @@ from lfr_batch.command_settings import (
 from lfr_batch.errors import ReportError
 from lfr_batch.files import write_atomic
 from lfr_batch.records import audit
+from lfr_batch.records.folder import written_by_lfr_batch
 from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
     GRID_DAYS,
@@ -82,6 +83,11 @@ def grid_command(
     the published column order, and a totals row."""
     if as_json and not summary:
         raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    if output is not None and str(output) != "-" and written_by_lfr_batch(out_dir, output):
+        raise click.BadParameter(
+            f"{output} is lfr-batch's own (a deployment's files or the audit log): write the grid elsewhere",
+            param_hint="'-o'",
+        )
     audit.prepare(out_dir)
     grid = collect(out_dir, since, until)
     if not grid.rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -19,7 +20,7 @@ from lfr_batch.command_settings import (
     stop_logging,
 )
 from lfr_batch.errors import LfrBatchError, one_line
-from lfr_batch.files import SHARE_GROUP_ENV, share_group
+from lfr_batch.files import SHARE_GROUP_ENV, has_utf8_name, share_group, shown_name
 
 logger = logging.getLogger(SOFTWARE_NAME)
 
@@ -58,7 +59,14 @@ def cli(group: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (callable from tests)."""
-    start_logging(sys.argv[1:] if argv is None else argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    undecodable = [shown_name(Path(argument)) for argument in arguments if not has_utf8_name(Path(argument))]
+    if undecodable:
+        # Bytes that are not UTF-8 would reach a name, a report or the state, which could
+        # not be written, and OpenCV crashes on such a file name: refused before anything.
+        click.echo(f"{SOFTWARE_NAME}: error: {undecodable[0]} is not UTF-8 text: give it in UTF-8", err=True)
+        return 2
+    start_logging(arguments)
     try:
         code = _run(argv)
         logger.info("finished: exit status %d", code)
@@ -76,9 +84,14 @@ def _run(argv: list[str] | None) -> int:
     except click.exceptions.Abort:
         _fail(f"{SOFTWARE_NAME}: interrupted")
         return 130
+    except click.exceptions.NoArgsIsHelpError as error:
+        error.show()  # a bare command or group: its help, as asked for
+        return error.exit_code
     except click.ClickException as error:
-        error.show()
-        log_error_to_file(error.format_message())
+        # click's own form (usage, a hint and the error) takes four lines; ours is one.
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        _fail(f"{SOFTWARE_NAME}: error: {one_line(error.format_message())}{hint}")
         return error.exit_code
     except SystemExit as exit_:
         return int(exit_.code or 0)

@@ -165,6 +165,11 @@ def cuts_json(cuts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def plural_of_figure(figure: str, word: str) -> str:
+    """The word for a figure as shown: "1 false alert", but "0.98" or "0 false alerts"."""
+    return word if figure == "1" else word + "s"
+
+
 def cuts_line(cuts: dict[str, Any]) -> str:
     """What a run matched at, in one line: the cuts, what set them, and what to expect."""
     if cuts["mode"] == "fixed":
@@ -174,8 +179,9 @@ def cuts_line(cuts: dict[str, Any]) -> str:
             f"cuts {cuts['cut_min']:.3f}-{cuts['cut_max']:.3f} (median {cuts['cut_median']:.3f}, one "
             f"per subject), calibrated on {cuts['source']}"
         )
+    expected = f"{cuts['expected_false_alert_rate'] * 10_000:.2g}"
     line = (
-        f"{where}: about {cuts['expected_false_alert_rate'] * 10_000:.2g} false alerts expected per "
+        f"{where}: about {expected} {plural_of_figure(expected, 'false alert')} expected per "
         "10,000 faces seen"
     )
     missed = cuts["expected_missed_share"]
@@ -259,9 +265,10 @@ class SearchSummary:
 
     def lines(self) -> list[str]:
         below = len(self.candidates) - self.above_cut
+        expected = f"{self.expected_false_candidates:.2g}"
         return [
             self.footage.line(f"case {self.case}", "searched"),
-            f"cut {self.cut:.3f}: about {self.expected_false_candidates:.2g} false candidates expected "
+            f"cut {self.cut:.3f}: about {expected} {plural_of_figure(expected, 'false candidate')} expected "
             f"above it; {self.above_cut} {plural(self.above_cut, 'candidate')} above the cut, {below} "
             "listed below it",
             *(candidate.line() for candidate in self.candidates),

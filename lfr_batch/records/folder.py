@@ -313,3 +313,14 @@ def folders_in(out_dir: Path) -> list[DeploymentFolder]:
         return []
     found = (DeploymentFolder(path) for path in sorted(out_dir.iterdir()) if path.is_dir())
     return [folder for folder in found if folder.holds_state]
+
+
+def written_by_lfr_batch(out_dir: Path, path: Path) -> bool:
+    """Whether ``path`` is one of the files lfr-batch keeps under ``out_dir``: the audit
+    log and its head, or anything inside a deployment's or a case's folder, which a
+    file of another command's making must not replace."""
+    try:
+        inside = path.resolve().relative_to(out_dir.resolve())
+    except ValueError:
+        return False
+    return len(inside.parts) > 1 or inside.name.casefold() in (name.casefold() for name in RESERVED_NAMES)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from lfr_batch.errors import VideoError
+from lfr_batch.files import has_utf8_name, shown_name
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,24 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
             photos += sum(p.suffix.lower() in PHOTO_SUFFIXES for p in files)
             # Links are where a folder walk goes wrong: say which were passed over.
             skipped += [link_problem(p) for p in entries if p.is_symlink() and (p.is_dir() or not p.exists())]
+        elif item.is_file() and not has_utf8_name(item):
+            raise VideoError(f"{shown_name(item)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
         elif item.is_file() and item.suffix.lower() in PHOTO_SUFFIXES:
             raise VideoError(f"{item} is a photo, not footage: {PHOTOS_BELONG}")
         elif item.is_file():
             found.append(item)
         else:
             raise VideoError(f"input not found: {item}")
+    badly_named = [shown_name(p) for p in found if not has_utf8_name(p)]
+    if badly_named:
+        logger.warning(
+            "skipped %d %s not UTF-8, which OpenCV cannot open (rename %s): %s",
+            len(badly_named),
+            "video whose name is" if len(badly_named) == 1 else "videos whose names are",
+            "it" if len(badly_named) == 1 else "them",
+            "; ".join(badly_named),
+        )
+        found = [p for p in found if has_utf8_name(p)]
     if skipped:
         logger.warning(
             "skipped %d %s: %s", len(skipped), "link" if len(skipped) == 1 else "links", "; ".join(skipped)
