@@ -118,7 +118,7 @@ WATCHDOG_INTERVAL_S = 1.0
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Worker initialiser: end this worker when the scan that started it ends, however
+    """End this worker when the scan that started it ends, however
     it ends (a nightly job killed by a timeout would otherwise leave its workers idle
     for ever). Linux signals the worker as its parent dies; a watchdog thread covers
     other systems and the moment before the signal was asked for."""
@@ -137,22 +137,58 @@ def _die_with_parent(parent_pid: int) -> None:
 
 PR_SET_PDEATHSIG = 1
 
+# In a worker: the scan's event, set once the scan stops before its tasks are done.
+_scan_stopped: Any = None
+
+
+def _start_worker(parent_pid: int, scan_stopped: Any) -> None:
+    """Worker initialiser. The worker began with Ctrl-C ignored (:func:`_ctrl_c_ignored`),
+    so that a Ctrl-C while it loaded its libraries did not kill it halfway with a
+    traceback; from here on Ctrl-C interrupts its task, as it does the scan."""
+    global _scan_stopped
+    _scan_stopped = scan_stopped
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _analyse_in_worker(task: SegmentTask) -> SegmentResult:
+    if _scan_stopped is not None and _scan_stopped.is_set():
+        # Interrupted while this worker started: the tasks already queued for it are not begun.
+        raise KeyboardInterrupt
+    return analyse(task)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Processes started inside the block begin with Ctrl-C ignored: an ignored signal
+    stays ignored across exec, and Python then leaves it so. The scan ignores it for
+    the milliseconds the block takes (only the main thread may change a handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
 
 def _in_processes(
     tasks: Sequence[SegmentTask], workers: int, on_frames: Callable[[int], None]
 ) -> Iterator[SegmentResult]:
     # spawn, not fork: a forked child would inherit the parent's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with (
-        _environment(WORKER_ENVIRONMENT),
-        ProcessPoolExecutor(
+    scan_stopped = context.Event()
+    with _environment(WORKER_ENVIRONMENT), _ctrl_c_ignored():
+        # Each submit starts a worker until there are max_workers of them.
+        pool = ProcessPoolExecutor(
             max_workers=min(workers, len(tasks)),
             mp_context=context,
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool,
-    ):
-        pending: set[Future[SegmentResult]] = {pool.submit(analyse, task) for task in tasks}
+            initializer=_start_worker,
+            initargs=(os.getpid(), scan_stopped),
+        )
+        pending: set[Future[SegmentResult]] = {pool.submit(_analyse_in_worker, task) for task in tasks}
+    with pool:
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -161,6 +197,7 @@ def _in_processes(
                     on_frames(result.frames_decoded)
                     yield result
         finally:
+            scan_stopped.set()
             for future in pending:
                 future.cancel()
 

@@ -163,6 +163,34 @@ def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(tmp_path: Path
     assert not list((killed / "d").rglob("*.tmp"))
 
 
+def test_ctrl_c_while_the_workers_start_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    """Ctrl-C signals the whole process group, the workers too: one still loading its
+    libraries used to die with a traceback each, and the scan with a third."""
+    import psutil  # Dask's own dependency
+
+    arguments = scan_args(SAMPLE_VIDEOS, out=tmp_path, options=("--workers", "2"))
+    command = [sys.executable, "-m", "lfr_batch", *arguments]
+    environment = environ_without_bars({**os.environ, "PYTHONPATH": str(REPO)})
+    for delay in (0.05, 0.2, 0.4):  # after the first worker appears: workers load for about a second
+        process = subprocess.Popen(
+            command, env=environment, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        scan_process = psutil.Process(process.pid)
+        while process.poll() is None and len(scan_process.children()) < 2:  # resource tracker, worker
+            time.sleep(0.01)
+        time.sleep(delay)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode in (0, 130), err
+        assert "Traceback" not in err, err
+        assert "Error" not in err, err
+        if process.returncode == 130:
+            assert err.strip().splitlines()[-1] == "lfr-batch: interrupted", err
+    assert subprocess.run(command, env=environment, capture_output=True, check=False).returncode == 0
+    assert len(pd.read_csv(tmp_path / "d" / "videos.csv")) == 3
+
+
 def environ_without_bars(environment: dict[str, str]) -> dict[str, str]:
     return {**environment, "TQDM_DISABLE": "1"}
 
