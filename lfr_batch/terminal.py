@@ -15,8 +15,17 @@ import click
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from lfr_batch.errors import ReviewError
 from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.review import ALERT_FORM, Review, ReviewForm, form_for, open_deployment, record_review
+from lfr_batch.records.review import (
+    ALERT_FORM,
+    Review,
+    ReviewForm,
+    check_notes,
+    form_for,
+    open_deployment,
+    record_review,
+)
 from lfr_batch.records.state import Finding, VideoRecord
 from lfr_batch.times import iso
 
@@ -75,6 +84,14 @@ VERDICT_KEYS = {"m": "match", "n": "no_match", "u": "unsure"}
 SKIP, QUIT, BACK = "s", "q", "b"
 
 
+def _typed_notes(text: str) -> str:
+    """Notes as typed, or the question asked again with the reason (click's way)."""
+    try:
+        return check_notes(text)
+    except ReviewError as error:
+        raise click.UsageError(str(error)) from None
+
+
 @dataclass(frozen=True)
 class TerminalReview:
     """One walk through findings in the terminal."""
@@ -106,7 +123,7 @@ class TerminalReview:
                     show_choices=False,
                     default="-",
                 )
-            notes = click.prompt("  notes", default="", show_default=False)
+            notes = click.prompt("  notes", default="", show_default=False, value_proc=_typed_notes)
             keys = OUTCOME_KEYS if form is ALERT_FORM else VERDICT_KEYS
             answer = Review(keys[key], ENGAGEMENT_KEYS[engagement], self.reviewer, notes)
             # Each answer under the lock, on the state as it is now: a scan may have added videos.

@@ -71,6 +71,8 @@ def test_review_import_refuses_repeated_alerts_other_deployments_and_long_notes(
         "alert A00001 again (first on line 2)": pd.concat([alerts, alerts]),
         "a row of deployment 'other', not 'd'": alerts.assign(deployment="other"),
         f"longer than {MAX_NOTE_CHARS:,}": alerts.assign(notes="n" * (MAX_NOTE_CHARS + 1)),
+        "a control character (U+001B) in notes": alerts.assign(notes="seen \x1b[2J at the gate"),
+        "a control character (U+0007) in the reviewer's name": alerts.assign(reviewer="PC\x07 1"),
     }
     for message, table in cases.items():
         table.to_csv(edited, index=False)
@@ -79,6 +81,44 @@ def test_review_import_refuses_repeated_alerts_other_deployments_and_long_notes(
         assert message in err
         assert err.count("\n") == 1
         assert (folder / "deployment.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "message"),
+    [("r" * 5000, "a reviewer name of 5,000 characters is too long"), ("PC\x1b]2;x\x07", "(U+001B)")],
+)
+def test_a_reviewer_name_no_answer_could_keep_is_refused_before_any_question(
+    scanned: Path, reviewer: str, message: str
+) -> None:
+    folder = scanned / "d"
+    before = (folder / "deployment.csv").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", reviewer, "--no-preview"],
+        input="tc\nn\n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""  # no alert shown, no question asked
+    assert (folder / "deployment.csv").read_bytes() == before
+
+
+def test_notes_typed_with_a_control_character_are_asked_for_again(scanned: Path) -> None:
+    folder = scanned / "d"
+    done = subprocess.run(
+        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", "PC 1", "--no-preview"],
+        input="tc\nn\nseen \x1b[2J at the gate\nseen at the gate\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Error: a control character (U+001B) in notes: leave it out" in done.stdout + done.stderr
+    alert = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
+    assert (alert["outcome"], alert["notes"]) == ("true_confirmed", "seen at the gate")
 
 
 def test_a_huge_note_typed_into_alerts_csv_does_not_brick_the_deployment(scanned: Path) -> None:

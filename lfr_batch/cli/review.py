@@ -16,7 +16,15 @@ from lfr_batch.command_settings import (
 )
 from lfr_batch.records import audit
 from lfr_batch.records.folder import DeploymentFolder
-from lfr_batch.records.review import chosen, form_for, import_reviews, open_deployment, pending, read_edits
+from lfr_batch.records.review import (
+    check_reviewer,
+    chosen,
+    form_for,
+    import_reviews,
+    open_deployment,
+    pending,
+    read_edits,
+)
 from lfr_batch.terminal import TerminalReview
 
 
@@ -93,6 +101,7 @@ def review_command(
     findings = chosen(state, finding_ids) if finding_ids else pending(state)
     if findings and not reviewer.strip():
         reviewer = click.prompt("reviewer (recorded with each answer)")
+    check_reviewer(reviewer.strip())
     walk = TerminalReview(deployment_dir, reviewer.strip(), preview, wait)
     answered = 0
     try:

@@ -11,6 +11,7 @@ what has been reviewed.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +90,32 @@ def write_folder_reports(state: DeploymentState) -> None:
     (write_case_reports if is_case(state) else write_reports)(state)
 
 
+# Notes may run over several lines; nothing else unprintable is kept, since it would reach
+# the CSV, the workbook and the HTML as it is (a NUL, or an escape that drives a terminal).
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def refuse_control_characters(text: str, what: str, allowed: frozenset[str] = frozenset()) -> None:
+    for character in text:
+        if unicodedata.category(character) == "Cc" and character not in allowed:
+            raise ReviewError(f"a control character (U+{ord(character):04X}) in {what}: leave it out")
+
+
+def check_notes(notes: str) -> str:
+    """The notes, if an answer can keep them."""
+    if len(notes) > MAX_NOTE_CHARS:
+        raise ReviewError(f"notes of {len(notes):,} characters are longer than {MAX_NOTE_CHARS:,}")
+    refuse_control_characters(notes, "notes", allowed=LINE_BREAKS)
+    return notes
+
+
+def check_reviewer(reviewer: str) -> None:
+    """Refuse, before any question is asked, a reviewer name that no answer could keep."""
+    if len(reviewer) > MAX_REVIEWER_CHARS:
+        raise ReviewError(f"a reviewer name of {len(reviewer):,} characters is too long")
+    refuse_control_characters(reviewer, "the reviewer's name")
+
+
 @dataclass(frozen=True)
 class Review:
     verdict: str  # an alert's outcome, or a candidate's verdict
@@ -104,10 +131,8 @@ class Review:
         if self.engagement and self.engagement not in form.engagements:
             allowed = ", ".join(form.engagements) or "none (a candidate has no engagement)"
             raise ReviewError(f"engagement {self.engagement[:40]!r} is not one of {allowed}")
-        if len(self.notes) > MAX_NOTE_CHARS:
-            raise ReviewError(f"notes of {len(self.notes):,} characters are longer than {MAX_NOTE_CHARS:,}")
-        if len(self.reviewer) > MAX_REVIEWER_CHARS:
-            raise ReviewError(f"a reviewer name of {len(self.reviewer):,} characters is too long")
+        check_notes(self.notes)
+        check_reviewer(self.reviewer)
 
     def values(self, form: ReviewForm) -> dict[str, str]:
         """The answer under its form's column names."""
