@@ -245,7 +245,15 @@ def _config_value(path: Path, key: str, value: Any, param: click.Parameter) -> A
             return tuple(value)
         raise click.BadParameter(f"{path}: {key} must be a path or a list of paths")
     if param.name in OPTIONS:
-        OPTIONS[str(param.name)].check_type(value)
+        row = OPTIONS[str(param.name)]
+        try:
+            # The range too, here where the file can be named (text is converted later).
+            if isinstance(value, str) and not row.choices:
+                row.check_type(value)
+            else:
+                row.check(value)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
         return value
     if isinstance(value, datetime) and param.type.name == "ISO-TIME":
         return value

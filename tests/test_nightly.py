@@ -246,7 +246,7 @@ def test_an_older_config_with_segment_seconds_still_runs_and_is_told_it_is_ignor
     before = (tmp_path / "n" / "deployment.csv").read_bytes()
     config.write_text(f'{common}inputs = ["{MALE_ONLY.as_posix()}"]\nsegment-seconds = 5\n')
     assert main(["scan", "--config", str(config)]) == 2
-    assert "--segment-seconds 5.0 must be a number from 10 to 86400" in capsys.readouterr().err
+    assert f"{config}: --segment-seconds 5 must be a number from 10 to 86400" in capsys.readouterr().err
     assert (tmp_path / "n" / "deployment.csv").read_bytes() == before
 
 

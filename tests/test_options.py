@@ -74,7 +74,11 @@ def test_the_command_line_and_the_config_file_refuse_alike(
         typed = f'"{value}"' if row.choices else value
         config.write_text(f"[scan]\n{row.flag.lstrip('-')} = {typed}\n", encoding="utf-8")
         assert main([*arguments(command, tmp_path / "out"), "--config", str(config)]) == 2
-        assert capsys.readouterr().err.strip().splitlines()[-1] == from_line
+        # The same refusal, naming the file the value came from.
+        from_file = capsys.readouterr().err.strip().splitlines()
+        assert len(from_file) == 1
+        assert from_file[0].startswith(f"lfr-batch: error: {config}: {row.flag} ")
+        assert value in from_file[0]
     assert not (tmp_path / "out").exists()
 
 
