@@ -340,3 +340,49 @@ def test_grid_will_not_write_over_lfr_batch_s_own_files(tmp_path: Path, target: 
     )
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
     assert main(["grid", str(out), "-o", str(out / "grid.csv")]) == 0
+
+
+def test_a_video_named_in_another_script_warns_once_and_quiet_means_quiet(tmp_path: Path) -> None:
+    named = tmp_path / "カメラ 名前.mp4"
+    named.write_bytes(FEMALE_AND_MALE.read_bytes())
+    done = run(scan_args(named, out=tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "UserWarning" not in done.stderr
+    # Once, where the plot's font lacks the script (matplotlib's own DejaVu Sans does).
+    assert done.stderr.count("timeline.png shows some characters of the video names as boxes") <= 1
+    quiet = run([*scan_args(named, out=tmp_path / "out", deployment="q"), "-q"])
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
+    assert "カメラ 名前.mp4" in (tmp_path / "out" / "q" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--supplier", "X"], "--supplier goes with --summary"),
+        (["--from", "2026-11-30", "--to", "2026-11-01"], "--from 2026-11-30 comes after --to 2026-11-01"),
+    ],
+)
+def test_grid_options_that_would_be_ignored_or_find_nothing_are_refused(
+    tmp_path: Path, options: list[str], message: str, capsys
+) -> None:
+    assert scan_cli(MALE_ONLY, out=tmp_path) == 0
+    capsys.readouterr()
+    assert main(["grid", str(tmp_path), *options]) == 2
+    assert message in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["scan", "search"])
+def test_an_empty_out_folder_is_refused_not_taken_for_the_current_one(
+    tmp_path: Path, command: str, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    arguments = (
+        scan_args(MALE_ONLY, out=tmp_path)
+        if command == "scan"
+        else ["search", str(PHOTO), "--footage", str(MALE_ONLY), "--case", "c", "--out", str(tmp_path)]
+    )
+    arguments[arguments.index("--out") + 1] = ""
+    assert main(arguments) == 2
+    assert "an empty folder name (an unset variable?)" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []

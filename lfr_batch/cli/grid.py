@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from lfr_batch.cli.common import echo_json, iso_date, plural, refuse_left_out
 from lfr_batch.cli.group import cli
@@ -83,6 +84,11 @@ def grid_command(
     the published column order, and a totals row."""
     if as_json and not summary:
         raise click.UsageError("--json goes with --summary (the grid itself is a CSV or a workbook)")
+    typed = click.get_current_context().get_parameter_source("supplier") is ParameterSource.COMMANDLINE
+    if typed and not summary:  # a config file's [grid] table may serve both forms
+        raise click.UsageError("--supplier goes with --summary (the grid itself names no supplier)")
+    if since and until and since > until:
+        raise click.UsageError(f"--from {since.isoformat()} comes after --to {until.isoformat()}")
     if output is not None and str(output) != "-" and written_by_lfr_batch(out_dir, output):
         raise click.BadParameter(
             f"{output} is lfr-batch's own (a deployment's files or the audit log): write the grid elsewhere",

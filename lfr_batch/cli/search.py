@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from lfr_batch.cli.common import (
+    OutFolder,
     finish_run,
     footage_options,
     json_option,
@@ -40,7 +41,7 @@ from lfr_batch.command_settings import (
     "out_dir",
     default=Path("cases"),
     show_default=True,
-    type=click.Path(path_type=Path),
+    type=OutFolder(),
     help="Folder that holds one sub-folder per case.",
 )
 @table_option("top")

@@ -17,7 +17,9 @@ large screen, and its text never grows or shrinks with the window.
 from __future__ import annotations
 
 import io
+import logging
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +27,8 @@ from pathlib import PurePath
 from typing import Any
 
 from lfr_batch.times import FILENAME_TIMESTAMP, comparable, parse_time
+
+logger = logging.getLogger(__name__)
 
 # Colour-blind-safe (Okabe-Ito): unreviewed orange, true alerts vermilion, false alerts blue.
 OUTCOME_COLOURS = {"": "#e69f00", "true": "#d55e00", "false": "#0072b2"}
@@ -467,5 +471,13 @@ def png(drawing: Drawing, scale: float = 2.0) -> bytes:
             fontweight="bold" if text.bold else "normal",
         )
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    with warnings.catch_warnings(record=True) as caught:
+        # matplotlib warns, past -q, of each character its font lacks (names in other scripts).
+        warnings.simplefilter("always")
+        figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    if any("missing from font" in str(warning.message) for warning in caught):
+        logger.warning(
+            "timeline.png shows some characters of the video names as boxes (its font lacks them); "
+            "the HTML report shows them as they are"
+        )
     return buffer.getvalue()
