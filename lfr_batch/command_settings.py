@@ -231,6 +231,8 @@ def _load_config(ctx: click.Context, _param: click.Parameter, path: Path | None)
         if param is None:
             known = ", ".join(sorted(params))
             raise click.BadParameter(f"{path}: unknown key {key[:80]!r} in {shown}; use one of: {known}")
+        if str(param.name) in defaults:
+            raise click.BadParameter(f"{path}: {key[:80]!r} given twice in {shown} ('-' and '_' alike)")
         defaults[str(param.name)] = _config_value(path, key, value, param)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 

@@ -146,6 +146,17 @@ def _named_rows(path: Path, what: str, reader: Any, delimiter: str) -> Table:
                 if not columns:
                     columns = tuple(column_for(cell) for cell in cells)
                 else:
+                    if any(cell.strip() for cell in cells[len(columns) :]):
+                        raise RefusedFileError(
+                            what,
+                            path,
+                            f"has {len(cells)} cells at line {line} under a header of {len(columns)} "
+                            + (
+                                "(a value beyond the last named column)"
+                                if delimiter == "xlsx"
+                                else "(a delimiter inside a cell that is not quoted?)"
+                            ),
+                        )
                     padded = [*cells, *[""] * (len(columns) - len(cells))]
                     named: dict[str, str] = {}
                     for column, cell in zip(columns, padded, strict=False):

@@ -423,6 +423,16 @@ def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
     return videos
 
 
+def find_background(inputs: tuple[Path, ...]) -> list[Path]:
+    """The site's ordinary footage (--background), its errors named as its own."""
+    if not inputs:
+        return []
+    try:
+        return find_footage(inputs)
+    except (VideoError, NothingScannedError) as error:
+        raise type(error)(f"--background: {one_line(error)}") from None
+
+
 def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanResult:
     """Scan the inputs not yet scanned into the deployment, then write its reports."""
     config.validate()
@@ -430,7 +440,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     loaded = load_for_scan(config.watchlist)
     watchlist = loaded.watchlist
     videos = find_footage(config.inputs)
-    background = find_footage(config.background) if config.background else []
+    background = find_background(config.background)
     if config.scheduler:
         check_scheduler(config.scheduler)  # before --overwrite clears anything
     paths = DeploymentFolder(config.deployment_dir)

@@ -441,5 +441,5 @@ def test_background_footage_calibrates_the_cuts_and_leaves_nothing(tmp_path: Pat
     assert (
         scan_cli(FEMALE_AND_MALE, out=tmp_path / "bad", options=("--background", str(tmp_path / "none"))) == 1
     )
-    assert "input not found" in capsys.readouterr().err
+    assert f"--background: input not found: {tmp_path / 'none'}" in capsys.readouterr().err
     assert not (tmp_path / "bad" / "d").exists()

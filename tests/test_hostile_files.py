@@ -386,3 +386,18 @@ def test_an_empty_out_folder_is_refused_not_taken_for_the_current_one(
     assert main(arguments) == 2
     assert "an empty folder name (an unset variable?)" in one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_import_row_with_more_cells_than_its_header_is_refused_not_cut(tmp_path: Path, capsys) -> None:
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path) == 0
+    text = (tmp_path / "d" / "alerts.csv").read_text(encoding="utf-8-sig")
+    header, row = text.splitlines()[:2]
+    before = (tmp_path / "d" / "alerts.csv").read_bytes()
+    # A note with a comma, typed where the quotes were lost: the note would have been cut.
+    answered = f"{row[: -len(',,,')]}true_confirmed,,PC 1,seen, then left"
+    (tmp_path / "edited.csv").write_text(f"{header}\n{answered}\n")
+    assert main(["review", str(tmp_path / "d"), "--import", str(tmp_path / "edited.csv")]) == 1
+    err = one_line_error(capsys)
+    assert f"has {header.count(',') + 2} cells at line 2 under a header of {header.count(',') + 1}" in err
+    assert "(a delimiter inside a cell that is not quoted?)" in err
+    assert (tmp_path / "d" / "alerts.csv").read_bytes() == before

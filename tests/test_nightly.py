@@ -218,6 +218,9 @@ def test_config_file_holds_every_option_and_the_command_line_wins(tmp_path: Path
     config.write_text("[scan\n")
     assert main(["scan", "--config", str(config)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+    config.write_text("[scan]\nmax_false_alert_rate = 0.001\nmax-false-alert-rate = 0.01\n")
+    assert main(["scan", "--config", str(config)]) == 2
+    assert "'max-false-alert-rate' given twice in [scan] ('-' and '_' alike)" in capsys.readouterr().err
 
 
 def test_an_older_config_with_segment_seconds_still_runs_and_is_told_it_is_ignored(

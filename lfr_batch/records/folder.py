@@ -43,6 +43,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 # every system, with no path separator or control character. It ends in neither a space
 # nor a '.', which Windows drops and a spreadsheet's trimmed copy would lose.
 _FOLDER_NAME = re.compile(r"[^\W_](?:[\w. -]{0,126}[\w-])?")
+MAX_FOLDER_NAME = 128
 # What lfr-batch writes directly under OUT itself: never a deployment's or case's name.
 AUDIT_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
@@ -60,7 +61,11 @@ def check_folder_name(name: str, noun: str) -> None:
         raise ConfigError(
             f"{noun} name {name!r} is reserved: lfr-batch keeps its audit log in OUT/{name}; choose another"
         )
-    if not _FOLDER_NAME.fullmatch(name) or ".." in name:
+    if len(name) > MAX_FOLDER_NAME:
+        raise ConfigError(f"{noun} name of {len(name):,} characters is longer than {MAX_FOLDER_NAME}")
+    if ".." in name:
+        raise ConfigError(f"{noun} name {name!r} holds '..', which reads as the folder above: choose another")
+    if not _FOLDER_NAME.fullmatch(name):
         raise ConfigError(
             f"{noun} name {name!r} must start with a letter or digit, end with a letter, digit or '_' "
             "or '-', and use only letters (of any alphabet), digits, spaces, '.', '_' and '-' "
