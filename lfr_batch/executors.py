@@ -141,14 +141,16 @@ PR_SET_PDEATHSIG = 1
 _scan_stopped: Any = None
 
 
-def _start_worker(parent_pid: int, scan_stopped: Any) -> None:
+def _start_worker(parent_pid: int, scan_stopped: Any, takes_ctrl_c: bool) -> None:
     """Worker initialiser. The worker began with Ctrl-C ignored (:func:`_ctrl_c_ignored`),
     so that a Ctrl-C while it loaded its libraries did not kill it halfway with a
-    traceback; from here on Ctrl-C interrupts its task, as it does the scan."""
+    traceback; from here on Ctrl-C interrupts its task, as it does the scan, unless the
+    scan itself was started with Ctrl-C ignored (a script's background job)."""
     global _scan_stopped
     _scan_stopped = scan_stopped
     _die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if takes_ctrl_c:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _analyse_in_worker(task: SegmentTask) -> SegmentResult:
@@ -159,16 +161,20 @@ def _analyse_in_worker(task: SegmentTask) -> SegmentResult:
 
 
 @contextlib.contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
+def _ctrl_c_ignored() -> Iterator[bool]:
     """Processes started inside the block begin with Ctrl-C ignored: an ignored signal
     stays ignored across exec, and Python then leaves it so. The scan ignores it for
-    the milliseconds the block takes (only the main thread may change a handler)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    the milliseconds the block takes (a Ctrl-C in them is lost; only the main thread
+    may change a handler, and one installed outside Python cannot be put back). Yields
+    whether the workers are to take Ctrl-C once started: as the scan does."""
+    previous = signal.getsignal(signal.SIGINT)
+    takes_ctrl_c = previous is not signal.SIG_IGN
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield takes_ctrl_c
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        yield
+        yield takes_ctrl_c
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -179,13 +185,13 @@ def _in_processes(
     # spawn, not fork: a forked child would inherit the parent's threads and locks.
     context = multiprocessing.get_context("spawn")
     scan_stopped = context.Event()
-    with _environment(WORKER_ENVIRONMENT), _ctrl_c_ignored():
+    with _environment(WORKER_ENVIRONMENT), _ctrl_c_ignored() as takes_ctrl_c:
         # Each submit starts a worker until there are max_workers of them.
         pool = ProcessPoolExecutor(
             max_workers=min(workers, len(tasks)),
             mp_context=context,
             initializer=_start_worker,
-            initargs=(os.getpid(), scan_stopped),
+            initargs=(os.getpid(), scan_stopped, takes_ctrl_c),
         )
         pending: set[Future[SegmentResult]] = {pool.submit(_analyse_in_worker, task) for task in tasks}
     with pool:

@@ -50,10 +50,12 @@ def share_group() -> int | None:
     try:
         group = int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
     except KeyError:
-        raise ConfigError(f"group {name!r} (${SHARE_GROUP_ENV}) does not exist on this machine") from None
+        raise ConfigError(
+            f"group {name!r} (--group or ${SHARE_GROUP_ENV}) does not exist on this machine"
+        ) from None
     if os.geteuid() != 0 and group != os.getegid() and group not in os.getgroups():
         raise ConfigError(
-            f"group {name!r} (${SHARE_GROUP_ENV}): you are not a member, so cannot share with it"
+            f"group {name!r} (--group or ${SHARE_GROUP_ENV}): you are not a member, so cannot share with it"
         )
     return group
 

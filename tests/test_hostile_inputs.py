@@ -334,12 +334,13 @@ def test_deployment_names_in_any_alphabet_stay_folder_names(tmp_path: Path, caps
     assert scan_cli(MALE_ONLY, out=tmp_path, deployment="Ærø Łódź 2026") == 0
     assert (tmp_path / "Ærø Łódź 2026" / "deployment.csv").is_file()
     refusals = {
-        "../escape": "holds '..', which reads as the folder above",
-        "a..b": "holds '..', which reads as the folder above",
+        "../escape": "holds '..', which a path reads as the folder above",
+        "a..b": "holds '..', which a path reads as the folder above",
         "a/b": "must start with a letter or digit",
         "_hidden": "must start with a letter or digit",
         "tab\there": "must start with a letter or digit",
         "x" * 129: "deployment name of 129 characters is longer than 128",
+        "カ" * 90: "takes 270 bytes in UTF-8, more than a folder name may (255)",
     }
     for name, reason in refusals.items():
         assert scan_cli(MALE_ONLY, out=tmp_path, deployment=name) == 2

@@ -84,7 +84,8 @@ def test_an_unknown_group_is_refused_before_anything_is_written(
 ) -> None:
     out = tmp_path / "reports"
     assert main(["--group", "no-such-group-here", *scan_args(FEMALE_AND_MALE, out=out)]) == 2
-    assert "group 'no-such-group-here'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "group 'no-such-group-here' (--group or $LFR_BATCH_GROUP) does not exist" in err
     assert not out.exists()
 
 

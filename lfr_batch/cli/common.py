@@ -56,16 +56,16 @@ class Threshold(click.ParamType):
             self.fail(f"{value!r} is neither 'auto' nor a distance such as 0.45", param, ctx)
 
 
-class OutFolder(click.Path):
-    """The folder of a command's reports. An empty value, as an unset variable in a
-    script gives (--out "$REPORTS"), would otherwise mean the current folder."""
+class GivenPath(click.Path):
+    """A path that must not be empty: an unset variable in a script (--out "$REPORTS")
+    gives one, and it would otherwise mean the current folder."""
 
-    def __init__(self) -> None:
-        super().__init__(path_type=Path, file_okay=False)
+    def __init__(self, **kinds: bool) -> None:
+        super().__init__(path_type=Path, **kinds)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == "":
-            self.fail("an empty folder name (an unset variable?): name the folder", param, ctx)
+            self.fail("an empty path (an unset variable in a script?)", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from lfr_batch.cli.common import echo_json, iso_date, plural, refuse_left_out
+from lfr_batch.cli.common import GivenPath, echo_json, iso_date, plural, refuse_left_out
 from lfr_batch.cli.group import cli
 from lfr_batch.cli.summaries import SUMMARY_VERSION
 from lfr_batch.command_settings import (
@@ -41,7 +41,7 @@ from lfr_batch.records.spreadsheets import write_xlsx
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Write the grid here: a workbook if FILE ends in .xlsx, else CSV; - is standard output.  "
     "[default: standard output]",
 )

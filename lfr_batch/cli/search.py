@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from lfr_batch.cli.common import (
-    OutFolder,
+    GivenPath,
     finish_run,
     footage_options,
     json_option,
@@ -41,7 +41,7 @@ from lfr_batch.command_settings import (
     "out_dir",
     default=Path("cases"),
     show_default=True,
-    type=OutFolder(),
+    type=GivenPath(file_okay=False),
     help="Folder that holds one sub-folder per case.",
 )
 @table_option("top")

@@ -44,6 +44,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 # nor a '.', which Windows drops and a spreadsheet's trimmed copy would lose.
 _FOLDER_NAME = re.compile(r"[^\W_](?:[\w. -]{0,126}[\w-])?")
 MAX_FOLDER_NAME = 128
+MAX_FOLDER_NAME_BYTES = 255  # what Linux, macOS and Windows file systems take
 # What lfr-batch writes directly under OUT itself: never a deployment's or case's name.
 AUDIT_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
@@ -63,8 +64,13 @@ def check_folder_name(name: str, noun: str) -> None:
         )
     if len(name) > MAX_FOLDER_NAME:
         raise ConfigError(f"{noun} name of {len(name):,} characters is longer than {MAX_FOLDER_NAME}")
+    if len(name.encode("utf-8")) > MAX_FOLDER_NAME_BYTES:
+        raise ConfigError(
+            f"{noun} name {name!r} takes {len(name.encode('utf-8'))} bytes in UTF-8, more than a folder "
+            f"name may ({MAX_FOLDER_NAME_BYTES}): shorten it"
+        )
     if ".." in name:
-        raise ConfigError(f"{noun} name {name!r} holds '..', which reads as the folder above: choose another")
+        raise ConfigError(f"{noun} name {name!r} holds '..', which a path reads as the folder above")
     if not _FOLDER_NAME.fullmatch(name):
         raise ConfigError(
             f"{noun} name {name!r} must start with a letter or digit, end with a letter, digit or '_' "
@@ -328,4 +334,6 @@ def written_by_lfr_batch(out_dir: Path, path: Path) -> bool:
         inside = path.resolve().relative_to(out_dir.resolve())
     except ValueError:
         return False
-    return len(inside.parts) > 1 or inside.name.casefold() in (name.casefold() for name in RESERVED_NAMES)
+    if len(inside.parts) == 1:
+        return inside.name.casefold() in (name.casefold() for name in RESERVED_NAMES)
+    return bool(inside.parts) and DeploymentFolder(out_dir / inside.parts[0]).holds_state

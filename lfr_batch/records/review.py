@@ -90,9 +90,10 @@ def write_folder_reports(state: DeploymentState) -> None:
     (write_case_reports if is_case(state) else write_reports)(state)
 
 
-# Notes may run over several lines; nothing else unprintable is kept, since it would reach
-# the CSV, the workbook and the HTML as it is (a NUL, or an escape that drives a terminal).
-LINE_BREAKS = frozenset("\n\r\t")
+# Notes may run over several lines (Word's line and page breaks, pasted in, included);
+# nothing else unprintable is kept, since it would reach the CSV, the workbook and the
+# HTML as it is (a NUL, or an escape that drives a terminal).
+LINE_BREAKS = frozenset("\n\r\t\v\f")
 
 
 def refuse_control_characters(text: str, what: str, allowed: frozenset[str] = frozenset()) -> None:

@@ -93,15 +93,17 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
             photos += sum(p.suffix.lower() in PHOTO_SUFFIXES for p in files)
             # Links are where a folder walk goes wrong: say which were passed over.
             skipped += [link_problem(p) for p in entries if p.is_symlink() and (p.is_dir() or not p.exists())]
-        elif item.is_file() and not has_utf8_name(item):
-            raise VideoError(f"{shown_name(item)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
+        elif item.is_file() and not has_utf8_name(item.resolve()):
+            shown = shown_name(item.resolve())
+            raise VideoError(f"{shown}: a name not in UTF-8 (OpenCV cannot open it): rename it")
         elif item.is_file() and item.suffix.lower() in PHOTO_SUFFIXES:
             raise VideoError(f"{item} is a photo, not footage: {PHOTOS_BELONG}")
         elif item.is_file():
             found.append(item)
         else:
             raise VideoError(f"input not found: {item}")
-    badly_named = [shown_name(p) for p in found if not has_utf8_name(p)]
+    # The path as opened: a folder above, or a link's target, may be what is not UTF-8.
+    badly_named = [shown_name(p.resolve()) for p in found if not has_utf8_name(p.resolve())]
     if badly_named:
         logger.warning(
             "skipped %d %s not UTF-8, which OpenCV cannot open (rename %s): %s",
@@ -110,7 +112,7 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
             "it" if len(badly_named) == 1 else "them",
             "; ".join(badly_named),
         )
-        found = [p for p in found if has_utf8_name(p)]
+        found = [p for p in found if has_utf8_name(p.resolve())]
     if skipped:
         logger.warning(
             "skipped %d %s: %s", len(skipped), "link" if len(skipped) == 1 else "links", "; ".join(skipped)
@@ -130,6 +132,8 @@ class VideoReader:
         self.path = path
         if not path.is_file():
             raise VideoError(f"{path}: no such file")
+        if not has_utf8_name(path.resolve()):  # OpenCV would end the process, not raise
+            raise VideoError(f"{shown_name(path)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
         self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
             self._capture.release()
