@@ -142,13 +142,17 @@ _scan_stopped: Any = None
 
 
 def _start_worker(parent_pid: int, scan_stopped: Any, takes_ctrl_c: bool) -> None:
-    """Worker initialiser. The worker began with Ctrl-C ignored (:func:`_ctrl_c_ignored`),
+    """Worker initialiser. The worker began with Ctrl-C held back (:func:`_ctrl_c_held`),
     so that a Ctrl-C while it loaded its libraries did not kill it halfway with a
-    traceback; from here on Ctrl-C interrupts its task, as it does the scan, unless the
-    scan itself was started with Ctrl-C ignored (a script's background job)."""
+    traceback: one held back is dropped here (the scan had it too, and stops). From here
+    on Ctrl-C interrupts its task, as it does the scan, unless the scan itself was
+    started with Ctrl-C ignored (a script's background job)."""
     global _scan_stopped
     _scan_stopped = scan_stopped
     _die_with_parent(parent_pid)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # drops a pending one
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if takes_ctrl_c:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -161,22 +165,28 @@ def _analyse_in_worker(task: SegmentTask) -> SegmentResult:
 
 
 @contextlib.contextmanager
-def _ctrl_c_ignored() -> Iterator[bool]:
-    """Processes started inside the block begin with Ctrl-C ignored: an ignored signal
-    stays ignored across exec, and Python then leaves it so. The scan ignores it for
-    the milliseconds the block takes (a Ctrl-C in them is lost; only the main thread
-    may change a handler, and one installed outside Python cannot be put back). Yields
-    whether the workers are to take Ctrl-C once started: as the scan does."""
-    previous = signal.getsignal(signal.SIGINT)
-    takes_ctrl_c = previous is not signal.SIG_IGN
-    if previous is None or threading.current_thread() is not threading.main_thread():
-        yield takes_ctrl_c
+def _ctrl_c_held() -> Iterator[None]:
+    """Processes started inside the block begin with Ctrl-C blocked (a signal mask is
+    kept across exec). The scan holds a Ctrl-C back for the milliseconds the block
+    takes, whichever of its threads the signal reaches, and takes it as the block ends:
+    none is lost, and none stops a worker's start halfway."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    deferred = previous is not None and threading.current_thread() is threading.main_thread()
+    if deferred:
+        signal.signal(signal.SIGINT, lambda number, _frame: held.append(number))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield takes_ctrl_c
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if deferred:
+            signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _in_processes(
@@ -185,17 +195,20 @@ def _in_processes(
     # spawn, not fork: a forked child would inherit the parent's threads and locks.
     context = multiprocessing.get_context("spawn")
     scan_stopped = context.Event()
-    with _environment(WORKER_ENVIRONMENT), _ctrl_c_ignored() as takes_ctrl_c:
-        # Each submit starts a worker until there are max_workers of them.
-        pool = ProcessPoolExecutor(
+    takes_ctrl_c = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    with (
+        _environment(WORKER_ENVIRONMENT),
+        ProcessPoolExecutor(
             max_workers=min(workers, len(tasks)),
             mp_context=context,
             initializer=_start_worker,
             initargs=(os.getpid(), scan_stopped, takes_ctrl_c),
-        )
-        pending: set[Future[SegmentResult]] = {pool.submit(_analyse_in_worker, task) for task in tasks}
-    with pool:
+        ) as pool,
+    ):
+        pending: set[Future[SegmentResult]] = set()
         try:
+            with _ctrl_c_held():  # each submit starts a worker until there are max_workers
+                pending = {pool.submit(_analyse_in_worker, task) for task in tasks}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
