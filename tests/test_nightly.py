@@ -173,7 +173,13 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_loses_nothing(tmp_path: 
     environment = environ_without_bars({**os.environ, "PYTHONPATH": str(REPO)})
     for delay in (0.05, 0.2, 0.4):  # after the first worker appears: workers load for about a second
         process = subprocess.Popen(
-            command, env=environment, stderr=subprocess.PIPE, text=True, start_new_session=True
+            command,
+            env=environment,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            # As a terminal starts it: a test run in the background inherits Ctrl-C ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         scan_process = psutil.Process(process.pid)
         while process.poll() is None and len(scan_process.children()) < 2:  # resource tracker, worker
