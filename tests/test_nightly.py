@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -163,52 +164,48 @@ def test_a_scan_killed_at_any_moment_ends_as_an_uninterrupted_one(tmp_path: Path
     assert not list((killed / "d").rglob("*.tmp"))
 
 
-def test_ctrl_c_while_the_workers_start_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
-    """Ctrl-C signals the whole process group, the workers too: one still loading its
-    libraries used to die with a traceback each, and the scan with a third."""
+def ctrl_c_while_workers_start(
+    command: list[str], environment: dict[str, str], ctrl_c: Any, workers_started: int, delay: float
+) -> tuple[int, str]:
+    """Start a scan with SIGINT at ``ctrl_c``; once ``workers_started`` of its child
+    processes exist (the resource tracker counts), wait ``delay`` and signal its whole
+    process group, as a terminal's Ctrl-C does. Its exit status and stderr."""
     import psutil  # Dask's own dependency
 
-    arguments = scan_args(SAMPLE_VIDEOS, out=tmp_path, options=("--workers", "2"))
-    command = [sys.executable, "-m", "lfr_batch", *arguments]
-    environment = environ_without_bars({**os.environ, "PYTHONPATH": str(REPO)})
-    for delay in (0.05, 0.2, 0.4):  # after the first worker appears: workers load for about a second
-        process = subprocess.Popen(
-            command,
-            env=environment,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            # As a terminal starts it: a test run in the background inherits Ctrl-C ignored.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        scan_process = psutil.Process(process.pid)
-        while process.poll() is None and len(scan_process.children()) < 2:  # resource tracker, worker
-            time.sleep(0.01)
-        time.sleep(delay)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 130, err
-        assert "Traceback" not in err, err
-        assert "Error" not in err, err
-        assert err.strip().splitlines()[-1] == "lfr-batch: interrupted", err
-    # A scan started with Ctrl-C ignored (a script's background job) keeps it ignored in its workers.
-    immune = subprocess.Popen(
+    process = subprocess.Popen(
         command,
         env=environment,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, ctrl_c),
     )
-    scan_process = psutil.Process(immune.pid)
-    while immune.poll() is None and len(scan_process.children()) < 3:  # resource tracker, two workers
+    scan_process = psutil.Process(process.pid)
+    while process.poll() is None and len(scan_process.children()) < workers_started:
         time.sleep(0.01)
-    time.sleep(1.0)
-    if immune.poll() is None:
-        os.killpg(immune.pid, signal.SIGINT)
-    _, err = immune.communicate(timeout=120)
-    assert immune.returncode == 0, err
+    time.sleep(delay)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
+def test_ctrl_c_while_the_workers_start_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    """Ctrl-C signals the whole process group, the workers too: one still loading its
+    libraries used to die with a traceback each, and the scan with a third."""
+    arguments = scan_args(SAMPLE_VIDEOS, out=tmp_path, options=("--workers", "2"))
+    command = [sys.executable, "-m", "lfr_batch", *arguments]
+    environment = environ_without_bars({**os.environ, "PYTHONPATH": str(REPO)})
+    for delay in (0.05, 0.2, 0.4):  # after the first worker appears: workers load for about a second
+        # SIGINT at its default, as a terminal starts it: a test run in the background inherits it ignored.
+        status, err = ctrl_c_while_workers_start(command, environment, signal.SIG_DFL, 2, delay)
+        assert status == 130, err
+        assert "Traceback" not in err, err
+        assert "Error" not in err, err
+        assert err.strip().splitlines()[-1] == "lfr-batch: interrupted", err
+    # A scan started with Ctrl-C ignored (a script's background job) keeps it ignored in its workers.
+    status, err = ctrl_c_while_workers_start(command, environment, signal.SIG_IGN, 3, 1.0)
+    assert status == 0, err
     assert len(pd.read_csv(tmp_path / "d" / "videos.csv")) == 3
 
 

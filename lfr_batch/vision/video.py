@@ -74,6 +74,10 @@ def link_problem(path: Path) -> str:
     return f"{path} (a link that leads nowhere, or round in a loop)"
 
 
+def not_utf8(path: Path) -> VideoError:
+    return VideoError(f"{shown_name(path)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
+
+
 def find_videos(inputs: Iterable[Path]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into video paths.
 
@@ -94,8 +98,7 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
             # Links are where a folder walk goes wrong: say which were passed over.
             skipped += [link_problem(p) for p in entries if p.is_symlink() and (p.is_dir() or not p.exists())]
         elif item.is_file() and not has_utf8_name(item.resolve()):
-            shown = shown_name(item.resolve())
-            raise VideoError(f"{shown}: a name not in UTF-8 (OpenCV cannot open it): rename it")
+            raise not_utf8(item.resolve())
         elif item.is_file() and item.suffix.lower() in PHOTO_SUFFIXES:
             raise VideoError(f"{item} is a photo, not footage: {PHOTOS_BELONG}")
         elif item.is_file():
@@ -133,7 +136,7 @@ class VideoReader:
         if not path.is_file():
             raise VideoError(f"{path}: no such file")
         if not has_utf8_name(path.resolve()):  # OpenCV would end the process, not raise
-            raise VideoError(f"{shown_name(path)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
+            raise not_utf8(path.resolve())
         self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
             self._capture.release()
