@@ -411,13 +411,13 @@ def load_for_scan(path: Path) -> LoadedWatchlist:
     return loaded
 
 
-def find_footage(inputs: tuple[Path, ...]) -> list[Path]:
+def find_footage(inputs: tuple[Path, ...], option: str = "") -> list[Path]:
     for item in inputs:
         if item.is_symlink() and not item.exists():
             raise VideoError(f"input {item} is a link that leads nowhere, or round in a loop")
         if item.exists() and not (item.is_dir() or item.is_file()):
             raise VideoError(f"input {item} is not a file or a folder (a pipe, socket or device)")
-    videos = find_videos(inputs)
+    videos = find_videos(inputs, option)
     if not videos:
         raise NothingScannedError(f"no video files found in {', '.join(str(p) for p in inputs)}")
     return videos
@@ -428,7 +428,7 @@ def find_background(inputs: tuple[Path, ...]) -> list[Path]:
     if not inputs:
         return []
     try:
-        return find_footage(inputs)
+        return find_footage(inputs, "--background")
     except (VideoError, NothingScannedError) as error:
         raise type(error)(f"--background: {one_line(error)}") from None
 

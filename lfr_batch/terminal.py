@@ -22,6 +22,7 @@ from lfr_batch.records.review import (
     Review,
     ReviewForm,
     check_notes,
+    check_reviewer,
     form_for,
     open_deployment,
     record_review,
@@ -90,6 +91,16 @@ def _typed_notes(text: str) -> str:
         return check_notes(text)
     except ReviewError as error:
         raise click.UsageError(str(error)) from None
+
+
+def typed_reviewer(text: str) -> str:
+    """A reviewer's name as given, stripped; refused (or, at a prompt, asked for again) if no
+    answer could keep it."""
+    try:
+        check_reviewer(text.strip())
+    except ReviewError as error:
+        raise click.BadParameter(str(error)) from None
+    return text.strip()
 
 
 @dataclass(frozen=True)

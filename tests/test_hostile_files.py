@@ -6,6 +6,7 @@ line (or handled), never a traceback, a hang or a deployment broken for good."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args, scan_cli
 
 from lfr_batch.cli import main
+from lfr_batch.scan import find_background
 
 PHOTO = SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"
 
@@ -292,6 +294,20 @@ def test_a_video_whose_name_is_not_utf8_is_passed_over_and_the_rest_scanned(tmp_
     assert "\\xff\\xfe.mp4" in done.stderr
     scanned = pd.read_csv(tmp_path / "out" / "d" / "videos.csv")["video"]
     assert scanned.str.endswith("cam.mp4").tolist() == [True]
+
+
+def test_what_a_background_folder_passes_over_is_said_to_be_the_background(tmp_path: Path, caplog) -> None:
+    background = tmp_path / "site"
+    background.mkdir()
+    (background / os.fsdecode(b"\xff.mp4")).write_bytes(b"")
+    (background / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (background / "tuesday.mp4").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="lfr_batch"):
+        assert find_background((background,)) == [background / "tuesday.mp4"]
+    assert [record.getMessage().split(" (")[0].split(":")[:2] for record in caplog.records] == [
+        ["--background", " skipped 1 video whose name is not UTF-8, which OpenCV cannot open"],
+        ["--background", " skipped 1 link"],
+    ]
 
 
 def test_a_video_reached_through_a_name_that_is_not_utf8_is_refused_not_crashed_on(tmp_path: Path) -> None:

@@ -99,11 +99,27 @@ def test_a_reviewer_name_no_answer_could_keep_is_refused_before_any_question(
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2  # a bad option
     assert done.stderr.count("\n") == 1, done.stderr
     assert message in done.stderr
+    assert "'--reviewer'" in done.stderr
     assert done.stdout == ""  # no alert shown, no question asked
     assert (folder / "deployment.csv").read_bytes() == before
+
+
+def test_a_reviewer_name_typed_with_a_control_character_is_asked_for_again(scanned: Path) -> None:
+    folder = scanned / "d"
+    done = subprocess.run(
+        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", " ", "--no-preview"],
+        input="PC\x07 1\nPC 1\ntc\nn\n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Error: a control character (U+0007) in the reviewer's name: leave it out" in done.stdout
+    alert = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
+    assert alert["reviewer"] == "PC 1"
 
 
 def test_notes_typed_with_a_control_character_are_asked_for_again(scanned: Path) -> None:

@@ -17,7 +17,6 @@ from lfr_batch.command_settings import (
 from lfr_batch.records import audit
 from lfr_batch.records.folder import DeploymentFolder
 from lfr_batch.records.review import (
-    check_reviewer,
     chosen,
     form_for,
     import_reviews,
@@ -25,7 +24,7 @@ from lfr_batch.records.review import (
     pending,
     read_edits,
 )
-from lfr_batch.terminal import TerminalReview
+from lfr_batch.terminal import TerminalReview, typed_reviewer
 
 
 @cli.command("review")
@@ -44,6 +43,7 @@ from lfr_batch.terminal import TerminalReview
     "--reviewer",
     default=lambda: os.environ.get("USER", ""),
     show_default="your user name",
+    callback=lambda _context, _option, value: typed_reviewer(value),
     help="Name recorded with each answer given in the terminal (asked once if there is none).",
 )
 @click.option(
@@ -99,10 +99,9 @@ def review_command(
         )
         return
     findings = chosen(state, finding_ids) if finding_ids else pending(state)
-    if findings and not reviewer.strip():
-        reviewer = click.prompt("reviewer (recorded with each answer)")
-    check_reviewer(reviewer.strip())
-    walk = TerminalReview(deployment_dir, reviewer.strip(), preview, wait)
+    if findings and not reviewer:
+        reviewer = click.prompt("reviewer (recorded with each answer)", value_proc=typed_reviewer)
+    walk = TerminalReview(deployment_dir, reviewer, preview, wait)
     answered = 0
     try:
         answered = walk.walk(findings)

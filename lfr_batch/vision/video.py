@@ -78,13 +78,15 @@ def not_utf8(path: Path) -> VideoError:
     return VideoError(f"{shown_name(path)}: a name not in UTF-8 (OpenCV cannot open it): rename it")
 
 
-def find_videos(inputs: Iterable[Path]) -> list[Path]:
+def find_videos(inputs: Iterable[Path], option: str = "") -> list[Path]:
     """Expand files and folders (recursively, sorted) into video paths.
 
     A folder contributes the files whose suffix is a known video suffix; a file
     named explicitly is always taken, so an odd extension still gets tried, unless
-    it is a photo: those belong in a watchlist, and saying so helps more.
+    it is a photo: those belong in a watchlist, and saying so helps more. The
+    warnings name the option that gave the inputs, if any (``--background``).
     """
+    named = f"{option}: " if option else ""
     given = list(inputs)
     found: list[Path] = []
     photos = 0
@@ -109,7 +111,8 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
     badly_named = [shown_name(p.resolve()) for p in found if not has_utf8_name(p.resolve())]
     if badly_named:
         logger.warning(
-            "skipped %d %s not UTF-8, which OpenCV cannot open (rename %s): %s",
+            "%sskipped %d %s not UTF-8, which OpenCV cannot open (rename %s): %s",
+            named,
             len(badly_named),
             "video whose name is" if len(badly_named) == 1 else "videos whose names are",
             "it" if len(badly_named) == 1 else "them",
@@ -118,7 +121,11 @@ def find_videos(inputs: Iterable[Path]) -> list[Path]:
         found = [p for p in found if has_utf8_name(p.resolve())]
     if skipped:
         logger.warning(
-            "skipped %d %s: %s", len(skipped), "link" if len(skipped) == 1 else "links", "; ".join(skipped)
+            "%sskipped %d %s: %s",
+            named,
+            len(skipped),
+            "link" if len(skipped) == 1 else "links",
+            "; ".join(skipped),
         )
     if not found and photos:
         raise VideoError(
