@@ -179,7 +179,12 @@ def _workbook_table(data: bytes, path: Path, what: str, key_column: str) -> Tabl
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise RefusedFileError(what, path, f"is no workbook we can read ({error}): {SAVE_AS_UTF8}") from None
+        raise RefusedFileError(
+            what,
+            path,
+            f"is no workbook we can read ({error}), cut short or damaged: save it again from the "
+            "spreadsheet, or save it as 'CSV UTF-8 (Comma delimited)' and import that",
+        ) from None
     try:
         lines = [
             [_cell_text(value) for value in values]

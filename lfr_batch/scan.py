@@ -187,11 +187,13 @@ def run_cuts(
 ) -> RunCuts:
     """Calibrate on the faces the run saw (and the reference), and cut each subject."""
     if faces.faces:
-        source = f"this run's footage ({faces.faces} {'face' if faces.faces == 1 else 'faces'}"
+        # Faces too small or blurred to encode are seen but not measured: "encoded" says why
+        # this count can fall short of faces_seen.
+        source = f"this run's footage ({faces.faces} {'face' if faces.faces == 1 else 'faces'} encoded"
         source += f", {background_faces} of them background)" if background_faces else ")"
         source += " weighed with the reference"
     else:
-        source = "the reference (no face seen in this run)"
+        source = "the reference (no face in this run was large and sharp enough to encode)"
     calibration = Calibration.for_list(
         watchlist.centroids(), config.max_false_alert_rate, load_reference(), faces, source
     )
@@ -523,7 +525,7 @@ class FootageRun:
         frames = sum(video.frame_count for video in planned + calibrating)
         report(Progress("scan_start", total=len(planned), frames=frames))
         _analyse(planned + calibrating, tasks + calibrating_tasks, config, report)
-        background_faces = sum(video.assembly.faces_seen for video in calibrating)
+        background_faces = sum(video.assembly.faces_calibrating for video in calibrating)
         result.cuts = run_cuts(self.loaded.watchlist, config, faces, background_faces)
         self.evidence.calibrated(self.state, result.cuts)
         for video in planned:

@@ -230,7 +230,7 @@ def test_build_with_background_photos_is_refused_in_one_line(
 def test_auto_is_the_default_and_a_loose_fixed_threshold_warns_once(tmp_path: Path, capsys) -> None:
     assert scan_cli(MALE_ONLY, out=tmp_path / "auto") == 0
     captured = capsys.readouterr()
-    assert "one per subject), calibrated on this run's footage (1 face)" in captured.out
+    assert "one per subject), calibrated on this run's footage (1 face encoded)" in captured.out
     assert "looser than" not in captured.err
     auto = pd.read_csv(tmp_path / "auto" / "d" / "deployment.csv").iloc[0]
     assert auto["threshold_mode"] == "auto"

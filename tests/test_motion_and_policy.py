@@ -222,7 +222,7 @@ def test_keep_distances_keeps_every_decided_track_and_counts_low_quality_faces()
         assembly.finish()
         assert assembly.faces_seen == 2
         assert assembly.faces_low_quality == 1
-        assert assembly.faces.faces == 1  # the blurred face gave no encoding to measure
+        assert assembly.faces.faces == assembly.faces_calibrating == 1  # the blurred face gave no encoding
     assert list(kept.matches) == [0]
     assert kept.matches[0].distances[0] == pytest.approx(np.sqrt(2))
     assert kept.matches[0].encoding is None  # a face that cannot alert keeps no mean

@@ -148,6 +148,10 @@ def test_reviews_imported_from_a_spreadsheet(reviewed_out: Path, tmp_path: Path,
         ({"engagement": "caution"}, "line 2: alert A00001: engagement 'caution' is not one of"),
         ({"alert_id": "A00099"}, "line 2: unknown alert id 'A00099'"),
         ({"subject_id": "someone_else"}, "line 2: alert A00001 does not match the scan (subject_id changed)"),
+        (
+            {"video": "", "subject_id": ""},
+            "line 2: alert A00001 does not match the scan (video empty, subject_id empty: a row cut short?)",
+        ),
     ],
 )
 def test_a_bad_row_is_refused_and_nothing_is_lost(

@@ -174,8 +174,12 @@ def test_deployment_record_before_review(sample_run: Path) -> None:
     assert 0.3 < record["threshold"] < 0.5
     assert record["threshold"] == record["threshold_min"] == record["threshold_max"]  # one subject, one cut
     assert record["threshold_mode"] == "auto"
-    assert record["calibration"].startswith("this run's footage")
-    assert record["calibration_faces"] <= record["faces_seen"]
+    # Said as encoded faces: the two walkers too small to match are seen and not measured.
+    encoded = int(record["calibration_faces"])
+    assert record["calibration"].startswith(
+        f"this run's footage ({encoded} face{'s' * (encoded != 1)} encoded)"
+    )
+    assert encoded <= record["faces_seen"] - record["faces_low_quality"]
     assert 0.005 < record["expected_false_alert_rate_percent"] <= 0.01
     # Both walkers stay under the 24 px gate (their boxes 12-23 px): too small to match.
     assert record["faces_low_quality"] == 2

@@ -225,6 +225,20 @@ def test_review_imports_our_own_workbook(
     )
 
 
+def test_a_workbook_cut_short_is_refused_saying_to_save_it_again(
+    deployment: Path, reviewed_workbook: Path, tmp_path: Path, capsys
+) -> None:
+    whole = reviewed_workbook.read_bytes()
+    reviewed_workbook.write_bytes(whole[: len(whole) // 2])  # a copy that stopped halfway
+    before = (deployment / "alerts.csv").read_bytes()
+    assert main(["review", str(deployment), "--import", str(reviewed_workbook)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cut short or damaged: save it again from the spreadsheet" in err
+    assert "import the .xlsx itself" not in err
+    assert (deployment / "alerts.csv").read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("filter_options", "encoding"),
     [
@@ -289,7 +303,10 @@ def test_libreoffice_opens_our_csv_and_its_workbook_imports_back(
     [
         (b"alert_id outcome\nA00001 true_confirmed\n", "one column only"),
         ("alert_id,outcome\n".encode("utf-16-le"), "not text in an encoding"),
-        (b"PK\x03\x04not really a workbook", "is no workbook we can read"),
+        (
+            b"PK\x03\x04not really a workbook",
+            "is no workbook we can read (File is not a zip file), cut short",
+        ),
     ],
 )
 def test_a_file_no_spreadsheet_saves_is_refused_saying_how_to_save(

@@ -292,9 +292,11 @@ class _RowChecker:
         }
         changed = [key for key in form.identity if values[key] != scanned[key]]
         if changed:
-            what = ", ".join(changed)
+            what = ", ".join(f"{key} {'changed' if values[key] else 'empty'}" for key in changed)
+            # A spreadsheet drops a row's trailing empty cells, so a row cut short reads as empty cells.
+            hint = ": a row cut short?" if any(not values[key] for key in changed) else ""
             raise _RowRefusedError(
-                f"line {line}: {form.noun} {finding_id} does not match the scan ({what} changed)"
+                f"line {line}: {form.noun} {finding_id} does not match the scan ({what}{hint})"
             )
         verdict = values[form.verdict_column]
         if not verdict:

@@ -312,6 +312,7 @@ class VideoAssembly:
         self._counted: set[int] = set()  # tracks found often enough to be faces seen
         self._summarised: set[int] = set()  # faces seen whose distances are in ``faces``
         self.faces_low_quality = 0
+        self.faces_calibrating = 0  # faces seen that were encoded, and so are in ``faces``
         self.matches: dict[int, TrackMatch] = {}  # by id in the video: those that may alert (or all, to keep)
         self.fps, self.width, self.height, self.frame_count = 0.0, 0, 0, 0  # as the first segment saw them
         self.end_time_s = 0.0  # where the last segment ended
@@ -408,6 +409,7 @@ class VideoAssembly:
             self.faces_low_quality += match.low_quality
             if match.encoding is not None:
                 self.faces.add(self.matcher.distances_to_all(match.encoding), self.matcher.cuts)
+                self.faces_calibrating += 1
         earlier = self.matches.get(global_id)
         if earlier is not None and earlier.views >= match.views:
             return  # summarised on both sides of a seam: the one with more views stands
