@@ -107,34 +107,34 @@ def test_a_reviewer_name_no_answer_could_keep_is_refused_before_any_question(
     assert (folder / "deployment.csv").read_bytes() == before
 
 
-def test_a_reviewer_name_typed_with_a_control_character_is_asked_for_again(scanned: Path) -> None:
+@pytest.mark.parametrize(
+    ("reviewer", "typed", "error", "kept"),
+    [
+        # An empty name is asked for; one holding a control character is asked for again.
+        (" ", "PC\x07 1\nPC 1\ntc\nn\n\n", "(U+0007) in the reviewer's name", ("PC 1", "")),
+        (
+            "PC 1",
+            "tc\nn\nseen \x1b[2J at the gate\nseen at the gate\n",
+            "(U+001B) in notes",
+            ("PC 1", "seen at the gate"),
+        ),
+    ],
+)
+def test_an_answer_typed_with_a_control_character_is_asked_for_again(
+    scanned: Path, reviewer: str, typed: str, error: str, kept: tuple[str, str]
+) -> None:
     folder = scanned / "d"
     done = subprocess.run(
-        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", " ", "--no-preview"],
-        input="PC\x07 1\nPC 1\ntc\nn\n\n",
+        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", reviewer, "--no-preview"],
+        input=typed,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "Error: a control character (U+0007) in the reviewer's name: leave it out" in done.stdout
+    assert f"Error: a control character {error}: leave it out" in done.stdout
     alert = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
-    assert alert["reviewer"] == "PC 1"
-
-
-def test_notes_typed_with_a_control_character_are_asked_for_again(scanned: Path) -> None:
-    folder = scanned / "d"
-    done = subprocess.run(
-        [sys.executable, "-m", "lfr_batch", "review", str(folder), "--reviewer", "PC 1", "--no-preview"],
-        input="tc\nn\nseen \x1b[2J at the gate\nseen at the gate\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Error: a control character (U+001B) in notes: leave it out" in done.stdout + done.stderr
-    alert = pd.read_csv(folder / "alerts.csv", keep_default_na=False).iloc[0]
-    assert (alert["outcome"], alert["notes"]) == ("true_confirmed", "seen at the gate")
+    assert (alert["outcome"], alert["reviewer"], alert["notes"]) == ("true_confirmed", *kept)
 
 
 def test_a_huge_note_typed_into_alerts_csv_does_not_brick_the_deployment(scanned: Path) -> None:
