@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import shutil
 from pathlib import Path
 
 import cv2
@@ -371,6 +372,25 @@ def test_evaluate_per_group_judges_each_alert_against_everyone(
     men = table[(table["rule"] == "scan") & (table["group"] == "men")].iloc[0]
     assert men["true_positive_identification_rate"] == ""  # no watchlisted man: no rate, not 0
     assert men["false_positive_identification_rate"] == "0"
+
+
+@pytest.mark.parametrize("kept", ["watchlisted", "strangers"])
+def test_a_truth_of_one_kind_of_person_leaves_the_deployment_readable(
+    evaluated_run: Path, tmp_path: Path, capsys, kept: str
+) -> None:
+    """With no stranger (or no watchlisted person) in the truth, a rate has nothing to
+    measure: n/a, and the state, which holds numbers only, must take what evaluate stores."""
+    folder = tmp_path / "d"
+    shutil.copytree(evaluated_run, folder)
+    rows = [row for row in TRUTH_ROWS if (",," in row) == (kept == "strangers")]
+    truth = write_truth(tmp_path / "truth.csv", rows)
+    assert main(["evaluate", str(folder), "--truth", str(truth)]) == 0
+    captured = capsys.readouterr()
+    assert ("FPIR n/a" if kept == "watchlisted" else "TPIR n/a") in captured.out
+    assert "unreadable" not in captured.err
+    assert main(["review", str(folder), "--import", str(folder / "alerts.csv")]) == 0
+    assert main(["grid", str(tmp_path)]) == 0
+    assert "DET curve" in (folder / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

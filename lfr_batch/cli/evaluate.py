@@ -59,8 +59,8 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             write_det_curve(sweep, paths.det_figure, overall.threshold)
             state = open_deployment(deployment_dir)
             state.settings["evaluation"] = {
-                "scan": overall.row(),
-                "hindsight": hindsight.row() if hindsight else None,
+                "scan": overall.stored(),
+                "hindsight": hindsight.stored() if hindsight else None,
             }
             state.save_settings()
             write_reports(state)

@@ -104,6 +104,16 @@ class Rates:
             "true_appearances": self.true_appearances,
         }
 
+    def stored(self) -> dict[str, Any]:
+        """The row as a deployment's state keeps it: a rate with nothing to measure (no
+        stranger, or no watchlisted person, in the truth) is left out, as the state
+        holds numbers, never NaN."""
+        return {key: value for key, value in self.row().items() if not _not_a_number(value)}
+
+
+def _not_a_number(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
 
 EVALUATION_COLUMNS = tuple(Rates("", "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).row())
 
