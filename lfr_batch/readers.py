@@ -26,12 +26,14 @@ import csv
 import io
 import tomllib
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from lfr_batch.errors import one_line
 from lfr_batch.files import RefusedFileError, read_regular
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024
@@ -40,9 +42,15 @@ MAX_CELL_CHARS = 1_000_000
 MAX_TOML_BYTES = 1024 * 1024
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 SAVE_AS_UTF8 = (
-    "save it as 'CSV UTF-8 (Comma delimited)' (Excel) or with character set 'Unicode (UTF-8)' "
-    "(LibreOffice), or import the .xlsx itself"
+    "save it as 'CSV UTF-8 (Comma delimited)' (Excel) or with character set 'Unicode (UTF-8)' (LibreOffice)"
 )
+OR_THE_WORKBOOK = ", or import the .xlsx itself"  # where a workbook is read too (an edited report)
+SAVE_THE_WORKBOOK_AGAIN = (
+    "save it again from the spreadsheet, or save it as 'CSV UTF-8 (Comma delimited)' and import that"
+)
+# A workbook is a zip archive: what it unpacks to is bounded as a CSV's size is (a few
+# kilobytes can unpack to gigabytes, and openpyxl takes minutes over tens of megabytes).
+MAX_WORKBOOK_UNPACKED_BYTES = 32 * 1024 * 1024
 # Where there is no byte-order mark: strict UTF-8 first (it rarely decodes text in
 # another encoding), then Excel's Western code page.
 FALLBACK_ENCODING = "cp1252"
@@ -99,14 +107,14 @@ def decode_text(data: bytes, path: Path, what: str, remedy: str, fallback: str |
         raise RefusedFileError(what, path, f"is not UTF-8 text (byte {error.start:,}): {remedy}") from None
 
 
-def _delimiter(text: str, path: Path, what: str, key_column: str) -> str:
+def _delimiter(text: str, path: Path, what: str, key_column: str, remedy: str) -> str:
     """The separator that makes the first line a header naming ``key_column``."""
     first = text.split("\n", 1)[0]
     if column_for(first.lstrip("\ufeff")) == key_column:
         return ","  # a table of one column
     if not any(delimiter in first for delimiter in DELIMITERS):
         raise RefusedFileError(
-            what, path, f"has one column only (no comma, semicolon or tab in its first line): {SAVE_AS_UTF8}"
+            what, path, f"has one column only (no comma, semicolon or tab in its first line): {remedy}"
         )
     for delimiter in DELIMITERS:
         header = next(csv.reader([first], delimiter=delimiter), [])
@@ -127,10 +135,13 @@ def read_table(
     name, each with the line it starts on. Blank lines are passed over. A ``spreadsheet``
     (an edited copy of one of our reports) may also be a workbook, or Western Windows text."""
     data = read_regular(path, what, limit)
-    if spreadsheet and data.startswith(WORKBOOK_MAGIC):
+    if data.startswith(WORKBOOK_MAGIC):
+        if not spreadsheet:
+            raise RefusedFileError(what, path, f"is a workbook, not a CSV: {SAVE_AS_UTF8}")
         return _workbook_table(data, path, what, key_column)
-    text = decode_text(data, path, what, SAVE_AS_UTF8, FALLBACK_ENCODING if spreadsheet else None)
-    delimiter = _delimiter(text, path, what, key_column)
+    remedy = SAVE_AS_UTF8 + (OR_THE_WORKBOOK if spreadsheet else "")
+    text = decode_text(data, path, what, remedy, FALLBACK_ENCODING if spreadsheet else None)
+    delimiter = _delimiter(text, path, what, key_column, remedy)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     return _named_rows(path, what, reader, delimiter)
 
@@ -174,27 +185,56 @@ def _named_rows(path: Path, what: str, reader: Any, delimiter: str) -> Table:
 def _workbook_table(data: bytes, path: Path, what: str, key_column: str) -> Table:
     """The first sheet of a workbook (ours, or one saved by Excel or LibreOffice), read as
     its CSV would be: numbers as written, times in ISO 8601."""
-    import openpyxl  # only here: a CSV never needs it
-
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        lines = _workbook_lines(data, path, what)
+    except RefusedFileError:
+        raise
+    # A damaged part of the archive fails wherever openpyxl comes to it, each way its own:
+    # a bad zip, a missing part, XML cut short (SyntaxError: expat's and lxml's parse
+    # errors), a value of the wrong kind.
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        SyntaxError,
+        LookupError,
+        ValueError,
+        TypeError,
+    ) as error:
         raise RefusedFileError(
             what,
             path,
-            f"is no workbook we can read ({error}), cut short or damaged: save it again from the "
-            "spreadsheet, or save it as 'CSV UTF-8 (Comma delimited)' and import that",
+            f"is no workbook we can read ({one_line(error)[:200]}), cut short or damaged: "
+            + SAVE_THE_WORKBOOK_AGAIN,
         ) from None
+    if not lines or key_column not in (column_for(cell) for cell in lines[0]):
+        raise RefusedFileError(what, path, f"has no {key_column} column in its first row")
+    return _named_rows(path, what, _NumberedRows(lines), "xlsx")
+
+
+def _workbook_lines(data: bytes, path: Path, what: str) -> list[list[str]]:
+    """The first sheet's rows as text, once the archive is known to unpack to a size we read."""
+    import openpyxl  # only here: a CSV never needs it
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_WORKBOOK_UNPACKED_BYTES:
+        raise RefusedFileError(
+            what,
+            path,
+            f"unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
+            f"{MAX_WORKBOOK_UNPACKED_BYTES // 2**20} MiB a workbook of ours comes near: "
+            + SAVE_THE_WORKBOOK_AGAIN,
+        )
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
-        lines = [
+        return [
             [_cell_text(value) for value in values]
             for values in book.worksheets[0].iter_rows(values_only=True)
         ]
     finally:
         book.close()
-    if not lines or key_column not in (column_for(cell) for cell in lines[0]):
-        raise RefusedFileError(what, path, f"has no {key_column} column in its first row")
-    return _named_rows(path, what, _NumberedRows(lines), "xlsx")
 
 
 class _NumberedRows:

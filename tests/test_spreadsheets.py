@@ -9,6 +9,9 @@ import csv
 import io
 import shutil
 import subprocess
+import time
+import zipfile
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +20,8 @@ import pytest
 from conftest import scan_cli
 
 from lfr_batch.cli import main
-from lfr_batch.readers import column_for
+from lfr_batch.files import RefusedFileError
+from lfr_batch.readers import column_for, read_table
 from lfr_batch.records.spreadsheets import label, xlsx_bytes
 from lfr_batch.watchlist.store import save_watchlist
 
@@ -237,6 +241,68 @@ def test_a_workbook_cut_short_is_refused_saying_to_save_it_again(
     assert "cut short or damaged: save it again from the spreadsheet" in err
     assert "import the .xlsx itself" not in err
     assert (deployment / "alerts.csv").read_bytes() == before
+
+
+def rewritten(workbook: bytes, part: str, change: Callable[[bytes], bytes | None]) -> bytes:
+    """The workbook with one part of its archive changed (None: removed), packed."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(workbook)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for name in source.namelist():
+            data = change(source.read(name)) if name == part else source.read(name)
+            if data is not None:
+                copy.writestr(name, data)
+    return out.getvalue()
+
+
+DAMAGES: dict[str, Callable[[bytes], bytes | None]] = {
+    "cut": lambda data: data[: len(data) // 2],
+    "empty": lambda data: b"",
+    "garbled": lambda data: b"<x>\x00\xff&;</y",
+    "removed": lambda data: None,
+}
+
+
+def test_a_workbook_damaged_in_any_part_is_read_or_refused_in_one_line(
+    deployment: Path, tmp_path: Path
+) -> None:
+    workbook = (deployment / "alerts.xlsx").read_bytes()
+    parts = zipfile.ZipFile(io.BytesIO(workbook)).namelist()
+    assert "xl/worksheets/sheet1.xml" in parts
+    refusals = []
+    for part in parts:
+        for damage in DAMAGES.values():
+            edited = tmp_path / "edited.xlsx"
+            edited.write_bytes(rewritten(workbook, part, damage))
+            try:
+                read_table(edited, "import", "alert_id", spreadsheet=True)
+            except RefusedFileError as error:  # anything else fails the test, as it crashed the command
+                refusals.append(str(error))
+    assert len(refusals) >= 4 * 2  # the sheet's and the workbook's own parts, every way
+    for refusal in refusals:
+        assert "\n" not in refusal
+        assert "save it again" in refusal or "has no alert_id column" in refusal, refusal
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused_before_it_is_parsed(
+    deployment: Path, tmp_path: Path, capsys
+) -> None:
+    def comment(sheet: bytes) -> bytes:  # 64 MiB of comment: some 64 KiB packed
+        return sheet.replace(b"<sheetData>", b"<sheetData><!--" + b" " * 2**26 + b"-->", 1)
+
+    edited = tmp_path / "edited.xlsx"
+    edited.write_bytes(
+        rewritten((deployment / "alerts.xlsx").read_bytes(), "xl/worksheets/sheet1.xml", comment)
+    )
+    assert edited.stat().st_size < 1024 * 1024
+    began = time.monotonic()
+    assert main(["review", str(deployment), "--import", str(edited)]) == 1
+    assert time.monotonic() - began < 10
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unpacks to 64 MiB, more than the 32 MiB a workbook of ours comes near" in err
 
 
 @pytest.mark.parametrize(
