@@ -461,6 +461,8 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
             {"location": config.location, "purpose": config.purpose},
             {
                 "file": config.watchlist.name,
+                # Where it was read, so evaluate can check a truth's subject ids against it.
+                "path": loaded.path,
                 "size": watchlist.size,
                 "created": iso(watchlist.created),
                 "expired_subjects": len(expired),

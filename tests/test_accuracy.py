@@ -6,6 +6,7 @@ import json
 import math
 import pickle
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -24,6 +25,8 @@ from conftest import (
 
 from lfr_batch.cli import main
 from lfr_batch.records.evaluation import HINDSIGHT
+from lfr_batch.records.retention import purge
+from lfr_batch.records.state import DeploymentState
 from lfr_batch.vision.calibration import (
     BIN_WIDTH,
     CEILING_MARGIN,
@@ -403,6 +406,21 @@ def test_a_truth_of_one_kind_of_person_leaves_the_deployment_readable(
             "video,subject_id,start_s,end_s\nother.mp4,,0,2\n",
             "names videos this deployment did not scan: other.mp4",
         ),
+        (f"video,subject_id,start_s,end_s\n{MALE_ONLY.name},,-1,2\n", "line 2: start_s is negative"),
+        # Milliseconds given as seconds: an appearance no scan could find, counted as a miss.
+        (
+            f"video,subject_id,start_s,end_s\n{MALE_ONLY.name},,100000,100400\n",
+            f"line 2: start_s 100000 is after the end of {MALE_ONLY.name} (5.2 s)",
+        ),
+        (
+            "video,subject_id,start_s,end_s,person\n" + "\n".join([*TRUTH_ROWS, TRUTH_ROWS[1]]),
+            "line 5: the same appearance as line 3",
+        ),
+        (
+            f"video,subject_id,start_s,end_s\nsomewhere/{FEMALE_AND_MALE.name},Intel_Actor_F1,0,4.6\n",
+            "line 2: subject_id 'Intel_Actor_F1' is not on the watchlist this deployment was scanned "
+            "with (did you mean 'intel_actor_f1'?)",
+        ),
     ],
 )
 def test_a_bad_truth_file_is_one_line(evaluated_run: Path, tmp_path: Path, capsys, content, message) -> None:
@@ -414,6 +432,85 @@ def test_a_bad_truth_file_is_one_line(evaluated_run: Path, tmp_path: Path, capsy
     assert message in err
     assert err.count("\n") == 1
     assert sorted(p.name for p in evaluated_run.iterdir()) == before
+
+
+def test_unlabelled_strangers_in_view_together_are_two_appearances(
+    evaluated_run: Path, tmp_path: Path, capsys
+) -> None:
+    truth = tmp_path / "truth.csv"
+    truth.write_text(f"video,subject_id,start_s,end_s\n{MALE_ONLY.name},,0,5\n{MALE_ONLY.name},,0,5\n")
+    assert main(["evaluate", str(evaluated_run), "--truth", str(truth)]) == 0
+    assert "0 of 2 strangers alerted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("watchlist", ["gone", "changed"])
+def test_subject_ids_go_unchecked_with_a_warning_where_the_watchlist_is_not_as_scanned(
+    evaluated_run: Path, tmp_path: Path, capsys, watchlist: str
+) -> None:
+    folder = tmp_path / "d"
+    shutil.copytree(evaluated_run, folder)
+    moved = tmp_path / "sample.pkl"
+    if watchlist == "changed":
+        moved.write_bytes(SAMPLE_WATCHLIST.read_bytes() + b"\n")
+    state = DeploymentState(folder)
+    state.settings["watchlist"]["path"] = str(moved)
+    state.save_settings()
+    truth = write_truth(tmp_path / "truth.csv", [TRUTH_ROWS[0].replace("intel_actor_f1", "Intel_Actor_F1")])
+    assert main(["evaluate", str(folder), "--truth", str(truth)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("the truth's subject ids cannot be checked against the watchlist") == 1
+    assert ("is gone" if watchlist == "gone" else "has changed since the scan") in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("person,group\nf1,women\nm1,men\nf1,men\n", "line 4: 'f1' is already in group 'women' (line 2)"),
+        ("person,group\nf1,women\nm1,\n", "line 3: the group of 'm1' is empty"),
+    ],
+)
+def test_a_bad_groups_file_is_one_line(evaluated_run: Path, tmp_path: Path, capsys, content, message) -> None:
+    truth = write_truth(tmp_path / "truth.csv", TRUTH_ROWS)
+    groups = tmp_path / "groups.csv"
+    groups.write_text(content, encoding="utf-8")
+    assert main(["evaluate", str(evaluated_run), "--truth", str(truth), "--groups", str(groups)]) == 2
+    err = capsys.readouterr().err
+    assert f"{groups}, {message}" in err
+    assert err.count("\n") == 1
+
+
+def test_people_in_groups_whom_the_truth_never_names_are_warned_of(
+    evaluated_run: Path, tmp_path: Path, capsys
+) -> None:
+    truth = write_truth(tmp_path / "truth.csv", TRUTH_ROWS)
+    groups = tmp_path / "groups.csv"
+    strangers = [f"p{number}" for number in range(7)]
+    groups.write_text("person,group\nf1,women\nM1,men\n" + "".join(f"{p},men\n" for p in strangers))
+    assert main(["evaluate", str(evaluated_run), "--truth", str(truth), "--groups", str(groups)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"{groups} names people the truth does not (as a person or a subject_id): "
+        "'M1', 'p0', 'p1', 'p2', 'p3' and 3 more"
+    ) in err
+    assert err.count("\n") == 1
+
+
+def test_a_deployment_with_purged_alerts_is_not_evaluated(
+    evaluated_run: Path, tmp_path: Path, capsys
+) -> None:
+    """A purged true alert is no longer there to match: it would count as a miss."""
+    (tmp_path / "out").mkdir(mode=0o700)  # a reports folder open to all is warned of
+    folder = tmp_path / "out" / "d"
+    shutil.copytree(evaluated_run, folder)
+    assert purge(tmp_path / "out", timedelta(0), now=datetime.now(UTC) + timedelta(days=1)).alerts == 1
+    truth = write_truth(tmp_path / "truth.csv", TRUTH_ROWS)
+    assert main(["evaluate", str(folder), "--truth", str(truth)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: 1 alert of the videos in the truth was purged, so the rates would count" in err
+    assert err.count("\n") == 1
+    # The clip of M1 alone lost nothing: a truth of it alone is measured as ever.
+    alone = write_truth(tmp_path / "alone.csv", TRUTH_ROWS[2:])
+    assert main(["evaluate", str(folder), "--truth", str(alone)]) == 0
 
 
 def test_no_distances_are_kept_without_the_flag(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ pandas does the joins and the grouping.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +28,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfr_batch.errors import ConfigError
-from lfr_batch.files import RefusedFileError
+from lfr_batch.errors import ConfigError, WatchlistError, one_line
+from lfr_batch.files import RefusedFileError, file_sha256
 from lfr_batch.readers import Table, read_table
 from lfr_batch.records.case_report import is_case
 from lfr_batch.records.reports import latest_cuts
-from lfr_batch.records.state import DeploymentState
+from lfr_batch.records.state import DeploymentState, VideoRecord
+
+logger = logging.getLogger(__name__)
 
 TRUTH_COLUMNS = ("video", "subject_id", "start_s", "end_s")
 # A track's span is widened by this much when matched to an appearance: sampling and
 # detection trim a second or so off either end of a walk.
 OVERLAP_SLACK_S = 0.5
+# A truth row may start this far past its video's recorded length: times read off a
+# player are rounded, and a recorded length can fall a frame or two short.
+END_SLACK_S = 1.0
+# Of the people a groups file names and the truth does not, the warning lists this many.
+UNNAMED_SHOWN = 5
 SWEEP_THRESHOLDS = tuple(round(0.25 + 0.01 * step, 2) for step in range(46))  # 0.25 … 0.70
 ALL = "all"
 # The rule of the row that says what the scan's cuts gave away: the single threshold, for
@@ -136,30 +144,63 @@ def _seconds(path: Path, line: int, column: str, text: str) -> float:
 
 
 def read_truth(path: Path) -> pd.DataFrame:
-    """The truth file, checked: one clear line for each thing wrong with it."""
+    """The truth file, checked: one clear line for each thing wrong with it. Each row
+    keeps its ``line`` in the file, for the checks against the scan to name."""
     table = _table(path, "truth file", "video")
     missing = [column for column in TRUTH_COLUMNS if column not in table.columns]
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(TRUTH_COLUMNS)})")
-    rows = []
+    rows, lines = [], []
+    first_line_of: dict[tuple[str, str, float, float, str], int] = {}
     for row in table.rows:
         start, end = (_seconds(path, row.line, column, row.cells[column]) for column in ("start_s", "end_s"))
+        if start < 0:
+            raise ConfigError(f"{path}, line {row.line}: start_s is negative")
         if end < start:
             raise ConfigError(f"{path}, line {row.line}: end_s is before start_s")
+        subject_id = row.cells["subject_id"]
+        person = row.cells.get("person", subject_id)
+        # Counted twice, an appearance would be missed (or found) twice. Two unlabelled
+        # strangers in view together are two appearances, not one given twice.
+        if subject_id or person:
+            appearance = (_video_key(row.cells["video"]), subject_id, start, end, person)
+            if appearance in first_line_of:
+                raise ConfigError(
+                    f"{path}, line {row.line}: the same appearance as line {first_line_of[appearance]}"
+                )
+            first_line_of[appearance] = row.line
         rows.append({**row.cells, "start_s": start, "end_s": end})
+        lines.append(row.line)
     truth = pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, *TRUTH_COLUMNS])))
     if "person" not in truth.columns:
         truth["person"] = truth["subject_id"]
     truth["appearance"] = np.arange(len(truth))
+    truth["line"] = lines
     return truth
 
 
 def read_groups(path: Path) -> dict[str, str]:
-    """``person,group`` (a person label, or a subject id, to a group label)."""
+    """``person,group`` (a person label, or a subject id, to a group label); a person
+    given two groups, or none, is refused."""
     table = _table(path, "groups file", "person")
     if list(table.columns[:2]) != ["person", "group"]:
         raise ConfigError(f"{path}: the header must be person,group")
-    return {row.cells["person"]: row.cells["group"] for row in table.rows}
+    groups: dict[str, str] = {}
+    line_of: dict[str, int] = {}
+    for row in table.rows:
+        person, group = row.cells["person"], row.cells["group"]
+        if not person:
+            raise ConfigError(f"{path}, line {row.line}: person is empty")
+        if not group:
+            raise ConfigError(f"{path}, line {row.line}: the group of {person!r} is empty")
+        if groups.get(person, group) != group:
+            raise ConfigError(
+                f"{path}, line {row.line}: {person!r} is already in group {groups[person]!r} "
+                f"(line {line_of[person]})"
+            )
+        groups[person] = group
+        line_of.setdefault(person, row.line)
+    return groups
 
 
 def _video_key(video: str) -> str:
@@ -255,10 +296,16 @@ def evaluate(
     if not state.exists or is_case(state) or not state.records:
         raise ConfigError(f"{deployment_dir} holds no scanned deployment")
     settings = state.report_settings()  # one line, where the state cannot make reports
+    videos = _scanned_videos(state, truth)
+    _refuse_starts_past_the_end(truth_path, truth, videos)
+    _refuse_purged(deployment_dir, videos)
+    _refuse_subjects_never_listed(truth_path, truth, state)
+    if groups_path is not None:
+        _warn_of_people_not_in_the_truth(groups_path, groups, truth)
     median_cut = latest_cuts(state)["cut_median"]  # for cuts per subject, their median
     threshold = math.nan if median_cut is None else float(median_cut)
     found = _found(_alerts_table(state))
-    faces_seen = _faces_seen_in(state, truth)
+    faces_seen = sum(record.faces_seen for records in videos.values() for record in records)
     results = [rates(found, truth, faces_seen, "scan", threshold)]
     if groups:
         labels = truth["person"].map(groups).fillna(truth["subject_id"].map(groups)).fillna("(no group)")
@@ -288,20 +335,106 @@ def _alerts_table(state: DeploymentState) -> pd.DataFrame:
     )
 
 
-def _faces_seen_in(state: DeploymentState, truth: pd.DataFrame) -> int:
-    """The faces seen in the videos the truth covers; a video it names that was not
-    scanned is refused in one line."""
-    videos = pd.DataFrame(
-        [{"video": record.video, "faces_seen": record.faces_seen} for record in state.ordered()],
-        columns=["video", "faces_seen"],
-    )
-    in_truth = videos["video"].map(_video_key).isin(set(truth["video"].map(_video_key)))
-    unknown = set(truth["video"].map(_video_key)) - set(videos["video"].map(_video_key))
+def _scanned_videos(state: DeploymentState, truth: pd.DataFrame) -> dict[str, list[VideoRecord]]:
+    """The scanned videos the truth covers, by file name (several where files of one
+    name were scanned); a video it names that was not scanned is refused in one line."""
+    by_name: dict[str, list[VideoRecord]] = {}
+    for record in state.ordered():
+        by_name.setdefault(_video_key(record.video), []).append(record)
+    named = set(truth["video"].map(_video_key))
+    unknown = named - set(by_name)
     if unknown:
         raise ConfigError(
             f"the truth names videos this deployment did not scan: {', '.join(sorted(unknown))}"
         )
-    return int(videos.loc[in_truth, "faces_seen"].sum())
+    return {name: by_name[name] for name in named}
+
+
+def _refuse_starts_past_the_end(
+    truth_path: Path, truth: pd.DataFrame, videos: dict[str, list[VideoRecord]]
+) -> None:
+    """An appearance that starts after its video ends (a time in the wrong unit, or a
+    row of another clip) could never be found, and would count as a miss."""
+    for video, start, line in zip(truth["video"], truth["start_s"], truth["line"], strict=True):
+        name = _video_key(video)
+        length = max(record.duration_s for record in videos[name])
+        if length > 0 and start > length + END_SLACK_S:  # 0: a length the scan could not read
+            raise ConfigError(
+                f"{truth_path}, line {line}: start_s {start:g} is after the end of {name} ({length:.1f} s)"
+            )
+
+
+def _refuse_purged(deployment_dir: Path, videos: dict[str, list[VideoRecord]]) -> None:
+    """Alerts purged from the videos the truth covers are no longer there to match: a
+    purged true alert would count as a miss."""
+    purged = sum(record.purged.get("total_alerts", 0) for records in videos.values() for record in records)
+    if purged:
+        alerts = "1 alert" if purged == 1 else f"{purged} alerts"
+        were = "was" if purged == 1 else "were"
+        raise ConfigError(
+            f"{deployment_dir}: {alerts} of the videos in the truth {were} purged, so the rates would "
+            "count them as misses; evaluate a deployment before purging it"
+        )
+
+
+def _refuse_subjects_never_listed(truth_path: Path, truth: pd.DataFrame, state: DeploymentState) -> None:
+    """A truth subject id that is not on the watchlist the deployment was scanned with
+    (often one typed in another case) could never be alerted on: every appearance of
+    it would count as a miss."""
+    watchlisted = truth[truth["subject_id"] != ""]
+    if watchlisted.empty:
+        return
+    listed = _scanned_subject_ids(state)
+    if listed is None:
+        return
+    by_folded_case = {subject_id.casefold(): subject_id for subject_id in listed}
+    for subject_id, line in zip(watchlisted["subject_id"], watchlisted["line"], strict=True):
+        if subject_id in listed:
+            continue
+        near = by_folded_case.get(subject_id.casefold())
+        hint = f" (did you mean {near!r}?)" if near else ""
+        raise ConfigError(
+            f"{truth_path}, line {line}: subject_id {subject_id[:40]!r} is not on the watchlist "
+            f"this deployment was scanned with{hint}"
+        )
+
+
+def _scanned_subject_ids(state: DeploymentState) -> frozenset[str] | None:
+    """The subject ids of the watchlist the deployment was scanned with, where that file
+    is still where the scan read it and unchanged; else None, with a warning."""
+    recorded = state.settings.get("watchlist", {}).get("path", "")
+    scanned_sha256 = state.settings.get("scan", {}).get("watchlist_sha256", "")
+    path = Path(recorded)
+    if not recorded:
+        reason = "this deployment was scanned before lfr-batch kept where its watchlist was"
+    elif not path.is_file():
+        reason = f"{path}, which it was scanned with, is gone"
+    elif file_sha256(path) != scanned_sha256:
+        reason = f"{path} has changed since the scan"
+    else:
+        try:
+            # The watchlist's file format names the dlib models: load the vision side only here.
+            from lfr_batch.watchlist.store import load_watchlist
+
+            # The file is the one the scan accepted (its SHA-256 is the same), signed or not.
+            return frozenset(subject.subject_id for subject in load_watchlist(path).subjects)
+        except (ImportError, WatchlistError) as error:
+            reason = one_line(error)
+    logger.warning("the truth's subject ids cannot be checked against the watchlist: %s", reason)
+    return None
+
+
+def _warn_of_people_not_in_the_truth(groups_path: Path, groups: dict[str, str], truth: pd.DataFrame) -> None:
+    """A person in the groups file whom the truth never names is, often, a label spelt
+    two ways: their appearances fall in no group."""
+    named = set(truth["person"]) | set(truth["subject_id"])
+    unnamed = [person for person in groups if person not in named]
+    if unnamed:
+        shown = ", ".join(repr(person) for person in unnamed[:UNNAMED_SHOWN])
+        more = f" and {len(unnamed) - UNNAMED_SHOWN} more" if len(unnamed) > UNNAMED_SHOWN else ""
+        logger.warning(
+            "%s names people the truth does not (as a person or a subject_id): %s%s", groups_path, shown, more
+        )
 
 
 def _sweep(state: DeploymentState, truth: pd.DataFrame, faces_seen: int) -> pd.DataFrame:

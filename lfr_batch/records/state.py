@@ -217,6 +217,7 @@ SETTINGS_FIELDS = Fields(
         "watchlist": Fields(
             {
                 "file": str,
+                "path": str,  # resolved (lfr_batch.scan.LoadedWatchlist.path)
                 "size": int,
                 "created": str,
                 "expired_subjects": int,
