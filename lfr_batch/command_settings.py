@@ -24,6 +24,7 @@ from lfr_batch.errors import ConfigError
 from lfr_batch.files import RefusedFileError
 from lfr_batch.options import OPTIONS
 from lfr_batch.readers import read_toml
+from lfr_batch.records.folder import OWN_FILE, written_by_lfr_batch
 
 CONFIG_ENV = "LFR_BATCH_CONFIG"  # the default config file's path; empty: none
 FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
@@ -146,6 +147,9 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool | None) 
 
 
 def _set_log_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> None:
+    if path is not None and written_by_lfr_batch(Path(path)):
+        # Lines appended to the audit log, or inside a deployment, would break what reads them.
+        raise click.BadParameter(f"{path} {OWN_FILE}: keep the log elsewhere")
     if path is not None:
         ctx.meta[LOG_FILE] = Path(path)
         _apply(ctx)

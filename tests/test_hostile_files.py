@@ -367,20 +367,52 @@ def test_a_closed_stdout_still_leaves_the_scan_audited(tmp_path: Path) -> None:
     assert "1 lines, chain intact" in verified.stdout
 
 
-@pytest.mark.parametrize("target", ["d/.lfr-batch/state.sqlite", "d/alerts.csv", "audit.jsonl", "AUDIT.head"])
-def test_grid_will_not_write_over_lfr_batch_s_own_files(tmp_path: Path, target: str, capsys) -> None:
+OWN_FILES = ["d/.lfr-batch/state.sqlite", "d/alerts.csv", "d/snapshots/new.pkl", "audit.jsonl", "audit.head"]
+
+
+def test_no_output_of_any_command_writes_over_lfr_batch_s_own_files(
+    tmp_path: Path, two_subject_source: Path, capsys
+) -> None:
     out = tmp_path / "out"
     assert scan_cli(MALE_ONLY, out=out) == 0
     before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
     capsys.readouterr()
-    assert main(["grid", str(out), "-o", str(out / target)]) == 2
-    assert "is lfr-batch's own (a deployment's files or the audit log): write the grid elsewhere" in (
-        one_line_error(capsys)
-    )
+    for target in [*OWN_FILES, "AUDIT.head"]:  # any case, where grid knows OUT
+        assert main(["grid", str(out), "-o", str(out / target)]) == 2
+        assert f"{out / target} is lfr-batch's own" in one_line_error(capsys)
+    for target in OWN_FILES:
+        assert main(["watchlist", "build", str(two_subject_source), "-o", str(out / target)]) == 2
+        assert "is lfr-batch's own (a deployment's or a case's files, or an audit log)" in one_line_error(
+            capsys
+        )
+        assert main(["--log-file", str(out / target), "grid", str(out), "-o", str(tmp_path / "g.csv")]) == 2
+        assert "keep the log elsewhere" in one_line_error(capsys)
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
     assert main(["grid", str(out), "-o", str(out / "grid.csv")]) == 0
     (out / "grids").mkdir()  # a folder of the user's own beside the deployments
     assert main(["grid", str(out), "-o", str(out / "grids" / "november.csv")]) == 0
+    assert main(["--log-file", str(out / "grids" / "grid.log"), "grid", str(out)]) == 0
+
+
+@pytest.mark.parametrize("target", ["f1/1.png", "subjects.csv", "list.pkl"])
+def test_a_watchlist_is_not_written_inside_its_own_source(
+    tmp_path: Path, two_subject_source: Path, target: str, capsys
+) -> None:
+    before = {path: path.read_bytes() for path in two_subject_source.rglob("*") if path.is_file()}
+    assert main(["watchlist", "build", str(two_subject_source), "-o", str(two_subject_source / target)]) == 2
+    assert "lies inside SOURCE" in one_line_error(capsys)
+    assert {path: path.read_bytes() for path in two_subject_source.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "fifo", "folder", ""])
+def test_an_output_that_is_no_regular_file_is_refused(tmp_path: Path, target: str, capsys) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    output = target if target in ("/dev/null", "") else str(tmp_path / target)
+    assert main(["watchlist", "build", str(tmp_path / "photos"), "-o", output]) == 2
+    err = one_line_error(capsys)
+    assert {"": "an empty path", "folder": "is a directory"}.get(target, "is not a regular file") in err
+    assert Path("/dev/null").is_char_device()
 
 
 def font_lacks(text: str) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import struct
 from datetime import date
 from pathlib import Path
@@ -210,6 +211,32 @@ def test_face_recognition_layout_loads(tmp_path: Path, two_subject_watchlist: Wa
     # protocol 2, as Python 2-era scripts wrote them, stores bytes through _codecs
     path.write_bytes(pickle.dumps({"encodings": rows[:1], "names": ["Ann"]}, protocol=2))
     assert load_watchlist(path).size == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "a subject has no id"),
+        (None, "a subject has no id"),
+        ("M\udcfcller", re.escape("subject M\\udcfcller holds text that is not UTF-8")),
+    ],
+)
+def test_a_face_recognition_name_no_report_could_hold_is_refused(
+    tmp_path: Path, two_subject_watchlist: Watchlist, name: str | None, message: str
+) -> None:
+    row = two_subject_watchlist.encodings[0]
+    path = tmp_path / "encodings.pickle"
+    path.write_bytes(pickle.dumps({"encodings": [row, row], "names": ["Ann", name]}))
+    with pytest.raises(WatchlistError, match=message):
+        load_watchlist(path)
+
+
+def test_a_subject_folder_not_named_in_utf8_is_refused_before_a_photo_is_read(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    (source / os.fsdecode(b"M\xfcller")).mkdir(parents=True)
+    (source / "ann").mkdir()
+    with pytest.raises(WatchlistError, match=r"subject folder .*M\\xfcller is not named in UTF-8"):
+        build_watchlist(source)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from lfr_batch.command_settings import quiet
 from lfr_batch.errors import ReportError
 from lfr_batch.options import OPTIONS, SCHEDULER_ENV
 from lfr_batch.records import audit
+from lfr_batch.records.folder import OWN_FILE, written_by_lfr_batch
 from lfr_batch.terminal import printable
 
 if TYPE_CHECKING:
@@ -67,6 +68,25 @@ class GivenPath(click.Path):
         if value == "":
             self.fail("an empty path (an unset variable in a script?)", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class OutputFile(GivenPath):
+    """A file a command writes whole: not a folder, nor a device, pipe or socket (which
+    the write would replace with a file), nor one of lfr-batch's own files. ``-`` is
+    stdout, where a command takes it."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if str(path) == "-":
+            return path
+        if path.exists() and not path.is_file():
+            self.fail(f"{path} is not a regular file (a device, pipe or socket)", param, ctx)
+        if written_by_lfr_batch(path):
+            self.fail(f"{path} {OWN_FILE}: write it elsewhere", param, ctx)
+        return path
 
 
 class ScanProgress:

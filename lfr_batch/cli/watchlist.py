@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from lfr_batch.cli.common import echo_summary, json_option
+from lfr_batch.cli.common import OutputFile, echo_summary, json_option
 from lfr_batch.cli.group import cli
 from lfr_batch.cli.summaries import WatchlistSummary
 from lfr_batch.command_settings import (
@@ -33,8 +33,8 @@ def watchlist_group() -> None:
     "-o",
     "--output",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Watchlist file to write, e.g. watchlists/NAME.pkl.",
+    type=OutputFile(),
+    help="Watchlist file to write, e.g. watchlists/NAME.pkl (outside SOURCE).",
 )
 @click.option(
     "--upsample",
@@ -69,6 +69,11 @@ def watchlist_build(
         raise click.UsageError(
             "--background photos no longer calibrate a list: the cuts are calibrated on faces from "
             "footage; give footage of the site on an ordinary day with 'scan --background'"
+        )
+    if output.resolve().is_relative_to(source.resolve()):
+        # It would replace a photo or subjects.csv, or be read as one by the next build.
+        raise click.BadParameter(
+            f"{output} lies inside SOURCE {source}: write the list elsewhere", param_hint="'-o'"
         )
     bars: list[tqdm] = []
 

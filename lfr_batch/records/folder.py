@@ -326,14 +326,17 @@ def folders_in(out_dir: Path) -> list[DeploymentFolder]:
     return [folder for folder in found if folder.holds_state]
 
 
-def written_by_lfr_batch(out_dir: Path, path: Path) -> bool:
-    """Whether ``path`` is one of the files lfr-batch keeps under ``out_dir``: the audit
-    log and its head, or anything inside a deployment's or a case's folder, which a
-    file of another command's making must not replace."""
-    try:
-        inside = path.resolve().relative_to(out_dir.resolve())
-    except ValueError:
-        return False
-    if len(inside.parts) == 1:
-        return inside.name.casefold() in (name.casefold() for name in RESERVED_NAMES)
-    return bool(inside.parts) and DeploymentFolder(out_dir / inside.parts[0]).holds_state
+OWN_FILE = "is lfr-batch's own (a deployment's or a case's files, or an audit log)"
+
+
+def written_by_lfr_batch(path: Path, out_dir: Path | None = None) -> bool:
+    """Whether ``path`` is one of the files lfr-batch keeps, which a file of another
+    command's making must not replace: anything inside a deployment's or a case's folder
+    (a folder above it holds a state), or an audit log or its head (one that exists, or
+    any of that name directly under ``out_dir``)."""
+    resolved = path.resolve()
+    if resolved.name.casefold() in (name.casefold() for name in RESERVED_NAMES) and (
+        resolved.exists() or (out_dir is not None and resolved.parent == out_dir.resolve())
+    ):
+        return True
+    return any(DeploymentFolder(folder).holds_state for folder in resolved.parents)

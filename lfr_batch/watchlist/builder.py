@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lfr_batch.errors import WatchlistError
-from lfr_batch.files import RefusedFileError
+from lfr_batch.files import RefusedFileError, has_utf8_name, shown_name
 from lfr_batch.readers import read_table
 from lfr_batch.vision.encodings import FaceEncoder
 from lfr_batch.vision.faces import face_detector
@@ -148,6 +148,13 @@ def _subject_folders(source: Path) -> tuple[list[Path], list[RejectedPhoto]]:
         if entry.is_file() and entry.name != SUBJECTS_CSV
     ]
     folders = sorted(p for p in source.iterdir() if p.is_dir())
+    badly_named = [shown_name(folder) for folder in folders if not has_utf8_name(folder)]
+    if badly_named:
+        # The name is the subject id: every report, the state and the alert sheet hold it as text.
+        raise WatchlistError(
+            f"subject folder {badly_named[0]} is not named in UTF-8 (the folder's name is the subject "
+            "id, which the reports must hold as text): rename it"
+        )
     if not folders and rejected:
         raise WatchlistError(
             f"{source} holds {len(rejected)} files but no subject folders: put each person's photos "

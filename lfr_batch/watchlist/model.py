@@ -49,6 +49,14 @@ _CATEGORY_LOOKUP = {
 MAX_ENCODING_VALUE = 10.0
 
 
+def _writable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalise_category(value: str) -> str:
     """Map a category as written in subjects.csv to its published wording."""
     text = " ".join(value.strip().split())
@@ -162,6 +170,17 @@ class Watchlist:
         ids = [s.subject_id for s in self.subjects]
         if len(set(ids)) != len(ids):
             raise WatchlistError("watchlist is malformed: subject ids repeat")
+        if not all(subject_id.strip() for subject_id in ids):
+            raise WatchlistError("watchlist is malformed: a subject has no id (an empty name)")
+        for subject in self.subjects:
+            # Text that cannot be written as UTF-8 (a lone surrogate, from a name in another
+            # encoding) would stop every report that names the subject.
+            texts = (subject.subject_id, subject.name, subject.category, subject.reason)
+            if not all(_writable(text) for text in texts):
+                shown = subject.subject_id.encode("utf-8", "backslashreplace").decode("utf-8")
+                raise WatchlistError(
+                    f"watchlist is malformed: subject {shown[:80]} holds text that is not UTF-8"
+                )
 
     def encoding_photo(self) -> np.ndarray:
         """Which reference photo each row comes from (a photo and its footage view share
