@@ -184,3 +184,18 @@ def test_a_signed_list_used_without_the_key_says_its_signature_goes_unchecked(
     caplog.clear()
     assert main(["watchlist", "info", str(listed)]) == 0
     assert any("is signed, but its signature was not checked" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("head", "problem"), [(None, "is missing"), (b"garbage", "is not an audit head")])
+def test_a_head_removed_or_spoilt_is_found_without_the_key_too(
+    tmp_path: Path, capsys, head: bytes | None, problem: str
+) -> None:
+    out = tmp_path / "out"
+    assert scan_cli(MALE_ONLY, out=out) == 0
+    if head is None:
+        (out / HEAD_FILE).unlink()
+    else:
+        (out / HEAD_FILE).write_bytes(head)
+    capsys.readouterr()
+    assert main(["audit", "verify", str(out)]) == 1
+    assert f"{out / HEAD_FILE} {problem}" in capsys.readouterr().err
