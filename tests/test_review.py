@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, scan_cli
 
 from lfr_batch.cli import cli, main
+from lfr_batch.records import audit
 from lfr_batch.records.grid import PUBLISHED_COLUMNS
 from lfr_batch.terminal import PREVIEW_WIDTH, terminal_preview
 from lfr_batch.watchlist.builder import build_watchlist
@@ -139,6 +140,40 @@ def test_reviews_imported_from_a_spreadsheet(reviewed_out: Path, tmp_path: Path,
         "'=spoke to her",
         "",
     ]
+
+
+@pytest.mark.parametrize(("reviewer", "recorded"), [(("--reviewer", "PC 5"), "PC 5"), ((), None)])
+def test_an_imported_answer_with_no_reviewer_is_recorded_under_who_imported_it(
+    reviewed_out: Path, tmp_path: Path, reviewer: tuple[str, ...], recorded: str | None
+) -> None:
+    folder = reviewed_out / "a"
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    edited["outcome"] = ["true_confirmed", "false_confirmed"]
+    edited["engagement"] = ["arrest", "no_action"]
+    edited["reviewer"] = ["  ", "PC 6"]
+    edited.to_csv(tmp_path / "edited.csv", index=False)
+    assert main(["review", str(folder), "--import", str(tmp_path / "edited.csv"), *reviewer]) == 0
+    kept = pd.read_csv(folder / "alerts.csv", keep_default_na=False)["reviewer"].tolist()
+    assert kept == [recorded or audit.user_name(), "PC 6"]
+    assert kept[0].strip()
+
+
+def test_an_imported_answer_is_refused_where_nobody_is_named_as_its_reviewer(
+    reviewed_out: Path, tmp_path: Path, capsys
+) -> None:
+    folder = reviewed_out / "a"
+    before = (folder / "deployment.csv").read_bytes()
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    edited["outcome"] = ["true_confirmed", ""]
+    edited["engagement"] = ["arrest", ""]
+    edited.to_csv(tmp_path / "edited.csv", index=False)
+    arguments = ["review", str(folder), "--import", str(tmp_path / "edited.csv"), "--reviewer", " "]
+    assert main(arguments) == 1
+    assert (
+        "line 2: alert A00001 has no reviewer for its outcome (fill the reviewer column"
+        in capsys.readouterr().err
+    )
+    assert (folder / "deployment.csv").read_bytes() == before
 
 
 @pytest.mark.parametrize(

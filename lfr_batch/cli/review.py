@@ -3,7 +3,6 @@ from an edited spreadsheet."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -41,10 +40,11 @@ from lfr_batch.terminal import TerminalReview, typed_reviewer
 )
 @click.option(
     "--reviewer",
-    default=lambda: os.environ.get("USER", ""),
+    default=audit.user_name,
     show_default="your user name",
     callback=lambda _context, _option, value: typed_reviewer(value),
-    help="Name recorded with each answer given in the terminal (asked once if there is none).",
+    help="Name recorded with each answer given in the terminal (asked once if there is none), and "
+    "with each imported row whose reviewer cell is empty.",
 )
 @click.option(
     "--alert",
@@ -85,7 +85,7 @@ def review_command(
         listing = getattr(state.paths, form.listing).name
         edits = read_edits(import_path, form, listing)  # before the lock: a slow file never holds it
         with DeploymentFolder(deployment_dir).lock("review --import", wait=wait):
-            result = import_reviews(open_deployment(deployment_dir), edits)
+            result = import_reviews(open_deployment(deployment_dir), edits, reviewer)
         audit.record(
             deployment_dir.parent,
             "review --import",

@@ -66,7 +66,8 @@ def line_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _user() -> str:
+def user_name() -> str:
+    """Who runs the command, as the log and a review record them."""
     with contextlib.suppress(Exception):
         return getpass.getuser()
     return str(os.getuid())
@@ -158,7 +159,7 @@ def record(
     path = out_dir / AUDIT_FILE
     deployments = sorted({*touched, *([deployment] if deployment else [])})
     fields: dict[str, Any] = {
-        "user": _user(),
+        "user": user_name(),
         "host": socket.gethostname(),
         "command": command,
         "deployment": deployment,

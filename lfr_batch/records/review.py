@@ -212,18 +212,19 @@ def read_edits(path: Path, form: ReviewForm, listing: str) -> Table:
     return table
 
 
-def import_reviews(state: DeploymentState, table: Table) -> ImportResult:
+def import_reviews(state: DeploymentState, table: Table, reviewer: str = "") -> ImportResult:
     """Take review columns from an edited alerts.csv (or candidates.csv): all rows or none.
 
     A row whose id is unknown, whose finding no longer matches what was scanned,
     or whose values are not allowed, is refused with its line and the reason;
     then nothing is recorded. An empty outcome (verdict) leaves a recorded
-    review as it is."""
+    review as it is. A row with a verdict and no reviewer is recorded under
+    ``reviewer``, as an answer in the terminal is, and refused where that is empty too."""
     form = form_for(state)
     reviews = state.reviews()
     owner = "case" if is_case(state) else "deployment"
     checker = _RowChecker(
-        form, {a.alert_id: (v, a) for v, a in state.alerts()}, state.deployment_dir.name, owner
+        form, {a.alert_id: (v, a) for v, a in state.alerts()}, state.deployment_dir.name, owner, reviewer
     )
     problems: list[str] = []
     updates: dict[str, dict[str, str]] = {}
@@ -264,6 +265,7 @@ class _RowChecker:
     findings: dict[str, tuple[VideoRecord, Finding]]  # by id
     folder: str  # the deployment's (or case's) name, as its rows give it
     owner: str  # "deployment" or "case": the column that names it
+    reviewer: str  # recorded where a row with a verdict names no reviewer
     first_line: dict[str, int] = field(default_factory=dict)  # where each finding was first
 
     def review(self, row: Row) -> tuple[str, Review | None]:
@@ -305,7 +307,15 @@ class _RowChecker:
                     f"line {line}: {form.noun} {finding_id} has review details but no {form.verdict_column}"
                 )
             return finding_id, None
-        review = Review(verdict, values.get("engagement", ""), values["reviewer"], values["notes"])
+        reviewer = values["reviewer"] or self.reviewer
+        if not reviewer:
+            # Every answer says who gave it: an arrest recorded by nobody would also keep
+            # the alert's evidence from a purge.
+            raise _RowRefusedError(
+                f"line {line}: {form.noun} {finding_id} has no reviewer for its {form.verdict_column} "
+                "(fill the reviewer column, or give --reviewer)"
+            )
+        review = Review(verdict, values.get("engagement", ""), reviewer, values["notes"])
         try:
             review.validate(form)
         except ReviewError as error:
