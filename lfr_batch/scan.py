@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lfr_batch import __version__
-from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, one_line
+from lfr_batch.errors import ConfigError, NothingScannedError, VideoError, WatchlistError, one_line
 from lfr_batch.executors import check_scheduler, file_stamp, run_segments, settings_matcher, shared_watchlist
 from lfr_batch.files import file_sha256, write_atomic
 from lfr_batch.options import check_all, is_auto, on_value
@@ -413,6 +413,18 @@ def load_for_scan(path: Path) -> LoadedWatchlist:
     return loaded
 
 
+def refuse_if_all_expired(watchlist: Watchlist, path: Path) -> None:
+    """A list every subject of which has lapsed can alert on nobody; scanned, it would
+    publish a deployment against a list of that size, and expected false alerts."""
+    now = datetime.now(UTC)
+    if all(subject.is_expired(now) for subject in watchlist.subjects):
+        last = max(moment for subject in watchlist.subjects if (moment := subject.expires_at()) is not None)
+        raise WatchlistError(
+            f"every subject of watchlist {path} has expired (the last at {iso(last)}): nobody could "
+            "be alerted on; build the list again with current entries"
+        )
+
+
 def find_footage(inputs: tuple[Path, ...], option: str = "") -> list[Path]:
     for item in inputs:
         if item.is_symlink() and not item.exists():
@@ -441,6 +453,7 @@ def scan(config: ScanConfig, progress: ProgressCallback | None = None) -> ScanRe
     began = time.perf_counter()
     loaded = load_for_scan(config.watchlist)
     watchlist = loaded.watchlist
+    refuse_if_all_expired(watchlist, config.watchlist)
     videos = find_footage(config.inputs)
     background = find_background(config.background)
     if config.scheduler:

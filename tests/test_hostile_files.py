@@ -20,7 +20,9 @@ import pytest
 from conftest import FEMALE_AND_MALE, MALE_ONLY, SAMPLE_PHOTOS, SAMPLE_WATCHLIST, scan_args, scan_cli
 
 from lfr_batch.cli import main
+from lfr_batch.errors import WatchlistError
 from lfr_batch.scan import find_background
+from lfr_batch.watchlist.model import expiry_text, parse_expiry
 
 PHOTO = SAMPLE_PHOTOS / "intel_actor_f1" / "1.png"
 
@@ -73,6 +75,40 @@ def test_an_expiry_before_1900_is_one_line(tmp_path: Path, capsys) -> None:
     (source / "subjects.csv").write_text("subject_id,expires\nf1,0001-01-01T00:00:00+14:00\n")
     assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl"), "-q"]) == 1
     assert "line 2: expiry '0001-01-01T00:00:00+14:00' is not between 1900 and 2999" in one_line_error(capsys)
+
+
+def test_a_list_whose_every_subject_has_expired_is_refused_before_a_scan(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "source"
+    (source / "f1").mkdir(parents=True)
+    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
+    (source / "subjects.csv").write_text("subject_id,expires\nf1,2020-01-01\n")
+    listed = tmp_path / "w.pkl"
+    assert main(["watchlist", "build", str(source), "-o", str(listed), "--no-footage-views"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "subjects.csv: 1 subject has already expired, and will not be matched by a scan from now on: f1"
+        in err
+    )
+    assert scan_cli(FEMALE_AND_MALE, out=tmp_path / "out", watchlist=listed) == 1
+    assert (
+        f"every subject of watchlist {listed} has expired (the last at 2020-01-02T00:00:00+00:00)"
+        in one_line_error(capsys)
+    )
+    assert not (tmp_path / "out" / "d").exists()
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [("2026-W53", None), ("20261231", None), ("2099-12-31T10:00", "2099-12-31T10:00:00+00:00")],
+)
+def test_an_expiry_is_a_calendar_date_and_a_time_without_a_zone_is_utc(
+    written: str, kept: str | None
+) -> None:
+    if kept is None:
+        with pytest.raises(WatchlistError, match=r"is not an ISO 8601 date \(YYYY-MM-DD\) or date-time"):
+            parse_expiry(written)
+    else:
+        assert expiry_text(parse_expiry(written)) == kept
 
 
 def test_footage_named_at_the_end_of_the_calendar_leaves_the_deployment_working(tmp_path: Path) -> None:

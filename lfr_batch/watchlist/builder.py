@@ -76,6 +76,17 @@ def read_subjects_csv(path: Path) -> dict[str, Subject]:
             )
         except WatchlistError as error:
             raise WatchlistError(f"{path}, line {row.line}: {error}") from None
+    now = datetime.now(UTC)
+    lapsed = [subject.subject_id for subject in subjects.values() if subject.is_expired(now)]
+    if lapsed:
+        # Kept as written (the list records them), but every scan from now on leaves them out.
+        logger.warning(
+            "%s: %d %s already expired, and will not be matched by a scan from now on: %s",
+            path,
+            len(lapsed),
+            "subject has" if len(lapsed) == 1 else "subjects have",
+            ", ".join(lapsed[:10]) + (f" and {len(lapsed) - 10} more" if len(lapsed) > 10 else ""),
+        )
     return subjects
 
 

@@ -13,6 +13,7 @@ footage (:mod:`lfr_batch.vision.calibration`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -69,6 +70,9 @@ def normalise_category(value: str) -> str:
     return label
 
 
+_CALENDAR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
+
+
 def parse_expiry(value: str) -> date | datetime | None:
     """An expiry as written (ISO 8601): a date, a date-time, or nothing (never). A date
     after the last the tool accepts (9999-12-31, a common way to write "never") is never."""
@@ -76,9 +80,17 @@ def parse_expiry(value: str) -> date | datetime | None:
     if not text:
         return None
     try:
+        # A calendar date first (YYYY-MM-DD): Python also reads ISO week dates and the
+        # basic format (2026-W53, 20261231), which a spreadsheet never writes and a reader misreads.
+        if not _CALENDAR_DATE.match(text):
+            raise ValueError(text)
         expires = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise WatchlistError(f"expiry {value[:40]!r} is not an ISO 8601 date or date-time") from None
+        raise WatchlistError(
+            f"expiry {value[:40]!r} is not an ISO 8601 date (YYYY-MM-DD) or date-time"
+        ) from None
+    if isinstance(expires, datetime) and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)  # a time without a zone is UTC, and is kept so
     moment = expires if isinstance(expires, datetime) else datetime.combine(expires, time())
     if moment.replace(tzinfo=None) > LATEST:
         return None
