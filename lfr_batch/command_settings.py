@@ -179,7 +179,8 @@ def logging_options(command: Callable[..., Any]) -> Callable[..., Any]:
         count=True,
         expose_value=False,
         callback=_add_verbosity,
-        help="Log each step's progress (INFO) as well as warnings; -vv adds details (DEBUG).",
+        help="Log each step's progress (INFO) as well as warnings; -vv adds details (DEBUG).  "
+        "[default: warnings and errors only]",
     )(command)
 
 

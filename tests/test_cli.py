@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from conftest import SAMPLE_PHOTOS, SAMPLE_WATCHLIST, blank_image
 
-from lfr_batch.cli import main
+from lfr_batch.cli import cli, main
 from lfr_batch.watchlist.store import load_watchlist
 
 
@@ -66,6 +67,25 @@ def test_help_lists_every_command_and_version(capsys) -> None:
     assert "watchlist" in out
     assert main(["--version"]) == 0
     assert "lfr-batch, version" in capsys.readouterr().out
+
+
+def test_every_option_s_help_gives_its_default() -> None:
+    """--help explains every option with its default: a flag's is off, -v's is warnings only."""
+    unexplained = []
+
+    def walk(command: click.Command, path: str) -> None:
+        context = click.Context(command, info_name=path)
+        for param in command.params:
+            record = param.get_help_record(context) if isinstance(param, click.Option) else None
+            asked_for = "[required]" in record[1] if record else False
+            asked_for = asked_for or param.name in ("help", "version")
+            if record and not asked_for and "[default:" not in record[1]:
+                unexplained.append(f"{path} {record[0]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(cli, "lfr-batch")
+    assert unexplained == []
 
 
 def test_a_flat_folder_of_photos_says_where_photos_belong(tmp_path: Path, capsys) -> None:

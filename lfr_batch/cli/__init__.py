@@ -9,6 +9,8 @@ is in :mod:`.common`. Only the commands that scan (``scan``, ``search``,
 
 # Each command module adds its commands to the group as it is imported.
 from lfr_batch.cli import evaluate, grid, retention, review, scan, search, watchlist  # noqa: F401
-from lfr_batch.cli.group import EXIT_INCOMPLETE, cli, entry_point, main
+from lfr_batch.cli.group import EXIT_INCOMPLETE, cli, entry_point, main, show_flag_defaults
+
+show_flag_defaults(cli)
 
 __all__ = ["EXIT_INCOMPLETE", "cli", "entry_point", "main"]

@@ -222,7 +222,7 @@ def footage_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=IsoDateTime(),
         default=None,
         help="Wall-clock time of the first frame (ISO 8601), for files whose name carries no "
-        "timestamp such as 20261126T140000. Default: unknown, so wall-clock columns stay empty.",
+        "timestamp such as 20261126T140000.  [default: unknown: the wall-clock columns stay empty]",
     )(command)
     return command
 

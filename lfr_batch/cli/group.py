@@ -57,6 +57,24 @@ def cli(group: str | None) -> None:
         share_group()  # an unknown group is refused before anything is written
 
 
+def show_flag_defaults(command: click.Command) -> None:
+    """Say in --help that a flag is off unless given: click shows every default but that
+    one, and --help is to give each option's."""
+    context = click.Context(command)
+    for param in command.params:
+        if (
+            isinstance(param, click.Option)
+            and param.is_bool_flag
+            and not param.secondary_opts
+            and param.get_default(context) is False
+            and param.help
+            and "[default:" not in param.help
+        ):
+            param.help += "  [default: off]"
+    for sub in getattr(command, "commands", {}).values():
+        show_flag_defaults(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (callable from tests)."""
     arguments = sys.argv[1:] if argv is None else argv
