@@ -30,8 +30,6 @@ CONFIG_ENV = "LFR_BATCH_CONFIG"  # the default config file's path; empty: none
 FFMPEG_LOG_LEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
 FFMPEG_QUIET, FFMPEG_ERRORS = "-8", "16"  # AV_LOG_QUIET, AV_LOG_ERROR
 
-# ISO 8601 to the second with the machine's offset, as every time we write.
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 PLAIN_FORMAT = f"{SOFTWARE_NAME}: %(levelname)s: %(message)s"
 TIMESTAMPED_FORMAT = f"%(asctime)s {PLAIN_FORMAT}"
 
@@ -64,6 +62,14 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+class _IsoFormatter(logging.Formatter):
+    """Each line's time as every time we write: ISO 8601 to the second with the machine's
+    offset, in the extended format throughout (strftime's %z gives +0000)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
+
+
 _stderr = StderrHandler()
 _log_file: logging.FileHandler | None = None
 _command_line: list[str] = []  # this command's arguments, for the log file's first line
@@ -78,7 +84,7 @@ def start_logging(argv: list[str]) -> None:
     if _stderr not in root.handlers:
         root.addHandler(_stderr)
     stamped = not sys.stderr.isatty()
-    _stderr.setFormatter(logging.Formatter(TIMESTAMPED_FORMAT if stamped else PLAIN_FORMAT, TIME_FORMAT))
+    _stderr.setFormatter(_IsoFormatter(TIMESTAMPED_FORMAT if stamped else PLAIN_FORMAT))
     _set_levels(verbosity=0, quiet=False)
 
 
@@ -115,7 +121,7 @@ def _apply(ctx: click.Context) -> None:
             _log_file = logging.FileHandler(path, mode="a", encoding="utf-8", errors="backslashreplace")
         except OSError as error:
             raise click.BadParameter(f"cannot write the log file {path}: {error.strerror}") from None
-        _log_file.setFormatter(logging.Formatter(TIMESTAMPED_FORMAT, TIME_FORMAT))
+        _log_file.setFormatter(_IsoFormatter(TIMESTAMPED_FORMAT))
         logging.getLogger().addHandler(_log_file)
         _set_levels(ctx.meta.get(VERBOSITY, 0), bool(ctx.meta.get(QUIET)))
         started = " ".join(_command_line) or ctx.command_path

@@ -184,7 +184,7 @@ def test_a_cron_job_keeps_a_timestamped_log_whatever_stderr_shows(tmp_path: Path
     assert capsys.readouterr().err == ""  # -q: nothing on stderr
     assert main(["review", str(out / "nope"), "--log-file", str(log)]) == 1
     lines = log.read_text(encoding="utf-8").splitlines()
-    stamp = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4} lfr-batch: "
+    stamp = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2} lfr-batch: "
     assert all(re.match(stamp, line) for line in lines), lines
     text = "\n".join(lines)
     assert f"INFO: lfr-batch 0.1.0 started: scan {MALE_ONLY}" in text
