@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -268,8 +268,13 @@ def _config_value(path: Path, key: str, value: Any, param: click.Parameter) -> A
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
         return value
-    if isinstance(value, datetime) and param.type.name == "ISO-TIME":
-        return value
+    if param.type.name == "ISO-TIME" and isinstance(value, date | time):
+        if isinstance(value, datetime):
+            return value
+        raise ConfigError(
+            f"{path}: {key} must be a date and time with its zone, such as 2026-11-26T14:00:00+00:00, "
+            f"not {value.isoformat()}"
+        )
     if isinstance(param, click.Option) and param.is_flag:
         kinds: tuple[type, ...] = (bool,)
         wanted = "true or false"
@@ -277,6 +282,8 @@ def _config_value(path: Path, key: str, value: Any, param: click.Parameter) -> A
         kinds, wanted = (int, float), "a number"
     else:
         kinds, wanted = (str,), "text"
+    if isinstance(value, date | time):  # TOML's unquoted dates and times
+        raise ConfigError(f"{path}: {key} must be {wanted}, not the date or time {value.isoformat()}")
     if not isinstance(value, bool | int | float | str):
         raise ConfigError(
             f"{path}: {key} must be a single value, not {type(value).__name__} {repr(value)[:80]}"

@@ -206,7 +206,12 @@ def test_a_folder_given_as_the_watchlist_says_so(tmp_path: Path, capsys) -> None
         ("threshold = [1, 2]", "--threshold [1, 2] must be 'auto' or a number between 0 and 2"),
         ('threshold = "loose"', "--threshold 'loose' must be 'auto' or a number between 0 and 2"),
         ("threshold = true", "--threshold True must be 'auto' or a number between 0 and 2"),
-        ("start = 2026-11-26", "start must be a single value, not date"),
+        (
+            "start = 2026-11-26",
+            "start must be a date and time with its zone, such as 2026-11-26T14:00:00+00:00, not 2026-11-26",
+        ),
+        ("location = 2026-11-26", "location must be text, not the date or time 2026-11-26"),
+        ("location = {a = 1}", "location must be a single value, not dict {'a': 1}"),
         ("inputs = 5", "inputs must be a path or a list of paths"),
         ("inputs = []", "inputs must be a path or a list of paths"),
         ("fps = nan", "--fps nan must be a number over 0"),
