@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,39 @@ def test_a_head_removed_or_spoilt_is_found_without_the_key_too(
     capsys.readouterr()
     assert main(["audit", "verify", str(out)]) == 1
     assert f"{out / HEAD_FILE} {problem}" in capsys.readouterr().err
+
+
+def test_a_change_whose_command_was_killed_before_its_line_is_found_and_then_recorded(
+    tmp_path: Path, capsys
+) -> None:
+    """A command killed between saving its work and writing its line (a few milliseconds
+    at the end of a scan or a purge) leaves its change marked: verify names it, and the
+    next command on the deployment puts it on record in its own line."""
+    out = tmp_path / "out"
+    assert scan_cli(MALE_ONLY, out=out) == 0
+    # Another process saves a change and dies before any line: as a killed purge would.
+    changed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from lfr_batch.records.state import DeploymentState; "
+            "DeploymentState(Path(sys.argv[1])).save_settings()",
+            str(out / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert changed.returncode == 0, changed.stderr
+    capsys.readouterr()
+    assert main(["audit", "verify", str(out)]) == 1
+    assert "deployment d: changed at " in capsys.readouterr().err
+    assert main(["grid", str(out), "-o", str(tmp_path / "grid.csv")]) == 0
+    assert "deployment d was changed at " in capsys.readouterr().err
+    last = json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    assert [change["deployment"] for change in last["unrecorded_changes"]] == ["d"]
+    assert main(["audit", "verify", str(out)]) == 0
+    # A command's own changes are its own line's business, not an earlier command's.
+    assert scan_cli(FEMALE_AND_MALE, out=out) == 0
+    assert "unrecorded_changes" not in json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    assert main(["audit", "verify", str(out)]) == 0

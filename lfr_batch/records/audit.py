@@ -49,6 +49,7 @@ from lfr_batch.files import (
 from lfr_batch.records.folder import AUDIT_FILE, HEAD_FILE, DeploymentFolder, folders_in
 from lfr_batch.records.state import DeploymentState
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches, signing_key
+from lfr_batch.times import iso
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def record(
         _own_file(out_dir / name)
     path = out_dir / AUDIT_FILE
     deployments = sorted({*touched, *([deployment] if deployment else [])})
+    unrecorded = _unrecorded_changes(out_dir, deployments)
     fields: dict[str, Any] = {
         "user": user_name(),
         "host": socket.gethostname(),
@@ -169,6 +171,7 @@ def record(
         "software_version": __version__,
         "counts": counts or {},
         **({"deployments": deployments} if touched else {}),
+        **({"unrecorded_changes": unrecorded} if unrecorded else {}),
         **(extra or {}),
     }
     with path.open("a+b") as handle:
@@ -186,6 +189,29 @@ def record(
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return entry
+
+
+def _unrecorded_changes(out_dir: Path, deployments: list[str]) -> list[dict[str, str]]:
+    """The deployments an earlier command changed and wrote no line for (killed between
+    its work and its line): this line puts them on record, with when the change began."""
+    unrecorded = []
+    for name in deployments:
+        folder = DeploymentFolder(out_dir / name)
+        if not folder.holds_state:
+            continue
+        try:
+            since = DeploymentState(folder.root).unaudited_change()
+        except ReportError:
+            continue  # an unreadable state is the command's own error to report
+        if since is not None:
+            logger.warning(
+                "deployment %s was changed at %s by a command that wrote no audit line (stopped "
+                "before it could?): this command's line records it",
+                name,
+                iso(since),
+            )
+            unrecorded.append({"deployment": name, "since": iso(since)})
+    return unrecorded
 
 
 def _hashed(inputs: Iterable[Path | tuple[str, str]]) -> list[dict[str, str]]:
@@ -361,10 +387,16 @@ def _check_deployment_marks(
 ) -> None:
     for folder in folders_in(out_dir):
         try:
-            mark = DeploymentState(folder.root).audit_mark()
+            state = DeploymentState(folder.root)
+            mark, unrecorded_since = state.audit_mark(), state.unaudited_change()
         except ReportError as error:
             result.problems.append(f"deployment {folder.name}: {error}")
             continue
+        if unrecorded_since is not None:
+            result.problems.append(
+                f"deployment {folder.name}: changed at {iso(unrecorded_since)} by a command that wrote no "
+                "line (stopped before it could?); the next command on it puts the change on record"
+            )
         if mark is not None:
             _check_signature(result, mark, f"deployment {folder.name}'s record of the log", key)
             result.problems.extend(_against(hashes, mark["lines"], mark["hash"], f"deployment {folder.name}"))

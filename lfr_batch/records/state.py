@@ -23,6 +23,7 @@ import logging
 import operator
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import types
@@ -30,7 +31,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -247,6 +248,10 @@ REVIEW_ENTRY = dict[str, str]
 # The audit log's length and last hash after the last command on a folder, signed with
 # the key when one is set (lfr_batch.records.audit).
 AUDIT_MARK = Fields({"lines": int, "hash": str, "hmac": str}, frozenset({"lines", "hash"}), closed=True)
+# A change not yet in the audit log: when the first was made, and by which run (a
+# token of the process, so a command's own changes are not taken for an earlier one's).
+UNAUDITED_MARK = Fields({"since": str, "by": str}, frozenset({"since", "by"}), closed=True)
+_THIS_RUN = secrets.token_hex(8)
 # Each report file's SHA-256 as last written (the one before too: a run killed between
 # recording a new hash and writing its file leaves the old file), so one edited by hand
 # is found before it is overwritten (lfr_batch.records.outputs).
@@ -458,9 +463,12 @@ class DeploymentState:
         return kept
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, audited: bool = False) -> Iterator[sqlite3.Connection]:
         """Changes made inside it reach the disk together, or (on an error or a crash)
-        not at all. Nested blocks join the outermost one."""
+        not at all. Nested blocks join the outermost one. Each change is marked as not
+        yet in the audit log until the log's line for it is recorded here (``audited``:
+        the block that records it), so a command killed between its work and its line
+        leaves a mark that the next line, and ``audit verify``, name."""
         db = self._connection()
         if self._depth == 0:
             with self._guarded():
@@ -480,6 +488,11 @@ class DeploymentState:
         if self._depth == 0:
             try:
                 with self._guarded():
+                    if audited:
+                        db.execute("DELETE FROM meta WHERE key = 'unaudited'")
+                    else:  # the first change since the last line is the one to name
+                        mark = {"since": iso(datetime.now(UTC)), "by": _THIS_RUN}
+                        db.execute("INSERT OR IGNORE INTO meta VALUES ('unaudited', ?)", (json.dumps(mark),))
                     db.execute("COMMIT")
             except ReportError:
                 with contextlib.suppress(sqlite3.Error):
@@ -620,7 +633,26 @@ class DeploymentState:
         return self._meta("audit", AUDIT_MARK)
 
     def save_audit_mark(self, mark: dict[str, Any]) -> None:
-        self._save_meta("audit", mark)
+        """The log's length and last hash, once a line for this folder is written: every
+        change before it is now on record."""
+        with self.transaction(audited=True) as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(mark, sort_keys=True),))
+
+    def unaudited_change(self) -> datetime | None:
+        """When a change was first made here that no audit line has recorded since, where
+        the command that made it is not this one (killed before it wrote its line)."""
+        mark = self._meta("unaudited", UNAUDITED_MARK)
+        if mark is None or mark["by"] == _THIS_RUN:
+            return None
+        try:
+            since = parse_time(mark["since"])
+        except ValueError:
+            since = None
+        if since is None:
+            raise self._unreadable(
+                f"its mark of a change not in the audit log has no time: {mark['since']!r}"
+            )
+        return since
 
     def output_hashes(self) -> dict[str, list[str]]:
         """Each report file's SHA-256 as this tool last wrote it (see OUTPUT_HASHES)."""
