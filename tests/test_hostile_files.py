@@ -55,11 +55,17 @@ def run(arguments: list[str], timeout: float = 120) -> subprocess.CompletedProce
 # --- dates at the ends of the calendar ---------------------------------------------------
 
 
-def test_an_expiry_of_9999_12_31_means_never(tmp_path: Path, capsys) -> None:
+def source_of_f1_expiring(tmp_path: Path, expires: str) -> Path:
+    """A watchlist source of one subject, f1, with one photo and this expiry."""
     source = tmp_path / "source"
     (source / "f1").mkdir(parents=True)
     (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
-    (source / "subjects.csv").write_text("subject_id,expires\nf1,9999-12-31\n")
+    (source / "subjects.csv").write_text(f"subject_id,expires\nf1,{expires}\n")
+    return source
+
+
+def test_an_expiry_of_9999_12_31_means_never(tmp_path: Path, capsys) -> None:
+    source = source_of_f1_expiring(tmp_path, "9999-12-31")
     listed = tmp_path / "w.pkl"
     assert main(["watchlist", "build", str(source), "-o", str(listed), "-q", "--no-footage-views"]) == 0
     assert main(["watchlist", "info", str(listed)]) == 0
@@ -69,19 +75,13 @@ def test_an_expiry_of_9999_12_31_means_never(tmp_path: Path, capsys) -> None:
 
 
 def test_an_expiry_before_1900_is_one_line(tmp_path: Path, capsys) -> None:
-    source = tmp_path / "source"
-    (source / "f1").mkdir(parents=True)
-    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
-    (source / "subjects.csv").write_text("subject_id,expires\nf1,0001-01-01T00:00:00+14:00\n")
+    source = source_of_f1_expiring(tmp_path, "0001-01-01T00:00:00+14:00")
     assert main(["watchlist", "build", str(source), "-o", str(tmp_path / "w.pkl"), "-q"]) == 1
     assert "line 2: expiry '0001-01-01T00:00:00+14:00' is not between 1900 and 2999" in one_line_error(capsys)
 
 
 def test_a_list_whose_every_subject_has_expired_is_refused_before_a_scan(tmp_path: Path, capsys) -> None:
-    source = tmp_path / "source"
-    (source / "f1").mkdir(parents=True)
-    (source / "f1" / "1.png").write_bytes(PHOTO.read_bytes())
-    (source / "subjects.csv").write_text("subject_id,expires\nf1,2020-01-01\n")
+    source = source_of_f1_expiring(tmp_path, "2020-01-01")
     listed = tmp_path / "w.pkl"
     assert main(["watchlist", "build", str(source), "-o", str(listed), "--no-footage-views"]) == 0
     err = capsys.readouterr().err

@@ -121,14 +121,25 @@ def test_the_terminal_preview_labels_both_pictures(tmp_path: Path) -> None:
     assert first_line.index("watchlist") == PREVIEW_WIDTH + 2
 
 
+def edited_alerts(folder: Path, tmp_path: Path, **columns: list[str]) -> Path:
+    """A copy of the folder's alerts.csv with these columns filled in, as a reviewer saves it."""
+    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
+    for column, values in columns.items():
+        edited[column] = values
+    edited.to_csv(tmp_path / "edited.csv", index=False)
+    return tmp_path / "edited.csv"
+
+
 def test_reviews_imported_from_a_spreadsheet(reviewed_out: Path, tmp_path: Path, capsys) -> None:
     folder = reviewed_out / "a"
-    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
-    edited["outcome"] = ["true_unconfirmed", "false_unconfirmed"]
-    edited["engagement"] = ["other_disposal", ""]
-    edited["notes"] = ["=spoke to her", ""]
-    edited.to_csv(tmp_path / "edited.csv", index=False)
-    assert main(["review", str(folder), "--import", str(tmp_path / "edited.csv")]) == 0
+    edited = edited_alerts(
+        folder,
+        tmp_path,
+        outcome=["true_unconfirmed", "false_unconfirmed"],
+        engagement=["other_disposal", ""],
+        notes=["=spoke to her", ""],
+    )
+    assert main(["review", str(folder), "--import", str(edited)]) == 0
     assert "2 reviews recorded" in capsys.readouterr().out
     figures = record(folder)
     assert (
@@ -147,12 +158,14 @@ def test_an_imported_answer_with_no_reviewer_is_recorded_under_who_imported_it(
     reviewed_out: Path, tmp_path: Path, reviewer: tuple[str, ...], recorded: str | None
 ) -> None:
     folder = reviewed_out / "a"
-    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
-    edited["outcome"] = ["true_confirmed", "false_confirmed"]
-    edited["engagement"] = ["arrest", "no_action"]
-    edited["reviewer"] = ["  ", "PC 6"]
-    edited.to_csv(tmp_path / "edited.csv", index=False)
-    assert main(["review", str(folder), "--import", str(tmp_path / "edited.csv"), *reviewer]) == 0
+    edited = edited_alerts(
+        folder,
+        tmp_path,
+        outcome=["true_confirmed", "false_confirmed"],
+        engagement=["arrest", "no_action"],
+        reviewer=["  ", "PC 6"],
+    )
+    assert main(["review", str(folder), "--import", str(edited), *reviewer]) == 0
     kept = pd.read_csv(folder / "alerts.csv", keep_default_na=False)["reviewer"].tolist()
     assert kept == [recorded or audit.user_name(), "PC 6"]
     assert kept[0].strip()
@@ -163,11 +176,8 @@ def test_an_imported_answer_is_refused_where_nobody_is_named_as_its_reviewer(
 ) -> None:
     folder = reviewed_out / "a"
     before = (folder / "deployment.csv").read_bytes()
-    edited = pd.read_csv(folder / "alerts.csv", keep_default_na=False, dtype=str)
-    edited["outcome"] = ["true_confirmed", ""]
-    edited["engagement"] = ["arrest", ""]
-    edited.to_csv(tmp_path / "edited.csv", index=False)
-    arguments = ["review", str(folder), "--import", str(tmp_path / "edited.csv"), "--reviewer", " "]
+    edited = edited_alerts(folder, tmp_path, outcome=["true_confirmed", ""], engagement=["arrest", ""])
+    arguments = ["review", str(folder), "--import", str(edited), "--reviewer", " "]
     assert main(arguments) == 1
     assert (
         "line 2: alert A00001 has no reviewer for its outcome (fill the reviewer column"
