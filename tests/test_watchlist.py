@@ -63,10 +63,14 @@ def test_build_rejects_each_bad_photo_with_its_reason(tmp_path: Path) -> None:
     cv2.imwrite(str(source / "f1" / "two.png"), cv2.cvtColor(two, cv2.COLOR_RGB2BGR))
     blank_image(source / "stray.png")
     blank_image(source / "nobody" / "empty.png") if (source / "nobody").mkdir() is None else None
+    os.mkfifo(source / "f1" / "pipe.png")  # which a photo reader would wait on for ever
+    (source / "f1" / "gone.png").symlink_to(source / "f1" / "nowhere.png")
 
     result = build_watchlist(source)
     reasons = {p.path.name: p.reason for p in result.rejected}
     assert reasons == {
+        "pipe.png": "not a regular file (a pipe, a device, or a link that leads nowhere)",
+        "gone.png": "not a regular file (a pipe, a device, or a link that leads nowhere)",
         "blank.png": "no face found",
         "broken.jpg": "not a readable image (corrupt or unsupported)",
         "notes.txt": "not a supported photo type (.txt)",

@@ -109,7 +109,14 @@ def build_watchlist(
     listed = read_subjects_csv(source / SUBJECTS_CSV) if (source / SUBJECTS_CSV).is_file() else {}
     encode = _PhotoEncoder(source, upsample, footage_views, on_photo)
     folders, rejected = _subject_folders(source)
-    photos = {folder: sorted(p for p in folder.rglob("*") if p.is_file()) for folder in folders}
+    entries = {folder: sorted(folder.rglob("*")) for folder in folders}
+    photos = {folder: [p for p in found if p.is_file()] for folder, found in entries.items()}
+    rejected += [
+        RejectedPhoto(p, "not a regular file (a pipe, a device, or a link that leads nowhere)")
+        for found in entries.values()
+        for p in found
+        if not p.is_file() and not p.is_dir()
+    ]
     encode.total = sum(map(len, photos.values()))
     subjects: list[Subject] = []
     encoded: list[_SubjectPhotos] = []
