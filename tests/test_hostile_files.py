@@ -486,6 +486,8 @@ def test_a_video_named_in_another_script_warns_once_and_quiet_means_quiet(tmp_pa
     [
         (["--supplier", "X"], "--supplier goes with --summary"),
         (["--from", "2026-11-30", "--to", "2026-11-01"], "--from 2026-11-30 comes after --to 2026-11-01"),
+        (["--to", "1899-01-01"], "'--to': '1899-01-01' is not between 1900 and 2999"),
+        (["--from", "3000-01-01"], "'--from': '3000-01-01' is not between 1900 and 2999"),
     ],
 )
 def test_grid_options_that_would_be_ignored_or_find_nothing_are_refused(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +20,7 @@ from lfr_batch.options import OPTIONS, SCHEDULER_ENV
 from lfr_batch.records import audit
 from lfr_batch.records.folder import OWN_FILE, written_by_lfr_batch
 from lfr_batch.terminal import printable
+from lfr_batch.times import RANGE_TEXT, in_range
 
 if TYPE_CHECKING:
     from lfr_batch.cli.summaries import Footage
@@ -235,9 +236,12 @@ def iso_date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        given = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date such as 2026-11-26") from None
+    if not in_range(datetime.combine(given, time())):
+        raise click.BadParameter(f"{value!r} is not {RANGE_TEXT}, as every time lfr-batch keeps is")
+    return given
 
 
 def percent_text(share: float) -> str:
