@@ -25,6 +25,7 @@ import codecs
 import csv
 import io
 import tomllib
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ SAVE_THE_WORKBOOK_AGAIN = (
 # A workbook is a zip archive: what it unpacks to is bounded as a CSV's size is (a few
 # kilobytes can unpack to gigabytes, and openpyxl takes minutes over tens of megabytes).
 MAX_WORKBOOK_UNPACKED_BYTES = 32 * 1024 * 1024
+MAX_WORKBOOK_ROWS = 200_000  # empty ones between rows in use included
+MAX_WORKBOOK_CELLS = 5_000_000
 # Where there is no byte-order mark: strict UTF-8 first (it rarely decodes text in
 # another encoding), then Excel's Western code page.
 FALLBACK_ENCODING = "cp1252"
@@ -201,6 +204,8 @@ def _workbook_table(data: bytes, path: Path, what: str, key_column: str) -> Tabl
         LookupError,
         ValueError,
         TypeError,
+        NotImplementedError,  # a compression method zipfile does not know
+        RuntimeError,  # an encrypted part
     ) as error:
         raise RefusedFileError(
             what,
@@ -227,14 +232,28 @@ def _workbook_lines(data: bytes, path: Path, what: str) -> list[list[str]]:
             f"{MAX_WORKBOOK_UNPACKED_BYTES // 2**20} MiB a workbook of ours comes near: "
             + SAVE_THE_WORKBOOK_AGAIN,
         )
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        return [
-            [_cell_text(value) for value in values]
-            for values in book.worksheets[0].iter_rows(values_only=True)
-        ]
-    finally:
-        book.close()
+    with warnings.catch_warnings():  # openpyxl warns of what it passes over, in lines of its own
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = book.worksheets[0]
+            # The sheet's stated size pads every row, and a row numbered a million makes a
+            # million rows: read the cells that are there, and stop at a bound.
+            sheet.reset_dimensions()
+            lines, cells = [], 0
+            for values in sheet.iter_rows(values_only=True):
+                lines.append([_cell_text(value) for value in values])
+                cells += len(values)
+                if len(lines) > MAX_WORKBOOK_ROWS or cells > MAX_WORKBOOK_CELLS:
+                    raise RefusedFileError(
+                        what,
+                        path,
+                        f"has more than {MAX_WORKBOOK_ROWS:,} rows or {MAX_WORKBOOK_CELLS:,} cells "
+                        f"(empty ones between those in use included): {SAVE_THE_WORKBOOK_AGAIN}",
+                    )
+            return lines
+        finally:
+            book.close()
 
 
 class _NumberedRows:

@@ -207,24 +207,32 @@ def test_a_change_whose_command_was_killed_before_its_line_is_found_and_then_rec
     tmp_path: Path, capsys
 ) -> None:
     """A command killed between saving its work and writing its line (a few milliseconds
-    at the end of a scan or a purge) leaves its change marked: verify names it, and the
-    next command on the deployment puts it on record in its own line."""
+    at the end of a scan or a purge) leaves its change marked: once its process is gone,
+    verify names it, and the next command on the deployment records it in its own line."""
     out = tmp_path / "out"
     assert scan_cli(MALE_ONLY, out=out) == 0
-    # Another process saves a change and dies before any line: as a killed purge would.
-    changed = subprocess.run(
+    # Another process saves a change and ends without a line, as a killed purge would;
+    # while it runs, its change is its own line's business (a scan runs for hours).
+    changer = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys; from pathlib import Path; from lfr_batch.records.state import DeploymentState; "
-            "DeploymentState(Path(sys.argv[1])).save_settings()",
+            "DeploymentState(Path(sys.argv[1])).save_settings(); print('saved', flush=True); "
+            "sys.stdin.read()",
             str(out / "d"),
         ],
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    assert changed.returncode == 0, changed.stderr
+    assert changer.stdout is not None
+    assert changer.stdout.readline() == "saved\n"
+    capsys.readouterr()
+    assert main(["audit", "verify", str(out)]) == 0
+    assert main(["grid", str(out)]) == 0
+    assert "unrecorded_changes" not in json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    changer.communicate("")
     capsys.readouterr()
     assert main(["audit", "verify", str(out)]) == 1
     assert "deployment d: changed at " in capsys.readouterr().err

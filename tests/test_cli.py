@@ -86,6 +86,7 @@ def test_every_option_s_help_gives_its_default() -> None:
 
     walk(cli, "lfr-batch")
     assert unexplained == []
+    assert "exit.  [default" not in cli.get_help(click.Context(cli))  # --version is an action
 
 
 def test_a_flat_folder_of_photos_says_where_photos_belong(tmp_path: Path, capsys) -> None:

@@ -430,6 +430,27 @@ def test_no_output_of_any_command_writes_over_lfr_batch_s_own_files(
     assert main(["--log-file", str(out / "grids" / "grid.log"), "grid", str(out)]) == 0
 
 
+def test_an_audit_log_not_yet_written_or_a_loop_of_links_is_no_output(tmp_path: Path, capsys) -> None:
+    fresh = tmp_path / "fresh"  # a reports folder whose log is not written yet
+    fresh.mkdir()
+    (tmp_path / "loop-a").symlink_to(tmp_path / "loop-b")
+    (tmp_path / "loop-b").symlink_to(tmp_path / "loop-a")
+    for arguments, message in (
+        (["--log-file", str(fresh / "audit.jsonl"), "grid", str(fresh)], "is lfr-batch's own"),
+        (["grid", str(fresh), "-o", str(tmp_path / "loop-a")], "name another file"),
+        (["--log-file", str(tmp_path / "loop-a"), "grid", str(fresh)], "keep the log elsewhere"),
+        (["watchlist", "build", str(tmp_path), "-o", "-"], "- (stdout): this command writes a file"),
+        (
+            ["grid", str(fresh), "-o", "/dev/null"],
+            "not a regular file (a device, pipe or socket) (for stdout, give -)",
+        ),
+    ):
+        assert main(arguments) == 2, arguments
+        assert message in one_line_error(capsys)
+    assert list(fresh.iterdir()) == []
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize("target", ["f1/1.png", "subjects.csv", "list.pkl"])
 def test_a_watchlist_is_not_written_inside_its_own_source(
     tmp_path: Path, two_subject_source: Path, target: str, capsys

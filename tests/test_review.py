@@ -171,6 +171,19 @@ def test_an_imported_answer_with_no_reviewer_is_recorded_under_who_imported_it(
     assert kept[0].strip()
 
 
+def test_review_run_inside_the_deployment_folder_logs_where_a_review_elsewhere_would(
+    reviewed_out: Path, tmp_path: Path, monkeypatch
+) -> None:
+    folder = reviewed_out / "a"
+    edited = edited_alerts(folder, tmp_path, outcome=["true_confirmed", ""], reviewer=["PC 4", ""])
+    monkeypatch.chdir(folder)
+    assert main(["review", ".", "--import", str(edited)]) == 0
+    assert not (folder / "audit.jsonl").exists()
+    last = json.loads((reviewed_out / "audit.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["command"], last["deployment"]) == ("review --import", "a")
+    assert main(["audit", "verify", str(reviewed_out)]) == 0
+
+
 def test_an_imported_answer_is_refused_where_nobody_is_named_as_its_reviewer(
     reviewed_out: Path, tmp_path: Path, capsys
 ) -> None:

@@ -286,6 +286,32 @@ def test_a_workbook_damaged_in_any_part_is_read_or_refused_in_one_line(
         assert "save it again" in refusal or "has no alert_id column" in refusal, refusal
 
 
+def encrypted(workbook: bytes) -> bytes:
+    """The workbook with its first part marked encrypted, as the central directory says it."""
+    at = workbook.index(b"PK\x01\x02") + 8  # the first entry's general-purpose flags
+    return workbook[:at] + bytes([workbook[at] | 1]) + workbook[at + 1 :]
+
+
+def test_a_workbook_encrypted_or_stating_a_million_rows_is_refused_in_one_line(
+    deployment: Path, tmp_path: Path
+) -> None:
+    workbook = (deployment / "alerts.xlsx").read_bytes()
+
+    def millionth_row(sheet: bytes) -> bytes:  # some bytes that would unpack to a million rows
+        return sheet.replace(
+            b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+        )
+
+    edited = tmp_path / "edited.xlsx"
+    for data, reason in (
+        (encrypted(workbook), "is encrypted"),
+        (rewritten(workbook, "xl/worksheets/sheet1.xml", millionth_row), "has more than 200,000 rows"),
+    ):
+        edited.write_bytes(data)
+        with pytest.raises(RefusedFileError, match=reason):
+            read_table(edited, "import", "alert_id", spreadsheet=True)
+
+
 def test_a_workbook_that_unpacks_to_too_much_is_refused_before_it_is_parsed(
     deployment: Path, tmp_path: Path, capsys
 ) -> None:

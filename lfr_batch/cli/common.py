@@ -74,18 +74,26 @@ class GivenPath(click.Path):
 class OutputFile(GivenPath):
     """A file a command writes whole: not a folder, nor a device, pipe or socket (which
     the write would replace with a file), nor one of lfr-batch's own files. ``-`` is
-    stdout, where a command takes it."""
+    stdout where the command can write there (``stdout``), else refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, stdout: bool = False) -> None:
         super().__init__(dir_okay=False)
+        self.stdout = stdout
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = super().convert(value, param, ctx)
         if str(path) == "-":
+            if not self.stdout:
+                self.fail("- (stdout): this command writes a file; name one", param, ctx)
             return path
+        try:
+            own = written_by_lfr_batch(path)
+        except OSError as error:
+            self.fail(f"{error}: name another file", param, ctx)
         if path.exists() and not path.is_file():
-            self.fail(f"{path} is not a regular file (a device, pipe or socket)", param, ctx)
-        if written_by_lfr_batch(path):
+            stdout = " (for stdout, give -)" if self.stdout else ""
+            self.fail(f"{path} is not a regular file (a device, pipe or socket){stdout}", param, ctx)
+        if own:
             self.fail(f"{path} {OWN_FILE}: write it elsewhere", param, ctx)
         return path
 

@@ -47,6 +47,7 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
     When the scan kept distances (scan --keep-distances) it adds a threshold sweep,
     drawn as a DET curve in det.png and in report.html.
     """
+    deployment_dir = deployment_dir.absolute()  # '.' names no deployment, and has no parent to log in
     paths = DeploymentFolder(deployment_dir)
     audit.prepare(deployment_dir.parent)
     results, sweep = evaluate(deployment_dir, truth_path, groups_path)
@@ -64,6 +65,15 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             }
             state.save_settings()
             write_reports(state)
+    # On record before anything is printed: a closed stdout must not leave the work unaudited.
+    audit.record(
+        deployment_dir.parent,
+        "evaluate",
+        deployment=deployment_dir.name,
+        inputs=[truth_path, *([groups_path] if groups_path else [])],
+        threshold=overall.threshold,
+        counts={"found": overall.watchlisted_found, "false_alerts": overall.false_alerts},
+    )
     for result in (r for r in results if r.rule != HINDSIGHT):
         click.echo(
             f"{result.group}: threshold {result.threshold:.3f}: "
@@ -82,13 +92,5 @@ def evaluate_command(deployment_dir: Path, truth_path: Path, groups_path: Path |
             f"{overall.false_alerts} false)"
         )
     click.echo(f"  {paths.evaluation_csv}")
-    audit.record(
-        deployment_dir.parent,
-        "evaluate",
-        deployment=deployment_dir.name,
-        inputs=[truth_path, *([groups_path] if groups_path else [])],
-        threshold=overall.threshold,
-        counts={"found": overall.watchlisted_found, "false_alerts": overall.false_alerts},
-    )
     if sweep is not None:
         click.echo(f"  {paths.det_figure}")

@@ -18,7 +18,6 @@ from lfr_batch.command_settings import (
 from lfr_batch.errors import ReportError
 from lfr_batch.files import write_atomic
 from lfr_batch.records import audit
-from lfr_batch.records.folder import OWN_FILE, written_by_lfr_batch
 from lfr_batch.records.grid import (
     DEFAULT_SUPPLIER,
     GRID_DAYS,
@@ -41,7 +40,7 @@ from lfr_batch.records.spreadsheets import write_xlsx
 @click.option(
     "-o",
     "--output",
-    type=OutputFile(),
+    type=OutputFile(stdout=True),
     help="Write the grid here: a workbook if FILE ends in .xlsx, else CSV; - is standard output.  "
     "[default: standard output]",
 )
@@ -89,8 +88,6 @@ def grid_command(
         raise click.UsageError("--supplier goes with --summary (the grid itself names no supplier)")
     if since and until and since > until:
         raise click.UsageError(f"--from {since.isoformat()} comes after --to {until.isoformat()}")
-    if output is not None and str(output) != "-" and written_by_lfr_batch(output, out_dir):
-        raise click.BadParameter(f"{output} {OWN_FILE}: write the grid elsewhere", param_hint="'-o'")
     audit.prepare(out_dir)
     grid = collect(out_dir, since, until)
     if not grid.rows:

@@ -66,6 +66,7 @@ def show_flag_defaults(command: click.Command) -> None:
             isinstance(param, click.Option)
             and param.is_bool_flag
             and not param.secondary_opts
+            and not param.is_eager  # --version: an action, not a setting
             and param.get_default(context) is False
             and param.help
             and "[default:" not in param.help

@@ -78,6 +78,7 @@ def review_command(
     so you can stop (q) and resume later, or go back (b) to the one before. The
     reports are rewritten after every answer.
     """
+    deployment_dir = deployment_dir.absolute()  # '.' names no deployment, and has no parent to log in
     state = open_deployment(deployment_dir)
     form = form_for(state)
     audit.prepare(deployment_dir.parent)

@@ -47,7 +47,7 @@ from lfr_batch.files import (
     write_atomic,
 )
 from lfr_batch.records.folder import AUDIT_FILE, HEAD_FILE, DeploymentFolder, folders_in
-from lfr_batch.records.state import DeploymentState
+from lfr_batch.records.state import DeploymentState, UnrecordedChange
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches, signing_key
 from lfr_batch.times import iso
 
@@ -171,7 +171,17 @@ def record(
         "software_version": __version__,
         "counts": counts or {},
         **({"deployments": deployments} if touched else {}),
-        **({"unrecorded_changes": unrecorded} if unrecorded else {}),
+        **(
+            {
+                "unrecorded_changes": [
+                    {"deployment": name, "since": iso(change.since)}
+                    for name, changes in unrecorded.items()
+                    for change in changes
+                ]
+            }
+            if unrecorded
+            else {}
+        ),
         **(extra or {}),
     }
     with path.open("a+b") as handle:
@@ -185,32 +195,32 @@ def record(
             mark = _sealed(lines, entry["hash"], key)
             write_atomic(out_dir / HEAD_FILE, json.dumps(mark, sort_keys=True).encode())
             for name in deployments:
-                _mark_deployment(out_dir, name, mark)
+                _mark_deployment(out_dir, name, mark, unrecorded.get(name, []))
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return entry
 
 
-def _unrecorded_changes(out_dir: Path, deployments: list[str]) -> list[dict[str, str]]:
-    """The deployments an earlier command changed and wrote no line for (killed between
-    its work and its line): this line puts them on record, with when the change began."""
-    unrecorded = []
+def _unrecorded_changes(out_dir: Path, deployments: list[str]) -> dict[str, list[UnrecordedChange]]:
+    """By deployment, the changes earlier commands made and wrote no line for (killed
+    between their work and their line): this line puts them on record."""
+    unrecorded: dict[str, list[UnrecordedChange]] = {}
     for name in deployments:
         folder = DeploymentFolder(out_dir / name)
         if not folder.holds_state:
             continue
         try:
-            since = DeploymentState(folder.root).unaudited_change()
+            changes = DeploymentState(folder.root).unrecorded_changes()
         except ReportError:
             continue  # an unreadable state is the command's own error to report
-        if since is not None:
+        if changes:
             logger.warning(
-                "deployment %s was changed at %s by a command that wrote no audit line (stopped "
-                "before it could?): this command's line records it",
+                "deployment %s was changed at %s by a command that ended without an audit line "
+                "(killed?): this command's line records it",
                 name,
-                iso(since),
+                iso(changes[0].since),
             )
-            unrecorded.append({"deployment": name, "since": iso(since)})
+            unrecorded[name] = changes
     return unrecorded
 
 
@@ -255,14 +265,16 @@ def _read_head(out_dir: Path) -> dict[str, Any] | None:
     return head if isinstance(head, dict) else None
 
 
-def _mark_deployment(out_dir: Path, deployment: str, mark: dict[str, Any]) -> None:
+def _mark_deployment(
+    out_dir: Path, deployment: str, mark: dict[str, Any], recorded: list[UnrecordedChange]
+) -> None:
     """Keep the log's length and end in the deployment's own state too: a log cut short
     and its head rewritten still disagree with every deployment it ran on."""
     folder = DeploymentFolder(out_dir / deployment)
     if not folder.holds_state:
         return
     try:
-        DeploymentState(folder.root).save_audit_mark(mark)
+        DeploymentState(folder.root).save_audit_mark(mark, recorded)
     except ReportError as error:
         logger.warning("could not record the audit head in deployment %s: %s", deployment, error)
 
@@ -388,14 +400,15 @@ def _check_deployment_marks(
     for folder in folders_in(out_dir):
         try:
             state = DeploymentState(folder.root)
-            mark, unrecorded_since = state.audit_mark(), state.unaudited_change()
+            mark, unrecorded = state.audit_mark(), state.unrecorded_changes()
         except ReportError as error:
             result.problems.append(f"deployment {folder.name}: {error}")
             continue
-        if unrecorded_since is not None:
+        if unrecorded:
             result.problems.append(
-                f"deployment {folder.name}: changed at {iso(unrecorded_since)} by a command that wrote no "
-                "line (stopped before it could?); the next command on it puts the change on record"
+                f"deployment {folder.name}: changed at {iso(unrecorded[0].since)} by a command that ended "
+                "without an audit line (killed?); the next command that writes a line for it (scan, "
+                "review, purge, grid) puts the change on record"
             )
         if mark is not None:
             _check_signature(result, mark, f"deployment {folder.name}'s record of the log", key)

@@ -329,14 +329,16 @@ def folders_in(out_dir: Path) -> list[DeploymentFolder]:
 OWN_FILE = "is lfr-batch's own (a deployment's or a case's files, or an audit log)"
 
 
-def written_by_lfr_batch(path: Path, out_dir: Path | None = None) -> bool:
+def written_by_lfr_batch(path: Path) -> bool:
     """Whether ``path`` is one of the files lfr-batch keeps, which a file of another
     command's making must not replace: anything inside a deployment's or a case's folder
-    (a folder above it holds a state), or an audit log or its head (one that exists, or
-    any of that name directly under ``out_dir``)."""
-    resolved = path.resolve()
-    if resolved.name.casefold() in (name.casefold() for name in RESERVED_NAMES) and (
-        resolved.exists() or (out_dir is not None and resolved.parent == out_dir.resolve())
-    ):
+    (a folder above it holds a state), or an audit log or its head, by name (one not
+    yet written would be the first line of a log). A link that leads round in a loop
+    raises OSError."""
+    try:
+        resolved = path.resolve()
+    except RuntimeError as error:  # Python 3.11's word for a loop of links
+        raise OSError(f"{path}: {error}") from None
+    if resolved.name.casefold() in (name.casefold() for name in RESERVED_NAMES):
         return True
     return any(DeploymentFolder(folder).holds_state for folder in resolved.parents)

@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import types
 import typing
@@ -250,8 +251,36 @@ REVIEW_ENTRY = dict[str, str]
 AUDIT_MARK = Fields({"lines": int, "hash": str, "hmac": str}, frozenset({"lines", "hash"}), closed=True)
 # A change not yet in the audit log: when the first was made, and by which run (a
 # token of the process, so a command's own changes are not taken for an earlier one's).
-UNAUDITED_MARK = Fields({"since": str, "by": str}, frozenset({"since", "by"}), closed=True)
-_THIS_RUN = secrets.token_hex(8)
+UNAUDITED_MARK = Fields(
+    {"since": str, "pid": int, "host": str}, frozenset({"since", "pid", "host"}), closed=True
+)
+# Each run marks under a key of its own, so two commands in turn on one folder never
+# clear each other's mark.
+UNAUDITED_KEY = "unaudited:"
+_THIS_RUN = UNAUDITED_KEY + secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class UnrecordedChange:
+    """A change that a command no longer running made here and wrote no audit line for."""
+
+    mark: str  # the meta key of the run's mark
+    since: datetime  # its first change
+
+
+def _running(pid: int, host: str) -> bool:
+    """Whether the process that made a mark may still be at work (on another host: assume so)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
 # Each report file's SHA-256 as last written (the one before too: a run killed between
 # recording a new hash and writing its file leaves the old file), so one edited by hand
 # is found before it is overwritten (lfr_batch.records.outputs).
@@ -488,11 +517,13 @@ class DeploymentState:
         if self._depth == 0:
             try:
                 with self._guarded():
-                    if audited:
-                        db.execute("DELETE FROM meta WHERE key = 'unaudited'")
-                    else:  # the first change since the last line is the one to name
-                        mark = {"since": iso(datetime.now(UTC)), "by": _THIS_RUN}
-                        db.execute("INSERT OR IGNORE INTO meta VALUES ('unaudited', ?)", (json.dumps(mark),))
+                    if not audited:  # the first change since this run's last line is the one to name
+                        mark = {
+                            "since": iso(datetime.now(UTC)),
+                            "pid": os.getpid(),
+                            "host": socket.gethostname(),
+                        }
+                        db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (_THIS_RUN, json.dumps(mark)))
                     db.execute("COMMIT")
             except ReportError:
                 with contextlib.suppress(sqlite3.Error):
@@ -632,27 +663,38 @@ class DeploymentState:
         """The audit log's length and last hash after the last command on this folder."""
         return self._meta("audit", AUDIT_MARK)
 
-    def save_audit_mark(self, mark: dict[str, Any]) -> None:
-        """The log's length and last hash, once a line for this folder is written: every
-        change before it is now on record."""
+    def save_audit_mark(self, mark: dict[str, Any], recorded: Iterable[UnrecordedChange] = ()) -> None:
+        """The log's length and last hash, once a line for this folder is written: this
+        run's changes, and the ``recorded`` ones of runs that ended without a line, are
+        now on record. Another running command's mark stays for its own line."""
         with self.transaction(audited=True) as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(mark, sort_keys=True),))
+            for key in [_THIS_RUN, *(change.mark for change in recorded)]:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
-    def unaudited_change(self) -> datetime | None:
-        """When a change was first made here that no audit line has recorded since, where
-        the command that made it is not this one (killed before it wrote its line)."""
-        mark = self._meta("unaudited", UNAUDITED_MARK)
-        if mark is None or mark["by"] == _THIS_RUN:
-            return None
-        try:
-            since = parse_time(mark["since"])
-        except ValueError:
-            since = None
-        if since is None:
-            raise self._unreadable(
-                f"its mark of a change not in the audit log has no time: {mark['since']!r}"
+    def unrecorded_changes(self) -> list[UnrecordedChange]:
+        """The changes made here by commands that ended (killed, most likely) before
+        writing the audit line for them; a command still running is not one."""
+        if not self.exists:
+            return []
+        with self._guarded():
+            rows = (
+                self._connection()
+                .execute("SELECT key, value FROM meta WHERE key LIKE ? ORDER BY key", (UNAUDITED_KEY + "%",))
+                .fetchall()
             )
-        return since
+        changes = []
+        for key, value in rows:
+            try:
+                mark = json.loads(value)
+                since = parse_time(mark["since"]) if problem(mark, UNAUDITED_MARK, key) is None else None
+            except (ValueError, TypeError, RecursionError):
+                since = None
+            if since is None:
+                raise self._unreadable(f"its mark of a change not in the audit log, {key}, is malformed")
+            if key != _THIS_RUN and not _running(mark["pid"], mark["host"]):
+                changes.append(UnrecordedChange(key, since))
+        return sorted(changes, key=lambda change: change.since)
 
     def output_hashes(self) -> dict[str, list[str]]:
         """Each report file's SHA-256 as this tool last wrote it (see OUTPUT_HASHES)."""
