@@ -203,6 +203,30 @@ def test_a_head_removed_or_spoilt_is_found_without_the_key_too(
     assert f"{out / HEAD_FILE} {problem}" in capsys.readouterr().err
 
 
+# A process of its own that saves a change to a deployment's state, prints 'saved' and,
+# with 'and wait', waits for its stdin to close: a command at work, or (ended) one killed
+# before its audit line.
+SAVE_A_CHANGE = (
+    "import sys; from pathlib import Path; from lfr_batch.records.state import DeploymentState; "
+    "DeploymentState(Path(sys.argv[1])).save_settings(); print('saved', flush=True); "
+    "sys.argv[2:] and sys.stdin.read()"
+)
+
+
+def another_process_changes(folder: Path, *wait: str) -> subprocess.Popen:
+    changer = subprocess.Popen(
+        [sys.executable, "-c", SAVE_A_CHANGE, str(folder), *wait],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert changer.stdout is not None
+    assert changer.stdout.readline() == "saved\n"
+    if not wait:
+        changer.communicate("")
+    return changer
+
+
 def test_a_change_whose_command_was_killed_before_its_line_is_found_and_then_recorded(
     tmp_path: Path, capsys
 ) -> None:
@@ -213,21 +237,7 @@ def test_a_change_whose_command_was_killed_before_its_line_is_found_and_then_rec
     assert scan_cli(MALE_ONLY, out=out) == 0
     # Another process saves a change and ends without a line, as a killed purge would;
     # while it runs, its change is its own line's business (a scan runs for hours).
-    changer = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from lfr_batch.records.state import DeploymentState; "
-            "DeploymentState(Path(sys.argv[1])).save_settings(); print('saved', flush=True); "
-            "sys.stdin.read()",
-            str(out / "d"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert changer.stdout is not None
-    assert changer.stdout.readline() == "saved\n"
+    changer = another_process_changes(out / "d", "and wait")
     capsys.readouterr()
     assert main(["audit", "verify", str(out)]) == 0
     assert main(["grid", str(out)]) == 0
@@ -244,4 +254,16 @@ def test_a_change_whose_command_was_killed_before_its_line_is_found_and_then_rec
     # A command's own changes are its own line's business, not an earlier command's.
     assert scan_cli(FEMALE_AND_MALE, out=out) == 0
     assert "unrecorded_changes" not in json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    assert main(["audit", "verify", str(out)]) == 0
+
+
+def test_a_change_left_unrecorded_is_recorded_by_a_scan_that_overwrites_the_deployment(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    assert scan_cli(MALE_ONLY, out=out) == 0
+    another_process_changes(out / "d")
+    assert scan_cli(MALE_ONLY, out=out, options=("--overwrite",)) == 0
+    last = json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    assert [change["deployment"] for change in last["unrecorded_changes"]] == ["d"]
     assert main(["audit", "verify", str(out)]) == 0

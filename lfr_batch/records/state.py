@@ -304,6 +304,7 @@ class DeploymentState:
         self.records: dict[str, VideoRecord] = {}
         self._db: sqlite3.Connection | None = None
         self._depth = 0  # open transaction() blocks
+        self._carried: list[tuple[str, str]] = []  # marks of unrecorded changes that outlive a clear
         self._load()
 
     @classmethod
@@ -312,6 +313,7 @@ class DeploymentState:
         state = cls.__new__(cls)
         state.deployment_dir, state.paths = deployment_dir, DeploymentFolder(deployment_dir)
         state.settings, state.records, state._db, state._depth = {}, {}, None, 0
+        state._carried = _unaudited_marks(state.paths.store)
         state.clear()
         return state
 
@@ -517,6 +519,11 @@ class DeploymentState:
         if self._depth == 0:
             try:
                 with self._guarded():
+                    # Another run's unrecorded change is the log's to hear of, whatever
+                    # --overwrite forgets of the folder.
+                    for key, value in self._carried:
+                        db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+                    self._carried = []
                     if not audited:  # the first change since this run's last line is the one to name
                         mark = {
                             "since": iso(datetime.now(UTC)),
@@ -750,6 +757,21 @@ class DeploymentState:
                 f"cannot remove {state_dir} to start afresh: remove it by hand and run this again"
             )
         self.settings, self.records = {}, {}
+
+
+def _unaudited_marks(store: Path) -> list[tuple[str, str]]:
+    """The other runs' marks of changes not yet in the audit log, as a store holds them;
+    none where it cannot be read (a damaged store keeps nothing to carry)."""
+    if not store.is_file() or store.is_symlink():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(store.absolute().as_uri() + "?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT key, value FROM meta WHERE key LIKE ?", (UNAUDITED_KEY + "%",)
+            ).fetchall()
+    except sqlite3.Error:
+        return []
+    return [(str(key), str(value)) for key, value in rows if key != _THIS_RUN]
 
 
 # Files of the layout before the store: a settings or reviews file, or one video's record.
