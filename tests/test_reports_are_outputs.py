@@ -60,6 +60,19 @@ def test_an_alerts_csv_saved_with_semicolons_is_kept_and_imported_not_dropped(
     assert pd.read_csv(scanned / "alerts.csv", keep_default_na=False).loc[0, "notes"] == "Zoë's café"
 
 
+def test_an_alerts_csv_imported_in_place_is_written_afresh_not_kept_aside(scanned: Path, caplog) -> None:
+    reviewed_in_a_spreadsheet(scanned).to_csv(scanned / "alerts.csv", index=False)
+    assert main(["review", str(scanned), "--import", str(scanned / "alerts.csv")]) == 0
+    assert list(scanned.glob("*.edited-*")) == []
+    assert not [r for r in caplog.records if "was changed since lfr-batch wrote it" in r.getMessage()]
+    alert = pd.read_csv(scanned / "alerts.csv", keep_default_na=False).iloc[0]
+    assert (alert["outcome"], alert["notes"]) == ("true_confirmed", "Zoë's café")
+    # Edited again and not imported, it is kept aside as before.
+    reviewed_in_a_spreadsheet(scanned).assign(notes="typed later").to_csv(scanned / "alerts.csv", index=False)
+    assert scan_cli(FEMALE_AND_MALE, MALE_ONLY, out=scanned.parent) == 0
+    assert pd.read_csv(kept_copy(scanned), keep_default_na=False).loc[0, "notes"] == "typed later"
+
+
 @pytest.mark.parametrize("damage", ["neither UTF-8 nor Windows-1252", "a 64 MiB cell"])
 def test_an_alerts_csv_no_reader_takes_stops_nothing_and_its_import_is_one_line(
     scanned: Path, capsys, damage: str

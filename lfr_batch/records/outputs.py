@@ -50,6 +50,15 @@ def write_outputs(state: DeploymentState, files: list[tuple[Path, bytes]]) -> No
         write_atomic(path, data)
 
 
+def taken_in(state: DeploymentState, path: Path) -> None:
+    """A report of the folder that reviews were just imported from, in place: it is
+    written afresh like one of ours, not kept aside with a word to import it again."""
+    written = state.output_hashes()
+    if path.resolve().parent != state.deployment_dir.resolve() or path.name not in written:
+        return
+    state.save_output_hashes({**written, path.name: [*written[path.name][-1:], file_sha256(path)]})
+
+
 def _keep_if_edited(state: DeploymentState, path: Path, hashes: list[str] | None) -> None:
     if not path.is_file():
         return

@@ -26,6 +26,7 @@ from lfr_batch.records.case_report import (
     ranked,
     write_case_reports,
 )
+from lfr_batch.records.outputs import taken_in
 from lfr_batch.records.reports import (
     ENGAGEMENTS,
     FORMULA_PREFIXES,
@@ -249,6 +250,7 @@ def import_reviews(state: DeploymentState, table: Table, reviewer: str = "") -> 
         )
     reviews.update(updates)
     state.save_reviews(reviews)
+    taken_in(state, table.path)
     write_folder_reports(state)
     return ImportResult(applied=len(updates), unchanged=len(table.rows) - len(updates))
 
