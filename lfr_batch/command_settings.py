@@ -153,16 +153,17 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool | None) 
 
 
 def _set_log_file(ctx: click.Context, _param: click.Parameter, path: Path | None) -> None:
+    if path is None:
+        return
     try:
-        own = path is not None and written_by_lfr_batch(Path(path))
+        own = written_by_lfr_batch(Path(path))
     except OSError as error:
         raise click.BadParameter(f"{error}: keep the log elsewhere") from None
     if own:
         # Lines appended to the audit log, or inside a deployment, would break what reads them.
         raise click.BadParameter(f"{path} {OWN_FILE}: keep the log elsewhere")
-    if path is not None:
-        ctx.meta[LOG_FILE] = Path(path)
-        _apply(ctx)
+    ctx.meta[LOG_FILE] = Path(path)
+    _apply(ctx)
 
 
 def logging_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,9 +1,17 @@
 """The exceptions lfr-batch raises; the CLI maps each to one line and an exit code."""
 
+from collections.abc import Sequence
+
 
 def one_line(error: BaseException | str) -> str:
     """An exception's message (or a text) on one line (native libraries' messages span several)."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def first_of(names: Sequence[str], shown: int = 10) -> str:
+    """Names for one line of a message: the first ``shown`` of them, and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 class LfrBatchError(Exception):

@@ -185,15 +185,21 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether the text can be written as UTF-8: it cannot where it holds a lone
+    surrogate, which is how Python carries bytes of a name in another encoding."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def has_utf8_name(path: Path) -> bool:
     """Whether the path's bytes decode as UTF-8: this OpenCV build crashes the process
     (a segmentation fault, not an error) on a name that does not, and the reports and
     the state could not hold it either."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return is_utf8_text(str(path))
 
 
 def shown_name(path: Path) -> str:

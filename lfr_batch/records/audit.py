@@ -47,7 +47,7 @@ from lfr_batch.files import (
     write_atomic,
 )
 from lfr_batch.records.folder import AUDIT_FILE, HEAD_FILE, DeploymentFolder, folders_in
-from lfr_batch.records.state import DeploymentState, UnrecordedChange
+from lfr_batch.records.state import DeploymentState, UnrecordedChange, unrecorded_changes
 from lfr_batch.signing import SIGNING_KEY_ENV, sign, signature_matches, signing_key
 from lfr_batch.times import iso
 
@@ -210,9 +210,9 @@ def _unrecorded_changes(out_dir: Path, deployments: list[str]) -> dict[str, list
         if not folder.holds_state:
             continue
         try:
-            changes = DeploymentState(folder.root).unrecorded_changes()
+            changes = unrecorded_changes(folder.store)
         except ReportError:
-            continue  # an unreadable state is the command's own error to report
+            continue  # a malformed mark is audit verify's to report
         if changes:
             logger.warning(
                 "deployment %s was changed at %s by a command that ended without an audit line "
@@ -399,8 +399,7 @@ def _check_deployment_marks(
 ) -> None:
     for folder in folders_in(out_dir):
         try:
-            state = DeploymentState(folder.root)
-            mark, unrecorded = state.audit_mark(), state.unrecorded_changes()
+            mark, unrecorded = DeploymentState(folder.root).audit_mark(), unrecorded_changes(folder.store)
         except ReportError as error:
             result.problems.append(f"deployment {folder.name}: {error}")
             continue

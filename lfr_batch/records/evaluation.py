@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfr_batch.errors import ConfigError, WatchlistError, one_line
+from lfr_batch.errors import ConfigError, WatchlistError, first_of, one_line
 from lfr_batch.files import RefusedFileError, file_sha256
 from lfr_batch.readers import Table, read_table
 from lfr_batch.records.case_report import is_case
@@ -431,10 +431,10 @@ def _warn_of_people_not_in_the_truth(groups_path: Path, groups: dict[str, str], 
     named = set(truth["person"]) | set(truth["subject_id"])
     unnamed = [person for person in groups if person not in named]
     if unnamed:
-        shown = ", ".join(repr(person) for person in unnamed[:UNNAMED_SHOWN])
-        more = f" and {len(unnamed) - UNNAMED_SHOWN} more" if len(unnamed) > UNNAMED_SHOWN else ""
         logger.warning(
-            "%s names people the truth does not (as a person or a subject_id): %s%s", groups_path, shown, more
+            "%s names people the truth does not (as a person or a subject_id): %s",
+            groups_path,
+            first_of([repr(person) for person in unnamed], UNNAMED_SHOWN),
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lfr_batch.errors import ReviewError
+from lfr_batch.errors import ReviewError, first_of
 from lfr_batch.files import RefusedFileError
 from lfr_batch.readers import Row, Table, read_table
 from lfr_batch.records.case_report import (
@@ -156,9 +156,8 @@ def open_deployment(folder: Path) -> DeploymentState:
             else []
         )
         if inside:
-            shown = ", ".join(inside[:10]) + (f" and {len(inside) - 10} more" if len(inside) > 10 else "")
             raise ReviewError(
-                f"{folder} is a reports folder: name one of its deployments ({shown}), "
+                f"{folder} is a reports folder: name one of its deployments ({first_of(inside)}), "
                 f"e.g. {folder / inside[0]}"
             )
         raise ReviewError(f"{folder} holds no scanned deployment or search case")

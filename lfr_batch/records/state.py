@@ -249,8 +249,8 @@ REVIEW_ENTRY = dict[str, str]
 # The audit log's length and last hash after the last command on a folder, signed with
 # the key when one is set (lfr_batch.records.audit).
 AUDIT_MARK = Fields({"lines": int, "hash": str, "hmac": str}, frozenset({"lines", "hash"}), closed=True)
-# A change not yet in the audit log: when the first was made, and by which run (a
-# token of the process, so a command's own changes are not taken for an earlier one's).
+# A change not yet in the audit log: when the first was made, and by which process (to
+# tell one still at work from one that ended without its line). The run is in its key.
 UNAUDITED_MARK = Fields(
     {"since": str, "pid": int, "host": str}, frozenset({"since", "pid", "host"}), closed=True
 )
@@ -675,33 +675,9 @@ class DeploymentState:
         run's changes, and the ``recorded`` ones of runs that ended without a line, are
         now on record. Another running command's mark stays for its own line."""
         with self.transaction(audited=True) as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(mark, sort_keys=True),))
+            self._save_meta("audit", mark)  # joins this block: the mark and the clearing are one
             for key in [_THIS_RUN, *(change.mark for change in recorded)]:
                 db.execute("DELETE FROM meta WHERE key = ?", (key,))
-
-    def unrecorded_changes(self) -> list[UnrecordedChange]:
-        """The changes made here by commands that ended (killed, most likely) before
-        writing the audit line for them; a command still running is not one."""
-        if not self.exists:
-            return []
-        with self._guarded():
-            rows = (
-                self._connection()
-                .execute("SELECT key, value FROM meta WHERE key LIKE ? ORDER BY key", (UNAUDITED_KEY + "%",))
-                .fetchall()
-            )
-        changes = []
-        for key, value in rows:
-            try:
-                mark = json.loads(value)
-                since = parse_time(mark["since"]) if problem(mark, UNAUDITED_MARK, key) is None else None
-            except (ValueError, TypeError, RecursionError):
-                since = None
-            if since is None:
-                raise self._unreadable(f"its mark of a change not in the audit log, {key}, is malformed")
-            if key != _THIS_RUN and not _running(mark["pid"], mark["host"]):
-                changes.append(UnrecordedChange(key, since))
-        return sorted(changes, key=lambda change: change.since)
 
     def output_hashes(self) -> dict[str, list[str]]:
         """Each report file's SHA-256 as this tool last wrote it (see OUTPUT_HASHES)."""
@@ -761,17 +737,41 @@ class DeploymentState:
 
 def _unaudited_marks(store: Path) -> list[tuple[str, str]]:
     """The other runs' marks of changes not yet in the audit log, as a store holds them;
-    none where it cannot be read (a damaged store keeps nothing to carry)."""
+    none where it cannot be read (a damaged store is reported where it is opened)."""
     if not store.is_file() or store.is_symlink():
         return []
     try:
         with contextlib.closing(sqlite3.connect(store.absolute().as_uri() + "?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT key, value FROM meta WHERE key LIKE ?", (UNAUDITED_KEY + "%",)
-            ).fetchall()
+            return [(key, value) for key, value in _unaudited_rows(db) if key != _THIS_RUN]
     except sqlite3.Error:
         return []
-    return [(str(key), str(value)) for key, value in rows if key != _THIS_RUN]
+
+
+def unrecorded_changes(store: Path) -> list[UnrecordedChange]:
+    """The changes made in the folder of this store by commands that ended (killed, most
+    likely) before writing the audit line for them; a command still running is not one.
+    Read from the store's marks alone, without loading its records (a grid writes a line
+    for every deployment); a malformed mark raises ReportError."""
+    changes = []
+    for key, value in _unaudited_marks(store):
+        try:
+            mark = json.loads(value)
+            since = parse_time(mark["since"]) if problem(mark, UNAUDITED_MARK, key) is None else None
+        except (ValueError, TypeError, RecursionError):
+            since = None
+        if since is None:
+            raise ReportError(
+                f"the scan state {store} holds a malformed mark of a change not in the audit log"
+            )
+        if not _running(mark["pid"], mark["host"]):
+            changes.append(UnrecordedChange(key, since))
+    return sorted(changes, key=lambda change: change.since)
+
+
+def _unaudited_rows(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every run's mark of a change not yet in the audit log: its key and its value."""
+    rows = db.execute("SELECT key, value FROM meta WHERE key LIKE ? ORDER BY key", (UNAUDITED_KEY + "%",))
+    return [(str(key), str(value)) for key, value in rows]
 
 
 # Files of the layout before the store: a settings or reviews file, or one video's record.

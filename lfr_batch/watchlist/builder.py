@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfr_batch.errors import WatchlistError
+from lfr_batch.errors import WatchlistError, first_of
 from lfr_batch.files import RefusedFileError, has_utf8_name, shown_name
 from lfr_batch.readers import read_table
 from lfr_batch.vision.encodings import FaceEncoder
@@ -85,7 +85,7 @@ def read_subjects_csv(path: Path) -> dict[str, Subject]:
             path,
             len(lapsed),
             "subject has" if len(lapsed) == 1 else "subjects have",
-            ", ".join(lapsed[:10]) + (f" and {len(lapsed) - 10} more" if len(lapsed) > 10 else ""),
+            first_of(lapsed),
         )
     return subjects
 

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 
 from lfr_batch.errors import WatchlistError
+from lfr_batch.files import is_utf8_text
 from lfr_batch.times import LATEST, RANGE_TEXT, in_range
 
 # The length of dlib's face encodings, and so of every reference row of a list.
@@ -48,14 +49,6 @@ _CATEGORY_LOOKUP = {
 
 # dlib's encodings lie within ±1; far beyond that a file was not made by an encoder.
 MAX_ENCODING_VALUE = 10.0
-
-
-def _writable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def normalise_category(value: str) -> str:
@@ -188,7 +181,7 @@ class Watchlist:
             # Text that cannot be written as UTF-8 (a lone surrogate, from a name in another
             # encoding) would stop every report that names the subject.
             texts = (subject.subject_id, subject.name, subject.category, subject.reason)
-            if not all(_writable(text) for text in texts):
+            if not all(is_utf8_text(text) for text in texts):
                 shown = subject.subject_id.encode("utf-8", "backslashreplace").decode("utf-8")
                 raise WatchlistError(
                     f"watchlist is malformed: subject {shown[:80]} holds text that is not UTF-8"
